@@ -1,0 +1,1 @@
+"""metapool: the statistical engine of the ALK meta-analysis workflow (no Snakemake imports)."""

@@ -1,0 +1,5 @@
+"""Figures for metapool (matplotlib only; no Snakemake imports)."""
+
+from .forest import forest_plot, save_figure
+
+__all__ = ["forest_plot", "save_figure"]

@@ -1,0 +1,753 @@
+"""Publication-grade forest plots in the style of R ``meta::forest()`` / RevMan.
+
+The figure is a single table-like layout drawn on one :class:`~matplotlib.figure.Figure`:
+
+* left text columns: study label and a free-text ``detail`` column
+  (``"126/152"``, ``"34.8 [17.7; NR]"``, ``"n = 152"`` ...);
+* the plot panel: one square per study (area proportional to its weight) with
+  its confidence interval, a diamond for the pooled estimate, a bar for the
+  prediction interval, a reference line at 1 for hazard ratios;
+* right text columns: ``Estimate [95% CI]`` and ``Weight`` (or, for a study not
+  in the pool, the reason it was not pooled).
+
+Only the object-oriented matplotlib API is used (no :mod:`matplotlib.pyplot`),
+so building figures never touches global pyplot state and the figures are
+rendered with the Agg canvas whatever the session's backend is.
+
+:func:`save_figure` writes SVG / PDF / PNG files that are byte-identical across
+runs (no time stamps, fixed SVG hash salt) and replaces each file atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import Polygon, Rectangle
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
+__all__ = ["forest_plot", "save_figure", "MEASURES"]
+
+MEASURES = ("proportion", "median", "hr")
+
+# --------------------------------------------------------------------------- style
+
+FONT = "DejaVu Sans"
+FS = 9.0  # body text
+FS_SMALL = 8.0  # ticks, notes, heterogeneity, favours
+FS_TITLE = 10.5
+
+INK = "#1a1a1a"
+SQUARE = "#2f4b7c"  # study squares and pooled diamond
+GREY = "#9a9a9a"  # studies not in the pool
+NOTE = "#5f5f5f"  # note text
+PI_COLOUR = "#b2182b"  # prediction interval
+RULE = "#4d4d4d"
+
+FIG_WIDTH = 10.0  # inches, fixed
+ROW_H = 0.28  # inches per table row
+MARGIN_L = 0.15
+MARGIN_R = 0.15
+MARGIN_TOP = 0.15
+TITLE_LINE_H = 0.24
+HEADER_ROWS = 1.5  # header row (plus a little air) in row units
+BOTTOM_H = 0.68  # tick labels + favours / axis label + margin
+COL_GAP = 0.22
+PANEL_GAP = 0.25
+MIN_PANEL = 2.6
+MAX_PANEL = 4.6
+MIN_STUDY_COL = 1.6
+MIN_NOTE_COL = 1.3
+
+SQUARE_MAX_PT = 12.0  # side of the square of the heaviest study
+SQUARE_MIN_PT = 3.0
+SQUARE_UNWEIGHTED_PT = 5.0
+DIAMOND_HALF_H = 0.34  # rows
+PI_HALF_H = 0.11  # rows
+
+FIGSP = "\u2007"  # figure space: same advance width as a digit in DejaVu Sans
+MISSING = "NR"
+
+# rcParams in force while building and while saving a figure (determinism and
+# independence from the caller's matplotlib configuration).
+_RC = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT],
+    "font.size": FS,
+    "text.usetex": False,
+    "axes.unicode_minus": True,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "metapool-forest",
+    "svg.id": "metapool-forest",
+    "pdf.fonttype": 42,
+    "pdf.compression": 6,
+    "path.simplify": True,
+    "text.hinting": "force_autohint",
+    "text.hinting_factor": 8,
+    "text.antialiased": True,
+    "lines.antialiased": True,
+    "patch.antialiased": True,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "white",
+    "savefig.transparent": False,
+    "savefig.bbox": None,
+    "savefig.pad_inches": 0.1,
+}
+
+_PNG_METADATA = {"Software": "metapool forest plot (matplotlib)"}
+_SVG_METADATA = {"Date": None}
+_PDF_METADATA = {"CreationDate": None, "ModDate": None}
+
+
+@dataclass(frozen=True)
+class _Measure:
+    scale: float  # natural value -> axis value
+    decimals: int
+    detail_header: str
+    axis_label: str
+    log: bool
+
+
+_MEASURE = {
+    "proportion": _Measure(100.0, 1, "Events/Total", "Proportion", False),
+    "median": _Measure(1.0, 1, "Median [CI]", "Median (months)", False),
+    "hr": _Measure(1.0, 2, "", "Hazard ratio", True),
+}
+
+_LOG_STEPS = tuple(m * 10.0**e for e in range(-3, 4) for m in (1.0, 2.0, 5.0))
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _fp(size: float = FS, weight: str = "normal", style: str = "normal") -> FontProperties:
+    return FontProperties(family=FONT, size=size, weight=weight, style=style)
+
+
+def _float(value) -> float:
+    if value is None:
+        return math.nan
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _str(value) -> str:
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+def _bool(value) -> bool:
+    try:
+        if pd.isna(value):
+            return False
+    except (TypeError, ValueError):
+        pass
+    return bool(value)
+
+
+def _level_text(level: float) -> str:
+    return f"{level * 100:.10g}%"
+
+
+def _num(x: float, decimals: int) -> str | None:
+    return f"{x:.{decimals}f}" if _finite(x) else None
+
+
+def _pooled_label(model_label: str) -> str:
+    """Label of the diamond row: "Random-effects model" unless model_label says otherwise."""
+    text = model_label.strip()
+    if not text:
+        return "Random-effects model"
+    first = re.split(r"[\s,;:()\[\]]+", text)[0]
+    low = first.lower()
+    if low.startswith("random"):
+        return "Random-effects model"
+    if low.startswith("common"):
+        return "Common-effect model"
+    if low.startswith("fixed"):
+        return "Fixed-effect model"
+    return f"{first[:1].upper()}{first[1:]} model"
+
+
+def _fmt_p(p: float) -> str:
+    if not _finite(p):
+        return "= NA"
+    if p < 0.001:
+        return "< 0.001"
+    if p < 0.01:
+        return f"= {p:.3f}"
+    return f"= {p:.2f}"
+
+
+def _fmt_tau2(t: float) -> str:
+    if not _finite(t):
+        return "= NA"
+    if t == 0:
+        return "= 0"
+    if t < 0.00005:
+        return "< 0.0001"
+    return f"= {t:.4f}"
+
+
+def _fmt_df(df: float) -> str:
+    if not _finite(df):
+        return "NA"
+    return f"{int(round(df))}" if abs(df - round(df)) < 1e-9 else f"{df:.1f}"
+
+
+def heterogeneity_text(pooled: Mapping[str, float]) -> str:
+    """``"Heterogeneity: I² = 45.2%, τ² = 0.1234, Q = 7.30 (df = 4), p = 0.12"``."""
+    i2 = _float(pooled.get("i2"))
+    q = _float(pooled.get("q"))
+    i2_s = f"= {i2:.1f}%" if _finite(i2) else "= NA"
+    q_s = f"= {q:.2f}" if _finite(q) else "= NA"
+    return (
+        f"Heterogeneity: I\u00b2 {i2_s}, \u03c4\u00b2 {_fmt_tau2(_float(pooled.get('tau2')))}, "
+        f"Q {q_s} (df = {_fmt_df(_float(pooled.get('df')))}), p {_fmt_p(_float(pooled.get('q_pvalue')))}"
+    )
+
+
+def format_interval(est: float, lo: float, hi: float, decimals: int, widths=(0, 0, 0)) -> str:
+    """Format ``est [lo; hi]`` ("NR" for a missing value), optionally padded with figure spaces.
+
+    ``widths`` are the character widths the three numbers are right-justified to
+    (with U+2007 FIGURE SPACE, which is as wide as a digit), so that right-aligned
+    rows line up on brackets and semicolons.  Both limits missing gives
+    ``"est [NR]"``; everything missing gives ``"NR"``.
+    """
+    e, l, h = (_num(v, decimals) for v in (est, lo, hi))
+    we, wl, wh = widths
+    if e is None and l is None and h is None:
+        return MISSING
+    e = (e or MISSING).rjust(we, FIGSP)
+    if l is None and h is None:
+        return f"{e} [{MISSING}]"
+    return f"{e} [{(l or MISSING).rjust(wl, FIGSP)}; {(h or MISSING).rjust(wh, FIGSP)}]"
+
+
+def _format_range(lo: float, hi: float, decimals: int, widths=(0, 0)) -> str:
+    l, h = _num(lo, decimals), _num(hi, decimals)
+    if l is None and h is None:
+        return "NA"
+    wl, wh = widths
+    return f"[{(l or MISSING).rjust(wl, FIGSP)}; {(h or MISSING).rjust(wh, FIGSP)}]"
+
+
+class _Measurer:
+    """Text extents in inches, using the figure's own Agg renderer."""
+
+    def __init__(self, fig: Figure):
+        self._renderer = fig.canvas.get_renderer()
+        self._dpi = fig.dpi
+
+    def width(self, s: str, fp: FontProperties) -> float:
+        if not s:
+            return 0.0
+        w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
+        return w / self._dpi
+
+    def fit(self, s: str, fp: FontProperties, max_w: float) -> str:
+        """``s`` truncated with an ellipsis so that it is at most ``max_w`` inches wide."""
+        if self.width(s, fp) <= max_w:
+            return s
+        lo, hi = 0, len(s)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.width(s[:mid].rstrip() + "\u2026", fp) <= max_w:
+                lo = mid
+            else:
+                hi = mid - 1
+        return s[:lo].rstrip() + "\u2026"
+
+    def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
+        words, lines, cur = s.split(), [], ""
+        for word in words:
+            trial = f"{cur} {word}" if cur else word
+            if cur and self.width(trial, fp) > max_w:
+                lines.append(cur)
+                cur = word
+            else:
+                cur = trial
+        if cur:
+            lines.append(cur)
+        return [self.fit(line, fp, max_w) for line in lines] or [""]
+
+
+# --------------------------------------------------------------------- axis setup
+
+
+def _nice_log_limits(values: Iterable[float]) -> tuple[float, float]:
+    lo, hi = 0.1, 2.0
+    vals = [v for v in values if _finite(v) and v > 0]
+    if vals:
+        vmin, vmax = min(vals), max(vals)
+        if vmin < lo:
+            lo = max([s for s in _LOG_STEPS if s <= vmin], default=_LOG_STEPS[0])
+        if vmax > hi:
+            hi = min([s for s in _LOG_STEPS if s >= vmax], default=_LOG_STEPS[-1])
+    return lo, hi
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    ticks = [s for s in _LOG_STEPS if lo * (1 - 1e-9) <= s <= hi * (1 + 1e-9)]
+    if len(ticks) > 7:  # keep 1, 10, 100 ... and the limits
+        ticks = [t for t in ticks if abs(math.log10(t) - round(math.log10(t))) < 1e-9 or t in (lo, hi)]
+    return ticks
+
+
+def _median_limits(est: np.ndarray, hi: np.ndarray, pooled_vals: list[float]) -> tuple[float, list[float]]:
+    base_vals = [v for v in [*est.tolist(), *pooled_vals] if _finite(v)]
+    base = max(base_vals) if base_vals else 12.0
+    base = max(base, 1.0)
+    his = [v for v in hi.tolist() if _finite(v)]
+    raw = max(base, min(max(his), 1.5 * base)) if his else base
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10], min_n_ticks=3).tick_values(0.0, raw)
+    ticks = [float(t) for t in ticks if t >= -1e-9]
+    xmax = ticks[-1] if ticks and ticks[-1] >= raw else raw
+    return xmax, [t for t in ticks if t <= xmax + 1e-9]
+
+
+# ------------------------------------------------------------------- drawing parts
+
+
+def _interval(ax, lo: float, hi: float, y: float, xlim, *, color, lw, log, open_right=False, thick=False):
+    """Draw a horizontal interval (a whisker, or a bar when ``thick``).
+
+    The part beyond the axis is clipped and replaced by a triangular arrow head
+    whose tip sits on the axis limit.  With ``open_right`` a missing upper limit
+    (a median CI whose upper limit was not reached) runs to the right edge.
+    """
+    xmin, xmax = xlim
+    if open_right and math.isnan(hi) and _finite(lo):
+        hi = math.inf
+    if math.isnan(lo) or math.isnan(hi):
+        return
+    beyond_left = lo < xmin or (log and lo <= 0)
+    beyond_right = hi > xmax
+    a = xmin if beyond_left else lo
+    b = xmax if beyond_right else hi
+    if b < a:
+        return
+    if thick:
+        ax.add_patch(Rectangle((a, y - PI_HALF_H), b - a, 2 * PI_HALF_H, facecolor=color,
+                               edgecolor="none", zorder=3))
+        head = 8.0
+    else:
+        ax.add_line(Line2D([a, b], [y, y], color=color, lw=lw, solid_capstyle="butt", zorder=3))
+        head = 5.5
+    fig = ax.get_figure()
+    for beyond, x, marker, sign in ((beyond_left, a, "<", 1.0), (beyond_right, b, ">", -1.0)):
+        if not beyond:
+            continue
+        shift = ScaledTranslation(sign * 0.5 * head / 72.0, 0.0, fig.dpi_scale_trans)
+        ax.add_line(Line2D([x], [y], marker=marker, markersize=head, linestyle="none",
+                           markerfacecolor=color, markeredgecolor="none", zorder=4,
+                           transform=ax.transData + shift, clip_on=False))
+
+
+# ------------------------------------------------------------------------ main API
+
+
+def _prepare(studies: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(studies, pd.DataFrame):
+        raise TypeError("studies must be a pandas DataFrame")
+    missing = [c for c in ("label", "estimate", "ci_lower", "ci_upper") if c not in studies.columns]
+    if missing:
+        raise ValueError(f"studies is missing required column(s): {', '.join(missing)}")
+    n = len(studies)
+    out = pd.DataFrame(index=range(n))
+    out["label"] = [_str(v) for v in studies["label"]]
+    out["detail"] = [_str(v) for v in studies["detail"]] if "detail" in studies else [""] * n
+    for col in ("estimate", "ci_lower", "ci_upper"):
+        out[col] = [_float(v) for v in studies[col]]
+    out["weight"] = [_float(v) for v in studies["weight"]] if "weight" in studies else [math.nan] * n
+    if "included" in studies:
+        out["included"] = [_bool(v) for v in studies["included"]]
+    else:
+        out["included"] = [_finite(w) for w in out["weight"]]
+    out["note"] = [_str(v) for v in studies["note"]] if "note" in studies else [""] * n
+    return out
+
+
+def forest_plot(
+    studies: pd.DataFrame,
+    pooled: Mapping[str, float] | None,
+    *,
+    measure: str,
+    title: str = "",
+    model_label: str = "",
+    level: float = 0.95,
+    favours: tuple[str, str] | None = None,
+) -> Figure:
+    """Draw a forest plot and return the (unsaved, open) figure.
+
+    Parameters
+    ----------
+    studies
+        One row per study, drawn top to bottom in the given order, with columns
+        ``label``, ``detail``, ``estimate``, ``ci_lower``, ``ci_upper`` (natural
+        scale; NaN when not available), ``weight`` (percent; NaN when not in the
+        pool), ``included`` (bool) and ``note`` (reason shown in place of the
+        weight for a study that is not pooled).
+    pooled
+        ``None`` when no pooled estimate exists, otherwise a mapping with
+        ``estimate``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``,
+        ``k``, ``tau2``, ``i2`` (percent), ``q``, ``df``, ``q_pvalue``.
+    measure
+        ``"proportion"`` (0-1, drawn in percent), ``"median"`` (months) or
+        ``"hr"`` (hazard ratio, log axis).
+    title, model_label
+        Joined into the header line, e.g. ``"ORR, random effects (REML, logit), 95% CI"``.
+        The first word of ``model_label`` names the diamond row.
+    level
+        Confidence level used in the column header and the header line.
+    favours
+        ``(left, right)`` labels written under the axis either side of the
+        reference line (1 for ``"hr"``, the middle of the axis otherwise).
+    """
+    if measure not in _MEASURE:
+        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    if not (0.0 < float(level) < 1.0):
+        raise ValueError("level must be in (0, 1)")
+    if favours is not None and len(favours) != 2:
+        raise ValueError("favours must be a (left, right) pair of strings")
+    m = _MEASURE[measure]
+    df = _prepare(studies)
+    with matplotlib.rc_context(_RC):
+        return _draw(df, pooled, m, measure, title, model_label, float(level), favours)
+
+
+def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) -> Figure:
+    n = len(df)
+    dec = m.decimals
+    lvl = _level_text(level)
+
+    pool = None
+    if pooled is not None:
+        pool = {k: _float(pooled.get(k)) for k in (
+            "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "k", "tau2", "i2", "q", "df", "q_pvalue"
+        )}
+        if not _finite(pool["estimate"]):
+            pool = None
+
+    # ---- values on the axis scale
+    est = df["estimate"].to_numpy(float) * m.scale
+    lo = df["ci_lower"].to_numpy(float) * m.scale
+    hi = df["ci_upper"].to_numpy(float) * m.scale
+    if pool is not None:
+        p_est, p_lo, p_hi, pi_lo, pi_hi = (pool[k] * m.scale for k in (
+            "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper"))
+    else:
+        p_est = p_lo = p_hi = pi_lo = pi_hi = math.nan
+
+    # ---- texts (natural scale x m.scale, i.e. percent for proportions)
+    def digits(x):
+        s = _num(x, dec)
+        return len(s) if s is not None else len(MISSING)
+
+    all_e = [*est.tolist(), p_est]
+    all_l = [*lo.tolist(), p_lo, pi_lo]
+    all_h = [*hi.tolist(), p_hi, pi_hi]
+    widths = (max(map(digits, all_e)), max(map(digits, all_l)), max(map(digits, all_h)))
+    est_texts = [format_interval(e, l, h, dec, widths) for e, l, h in zip(est, lo, hi)]
+    weight_texts, note_texts = [], []
+    for w, inc, note in zip(df["weight"], df["included"], df["note"]):
+        if inc and _finite(w):
+            weight_texts.append(f"{w:.1f}%")
+            note_texts.append("")
+        else:
+            weight_texts.append("")
+            note_texts.append(note)
+    pooled_label = _pooled_label(model_label)
+    if pool is not None:
+        pooled_est_text = format_interval(p_est, p_lo, p_hi, dec, widths)
+        pi_text = _format_range(pi_lo, pi_hi, dec, widths[1:])
+        het = heterogeneity_text(pool)
+    has_detail = any(df["detail"]) or False
+    detail_header = m.detail_header if has_detail else ""
+    est_header = f"Estimate [{lvl} CI]"
+
+    fp_body, fp_bold = _fp(), _fp(weight="bold")
+    fp_note = _fp(FS_SMALL, style="italic")
+    fp_small = _fp(FS_SMALL)
+    fp_title = _fp(FS_TITLE, weight="bold")
+
+    # ---- measure text to lay out columns (a provisional figure gives the renderer)
+    fig = Figure(figsize=(FIG_WIDTH, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    meas = _Measurer(fig)
+    W = FIG_WIDTH
+
+    left_labels = [*df["label"]]
+    w_study = max([meas.width(s, fp_body) for s in left_labels] + [
+        meas.width("Study", fp_bold),
+        meas.width(pooled_label, fp_bold) if pool is not None else 0.0,
+        meas.width("Prediction interval", fp_body) if pool is not None else 0.0,
+    ])
+    w_detail = max([meas.width(s, fp_body) for s in df["detail"]] + [meas.width(detail_header, fp_bold)]) if has_detail else 0.0
+    w_est = max([meas.width(s, fp_body) for s in est_texts] + [meas.width(est_header, fp_bold)] + (
+        [meas.width(pooled_est_text, fp_bold), meas.width(pi_text, fp_body)] if pool is not None else []))
+    w_wnum = max([meas.width(s, fp_body) for s in weight_texts] + [
+        meas.width("Weight", fp_bold), meas.width("100.0%", fp_bold)])
+    w_note = max([meas.width(s, fp_note) for s in note_texts] + [0.0])
+    w_right = max(w_wnum, w_note)
+
+    def panel_width():
+        gaps = (COL_GAP if has_detail else 0.0) + 2 * PANEL_GAP + COL_GAP
+        return W - MARGIN_L - MARGIN_R - w_study - w_detail - w_est - w_right - gaps
+
+    # shrink the note, study and detail columns (truncating with "…") if the panel gets too narrow
+    if panel_width() < MIN_PANEL:
+        w_right = max(w_wnum, MIN_NOTE_COL, w_right - (MIN_PANEL - panel_width()))
+        note_texts = [meas.fit(s, fp_note, w_right) for s in note_texts]
+    if panel_width() < MIN_PANEL:
+        w_study = max(MIN_STUDY_COL, w_study - (MIN_PANEL - panel_width()))
+        left_labels = [meas.fit(s, fp_body, w_study) for s in left_labels]
+    if panel_width() < MIN_PANEL and has_detail:
+        w_detail = max(0.8, w_detail - (MIN_PANEL - panel_width()))
+    w_panel = panel_width()
+    extra = max(0.0, w_panel - MAX_PANEL)
+    w_panel -= extra
+    if w_panel <= 0.5:
+        raise ValueError("text columns too wide to draw a forest plot")
+
+    x_study = MARGIN_L + 0.5 * extra  # centre the table when the panel is capped
+    x_detail = x_study + w_study + COL_GAP
+    panel_left = x_study + w_study + (COL_GAP + w_detail if has_detail else 0.0) + PANEL_GAP
+    panel_right = panel_left + w_panel
+    x_est = panel_right + PANEL_GAP + w_est  # right-aligned
+    x_wcol = x_est + COL_GAP
+    x_weight = x_wcol + w_wnum  # right-aligned
+    x_end = x_wcol + w_right
+
+    # ---- header line (title, model, level), wrapped to the figure width
+    head_parts = [p for p in (title.strip(), model_label.strip()) if p]
+    title_lines = meas.wrap(", ".join([*head_parts, f"{lvl} CI"]), fp_title, W - 2 * MARGIN_L) if head_parts else []
+
+    # ---- rows (in row units, top = 0)
+    y_rows = np.arange(n, dtype=float)
+    y_pool = n + 0.5 if n else 0.0
+    if pool is not None:
+        y_pi = y_pool + 1.0
+        y_het = y_pi + 1.0
+        y_end = y_het
+    else:
+        y_pi = y_het = math.nan
+        y_end = y_pool
+    ax_rows = y_end + 0.5 - (-0.5)
+    top_h = MARGIN_TOP + (len(title_lines) * TITLE_LINE_H + 0.08 if title_lines else 0.0) + HEADER_ROWS * ROW_H
+    H = top_h + ax_rows * ROW_H + BOTTOM_H
+    fig.set_size_inches(W, H)
+
+    ax = fig.add_axes((panel_left / W, BOTTOM_H / H, w_panel / W, ax_rows * ROW_H / H))
+    ax.set_ylim(y_end + 0.5, -0.5)
+    ax.patch.set_visible(False)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.8)
+    ax.spines["bottom"].set_color(INK)
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.tick_params(axis="x", which="major", direction="out", length=3.5, width=0.8, pad=3.0,
+                   colors=INK, labelsize=FS_SMALL, labelfontfamily=FONT)
+
+    # ---- x axis
+    if m.log:
+        vals = [*est.tolist(), p_est] + [v for v in (p_lo, p_hi) if _finite(v)]
+        xlim = _nice_log_limits(vals)
+        ax.set_xscale("log")
+        ax.set_xlim(*xlim)
+        ticks = _log_ticks(*xlim)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ref_x = 1.0
+    elif measure == "proportion":
+        xlim = (0.0, 100.0)
+        ax.set_xlim(*xlim)
+        ax.xaxis.set_major_locator(FixedLocator([0, 20, 40, 60, 80, 100]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ref_x = 50.0
+    else:
+        xmax, ticks = _median_limits(est, hi, [p_est, p_lo, p_hi])
+        xlim = (0.0, xmax)
+        ax.set_xlim(*xlim)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ref_x = 0.5 * xmax
+
+    # ---- transforms: x in inches from the figure's left edge, y in rows
+    row_t = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
+
+    def text(x, y, s, *, ha="left", fp=fp_body, color=INK):
+        return fig.text(x, y, s, transform=row_t, ha=ha, va="center", fontproperties=fp, color=color,
+                        usetex=False, parse_math=False)
+
+    def rule(y, lw=0.8, x0=x_study, x1=x_end):
+        fig.add_artist(Line2D([x0, x1], [y, y], transform=row_t, color=RULE, lw=lw, solid_capstyle="butt"))
+
+    # title lines, in inches from the top of the figure
+    top_t = fig.dpi_scale_trans + ScaledTranslation(0, H, fig.dpi_scale_trans)
+    for i, line in enumerate(title_lines):
+        fig.text(MARGIN_L, -(MARGIN_TOP + (i + 0.5) * TITLE_LINE_H), line, transform=top_t, ha="left",
+                 va="center", fontproperties=fp_title, color=INK, usetex=False, parse_math=False)
+
+    # column headers
+    y_head = -0.5 - 0.5 * HEADER_ROWS - 0.05
+    text(x_study, y_head, "Study", fp=fp_bold)
+    if has_detail and detail_header:
+        text(x_detail + (w_detail if measure == "proportion" else 0.0), y_head, detail_header,
+             ha="right" if measure == "proportion" else "left", fp=fp_bold)
+    text(x_est, y_head, est_header, ha="right", fp=fp_bold)
+    text(x_weight, y_head, "Weight", ha="right", fp=fp_bold)
+    rule(-0.5 - HEADER_ROWS + 0.12, lw=0.8)
+    rule(-0.45, lw=0.6)
+
+    # ---- study rows
+    finite_w = [w for w, inc in zip(df["weight"], df["included"]) if inc and _finite(w) and w > 0]
+    wmax = max(finite_w) if finite_w else math.nan
+    open_right = measure == "median"
+    for i in range(n):
+        y = y_rows[i]
+        inc = bool(df["included"][i])
+        colour = INK if inc else GREY
+        text(x_study, y, left_labels[i])
+        if has_detail:
+            text(x_detail + (w_detail if measure == "proportion" else 0.0), y, df["detail"][i],
+                 ha="right" if measure == "proportion" else "left")
+        text(x_est, y, est_texts[i], ha="right", color=INK if inc else NOTE)
+        if weight_texts[i]:
+            text(x_weight, y, weight_texts[i], ha="right")
+        elif note_texts[i]:
+            text(x_wcol, y, note_texts[i], fp=fp_note, color=NOTE)
+        _interval(ax, lo[i], hi[i], y, xlim, color=colour, lw=1.0, log=m.log, open_right=open_right)
+        e = est[i]
+        if _finite(e) and (not m.log or e > 0) and xlim[0] <= e <= xlim[1]:
+            w = df["weight"][i]
+            if inc and _finite(w) and w > 0 and _finite(wmax):
+                side = max(SQUARE_MIN_PT, SQUARE_MAX_PT * math.sqrt(w / wmax))
+            else:
+                side = SQUARE_UNWEIGHTED_PT
+            ax.add_line(Line2D([e], [y], marker="s", markersize=side, linestyle="none",
+                               markerfacecolor=SQUARE if inc else GREY, markeredgecolor="none", zorder=5))
+
+    # ---- reference lines
+    if m.log:
+        y_ref_end = (y_pi + 0.5) if pool is not None else y_pool + 0.5
+        ax.add_line(Line2D([1.0, 1.0], [-0.5, y_ref_end], color=INK, lw=0.8, zorder=2))
+    if pool is not None:
+        ax.add_line(Line2D([p_est, p_est], [-0.5, y_pool - DIAMOND_HALF_H], color="#7f7f7f", lw=0.8,
+                           linestyle=(0, (3, 3)), zorder=1))
+
+    # ---- pooled rows
+    if pool is not None:
+        text(x_study, y_pool, pooled_label, fp=fp_bold)
+        text(x_est, y_pool, pooled_est_text, ha="right", fp=fp_bold)
+        text(x_weight, y_pool, "100.0%", ha="right", fp=fp_bold)
+        d_lo = p_lo if _finite(p_lo) else p_est
+        d_hi = p_hi if _finite(p_hi) else p_est
+        d_lo, d_hi = max(d_lo, xlim[0]), min(d_hi, xlim[1])
+        ax.add_patch(Polygon(
+            [(d_lo, y_pool), (p_est, y_pool - DIAMOND_HALF_H), (d_hi, y_pool), (p_est, y_pool + DIAMOND_HALF_H)],
+            closed=True, facecolor=SQUARE, edgecolor=INK, lw=0.6, zorder=5, joinstyle="miter"))
+        text(x_study, y_pi, "Prediction interval")
+        text(x_est, y_pi, pi_text, ha="right")
+        _interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
+        text(x_study, y_het, het, fp=fp_small)
+    else:
+        text(x_study, y_pool, "No pooled estimate", fp=_fp(FS, style="italic"), color=NOTE)
+
+    # ---- under the axis: favours labels or an axis label
+    below = blended_transform_factory(ax.transData, ax.transAxes)
+    if favours is not None:
+        pad = 0.06
+        fx = ref_x
+        fig.text(fx, 0.0, _str(favours[0]), ha="right", va="top", fontproperties=fp_small, color=INK,
+                 transform=below + ScaledTranslation(-pad, -0.30, fig.dpi_scale_trans),
+                 usetex=False, parse_math=False)
+        fig.text(fx, 0.0, _str(favours[1]), ha="left", va="top", fontproperties=fp_small, color=INK,
+                 transform=below + ScaledTranslation(pad, -0.30, fig.dpi_scale_trans),
+                 usetex=False, parse_math=False)
+    else:
+        mid = 0.5 * (xlim[0] + xlim[1]) if not m.log else math.sqrt(xlim[0] * xlim[1])
+        fig.text(mid, 0.0, m.axis_label, ha="center", va="top", fontproperties=fp_small, color=INK,
+                 transform=below + ScaledTranslation(0, -0.30, fig.dpi_scale_trans),
+                 usetex=False, parse_math=False)
+    return fig
+
+
+# ------------------------------------------------------------------------- saving
+
+
+def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:
+    """Save ``fig`` as ``<stem>.<fmt>`` for each format; return the written paths.
+
+    Output is byte-identical across runs: no creation dates (SVG ``Date``, PDF
+    ``CreationDate``/``ModDate`` removed; PNG carries only a fixed ``Software``
+    text chunk), a fixed ``svg.hashsalt`` / ``svg.id``, and fixed rcParams.
+    Each file is written to a temporary file in the target directory and moved
+    into place with :func:`os.replace`.  The parent directory is created if
+    needed.  The figure is not closed.
+    """
+    if isinstance(formats, str):
+        formats = (formats,)
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for fmt in formats:
+        fmt = str(fmt).lower().lstrip(".")
+        if fmt == "svg":
+            metadata = dict(_SVG_METADATA)
+        elif fmt == "pdf":
+            metadata = dict(_PDF_METADATA)
+        elif fmt == "png":
+            metadata = dict(_PNG_METADATA)
+        else:
+            raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
+        final = stem.parent / f"{stem.name}.{fmt}"
+        tmp = stem.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                with matplotlib.rc_context(_RC):
+                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        written.append(final)
+    return written

@@ -1,0 +1,48 @@
+# Validation of the config and of every data table (before any job runs), and the
+# input functions of the other rule files.
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from metapool.analysis import OUTCOMES
+from metapool.config import resolve_analyses
+from metapool.validation import DataValidationError, validate_tables
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+TABLES = ("studies", "response", "survival", "hazard_ratios")
+DATA = {table: str(Path(config["data_dir"]) / f"{table}.tsv") for table in TABLES}
+
+try:
+    validate_tables(DATA)
+except DataValidationError as err:
+    raise WorkflowError(str(err)) from None
+
+ANALYSES = resolve_analyses(config)
+
+
+wildcard_constraints:
+    analysis="|".join(ANALYSES),
+    table="response|survival|hazard_ratios",
+
+
+def estimates_for(wildcards):
+    """The per-study estimate table an analysis pools."""
+    table = OUTCOMES[ANALYSES[wildcards.analysis]["outcome"]][0]
+    return f"results/tables/{table}_estimates.tsv"
+
+
+def forest_plots(ext):
+    return expand("results/figures/forest_{analysis}.{ext}", analysis=ANALYSES, ext=ext)
+
+
+def all_targets():
+    return [
+        "results/tables/studies.tsv",
+        "results/tables/audit.tsv",
+        "results/tables/pooled.tsv",
+        *forest_plots(["svg", "pdf", "png"]),
+        "results/report.html",
+    ]

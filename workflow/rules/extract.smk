@@ -1,0 +1,43 @@
+# Per-study estimates (one table per extraction table) and the extraction audit.
+
+
+rule estimates:
+    input:
+        studies=DATA["studies"],
+        table=lambda wildcards: DATA[wildcards.table],
+    output:
+        "results/tables/{table}_estimates.tsv",
+    params:
+        level=config["level"],
+    log:
+        "results/logs/estimates_{table}.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/estimates.py"
+
+
+rule studies_table:
+    input:
+        expand("results/tables/{table}_estimates.tsv", table=TABLES[1:]),
+    output:
+        "results/tables/studies.tsv",
+    log:
+        "results/logs/studies_table.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/concat_tables.py"
+
+
+rule audit:
+    input:
+        response=DATA["response"],
+    output:
+        "results/tables/audit.tsv",
+    log:
+        "results/logs/audit.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/audit.py"

@@ -1,0 +1,15 @@
+# A forest plot per analysis, as SVG, PDF and PNG.
+
+
+rule forest:
+    input:
+        studies="results/analyses/{analysis}/studies.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    output:
+        multiext("results/figures/forest_{analysis}", ".svg", ".pdf", ".png"),
+    log:
+        "results/logs/forest_{analysis}.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/forest.py"

@@ -1,0 +1,30 @@
+# One job per configured analysis, then one table of every pooled result.
+
+
+rule pool:
+    input:
+        estimates=estimates_for,
+    output:
+        studies="results/analyses/{analysis}/studies.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    params:
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
+    log:
+        "results/logs/pool_{analysis}.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/pool.py"
+
+
+rule pooled_table:
+    input:
+        expand("results/analyses/{analysis}/pooled.tsv", analysis=ANALYSES),
+    output:
+        "results/tables/pooled.tsv",
+    log:
+        "results/logs/pooled_table.log",
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/concat_tables.py"

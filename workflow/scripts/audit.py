@@ -1,0 +1,8 @@
+"""Snakemake script: extraction audit of the response table."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.steps import audit_step
+
+audit_step(snakemake.input.response, snakemake.output[0])

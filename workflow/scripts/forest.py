@@ -1,0 +1,8 @@
+"""Snakemake script: the forest plot of one analysis."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.steps import forest_step
+
+forest_step(snakemake.input.studies, snakemake.input.pooled, list(snakemake.output))

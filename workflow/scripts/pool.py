@@ -1,0 +1,8 @@
+"""Snakemake script: one configured analysis."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.steps import pool_step
+
+pool_step(snakemake.input.estimates, snakemake.params.spec, snakemake.output.studies, snakemake.output.pooled)

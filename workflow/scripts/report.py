@@ -1,0 +1,19 @@
+"""Snakemake script: the self-contained HTML report."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.report import build_report
+
+build_report(
+    template=snakemake.input.template,
+    config=snakemake.params.config,
+    analyses=snakemake.params.analyses,
+    data=list(snakemake.input.data),
+    studies=snakemake.input.studies,
+    audit=snakemake.input.audit,
+    pooled=snakemake.input.pooled,
+    analysis_tables=list(snakemake.input.analyses),
+    figures=list(snakemake.input.figures),
+    output=snakemake.output[0],
+)
