@@ -458,6 +458,14 @@ main <- function(args) {
     write_fixture(prop, path)
   }
   write_fixture(inverse_variance_fixture(), file.path(out_dir, "inverse_variance.json"))
+  # Further fixture sections: each tests/reference/R/<topic>.R defines
+  # `fixture_<topic>()` returning a list written to fixtures/<topic>.json.
+  for (part in sort(list.files(file.path(dirname(FIXTURES_DIR), "R"), pattern = "[.]R$", full.names = TRUE))) {
+    topic <- sub("[.]R$", "", basename(part))
+    env <- new.env(parent = globalenv())
+    sys.source(part, envir = env)
+    write_fixture(get(paste0("fixture_", topic), envir = env)(), file.path(out_dir, paste0(topic, ".json")))
+  }
 }
 
 main(commandArgs(trailingOnly = TRUE))
