@@ -11,9 +11,22 @@ from scipy import special, stats
 
 __all__ = [
     "clopper_pearson",
+    "wilson",
+    "jeffreys",
+    "agresti_coull",
+    "proportion_ci",
+    "PROPORTION_CI_METHODS",
     "logit_effects",
     "logit",
     "ilogit",
+    "freeman_tukey",
+    "freeman_tukey_effects",
+    "ifreeman_tukey",
+    "ifreeman_tukey_hm",
+    "arcsine",
+    "arcsine_effects",
+    "iarcsine",
+    "raw_effects",
     "z_crit",
     "se_from_ci",
 ]
@@ -106,3 +119,249 @@ def se_from_ci(lower, upper, level: float = 0.95, *, log: bool = True):
         lo, hi = np.log(lo), np.log(hi)
     se = (hi - lo) / (2.0 * z_crit(level))
     return float(se) if np.ndim(se) == 0 else se
+
+
+# ---------------------------------------------------------------------------
+# Per-study confidence intervals besides Clopper-Pearson
+# ---------------------------------------------------------------------------
+
+
+def _check_counts(x, n, level):
+    if np.any(x < 0) or np.any(x > n) or np.any(n <= 0):
+        raise ValueError("need 0 <= events <= totals and totals > 0")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+
+
+def _pair(lower, upper):
+    if np.ndim(lower) == 0:
+        return float(lower), float(upper)
+    return lower, upper
+
+
+def wilson(events, totals, level: float = 0.95):
+    """Wilson score interval for a binomial proportion (no continuity correction).
+
+    Wilson EB. Probable inference, the law of succession, and statistical
+    inference. J Am Stat Assoc 1927;22:209-212. With ``z = z_crit(level)`` and
+    ``p = x / n`` the limits are
+
+    ``(p + z^2/(2n) -/+ z sqrt(p(1 - p)/n + z^2/(4n^2))) / (1 + z^2/n)``,
+
+    which is R's ``prop.test(x, n, conf.level = level, correct = FALSE)$conf.int``
+    (also ``binom::binom.confint(method = "wilson")``); as ``prop.test`` the
+    lower limit is exactly 0 when ``x = 0`` and the upper exactly 1 when ``x = n``.
+    Returns ``(lower, upper)``.
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    _check_counts(x, n, level)
+    z = z_crit(level)
+    z2 = z * z
+    p = x / n
+    centre = p + z2 / (2.0 * n)
+    half = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    denom = 1.0 + z2 / n
+    lower = np.where(x > 0, (centre - half) / denom, 0.0)
+    upper = np.where(x < n, (centre + half) / denom, 1.0)
+    return _pair(lower, upper)
+
+
+def jeffreys(events, totals, level: float = 0.95):
+    """Jeffreys interval: equal-tailed quantiles of the Beta(x + 1/2, n - x + 1/2) posterior.
+
+    Brown LD, Cai TT, DasGupta A. Interval estimation for a binomial
+    proportion. Stat Sci 2001;16:101-133 (section 4.1.2): ``lower =
+    qbeta(alpha/2, x + 1/2, n - x + 1/2)``, ``upper = qbeta(1 - alpha/2, x + 1/2,
+    n - x + 1/2)``, with the lower limit set to 0 when ``x = 0`` and the upper to
+    1 when ``x = n``. Returns ``(lower, upper)``.
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    _check_counts(x, n, level)
+    alpha = 1.0 - level
+    lower = np.where(x > 0, special.betaincinv(x + 0.5, n - x + 0.5, alpha / 2.0), 0.0)
+    upper = np.where(x < n, special.betaincinv(x + 0.5, n - x + 0.5, 1.0 - alpha / 2.0), 1.0)
+    return _pair(lower, upper)
+
+
+def agresti_coull(events, totals, level: float = 0.95):
+    """Agresti-Coull ("add z^2/2 successes and failures") interval.
+
+    Agresti A, Coull BA. Approximate is better than "exact" for interval
+    estimation of binomial proportions. Am Stat 1998;52:119-126; in the form
+    of Brown, Cai & DasGupta (Stat Sci 2001;16:101-133, section 4.1.1):
+    ``n~ = n + z^2``, ``p~ = (x + z^2/2) / n~`` and ``p~ -/+ z sqrt(p~(1 - p~)/n~)``.
+    The limits can leave [0, 1] for x near 0 or n; they are truncated to
+    [0, 1] here (``binom::binom.confint(method = "ac")`` does not truncate).
+    Returns ``(lower, upper)``.
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    _check_counts(x, n, level)
+    z = z_crit(level)
+    nt = n + z * z
+    pt = (x + z * z / 2.0) / nt
+    half = z * np.sqrt(pt * (1.0 - pt) / nt)
+    return _pair(np.clip(pt - half, 0.0, 1.0), np.clip(pt + half, 0.0, 1.0))
+
+
+_PROPORTION_CI = {
+    "clopper_pearson": clopper_pearson,
+    "wilson": wilson,
+    "jeffreys": jeffreys,
+    "agresti_coull": agresti_coull,
+}
+PROPORTION_CI_METHODS = tuple(_PROPORTION_CI)
+
+
+def proportion_ci(events, totals, level: float = 0.95, method: str = "clopper_pearson"):
+    """Per-study confidence interval for ``events / totals`` by ``method``.
+
+    One of ``clopper_pearson`` (exact; the default, as R's ``meta::metaprop``
+    ``method.ci = "CP"``), ``wilson``, ``jeffreys`` or ``agresti_coull``.
+    """
+    if method not in _PROPORTION_CI:
+        raise ValueError(f"method must be one of {PROPORTION_CI_METHODS}, got {method!r}")
+    return _PROPORTION_CI[method](events, totals, level)
+
+
+# ---------------------------------------------------------------------------
+# Variance-stabilising transforms of proportions (escalc PFT, PAS, PR)
+# ---------------------------------------------------------------------------
+
+
+def _counts(events, totals):
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    if x.shape != n.shape:
+        raise ValueError("events and totals must have the same shape")
+    if np.any(x < 0) or np.any(x > n) or np.any(n <= 0):
+        raise ValueError("need 0 <= events <= totals and totals > 0")
+    return x, n
+
+
+def freeman_tukey(p, n):
+    """Freeman-Tukey double arcsine of the proportion ``p`` observed in ``n`` (metafor's ``transf.pft``).
+
+    ``t = (asin(sqrt(x/(n + 1))) + asin(sqrt((x + 1)/(n + 1)))) / 2`` with
+    ``x = p n``: metafor's scale, half of Freeman & Tukey's sum (so that the
+    variance is ``1/(4n + 2)``, comparable with the arcsine's ``1/(4n)``).
+
+    Freeman MF, Tukey JW. Transformations related to the angular and the
+    square root. Ann Math Stat 1950;21:607-611.
+    """
+    p = np.asarray(p, dtype=float)
+    n = np.asarray(n, dtype=float)
+    x = p * n
+    t = 0.5 * (np.arcsin(np.sqrt(x / (n + 1.0))) + np.arcsin(np.sqrt((x + 1.0) / (n + 1.0))))
+    return float(t) if t.ndim == 0 else t
+
+
+def freeman_tukey_effects(events, totals):
+    """Freeman-Tukey double-arcsine transformed proportions (``escalc(measure="PFT")``).
+
+    ``yi = (asin(sqrt(x/(n + 1))) + asin(sqrt((x + 1)/(n + 1)))) / 2`` and
+    ``vi = 1 / (4n + 2)``. Defined for 0 and n events, so no continuity
+    correction is applied (metafor's default ``add`` is 0 for this measure).
+
+    Freeman MF, Tukey JW. Ann Math Stat 1950;21:607-611.
+    Returns ``(yi, vi)`` arrays.
+    """
+    x, n = _counts(events, totals)
+    yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1.0))) + np.arcsin(np.sqrt((x + 1.0) / (n + 1.0))))
+    vi = 1.0 / (4.0 * n + 2.0)
+    return yi, vi
+
+
+def ifreeman_tukey(t, n):
+    """Miller's inversion of the Freeman-Tukey double arcsine for sample size ``n`` (metafor's ``transf.ipft``).
+
+    Miller JJ. The inverse of the Freeman-Tukey double arcsine transformation.
+    Am Stat 1978;32:138. With ``s = sin(2t)``:
+
+    ``p = (1 - sign(cos 2t) sqrt(1 - (s + (s - 1/s)/n)^2)) / 2``,
+
+    0 below ``freeman_tukey(0, n)``, 1 above ``freeman_tukey(1, n)`` and NaN
+    where the square root is undefined, exactly as metafor. The inverse is exact:
+    ``ifreeman_tukey(freeman_tukey(p, n), n) == p``.
+    """
+    t = np.asarray(t, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(all="ignore"):
+        s = np.sin(2.0 * t)
+        z = 0.5 * (1.0 - np.sign(np.cos(2.0 * t)) * np.sqrt(1.0 - (s + (s - 1.0 / s) / n) ** 2))
+    z = np.where(t > freeman_tukey(1.0, n), 1.0, z)
+    z = np.where(t < freeman_tukey(0.0, n), 0.0, z)
+    return float(z) if z.ndim == 0 else z
+
+
+def ifreeman_tukey_hm(t, totals):
+    """Back-transform a pooled Freeman-Tukey value with the harmonic mean of the studies' ``totals``.
+
+    metafor's ``transf.ipft.hm(t, targs = list(ni = totals))``: Miller's
+    inversion (:func:`ifreeman_tukey`) with ``n = 1 / mean(1 / totals)``.
+    Schwarzer G, Chemaitelly H, Abu-Raddad LJ, Rucker G. Seriously misleading
+    results using inverse of Freeman-Tukey double arcsine transformation in
+    meta-analysis of single proportions. Res Synth Methods 2019;10:476-483
+    show how this can mislead when the n differ much: prefer the logit.
+    """
+    n = np.asarray(totals, dtype=float)
+    if n.size == 0 or np.any(n <= 0):
+        raise ValueError("the harmonic mean needs positive totals")
+    nhm = 1.0 / float(np.mean(1.0 / n))
+    return ifreeman_tukey(t, nhm)
+
+
+def arcsine(p):
+    """Arcsine square-root transform ``asin(sqrt(p))`` (metafor's ``transf.arcsin``)."""
+    y = np.arcsin(np.sqrt(np.asarray(p, dtype=float)))
+    return float(y) if y.ndim == 0 else y
+
+
+def arcsine_effects(events, totals):
+    """Arcsine square-root transformed proportions (``escalc(measure="PAS")``).
+
+    ``yi = asin(sqrt(x/n))`` and ``vi = 1 / (4n)`` (the delta method); no
+    continuity correction (metafor's default ``add`` is 0 for this measure).
+    Anscombe FJ. The transformation of Poisson, binomial and negative-binomial
+    data. Biometrika 1948;35:246-254. Returns ``(yi, vi)`` arrays.
+    """
+    x, n = _counts(events, totals)
+    return np.arcsin(np.sqrt(x / n)), 1.0 / (4.0 * n)
+
+
+def iarcsine(y):
+    """Inverse arcsine square root ``sin(y)^2``, 0 below 0 and 1 above pi/2 (metafor's ``transf.iarcsin``)."""
+    y = np.asarray(y, dtype=float)
+    z = np.sin(y) ** 2
+    z = np.where(y < 0.0, 0.0, z)
+    z = np.where(y > np.arcsin(1.0), 1.0, z)
+    return float(z) if z.ndim == 0 else z
+
+
+def raw_effects(events, totals, *, add: float = 0.5, to: str = "only0"):
+    """Untransformed proportions and their sampling variances (``escalc(measure="PR")``, ``vtype="LS"``).
+
+    ``yi = x / n`` and ``vi = yi (1 - yi) / n``. As metafor 3.8-1 (whose
+    default for PR is ``add = 1/2, to = "only0"``), ``add`` is added to the
+    events and non-events of studies with 0 or n events, so that
+    ``yi = (x + 1/2) / (n + 1)``, ``vi > 0``. With ``to="none"`` such studies
+    have ``vi = 0``: no inverse-variance model can use them (metafor's DL and EE
+    refuse, ``pool_proportions`` refuses for every method).
+    Returns ``(yi, vi)`` arrays.
+    """
+    x, n = _counts(events, totals)
+    if to == "only0":
+        cc = np.where((x == 0) | (x == n), add, 0.0)
+    elif to == "all":
+        cc = np.full_like(x, add)
+    elif to == "none":
+        cc = np.zeros_like(x)
+    else:
+        raise ValueError(f"to must be 'only0', 'all' or 'none', got {to!r}")
+    a = x + cc
+    m = n + 2.0 * cc
+    yi = a / m
+    vi = yi * (1.0 - yi) / m
+    return yi, vi

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from .heterogeneity import HeterogeneityCI
 from .pooling import PoolResult
 
 __all__ = ["PooledEstimate"]
@@ -15,7 +18,8 @@ __all__ = ["PooledEstimate"]
 @dataclass(frozen=True)
 class PooledEstimate:
     """A pooled estimate back-transformed to its natural scale (proportion, months, hazard ratio),
-    with the inverse-variance model on the analysis scale (logit, log) in ``model``."""
+    with the inverse-variance model on the analysis scale (logit, log) in ``model`` and, when computed,
+    the Q-profile confidence intervals for tau^2 / I^2 / H^2 in ``heterogeneity``."""
 
     estimate: float
     ci_lower: float
@@ -24,9 +28,11 @@ class PooledEstimate:
     pi_upper: float
     model: PoolResult
     transform: str = "logit"
+    heterogeneity: HeterogeneityCI | None = None
 
     @classmethod
-    def from_model(cls, model: PoolResult, backtransform, transform: str) -> "PooledEstimate":
+    def from_model(cls, model: PoolResult, backtransform, transform: str,
+                   heterogeneity: HeterogeneityCI | None = None) -> "PooledEstimate":
         """Back-transform a model's estimate, confidence and prediction limits."""
         return cls(
             estimate=float(backtransform(model.beta)),
@@ -36,7 +42,31 @@ class PooledEstimate:
             pi_upper=float(backtransform(model.pi_upper)),
             model=model,
             transform=transform,
+            heterogeneity=heterogeneity,
         )
+
+    def _het_ci(self, name: str) -> tuple[float, float]:
+        if self.heterogeneity is None:
+            return (math.nan, math.nan)
+        return getattr(self.heterogeneity, name)
+
+    @property
+    def tau2_ci(self) -> tuple[float, float]:
+        """Q-profile confidence interval for tau^2 (NaN when not computed or not estimable)."""
+        return self._het_ci("tau2_ci")
+
+    @property
+    def tau_ci(self) -> tuple[float, float]:
+        return self._het_ci("tau_ci")
+
+    @property
+    def i2_ci(self) -> tuple[float, float]:
+        """Confidence interval for I^2 (percent) from the tau^2 interval."""
+        return self._het_ci("i2_ci")
+
+    @property
+    def h2_ci(self) -> tuple[float, float]:
+        return self._het_ci("h2_ci")
 
     @property
     def tau2(self) -> float:
@@ -75,6 +105,9 @@ class PooledEstimate:
     def summary_frame(self) -> pd.DataFrame:
         """One-row frame of the pooled result (natural scale) and heterogeneity, as statsmodels' ``summary_frame``."""
         m = self.model
+        tau2_lo, tau2_hi = self.tau2_ci
+        i2_lo, i2_hi = self.i2_ci
+        h2_lo, h2_hi = self.h2_ci
         return pd.DataFrame(
             {
                 "estimate": [self.estimate],
@@ -84,8 +117,14 @@ class PooledEstimate:
                 "pi_upper": [self.pi_upper],
                 "k": [m.k],
                 "tau2": [m.tau2],
+                "tau2_ci_lower": [tau2_lo],
+                "tau2_ci_upper": [tau2_hi],
                 "i2": [m.i2],
+                "i2_ci_lower": [i2_lo],
+                "i2_ci_upper": [i2_hi],
                 "h2": [m.h2],
+                "h2_ci_lower": [h2_lo],
+                "h2_ci_upper": [h2_hi],
                 "q": [m.q],
                 "df": [m.df],
                 "q_pvalue": [m.q_pvalue],
