@@ -1,0 +1,265 @@
+"""Sensitivity analyses: leave-one-out, influence diagnostics, cumulative meta-analysis.
+
+Each function takes the effect sizes ``yi`` and sampling variances ``vi`` (and
+the model's settings) and refits the model on subsets of the studies, as
+metafor 3.8-1's ``leave1out``, ``influence`` and ``cumul`` do:
+
+Viechtbauer W, Cheung MW-L. Outlier and influence diagnostics for
+meta-analysis. Res Synth Methods 2010;1:112-125.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .pooling import PoolResult, inverse_variance
+from .regression import MetaRegressionFit, _invcalc, check_effects, fit_meta_regression, normalise_test
+
+__all__ = ["SubsetFits", "InfluenceResult", "leave_one_out", "influence", "cumulative"]
+
+
+@dataclass(frozen=True)
+class SubsetFits:
+    """One refitted model per row (study left out, or studies accumulated up to that row).
+
+    Arrays are aligned with ``study`` (0-based indices into the input arrays):
+    for :func:`leave_one_out` row ``i`` omits study ``i``; for
+    :func:`cumulative` row ``j`` pools ``order[:j + 1]``. ``statistic`` is z,
+    or t (on ``df`` degrees of freedom) under Hartung-Knapp.
+    """
+
+    study: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    q: np.ndarray
+    q_pvalue: np.ndarray
+    tau2: np.ndarray
+    i2: np.ndarray
+    h2: np.ndarray
+    df: np.ndarray
+    models: tuple = field(repr=False, default=())
+
+    def frame(self) -> pd.DataFrame:
+        """The results as a data frame, one row per refit (metafor's printed ``list.rma``)."""
+        return pd.DataFrame({
+            "study": self.study, "estimate": self.estimate, "se": self.se, "statistic": self.statistic,
+            "pvalue": self.pvalue, "ci_lower": self.ci_lower, "ci_upper": self.ci_upper, "q": self.q,
+            "q_pvalue": self.q_pvalue, "tau2": self.tau2, "i2": self.i2, "h2": self.h2,
+        })
+
+
+def _ci_name(test: str) -> str:
+    t = normalise_test(test)
+    if t not in ("z", "knha"):
+        raise ValueError("test must be 'z' or 'knha' / 'hartung_knapp'")
+    return "hartung_knapp" if t == "knha" else "z"
+
+
+def _stat_p(res: PoolResult) -> tuple[float, float, float]:
+    z = res.beta / res.se if res.se > 0 else math.nan
+    if res.ci == "hartung_knapp":
+        df = res.k - 1
+        p = float(2 * stats.t.sf(abs(z), df)) if df > 0 else math.nan
+        return z, p, float(df)
+    return z, float(2 * stats.norm.sf(abs(z))), math.nan
+
+
+def _collect(study, fits: list[PoolResult | None]) -> SubsetFits:
+    cols = {name: [] for name in ("estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "q",
+                                  "q_pvalue", "tau2", "i2", "h2", "df")}
+    for res in fits:
+        if res is None:
+            for v in cols.values():
+                v.append(math.nan)
+            continue
+        z, p, df = _stat_p(res)
+        for name, value in (("estimate", res.beta), ("se", res.se), ("statistic", z), ("pvalue", p),
+                            ("ci_lower", res.ci_lower), ("ci_upper", res.ci_upper), ("q", res.q),
+                            ("q_pvalue", res.q_pvalue), ("tau2", res.tau2), ("i2", res.i2), ("h2", res.h2),
+                            ("df", df)):
+            cols[name].append(float(value))
+    return SubsetFits(study=np.asarray(study), **{k: np.asarray(v, dtype=float) for k, v in cols.items()},
+                      models=tuple(fits))
+
+
+def _try_pool(yi, vi, **kw) -> PoolResult | None:
+    try:
+        return inverse_variance(yi, vi, **kw)
+    except (ValueError, RuntimeError):  # metafor's try(): a failed refit gives NA
+        return None
+
+
+def leave_one_out(yi, vi, *, method: str = "REML", test: str = "z", level: float = 0.95) -> SubsetFits:
+    """Leave-one-out analysis (metafor ``leave1out``): the model refitted ``k`` times, each
+    time without one study (Viechtbauer & Cheung 2010)."""
+    yi, vi = check_effects(yi, vi)
+    k = len(yi)
+    if k == 1:
+        raise ValueError("leave-one-out needs more than one study")
+    ci = _ci_name(test)
+    fits = []
+    for i in range(k):
+        keep = np.arange(k) != i
+        fits.append(_try_pool(yi[keep], vi[keep], method=method, ci=ci, level=level))
+    return _collect(np.arange(k), fits)
+
+
+def cumulative(yi, vi, order=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
+               decreasing: bool = False) -> SubsetFits:
+    """Cumulative meta-analysis (metafor ``cumul``): studies added one at a time.
+
+    ``order`` is a sorting variable (e.g. publication year), as metafor's
+    argument: the studies are added in increasing (or, with ``decreasing``,
+    decreasing) order of it, ties in their input order; ``None`` keeps the
+    input order. Row ``j`` of the result pools the first ``j + 1`` studies;
+    ``study`` gives their indices in the input.
+
+    Lau J, Antman EM, Jimenez-Silva J, et al. Cumulative meta-analysis of
+    therapeutic trials for myocardial infarction. N Engl J Med 1992;327:248-254.
+    """
+    yi, vi = check_effects(yi, vi)
+    k = len(yi)
+    if order is None:
+        perm = np.arange(k)
+    else:
+        key = np.asarray(order)
+        if len(key) != k:
+            raise ValueError(f"order has {len(key)} values for {k} studies")
+        if decreasing:
+            # R's order(decreasing = TRUE) keeps ties in input order
+            perm = np.lexsort((np.arange(k), -_rank_key(key)))
+        else:
+            perm = np.argsort(key, kind="stable")
+    ci = _ci_name(test)
+    ys, vs = yi[perm], vi[perm]
+    fits = [_try_pool(ys[: j + 1], vs[: j + 1], method=method, ci=ci, level=level) for j in range(k)]
+    return _collect(perm, fits)
+
+
+def _rank_key(key: np.ndarray) -> np.ndarray:
+    _, inv = np.unique(key, return_inverse=True)
+    return inv.astype(float)
+
+
+@dataclass(frozen=True)
+class InfluenceResult:
+    """Case-deletion diagnostics (metafor ``influence.rma.uni``), one value per study.
+
+    ``rstudent``: externally studentised residuals; ``dffits``; ``cooks_distance``;
+    ``cov_ratio`` (det Var(b_(-i)) / det Var(b)); ``tau2_deleted`` and
+    ``qe_deleted`` (tau^2 and the residual Q without study ``i``); ``hat``
+    (leverage); ``weight`` (percent); ``dfbetas`` (k x p); ``influential``
+    as metafor's ``*`` flag (|DFFITS| > 3 sqrt(p/(k-p)), Cook's distance above
+    the median of chi-square(p), hat > 3p/k, or any |DFBETAS| > 1).
+    A deletion fit that is impossible (e.g. a design no longer of full rank)
+    gives NaN, as metafor's NA.
+    """
+
+    rstudent: np.ndarray
+    residual: np.ndarray
+    residual_se: np.ndarray
+    dffits: np.ndarray
+    cooks_distance: np.ndarray
+    cov_ratio: np.ndarray
+    tau2_deleted: np.ndarray
+    qe_deleted: np.ndarray
+    hat: np.ndarray
+    weight: np.ndarray
+    dfbetas: np.ndarray
+    influential: np.ndarray
+    model: MetaRegressionFit = field(repr=False)
+
+    def frame(self) -> pd.DataFrame:
+        df = pd.DataFrame({
+            "rstudent": self.rstudent, "dffits": self.dffits, "cooks_distance": self.cooks_distance,
+            "cov_ratio": self.cov_ratio, "tau2_deleted": self.tau2_deleted, "qe_deleted": self.qe_deleted,
+            "hat": self.hat, "weight": self.weight, "influential": self.influential,
+        })
+        for j, name in enumerate(self.model.names):
+            df[f"dfbetas_{name}"] = self.dfbetas[:, j]
+        return df
+
+
+def influence(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
+              names=None) -> InfluenceResult:
+    """Outlier and influence diagnostics of a random-effects model or meta-regression
+    (metafor ``influence.rma.uni``; Viechtbauer & Cheung, Res Synth Methods 2010;1:112-125).
+
+    ``X`` is the design matrix (``None``: intercept only). Each study ``i`` is
+    deleted in turn and the model refitted (tau^2 re-estimated):
+
+    * ``rstudent_i = (y_i - x_i b_(-i)) / sqrt(s2w_(-i) (v_i + tau2_(-i)) + x_i Var(b_(-i)) x_i')``;
+    * ``DFFITS_i = (x_i b - x_i b_(-i)) / sqrt(s2w_(-i) h_i (tau2_(-i) + v_i))``;
+    * Cook's distance ``(b - b_(-i))' Var(b)^-1 (b - b_(-i))``;
+    * the covariance ratio ``det Var(b_(-i)) / det Var(b)``;
+    * ``DFBETAS_i = (b - b_(-i)) / sqrt(s2w_(-i) diag((X' W_(-i) X)^-1))`` with
+      ``W_(-i) = diag(1 / (v + tau2_(-i)))`` over all ``k`` studies.
+    """
+    yi, vi = check_effects(yi, vi)
+    k = len(yi)
+    if k == 1:
+        raise ValueError("influence diagnostics need more than one study")
+    if X is None:
+        X = np.ones((k, 1))
+        names = names or ("intrcpt",)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    full = fit_meta_regression(yi, vi, X, method=method, test=test, level=level, names=names, compute_r2=False)
+    p = full.p
+    btt = tuple(range(p))  # influence(): every coefficient, intercept included
+    m = len(btt)
+    pred_full = X @ full.beta
+    vb_inv = np.linalg.inv(full.vcov)
+    det_full = float(np.linalg.det(full.vcov))
+    hat = full.hat
+    nan = np.full(k, math.nan)
+    tau2_del, qe_del, delpred, vdelpred, s2w_del = nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy()
+    dffits, cook, cov_r = nan.copy(), nan.copy(), nan.copy()
+    dfbs = np.full((k, p), math.nan)
+    for i in range(k):
+        keep = np.arange(k) != i
+        if np.linalg.matrix_rank(X[keep]) < p:
+            continue  # metafor: redundant predictors after deletion -> NA
+        try:
+            res = fit_meta_regression(yi[keep], vi[keep], X[keep], method=method, test=test, level=level,
+                                      compute_r2=False)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError):
+            continue
+        xi = X[i]
+        tau2_del[i] = res.tau2
+        qe_del[i] = res.qe
+        delpred[i] = float(xi @ res.beta)
+        vdelpred[i] = float(xi @ res.vcov @ xi)
+        s2w_del[i] = res.s2w
+        dffits[i] = (pred_full[i] - delpred[i]) / math.sqrt(res.s2w * hat[i] * (res.tau2 + vi[i]))
+        vb_del = _invcalc(X, 1.0 / (vi + res.tau2))
+        dfb = full.beta - res.beta
+        dfbs[i] = dfb / np.sqrt(res.s2w * np.diag(vb_del))
+        cook[i] = float(dfb @ vb_inv @ dfb)
+        cov_r[i] = float(np.linalg.det(res.vcov)) / det_full
+    resid = yi - delpred
+    resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
+    se_resid = np.sqrt(vi * s2w_del + vdelpred + tau2_del * s2w_del)
+    rstudent = resid / se_resid
+    with np.errstate(invalid="ignore"):
+        infl = (
+            (np.abs(dffits) > 3 * math.sqrt(p / (k - p)) if k > p else np.zeros(k, dtype=bool))
+            | (stats.chi2.cdf(cook, m) > 0.5)
+            | (hat > 3 * p / k)
+            | np.any(np.abs(dfbs) > 1, axis=1)
+        )
+    return InfluenceResult(
+        rstudent=rstudent, residual=resid, residual_se=se_resid, dffits=dffits, cooks_distance=cook,
+        cov_ratio=cov_r, tau2_deleted=tau2_del, qe_deleted=qe_del, hat=hat, weight=full.weights,
+        dfbetas=dfbs, influential=np.asarray(infl, dtype=bool), model=full,
+    )
