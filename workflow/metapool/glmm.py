@@ -1,0 +1,514 @@
+"""Binomial-normal generalised linear mixed model for single-arm proportions.
+
+The random-intercept logistic model (Stijnen, Hamza & Ozdemir 2010, model 1 for
+one group; Hamza, van Houwelingen & Stijnen 2008):
+
+    x_i | theta_i ~ Binomial(n_i, ilogit(theta_i)),   theta_i ~ N(beta, tau^2),
+
+fitted by maximum likelihood, the marginal likelihood of each study being
+integrated over its random effect by adaptive Gauss-Hermite quadrature
+(Pinheiro & Bates 1995; Liu & Pierce 1994) with ``n_agq`` nodes. This is the
+model metafor fits with ``rma.glmm(measure = "PLO", xi, ni, method = "ML")``,
+which calls ``lme4::glmer(cbind(xi, ni - xi) ~ 1 + (1 | study),
+family = binomial, nAGQ = 7)``. Unlike the two-step logit model
+(``proportions.pool_proportions``) it needs no continuity correction: studies
+with 0 or n events enter through their exact binomial likelihood.
+
+References
+----------
+Stijnen T, Hamza TH, Ozdemir P. Random effects meta-analysis of event outcome
+in the framework of the generalized linear mixed model with applications in
+sparse data. Stat Med 2010;29:3046-3067.
+
+Hamza TH, van Houwelingen HC, Stijnen T. The binomial distribution of
+meta-analysis was preferred to model within-study variability. J Clin
+Epidemiol 2008;61:41-51.
+
+Pinheiro JC, Bates DM. Approximations to the log-likelihood function in the
+nonlinear mixed-effects model. J Comput Graph Stat 1995;4:12-35.
+
+Liu Q, Pierce DA. A note on Gauss-Hermite quadrature. Biometrika
+1994;81:624-629.
+
+Bates D, Maechler M, Bolker B, Walker S. Fitting linear mixed-effects models
+using lme4. J Stat Softw 2015;67(1):1-48.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial.hermite import hermgauss
+from scipy import special
+
+from .effects import ilogit, z_crit
+
+__all__ = ["GlmmResult", "glmm_proportions", "glmm_loglik"]
+
+#: Largest tau (SD of the logits) searched; an optimum at this bound means the
+#: likelihood keeps increasing with tau (e.g. studies with 0 and with n events
+#: only) and the fit is reported as not converged.
+TAU_MAX = 20.0
+#: |beta| beyond which the intercept is taken to diverge (every study has 0
+#: events, or every study has n events).
+BETA_MAX = 30.0
+#: A converged fit gets a note in ``message`` when the log-likelihood at the
+#: estimate moves by more than this with ``2 * n_agq + 1`` quadrature points.
+QUADRATURE_NOTE = 0.01
+
+
+@dataclass(frozen=True)
+class GlmmResult:
+    """Result of :func:`glmm_proportions`.
+
+    ``estimate``, ``ci_lower`` and ``ci_upper`` are proportions (the
+    inverse-logit of ``beta`` and of its Wald limits); ``beta`` and ``se`` are
+    on the logit scale; ``tau2`` is the between-study variance of the logits.
+    ``loglik`` is the maximised (quadrature-approximated) marginal
+    log-likelihood including the binomial coefficients (``logLik()`` of the
+    equivalent ``glm`` when ``tau2 = 0``). ``deviance`` is ``-2 (loglik - saturated binomial
+    log-likelihood)``, the value of lme4's AGQ deviance function; for
+    ``nAGQ > 1`` ``logLik()`` of the glmer fit is ``-deviance / 2`` (it leaves
+    out the saturated log-likelihood; lme4 issue #161). When ``converged`` is false every number is NaN and
+    ``message`` says why; a converged fit may carry a note there (the quadrature is coarse at the
+    estimate).
+    """
+
+    estimate: float
+    ci_lower: float
+    ci_upper: float
+    beta: float
+    se: float
+    tau2: float
+    k: int
+    converged: bool
+    loglik: float
+    deviance: float = math.nan
+    level: float = 0.95
+    n_agq: int = 7
+    events: int = 0
+    total: int = 0
+    message: str = ""
+    model: str = "GLMM (binomial-normal, ML, adaptive Gauss-Hermite quadrature)"
+
+    @property
+    def tau(self) -> float:
+        return math.sqrt(self.tau2) if self.tau2 == self.tau2 else math.nan
+
+    @property
+    def ci_beta(self) -> tuple[float, float]:
+        """Wald limits on the logit scale."""
+        z = z_crit(self.level)
+        return self.beta - z * self.se, self.beta + z * self.se
+
+    def summary_frame(self):
+        """A one-row ``pandas.DataFrame`` of the fit."""
+        import pandas as pd
+
+        lo, hi = self.ci_beta
+        return pd.DataFrame([{
+            "model": self.model,
+            "k": self.k,
+            "events": self.events,
+            "total": self.total,
+            "estimate": self.estimate,
+            "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper,
+            "level": self.level,
+            "beta": self.beta,
+            "se": self.se,
+            "ci_lower_logit": lo,
+            "ci_upper_logit": hi,
+            "tau2": self.tau2,
+            "tau": self.tau,
+            "loglik": self.loglik,
+            "deviance": self.deviance,
+            "n_agq": self.n_agq,
+            "converged": self.converged,
+            "message": self.message,
+        }])
+
+
+# ---------------------------------------------------------------------------
+# Marginal likelihood by adaptive Gauss-Hermite quadrature
+# ---------------------------------------------------------------------------
+
+def _check_counts(events, totals) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(events, dtype=float).ravel()
+    n = np.asarray(totals, dtype=float).ravel()
+    if x.shape != n.shape:
+        raise ValueError("events and totals must have the same length")
+    if x.size == 0:
+        raise ValueError("no studies")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(n))):
+        raise ValueError("events and totals must be finite")
+    if np.any(x != np.round(x)) or np.any(n != np.round(n)):
+        raise ValueError("events and totals must be whole numbers")
+    if np.any(x < 0) or np.any(x > n) or np.any(n <= 0):
+        raise ValueError("need 0 <= events <= totals and totals > 0")
+    return x, n
+
+
+def _log1pexp(eta):
+    """``log(1 + exp(eta))`` without overflow."""
+    return np.logaddexp(0.0, eta)
+
+
+def _conditional_modes(x, n, beta, tau, u0=None):
+    """Modes of ``h(u) = x*eta - n*log(1+e^eta) - u^2/2`` with ``eta = beta + tau*u``.
+
+    ``h`` is strictly concave, so Newton's method (with step halving as a
+    safeguard) converges; this is lme4's penalised iteratively reweighted least
+    squares for a scalar random effect. Returns ``(u, curvature)`` with
+    ``curvature = -h''(u) = tau^2 n p (1 - p) + 1``.
+    """
+    u = np.zeros_like(x) if u0 is None else np.array(u0, dtype=float)
+
+    def h(uu):
+        eta = beta + tau * uu
+        return x * eta - n * _log1pexp(eta) - 0.5 * uu * uu
+
+    hu = h(u)
+    for _ in range(200):
+        eta = beta + tau * u
+        p = special.expit(eta)
+        grad = tau * (x - n * p) - u
+        curv = tau * tau * n * p * (1.0 - p) + 1.0
+        step = grad / curv
+        new = u + step
+        hn = h(new)
+        # step halving where the full Newton step does not increase h
+        bad = hn < hu - 1e-12 * (1.0 + np.abs(hu))
+        halvings = 0
+        while np.any(bad) and halvings < 60:
+            step = np.where(bad, 0.5 * step, step)
+            new = u + step
+            hn = h(new)
+            bad = hn < hu - 1e-12 * (1.0 + np.abs(hu))
+            halvings += 1
+        u, hu = new, hn
+        if np.all(np.abs(step) <= 1e-12 * (1.0 + np.abs(u))):
+            break
+    p = special.expit(beta + tau * u)
+    curv = tau * tau * n * p * (1.0 - p) + 1.0
+    return u, curv
+
+
+def _loglik_terms(x, n, beta, tau, nodes, weights, lbinom):
+    """Per-study log marginal likelihoods (AGQ approximation)."""
+    u, curv = _conditional_modes(x, n, beta, tau)
+    s = np.sqrt(2.0 / curv)                       # sqrt(2) * conditional SD
+    uq = u[:, None] + s[:, None] * nodes[None, :]  # k x q abscissae
+    eta = beta + tau * uq
+    hq = x[:, None] * eta - n[:, None] * _log1pexp(eta) - 0.5 * uq * uq
+    # integral of exp(h) du ~= s * sum_j w_j exp(h(u_j) + t_j^2)
+    a = hq + nodes[None, :] ** 2
+    amax = a.max(axis=1)
+    log_int = amax + np.log(np.sum(weights[None, :] * np.exp(a - amax[:, None]), axis=1))
+    return lbinom + np.log(s) - 0.5 * math.log(2.0 * math.pi) + log_int
+
+
+def _binom_const(x, n):
+    return special.gammaln(n + 1.0) - special.gammaln(x + 1.0) - special.gammaln(n - x + 1.0)
+
+
+def glmm_loglik(events, totals, beta: float, tau: float, *, n_agq: int = 7) -> float:
+    """Marginal log-likelihood of the binomial-normal model at ``(beta, tau)``.
+
+    ``sum_i log integral Binomial(x_i; n_i, ilogit(beta + tau u)) phi(u) du``,
+    each integral approximated by adaptive Gauss-Hermite quadrature with
+    ``n_agq`` nodes centred at the conditional mode of ``u`` and scaled by its
+    conditional standard deviation (Pinheiro & Bates 1995; Liu & Pierce 1994,
+    Biometrika 81:624-629). With ``n_agq = 1`` this is the Laplace
+    approximation. It equals the saturated binomial log-likelihood minus half
+    lme4's stage-2 deviance function for ``glmer(..., nAGQ = n_agq)`` at
+    ``c(theta = tau, beta)``. At ``tau = 0`` it is the binomial
+    log-likelihood, exactly.
+    """
+    x, n = _check_counts(events, totals)
+    nodes, weights = hermgauss(int(n_agq))
+    return float(np.sum(_loglik_terms(x, n, float(beta), float(tau), nodes, weights, _binom_const(x, n))))
+
+
+# ---------------------------------------------------------------------------
+# Fit
+# ---------------------------------------------------------------------------
+
+class _Model:
+    """Log-likelihood of the binomial-normal model and its analytic gradient."""
+
+    def __init__(self, x, n, n_agq):
+        self.x, self.n = x, n
+        self.nodes, self.weights = hermgauss(int(n_agq))
+        self.logw = np.log(self.weights)
+        self.lbinom = _binom_const(x, n)
+        self._u = None
+
+    def loglik(self, beta, tau):
+        return float(np.sum(_loglik_terms(self.x, self.n, beta, tau, self.nodes, self.weights, self.lbinom)))
+
+    def loglik_grad(self, beta, tau):
+        """``(loglik, d loglik / d(beta, tau))``; the modes and scales of the
+        quadrature move with the parameters and are differentiated implicitly."""
+        x, n, t = self.x, self.n, self.nodes
+        m, curv = _conditional_modes(x, n, beta, tau, self._u)
+        self._u = m
+        p = special.expit(beta + tau * m)
+        v = p * (1.0 - p)
+        r = x - n * p
+        # implicit derivatives of the mode m(beta, tau): tau * r(m) - m = 0
+        m_b = -tau * n * v / curv
+        m_t = (r - tau * n * v * m) / curv
+        # curvature tau^2 n v(eta_m) + 1 and scale s = sqrt(2 / curv)
+        dv = v * (1.0 - 2.0 * p)
+        c_b = tau * tau * n * dv * (1.0 + tau * m_b)
+        c_t = 2.0 * tau * n * v + tau * tau * n * dv * (m + tau * m_t)
+        s = np.sqrt(2.0 / curv)
+        s_b = -0.5 * s * c_b / curv
+        s_t = -0.5 * s * c_t / curv
+        uq = m[:, None] + s[:, None] * t[None, :]
+        eta = beta + tau * uq
+        pq = special.expit(eta)
+        rq = x[:, None] - n[:, None] * pq
+        g = x[:, None] * eta - n[:, None] * _log1pexp(eta) - 0.5 * uq * uq + t[None, :] ** 2 + self.logw[None, :]
+        gmax = g.max(axis=1)
+        e = np.exp(g - gmax[:, None])
+        se = e.sum(axis=1)
+        pi = e / se[:, None]
+        hprime = tau * rq - uq
+        dg_b = rq + hprime * (m_b[:, None] + t[None, :] * s_b[:, None])
+        dg_t = uq * rq + hprime * (m_t[:, None] + t[None, :] * s_t[:, None])
+        ll = self.lbinom + np.log(s) - 0.5 * math.log(2.0 * math.pi) + gmax + np.log(se)
+        grad_b = s_b / s + np.sum(pi * dg_b, axis=1)
+        grad_t = s_t / s + np.sum(pi * dg_t, axis=1)
+        return float(ll.sum()), np.array([grad_b.sum(), grad_t.sum()])
+
+    def hessian(self, beta, tau, d=1e-5, g0=None):
+        """Hessian of the log-likelihood in ``(beta, tau)``: central differences
+        of the analytic gradient (the log-likelihood is even in tau, so this is
+        valid at tau = 0 too); forward differences from ``g0`` (the gradient at
+        the point) when it is given, which is enough to steer Newton's method."""
+        h = np.empty((2, 2))
+        for j, (db, dt) in enumerate(((d, 0.0), (0.0, d))):
+            gp = self.loglik_grad(beta + db, tau + dt)[1]
+            if g0 is None:
+                gm = self.loglik_grad(beta - db, tau - dt)[1]
+                h[:, j] = (gp - gm) / (2.0 * d)
+            else:
+                h[:, j] = (gp - g0) / d
+        return 0.5 * (h + h.T)
+
+    def fit_beta(self, tau, beta):
+        """argmax over beta at fixed tau (Newton on the analytic score)."""
+        for _ in range(100):
+            g = self.loglik_grad(beta, tau)[1][0]
+            d = 1e-5
+            hbb = (self.loglik_grad(beta + d, tau)[1][0] - self.loglik_grad(beta - d, tau)[1][0]) / (2 * d)
+            if not (hbb < 0):
+                break
+            step = max(-2.0, min(2.0, -g / hbb))
+            beta += step
+            if abs(step) < 1e-12 * (1.0 + abs(beta)):
+                return beta, True
+        return beta, False
+
+    def fit(self, beta0, tau0, max_iter=200):
+        """Maximise over (beta, tau) from one start by damped Newton.
+
+        The log-likelihood is even in tau (``u -> -u``), so tau is left free on
+        the real line and ``|tau|`` returned: the bound ``tau >= 0`` needs no
+        special handling and a maximum at ``tau = 0`` is reached like any
+        other (the iterates then shrink to 0 faster than linearly). Where the
+        Hessian is not negative definite it is shifted (Levenberg-Marquardt);
+        every step is halved until the log-likelihood does not decrease.
+        Returns ``(beta, |tau|, loglik, converged)``.
+        """
+        beta, tau = float(beta0), float(tau0)
+        ll, g = self.loglik_grad(beta, tau)
+        for _ in range(max_iter):
+            h = self.hessian(beta, tau, d=1e-6, g0=g)
+            a = -h
+            lam_min = float(np.linalg.eigvalsh(a)[0])
+            if not np.isfinite(lam_min):
+                return beta, abs(tau), ll, False
+            if lam_min <= 1e-8 * max(1.0, float(np.max(np.abs(np.diag(a))))):
+                a = a + (abs(lam_min) + 1e-3 * (1.0 + float(np.max(np.abs(np.diag(a)))))) * np.eye(2)
+                newton = False
+            else:
+                newton = True
+            step = np.linalg.solve(a, g)
+            if newton and float(g @ step) < 1e-20:
+                return beta, abs(tau), ll, True        # Newton decrement ~ 0
+            big = float(np.max(np.abs(step)))
+            if big > 2.0:
+                step *= 2.0 / big
+            for _ in range(60):
+                nb, nt = beta + step[0], tau + step[1]
+                nll, ng = self.loglik_grad(nb, nt)
+                if np.isfinite(nll) and nll >= ll - 1e-12 * (1.0 + abs(ll)):
+                    break
+                step *= 0.5
+            else:
+                return beta, abs(tau), ll, False
+            beta, tau, ll, g = nb, nt, nll, ng
+            if abs(tau) > TAU_MAX or abs(beta) > BETA_MAX + 10.0:
+                return beta, abs(tau), ll, False
+            if float(np.max(np.abs(step))) < 1e-13 * (1.0 + abs(beta) + abs(tau)):
+                return beta, abs(tau), ll, True
+        return beta, abs(tau), ll, False
+
+
+def _start(x, n):
+    """Starting values: inverse-variance mean and DerSimonian-Laird tau of the
+    logits (1/2 added to studies with 0 or n events)."""
+    cc = np.where((x == 0) | (x == n), 0.5, 0.0)
+    yi = np.log((x + cc) / (n - x + cc))
+    vi = 1.0 / (x + cc) + 1.0 / (n - x + cc)
+    w = 1.0 / vi
+    mu = np.sum(w * yi) / w.sum()
+    q = np.sum(w * (yi - mu) ** 2)
+    tau2 = max(0.0, (q - (x.size - 1)) / (w.sum() - np.sum(w * w) / w.sum()))
+    return float(mu), float(math.sqrt(tau2))
+
+
+def _not_converged(k, level, n_agq, x, n, message) -> GlmmResult:
+    nan = math.nan
+    return GlmmResult(estimate=nan, ci_lower=nan, ci_upper=nan, beta=nan, se=nan, tau2=nan, k=k,
+                      converged=False, loglik=nan, deviance=nan, level=level, n_agq=n_agq,
+                      events=int(x.sum()), total=int(n.sum()), message=message)
+
+
+def glmm_proportions(events, totals, level: float = 0.95, *, n_agq: int = 7) -> GlmmResult:
+    """Pool single-arm proportions with the binomial-normal GLMM (random-intercept logistic model).
+
+    Stijnen T, Hamza TH, Ozdemir P. Stat Med 2010;29:3046-3067: the exact
+    binomial within-study likelihood, normal random effects on the logit
+    scale, maximum likelihood. The marginal likelihood is approximated by
+    adaptive Gauss-Hermite quadrature with ``n_agq`` nodes (Pinheiro & Bates,
+    J Comput Graph Stat 1995;4:12-35), as ``lme4::glmer(cbind(x, n - x) ~ 1 +
+    (1 | study), family = binomial, nAGQ = 7)`` called by metafor's
+    ``rma.glmm(measure = "PLO", xi, ni, method = "ML")``.
+
+    ``(beta, tau)`` maximise the approximated likelihood subject to
+    ``tau >= 0`` (lme4's bound ``theta >= 0``). ``tau2 = 0`` is a valid
+    boundary estimate; the model then reduces to the fixed-effect logistic
+    model (glm). ``se`` is the beta element of the inverse observed
+    information of the marginal likelihood in ``(tau, beta)``, which is what
+    ``vcov()`` of a ``glmer`` fit (and so ``rma.glmm``) reports (lme4 inverts
+    a finite-difference Hessian of its deviance function; here the Hessian is
+    central differences of the analytic score). The CI is Wald with the
+    normal quantile (``test = "z"``), back-transformed by the inverse logit.
+
+    Needs k >= 2 studies (as glmer). When the maximum is not attained
+    (every study has 0 events, or every study has all events, so beta
+    diverges; or the likelihood keeps increasing with tau, e.g. studies with
+    0 or all events only) the result has ``converged=False``, NaN numbers and
+    a ``message``: never a number on the way to infinity (glmer returns one,
+    with tau2 in the tens of thousands).
+    """
+    x, n = _check_counts(events, totals)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    n_agq = int(n_agq)
+    if n_agq < 1:
+        raise ValueError("n_agq must be >= 1")
+    k = int(x.size)
+    if k < 2:
+        raise ValueError("the GLMM needs at least 2 studies (glmer: grouping factor must have > 1 level)")
+    if np.all(x == 0):
+        return _not_converged(k, level, n_agq, x, n, "every study has 0 events: the ML estimate of the "
+                              "logit diverges to -Inf")
+    if np.all(x == n):
+        return _not_converged(k, level, n_agq, x, n, "every study has all events: the ML estimate of the "
+                              "logit diverges to +Inf")
+
+    m = _Model(x, n, n_agq)
+    mu0, tau0 = _start(x, n)
+    # fixed-effect (tau = 0) fit: the boundary candidate
+    b_fe, ok = m.fit_beta(0.0, float(special.logit(x.sum() / n.sum())))
+    ll_fe = m.loglik(b_fe, 0.0) if ok else -math.inf
+    # interior candidates from a few starts (the profile in tau is usually
+    # unimodal; several starts guard against a local maximum)
+    best = (b_fe, 0.0, ll_fe)
+    ll_diverged = -math.inf
+    for t0 in sorted({max(tau0, 0.05), 0.3, 1.5}):
+        b, t, ll, ok = m.fit(mu0, t0)
+        if ok and ll > best[2] + 1e-10:
+            best = (b, t, ll)
+        elif not ok and t > TAU_MAX:
+            ll_diverged = max(ll_diverged, ll)
+    beta, tau, ll = best
+    if ll_diverged > ll:
+        return _not_converged(k, level, n_agq, x, n, "the likelihood keeps increasing with tau (tau > "
+                              f"{TAU_MAX:g} on the logit scale): no finite ML estimate of tau2")
+    if tau < 1e-5 and ll_fe >= ll - 1e-9:
+        # lme4's check.boundary: a theta within 1e-5 of 0 is set to 0 when that is no worse
+        beta, tau, ll = b_fe, 0.0, ll_fe
+    if not (np.isfinite(beta) and np.isfinite(ll)) or abs(beta) > BETA_MAX:
+        return _not_converged(k, level, n_agq, x, n, "the ML estimate of the logit diverges")
+    # a maximum: the Newton decrement g' (-H)^-1 g vanishes; at tau = 0 the
+    # score in tau is 0 by symmetry and the curvature in tau must be <= 0
+    _, g = m.loglik_grad(beta, tau)
+    h = m.hessian(beta, tau)
+    if tau > 0:
+        try:
+            dec = float(g @ np.linalg.solve(-h, g))
+        except np.linalg.LinAlgError:
+            dec = math.inf
+    else:
+        dec = g[0] ** 2 / -h[0, 0] if h[0, 0] < 0 else math.inf
+        if h[1, 1] > 1e-6 * (1.0 + abs(h[0, 0])):
+            dec = math.inf
+    if not (abs(dec) < 1e-8):
+        return _not_converged(k, level, n_agq, x, n, "the optimiser stopped away from a maximum "
+                              f"(score {g[0]:.3g}, {g[1]:.3g})")
+
+    # how good is the quadrature at the estimate? (a note, not a failure: glmer uses the same rule)
+    message = ""
+    if tau > 0:
+        finer = float(np.sum(_loglik_terms(x, n, beta, tau, *hermgauss(2 * n_agq + 1), m.lbinom)))
+        if abs(finer - ll) > QUADRATURE_NOTE:
+            message = (f"note: the {n_agq}-point quadrature is coarse here (the log-likelihood at the "
+                       f"estimate changes by {finer - ll:.2g} with {2 * n_agq + 1} points)")
+
+    se = _se_beta(h)
+    if not np.isfinite(se) or se <= 0:
+        return _not_converged(k, level, n_agq, x, n, "the observed information is singular")
+    z = z_crit(level)
+    ll_sat = float(np.sum(_binom_sat(x, n)))
+    return GlmmResult(
+        estimate=float(ilogit(beta)),
+        ci_lower=float(ilogit(beta - z * se)),
+        ci_upper=float(ilogit(beta + z * se)),
+        beta=float(beta), se=float(se), tau2=float(tau * tau), k=k, converged=True, loglik=float(ll),
+        deviance=float(-2.0 * (ll - ll_sat)), level=level, n_agq=n_agq, events=int(x.sum()),
+        total=int(n.sum()), message=message,
+    )
+
+
+def _binom_sat(x, n):
+    """Per-study saturated binomial log-likelihood ``log dbinom(x; n, x/n)``."""
+    p = x / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(x > 0, x * np.log(p), 0.0)
+        t2 = np.where(x < n, (n - x) * np.log1p(-p), 0.0)
+    return _binom_const(x, n) + t1 + t2
+
+
+def _se_beta(h) -> float:
+    """SE of beta from the inverse of the observed information ``-h`` in ``(beta, tau)``.
+
+    At ``tau = 0`` the cross term vanishes (the likelihood is even in tau) and
+    this is the fixed-effect logistic SE. If the information is not positive
+    definite the SE given tau, ``1/sqrt(-d2l/dbeta2)``, is used (lme4 then
+    falls back to its RX-based variance, the same quantity up to the Laplace
+    approximation).
+    """
+    info = -np.asarray(h)
+    if info[0, 0] > 0 and info[1, 1] > 0 and np.linalg.det(info) > 0:
+        return float(math.sqrt(np.linalg.inv(info)[0, 0]))
+    if info[0, 0] > 0:
+        return float(math.sqrt(1.0 / info[0, 0]))
+    return math.nan
