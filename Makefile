@@ -29,7 +29,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
-## fixtures: regenerate the metafor reference values (needs Debian's r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite)
+## fixtures: regenerate the metafor reference values (needs Debian's r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4)
 fixtures: $(STAMP)
 	Rscript tests/reference/make_reference.R
 	$(MAKE) report
