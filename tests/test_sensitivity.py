@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from metapool.pooling import inverse_variance
 from metapool.sensitivity import cumulative, influence, leave_one_out
+from metapool.tau2 import ConvergenceError
 
 from conftest import load_fixture
 
@@ -135,5 +136,8 @@ def test_influence_hat_values_sum_to_p_and_weights_to_100(data, method):
     assert np.all(res.cooks_distance[np.isfinite(res.cooks_distance)] >= -1e-12)
     X = np.column_stack([np.ones(len(yi)), np.sqrt(vi)])
     if len(yi) >= 4 and np.ptp(vi) > 1e-3:
-        res2 = influence(yi, vi, X, method=method)
+        try:
+            res2 = influence(yi, vi, X, method=method)
+        except ConvergenceError:  # REML may not converge on a random meta-regression; metafor refuses too
+            return
         assert res2.hat.sum() == pytest.approx(2.0, rel=1e-8)
