@@ -92,7 +92,7 @@ capture <- function(expr) {
 # Fit summary shared by all fixtures
 # ---------------------------------------------------------------------------
 
-BT <- list(ilogit = metafor::transf.ilogit, exp = exp)
+BT <- list(ilogit = metafor::transf.ilogit, exp = exp, identity = identity)
 
 # Q-profile CIs for tau2/tau/I2/H2 (confint(fit), default type "QP")
 confint_summary <- function(fit) {
@@ -395,11 +395,33 @@ analysis_case <- function(results_dir, row) {
                                      test = test, level = level),
                       method, "ilogit")
   } else if (measure %in% c("median", "hr")) {
-    # from the printed values (not the workflow's rounded yi/sei): log estimate, SE from the CI
+    # from the printed values (not the workflow's rounded yi/sei): log estimate (raw median when the
+    # pooled transform is "identity"), SE from the CI, one-sided (g(m) - g(L)) / z when only the upper
+    # limit is not reached (ci_upper_nr)
+    raw <- identical(row[["transform"]], "identity")
+    g <- if (raw) identity else log
     est <- as.numeric(st$estimate); lo <- as.numeric(st$ci_lower); hi <- as.numeric(st$ci_upper)
     ci_level <- as.numeric(st$ci_level)
-    yi <- log(est); sei <- (log(hi) - log(lo)) / (2 * qnorm(1 - (1 - ci_level) / 2))
+    upper_nr <- if (is.null(st$ci_upper_nr)) rep(FALSE, nrow(st)) else parse_bool(st$ci_upper_nr)
+    z <- qnorm(1 - (1 - ci_level) / 2)
+    yi <- g(est); sei <- ifelse(upper_nr, (g(est) - g(lo)) / z, (g(hi) - g(lo)) / (2 * z))
     hd$estimate <- arr(est); hd$ci_lower <- arr(lo); hd$ci_upper <- arr(hi); hd$ci_level <- arr(ci_level)
+    hd$ci_upper_nr <- arr(upper_nr)
+    hd$yi <- arr(yi); hd$sei <- arr(sei); hd$vi <- arr(sei^2)
+    fs <- fit_summary(function() rma(yi = yi, sei = sei, method = method, test = test,
+                                     level = level),
+                      method, if (raw) "identity" else "exp")
+  } else if (measure == "ratio_of_medians") {
+    # log(median_E / median_C) from both arms' printed medians (e_*, c_* columns), SE = sqrt(seE^2 + seC^2)
+    arm <- function(p) {
+      m <- as.numeric(st[[paste0(p, "_median")]]); lo <- as.numeric(st[[paste0(p, "_ci_lower")]])
+      hi <- as.numeric(st[[paste0(p, "_ci_upper")]]); z <- qnorm(1 - (1 - as.numeric(st[[paste0(p, "_ci_level")]])) / 2)
+      nr <- parse_bool(st[[paste0(p, "_ci_upper_nr")]])
+      list(m = m, y = log(m), se = ifelse(nr, (log(m) - log(lo)) / z, (log(hi) - log(lo)) / (2 * z)))
+    }
+    e <- arm("e"); cc <- arm("c")
+    yi <- e$y - cc$y; sei <- sqrt(e$se^2 + cc$se^2)
+    hd$e_median <- arr(e$m); hd$c_median <- arr(cc$m)
     hd$yi <- arr(yi); hd$sei <- arr(sei); hd$vi <- arr(sei^2)
     fs <- fit_summary(function() rma(yi = yi, sei = sei, method = method, test = test,
                                      level = level),
@@ -417,7 +439,7 @@ analyses_fixture <- function(results_dir) {
   need <- c("analysis", "measure", "method", "ci_method", "level")
   miss <- setdiff(need, names(pooled))
   if (length(miss)) stop(sprintf("pooled.tsv lacks columns: %s", paste(miss, collapse = ", ")))
-  spec <- unique(pooled[, need, drop = FALSE])
+  spec <- unique(pooled[, c(need, intersect("transform", names(pooled))), drop = FALSE])
   cases <- lapply(seq_len(nrow(spec)), function(i) analysis_case(results_dir, spec[i, ]))
   list(
     generated_by = generated_by("--analyses"),
@@ -426,7 +448,9 @@ analyses_fixture <- function(results_dir) {
       "results/tables/pooled.tsv, fitted on the included rows of",
       "results/analyses/<analysis>/studies.tsv: proportion -> rma(measure = 'PLO',",
       "xi = events, ni = total), bt_* = transf.ilogit; median/hr -> rma(yi, sei = sei),",
-      "bt_* = exp; test = 'knha' for ci_method hartung_knapp"),
+      "bt_* = exp (identity for medians pooled on the raw scale; one-sided SE where ci_upper_nr);",
+      "ratio_of_medians -> log(e_median / c_median), sei = sqrt(seE^2 + seC^2), bt_* = exp;",
+      "test = 'knha' for ci_method hartung_knapp"),
     cases = cases
   )
 }

@@ -13,6 +13,7 @@ BUILTIN_DEFAULTS = {
     "pi": "default",
     "level": 0.95,
     "transform": "logit",
+    "median_method": "log_iv",
     "report_policy": "latest_cut",
     "assessor_preference": ["independent_review", "investigator", "not_stated"],
 }

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .effects import clopper_pearson
+from .survival import hr_ci_asymmetry, hr_ci_not_centred, printed_decimals
 
 __all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "response_estimates", "survival_estimates", "hr_estimates"]
 
@@ -19,14 +20,14 @@ STUDY_COLUMNS = [
     "first_author", "year", "data_cut", "verification",
 ]
 ESTIMATE_COLUMNS = STUDY_COLUMNS + [
-    "outcome", "measure", "assessor", "comparator", "n", "events", "count_source",
+    "outcome", "measure", "assessor", "comparator", "comparator_study_id", "n", "events", "count_source",
     "estimate", "ci_lower", "ci_upper", "ci_level", "estimate_nr", "ci_lower_nr", "ci_upper_nr",
-    "note", "source", "location",
+    "ci_asymmetry", "ci_not_centred", "note", "source", "location",
 ]
 TEXT_COLUMNS = [
     "study_id", "trial", "cohort", "arm", "drug", "setting", "design", "phase", "arm_role", "first_author",
-    "data_cut", "verification", "outcome", "measure", "assessor", "comparator", "count_source", "note",
-    "source", "location",
+    "data_cut", "verification", "outcome", "measure", "assessor", "comparator", "comparator_study_id",
+    "count_source", "note", "source", "location",
 ]
 
 
@@ -37,7 +38,10 @@ def _join(studies: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
     for col in ESTIMATE_COLUMNS:
         if col not in df.columns:
-            df[col] = False if col.endswith("_nr") else (np.nan if col in ("n", "events") else "")
+            if col.endswith("_nr") or col == "ci_not_centred":
+                df[col] = False
+            else:
+                df[col] = np.nan if col in ("n", "events", "ci_asymmetry") else ""
     return df[ESTIMATE_COLUMNS].sort_values(["outcome", "setting", "study_id", "assessor"], kind="mergesort").reset_index(drop=True)
 
 
@@ -94,8 +98,25 @@ def survival_estimates(studies: pd.DataFrame, survival: pd.DataFrame) -> pd.Data
     return _finish(out)
 
 
-def hr_estimates(studies: pd.DataFrame, hazard_ratios: pd.DataFrame) -> pd.DataFrame:
-    """Hazard ratios (experimental vs comparator) with their CIs as printed."""
-    df = _join(studies, hazard_ratios)
-    out = df.assign(measure="hr", estimate=df["hr"], note=df["comparator_detail"])
+def hr_estimates(studies: pd.DataFrame, hazard_ratios: pd.DataFrame, printed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Hazard ratios (experimental vs comparator) with their CIs as printed.
+
+    ``ci_asymmetry`` is ``|ln HR - (ln L + ln U) / 2|`` in standard errors
+    (:func:`metapool.survival.hr_ci_asymmetry`); ``ci_not_centred`` flags an HR
+    that is off the centre of its CI by more than the rounding of the printed
+    values explains (:func:`metapool.survival.hr_ci_not_centred`). ``printed``
+    is the table as strings (:func:`metapool.validation.read_raw`, same rows), from
+    which the printed decimals are counted; without it they are inferred from
+    the numbers.
+    """
+    flag = []
+    for i, (h, lo, hi) in enumerate(zip(hazard_ratios["hr"], hazard_ratios["ci_lower"], hazard_ratios["ci_upper"])):
+        decimals = None
+        if printed is not None:
+            decimals = tuple(printed_decimals(printed[c].iloc[i]) for c in ("hr", "ci_lower", "ci_upper"))
+        flag.append(hr_ci_not_centred(h, lo, hi, decimals))
+    df = _join(studies, hazard_ratios.assign(ci_not_centred=np.array(flag, dtype=bool)))
+    asym = hr_ci_asymmetry(df["hr"].to_numpy(float), df["ci_lower"].to_numpy(float),
+                           df["ci_upper"].to_numpy(float), df["ci_level"].to_numpy(float))
+    out = df.assign(measure="hr", estimate=df["hr"], note=df["comparator_detail"], ci_asymmetry=np.atleast_1d(asym))
     return _finish(out)

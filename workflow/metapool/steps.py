@@ -32,6 +32,9 @@ _ESTIMATORS = {
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
     tables = validate_tables({"studies": studies, table: table_path})
+    if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
+        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_raw(table_path)), output)
+        return
     write_tsv(_ESTIMATORS[table](tables["studies"], tables[table], level), output)
 
 
@@ -46,9 +49,11 @@ def audit_step(response: PathLike, output: PathLike) -> None:
     write_tsv(audit_response(read_raw(response)), output)
 
 
-def pool_step(estimates: PathLike, spec: dict, studies_out: PathLike, pooled_out: PathLike) -> None:
-    """One configured analysis."""
-    studies, pooled = run_analysis(read_tsv(estimates, text_columns=TEXT_COLUMNS), spec)
+def pool_step(estimates: PathLike | Sequence[PathLike], spec: dict, studies_out: PathLike, pooled_out: PathLike) -> None:
+    """One configured analysis, from one per-study estimate table or several (stacked)."""
+    paths = [estimates] if isinstance(estimates, (str, os.PathLike)) else list(estimates)
+    frame = pd.concat([read_tsv(p, text_columns=TEXT_COLUMNS) for p in paths], ignore_index=True)
+    studies, pooled = run_analysis(frame, spec)
     write_tsv(studies, studies_out)
     write_tsv(pooled, pooled_out)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from metapool.analysis import OUTCOMES
+from metapool.analysis import estimate_tables
 from metapool.config import resolve_analyses
 from metapool.validation import DataValidationError, validate_tables
 
@@ -29,9 +29,8 @@ wildcard_constraints:
 
 
 def estimates_for(wildcards):
-    """The per-study estimate table an analysis pools."""
-    table = OUTCOMES[ANALYSES[wildcards.analysis]["outcome"]][0]
-    return f"results/tables/{table}_estimates.tsv"
+    """The per-study estimate tables an analysis pools (two for a ratio of medians: survival and the HR arm links)."""
+    return [f"results/tables/{table}_estimates.tsv" for table in estimate_tables(ANALYSES[wildcards.analysis]["outcome"])]
 
 
 def forest_plots(ext):

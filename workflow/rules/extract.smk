@@ -11,6 +11,8 @@ rule estimates:
         level=config["level"],
     log:
         "results/logs/estimates_{table}.log",
+    group:
+        "extract"
     conda:
         "../envs/metapool.yaml"
     script:
@@ -24,6 +26,8 @@ rule studies_table:
         "results/tables/studies.tsv",
     log:
         "results/logs/studies_table.log",
+    group:
+        "extract"
     conda:
         "../envs/metapool.yaml"
     script:
@@ -37,6 +41,8 @@ rule audit:
         "results/tables/audit.tsv",
     log:
         "results/logs/audit.log",
+    group:
+        "extract"
     conda:
         "../envs/metapool.yaml"
     script:

@@ -9,6 +9,8 @@ rule forest:
         multiext("results/figures/forest_{analysis}", ".svg", ".pdf", ".png"),
     log:
         "results/logs/forest_{analysis}.log",
+    group:
+        "analysis"
     conda:
         "../envs/metapool.yaml"
     script:

@@ -11,6 +11,8 @@ rule pool:
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         "results/logs/pool_{analysis}.log",
+    group:
+        "analysis"
     conda:
         "../envs/metapool.yaml"
     script:
@@ -24,6 +26,8 @@ rule pooled_table:
         "results/tables/pooled.tsv",
     log:
         "results/logs/pooled_table.log",
+    group:
+        "summary"
     conda:
         "../envs/metapool.yaml"
     script:

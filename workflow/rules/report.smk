@@ -17,6 +17,8 @@ rule report:
         analyses=ANALYSES,
     log:
         "results/logs/report.log",
+    group:
+        "summary"
     conda:
         "../envs/metapool.yaml"
     script:

@@ -393,6 +393,10 @@ def _prepare(studies: pd.DataFrame) -> pd.DataFrame:
     else:
         out["included"] = [_finite(w) for w in out["weight"]]
     out["note"] = [_str(v) for v in studies["note"]] if "note" in studies else [""] * n
+    # optional: the estimate column's text as given (e.g. "41.6 (no CI)"), and the row kind
+    # ("study"; "header": a bold label only; "subtotal": a subgroup's pooled estimate as a small diamond)
+    out["estimate_text"] = [_str(v) for v in studies["estimate_text"]] if "estimate_text" in studies else [""] * n
+    out["kind"] = [_str(v) or "study" for v in studies["kind"]] if "kind" in studies else ["study"] * n
     return out
 
 
@@ -476,7 +480,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     all_l = [*lo.tolist(), p_lo, pi_lo]
     all_h = [*hi.tolist(), p_hi, pi_hi]
     widths = (max(map(digits, all_e)), max(map(digits, all_l)), max(map(digits, all_h)))
-    est_texts = [format_interval(e, l, h, dec, widths) for e, l, h in zip(est, lo, hi)]
+    est_texts = [t or ("" if kind == "header" else format_interval(e, l, h, dec, widths))
+                 for e, l, h, t, kind in zip(est, lo, hi, df["estimate_text"], df["kind"])]
     weight_texts, note_texts = [], []
     for w, inc, note in zip(df["weight"], df["included"], df["note"]):
         if inc and _finite(w):
@@ -555,8 +560,11 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     y_rows = np.arange(n, dtype=float)
     y_pool = n + 0.5 if n else 0.0
     if pool is not None:
-        y_pi = y_pool + 1.0
-        y_het = y_pi + 1.0
+        # no prediction interval / heterogeneity rows when the model has none (median of medians)
+        show_pi = _finite(pool["pi_lower"]) or _finite(pool["pi_upper"])
+        show_het = _finite(pool["q"])
+        y_pi = y_pool + 1.0 if show_pi else y_pool
+        y_het = y_pi + 1.0 if show_het else y_pi
         y_end = y_het
     else:
         y_pi = y_het = math.nan
@@ -638,6 +646,20 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     open_right = measure == "median"
     for i in range(n):
         y = y_rows[i]
+        if df["kind"][i] == "header":
+            text(x_study, y, left_labels[i], fp=fp_bold)
+            continue
+        if df["kind"][i] == "subtotal":
+            text(x_study, y, left_labels[i], fp=_fp(FS, style="italic"))
+            text(x_est, y, est_texts[i], ha="right", fp=_fp(FS, style="italic"))
+            e, d_lo, d_hi = est[i], lo[i], hi[i]
+            if _finite(e) and xlim[0] <= e <= xlim[1]:
+                d_lo = max(d_lo if _finite(d_lo) else e, xlim[0])
+                d_hi = min(d_hi if _finite(d_hi) else e, xlim[1])
+                h = 0.6 * DIAMOND_HALF_H
+                ax.add_patch(Polygon([(d_lo, y), (e, y - h), (d_hi, y), (e, y + h)], closed=True,
+                                     facecolor="white", edgecolor=SQUARE, lw=0.9, zorder=5, joinstyle="miter"))
+            continue
         inc = bool(df["included"][i])
         colour = INK if inc else GREY
         text(x_study, y, left_labels[i])
@@ -679,10 +701,12 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
         ax.add_patch(Polygon(
             [(d_lo, y_pool), (p_est, y_pool - DIAMOND_HALF_H), (d_hi, y_pool), (p_est, y_pool + DIAMOND_HALF_H)],
             closed=True, facecolor=SQUARE, edgecolor=INK, lw=0.6, zorder=5, joinstyle="miter"))
-        text(x_study, y_pi, "Prediction interval")
-        text(x_est, y_pi, pi_text, ha="right")
-        _interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
-        text(x_study, y_het, het, fp=fp_small)
+        if show_pi:
+            text(x_study, y_pi, "Prediction interval")
+            text(x_est, y_pi, pi_text, ha="right")
+            _interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
+        if show_het:
+            text(x_study, y_het, het, fp=fp_small)
     else:
         text(x_study, y_pool, "No pooled estimate", fp=_fp(FS, style="italic"), color=NOTE)
 

@@ -1,4 +1,10 @@
-"""Figures of one analysis, drawn from its result tables (metafor's flow: plots consume model results)."""
+"""Figures of one analysis, drawn from its result tables (metafor's flow: plots consume model results).
+
+Survival conventions: medians on a linear months axis; hazard ratios and ratios
+of medians on a log axis with "favours" labels (HR < 1 and ratio of medians > 1
+favour the experimental arm); a median not reached is written "NR" and never
+drawn as a number; a median without a CI says so ("no CI") rather than "NR".
+"""
 
 from __future__ import annotations
 
@@ -10,68 +16,162 @@ import pandas as pd
 
 from .forest import forest_plot, save_figure
 
-__all__ = ["analysis_forest", "forest_rows"]
+__all__ = ["analysis_forest", "forest_rows", "model_label"]
 
-_DECIMALS = {"proportion": 0, "median": 1, "hr": 2}
+_DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
+_AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
 
 
-def _fmt(value, nr: bool) -> str:
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
+
+
+def _flag(value) -> bool:
+    return False if _missing(value) else bool(value)
+
+
+def _num(value, dec: int, nr: bool = False) -> str:
     if nr:
         return "NR"
-    return "" if pd.isna(value) else f"{value:g}"
+    return "" if _missing(value) else f"{value:.{dec}f}"
+
+
+def estimate_text(row, measure: str) -> str:
+    """The estimate column's text where the default ``est [lo; hi]`` would mislead ('' = default).
+
+    A median (or ratio) not reached is "NR"; an estimate without a CI is
+    "x (no CI)", not "x [NR]"; a limit not reached is "NR".
+    """
+    dec = _DECIMALS[measure]
+    est_nr = _flag(row.get("estimate_nr"))
+    lo_nr, hi_nr = _flag(row.get("ci_lower_nr")), _flag(row.get("ci_upper_nr"))
+    est, lo, hi = row.get("estimate"), row.get("ci_lower"), row.get("ci_upper")
+    has_ci = not (_missing(lo) and not lo_nr) or not (_missing(hi) and not hi_nr)
+    if est_nr and not has_ci:
+        return "NR"
+    if not est_nr and _missing(est):
+        return ""
+    if not has_ci:
+        return f"{_num(est, dec)} (no CI)"
+    if est_nr or lo_nr or hi_nr:
+        return f"{_num(est, dec, est_nr)} [{_num(lo, dec, lo_nr)}; {_num(hi, dec, hi_nr)}]"
+    return ""
+
+
+def _detail(row, measure: str) -> str:
+    if measure == "proportion":
+        e, t = row.get("events"), row.get("total")
+        return "" if _missing(e) or _missing(t) else f"{int(e)}/{int(t)}"
+    if measure == "ratio_of_medians":
+        e = _num(row.get("e_median"), 1, _flag(row.get("e_median_nr"))) or "?"
+        c = _num(row.get("c_median"), 1, _flag(row.get("c_median_nr"))) or "?"
+        return f"{e} vs {c}"
+    return ""
+
+
+def _study_row(row, measure: str) -> dict:
+    return {
+        "label": row["label"],
+        "detail": _detail(row, measure),
+        "estimate": row["estimate"],
+        "ci_lower": row["ci_lower"],
+        "ci_upper": row["ci_upper"],
+        "weight": row["weight"],
+        "included": _flag(row["included"]),
+        "note": "" if _flag(row["included"]) else f"not pooled: {row['reason']}",
+        "estimate_text": estimate_text(row, measure),
+        "kind": "study",
+    }
 
 
 def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy)."""
+    """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy).
+
+    With subgroups (a non-empty ``subgroup`` column), the reports are grouped
+    under a header row per subgroup, each followed by its subtotal (the
+    subgroup's pooled estimate, when it has pooled reports).
+    """
     shown = studies[studies["status"] != "set_aside"]
-    if measure == "proportion":
-        detail = [
-            f"{int(e)}/{int(t)}" if not (pd.isna(e) or pd.isna(t)) else ""
-            for e, t in zip(shown["events"], shown["total"])
-        ]
-    elif measure == "median":
-        detail = [
-            f"{_fmt(m, mnr)} [{_fmt(lo, lnr)}; {_fmt(hi, hnr)}]" if not (pd.isna(lo) and not lnr) else _fmt(m, mnr)
-            for m, mnr, lo, lnr, hi, hnr in zip(
-                shown["estimate"], shown["estimate_nr"], shown["ci_lower"], shown["ci_lower_nr"],
-                shown["ci_upper"], shown["ci_upper_nr"],
-            )
-        ]
+    records = shown.to_dict("records")
+    for r in records:
+        r["subgroup"] = "" if _missing(r.get("subgroup")) else str(r["subgroup"])
+    has_subgroups = any(r["subgroup"] for r in records)
+    rows = []
+    if not has_subgroups:
+        rows = [_study_row(r, measure) for r in records]
     else:
-        detail = [""] * len(shown)
-    return pd.DataFrame({
-        "label": shown["label"].to_numpy(),
-        "detail": detail,
-        "estimate": shown["estimate"].to_numpy(),
-        "ci_lower": shown["ci_lower"].to_numpy(),
-        "ci_upper": shown["ci_upper"].to_numpy(),
-        "weight": shown["weight"].to_numpy(),
-        "included": shown["included"].astype(bool).to_numpy(),
-        "note": ["" if inc else f"not pooled: {reason}" for inc, reason in zip(shown["included"], shown["reason"])],
-    })
+        order = []
+        for r in records:
+            if r["subgroup"] not in order:
+                order.append(r["subgroup"])
+        for g in sorted(order, key=str):
+            members = [r for r in records if r["subgroup"] == g]
+            rows.append({"label": str(g), "kind": "header", "included": False})
+            rows += [_study_row(r, measure) for r in members]
+            k = members[0].get("subgroup_k")
+            if not _missing(k) and k >= 1:
+                sub = {"estimate": members[0]["subgroup_estimate"], "ci_lower": members[0]["subgroup_ci_lower"],
+                       "ci_upper": members[0]["subgroup_ci_upper"]}
+                rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
+                             "estimate_text": estimate_text(sub, measure), **sub})
+    columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
+               "estimate_text", "kind"]
+    out = pd.DataFrame(rows, columns=columns)
+    for col in ("label", "detail", "note", "estimate_text"):
+        out[col] = out[col].fillna("").astype(str)
+    out["kind"] = out["kind"].fillna("study")
+    out["included"] = out["included"].fillna(False).astype(bool)
+    return out
 
 
-def _model_label(row: dict) -> str:
-    model = "Common effect" if row["method"] == "EE" else f"Random effects ({row['method']}"
-    if row["method"] != "EE":
-        model += f", {row['transform']}" if row["measure"] == "proportion" else ", log scale"
-        model += ", Hartung-Knapp)" if row["ci_method"] == "hartung_knapp" else ")"
-    return model
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+
+
+def model_label(row: dict) -> str:
+    """The model named in the plot's header line (its first word names the diamond row)."""
+    measure = row["measure"]
+    if row.get("median_method") in ("median_of_medians", "weighted_median_of_medians"):
+        label = ("Weighted-median-of-medians" if row["median_method"].startswith("weighted") else "Median-of-medians")
+        label += " (sign-test CI"
+        if not _missing(row.get("coverage")):
+            label += f", exact coverage {100 * row['coverage']:.1f}%"
+        label += ")"
+    else:
+        label = "Common effect" if row["method"] == "EE" else f"Random effects ({row['method']}"
+        if row["method"] != "EE":
+            if measure == "proportion":
+                label += f", {row['transform']}"
+            else:
+                label += ", months" if row.get("transform") == "identity" else ", log scale"
+            label += ", Hartung-Knapp)" if row["ci_method"] == "hartung_knapp" else ")"
+    if row.get("subgroup") and not _missing(row.get("q_between")):
+        label += (f"; test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
+                  f"df = {int(row['df_between'])}, p {_fmt_p(row['q_between_pvalue'])}")
+    return label
+
+
+def _favours(row: dict):
+    comparator = row.get("comparator") or "comparator"
+    if row["measure"] == "hr":
+        return ("Favours experimental", f"Favours {comparator}")
+    if row["measure"] == "ratio_of_medians":
+        return (f"Favours {comparator}", "Favours experimental")
+    return None
 
 
 def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
     """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``."""
     row = pooled.iloc[0].to_dict()
     measure = row["measure"]
-    pooled_map = None if row["k"] == 0 or math.isnan(row["estimate"]) else row
-    favours = ("Favours experimental", f"Favours {row['comparator']}") if measure == "hr" else None
+    pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else row
     fig = forest_plot(
         forest_rows(studies, measure),
         pooled_map,
-        measure=measure,
+        measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
-        model_label=_model_label(row),
+        model_label=model_label(row),
         level=row["level"],
-        favours=favours,
+        favours=_favours(row),
     )
     return save_figure(fig, stem, formats=tuple(formats))
