@@ -1,7 +1,9 @@
 # Validation of the config and of every data table (before any job runs), and the
 # input functions of the other rule files.
+import hashlib
 from pathlib import Path
 
+import metapool
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -21,6 +23,20 @@ except DataValidationError as err:
     raise WorkflowError(str(err)) from None
 
 ANALYSES = resolve_analyses(config)
+
+
+def engine_checksum():
+    """Checksum of the metapool sources: a rule param, so that a change in the engine reruns its jobs
+    (Snakemake's code trigger sees only the script file, not the modules it imports)."""
+    root = Path(metapool.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+ENGINE = engine_checksum()
 
 
 wildcard_constraints:

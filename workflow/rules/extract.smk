@@ -8,6 +8,7 @@ rule estimates:
     output:
         "results/tables/{table}_estimates.tsv",
     params:
+        engine=ENGINE,
         level=config["level"],
     log:
         "results/logs/estimates_{table}.log",
@@ -24,6 +25,8 @@ rule studies_table:
         expand("results/tables/{table}_estimates.tsv", table=TABLES[1:]),
     output:
         "results/tables/studies.tsv",
+    params:
+        engine=ENGINE,
     log:
         "results/logs/studies_table.log",
     group:
@@ -39,6 +42,8 @@ rule audit:
         response=DATA["response"],
     output:
         "results/tables/audit.tsv",
+    params:
+        engine=ENGINE,
     log:
         "results/logs/audit.log",
     group:

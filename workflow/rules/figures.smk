@@ -7,6 +7,8 @@ rule forest:
         pooled="results/analyses/{analysis}/pooled.tsv",
     output:
         multiext("results/figures/forest_{analysis}", ".svg", ".pdf", ".png"),
+    params:
+        engine=ENGINE,
     log:
         "results/logs/forest_{analysis}.log",
     group:

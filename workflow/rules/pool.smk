@@ -8,6 +8,7 @@ rule pool:
         studies="results/analyses/{analysis}/studies.tsv",
         pooled="results/analyses/{analysis}/pooled.tsv",
     params:
+        engine=ENGINE,
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         "results/logs/pool_{analysis}.log",
@@ -24,6 +25,8 @@ rule pooled_table:
         expand("results/analyses/{analysis}/pooled.tsv", analysis=ANALYSES),
     output:
         "results/tables/pooled.tsv",
+    params:
+        engine=ENGINE,
     log:
         "results/logs/pooled_table.log",
     group:

@@ -13,6 +13,7 @@ rule report:
     output:
         "results/report.html",
     params:
+        engine=ENGINE,
         config=config,
         analyses=ANALYSES,
     log:
