@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install report test lint fixtures clean
+.PHONY: install report test test-cluster bench-cluster lint fixtures clean
 
 install: $(STAMP)
 
@@ -24,6 +24,23 @@ report: $(STAMP)
 ## test: the test suite (the same command CI runs)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## test-cluster: the cluster test on a real single-node SLURM (root: installs Debian's munge and SLURM,
+## starts the daemons with tests/cluster/slurm.sh, runs pytest -m cluster, stops the daemons it started)
+SLURM_DIR ?= /tmp/metapool-slurm
+test-cluster: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	bash tests/cluster/slurm.sh install
+	export METAPOOL_SLURM_DIR=$(SLURM_DIR); \
+	bash tests/cluster/slurm.sh start || exit 1; \
+	SLURM_CONF=$(SLURM_DIR)/conf/slurm.conf METAPOOL_TEST_SLURM=1 $(BIN)/python -m pytest -m cluster; rc=$$?; \
+	bash tests/cluster/slurm.sh stop; exit $$rc
+
+## bench-cluster: wall time of the default workflow, local vs through SLURM (same setup as test-cluster)
+bench-cluster: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	bash tests/cluster/slurm.sh install
+	METAPOOL_SLURM_DIR=$(SLURM_DIR) PYTHON=$(BIN)/python bash bench/cluster.sh
 
 ## lint: Snakemake's linter
 lint: $(STAMP)
