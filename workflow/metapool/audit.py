@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .effects import clopper_pearson
+from .survival import printed_decimals
 
 __all__ = ["AUDIT_COLUMNS", "audit_response", "printed_decimals", "agrees_at_printed_precision"]
 
@@ -21,11 +22,6 @@ AUDIT_COLUMNS = [
     "ci_level", "ci_lower_printed", "ci_upper_printed", "ci_lower_exact", "ci_upper_exact", "ci_agrees",
     "status", "source", "location",
 ]
-
-
-def printed_decimals(text: str) -> int:
-    """Number of decimals a number was printed with ("33.3" -> 1, "74" -> 0)."""
-    return len(text.split(".")[1]) if "." in text else 0
 
 
 def agrees_at_printed_precision(recomputed: float, printed: str) -> bool:
