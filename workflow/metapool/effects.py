@@ -75,6 +75,21 @@ def ilogit(y):
     return special.expit(y)
 
 
+def continuity_correction(x, n, *, add: float = 0.5, to: str = "only0"):
+    """The amount added to the events and non-events of each study (metafor's ``add``/``to``).
+
+    ``to="only0"`` adds ``add`` only to studies with 0 or n events, ``"all"`` to every study,
+    ``"none"`` to none.
+    """
+    if to == "only0":
+        return np.where((x == 0) | (x == n), add, 0.0)
+    if to == "all":
+        return np.full_like(x, add)
+    if to == "none":
+        return np.zeros_like(x)
+    raise ValueError(f"to must be 'only0', 'all' or 'none', got {to!r}")
+
+
 def logit_effects(events, totals, *, add: float = 0.5, to: str = "only0"):
     """Logit-transformed proportions and their sampling variances (``measure="PLO"``).
 
@@ -90,14 +105,7 @@ def logit_effects(events, totals, *, add: float = 0.5, to: str = "only0"):
     n = np.asarray(totals, dtype=float)
     if np.any(x < 0) or np.any(x > n):
         raise ValueError("logit_effects needs 0 <= events <= totals")
-    if to == "only0":
-        cc = np.where((x == 0) | (x == n), add, 0.0)
-    elif to == "all":
-        cc = np.full_like(x, add)
-    elif to == "none":
-        cc = np.zeros_like(x)
-    else:
-        raise ValueError(f"to must be 'only0', 'all' or 'none', got {to!r}")
+    cc = continuity_correction(x, n, add=add, to=to)
     a = x + cc
     b = n - x + cc
     with np.errstate(divide="ignore"):
@@ -352,14 +360,7 @@ def raw_effects(events, totals, *, add: float = 0.5, to: str = "only0"):
     Returns ``(yi, vi)`` arrays.
     """
     x, n = _counts(events, totals)
-    if to == "only0":
-        cc = np.where((x == 0) | (x == n), add, 0.0)
-    elif to == "all":
-        cc = np.full_like(x, add)
-    elif to == "none":
-        cc = np.zeros_like(x)
-    else:
-        raise ValueError(f"to must be 'only0', 'all' or 'none', got {to!r}")
+    cc = continuity_correction(x, n, add=add, to=to)
     a = x + cc
     m = n + 2.0 * cc
     yi = a / m
