@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install report test test-cluster bench-cluster lint fixtures clean
+.PHONY: install report test test-browser test-cluster bench-cluster lint fixtures clean
 
 install: $(STAMP)
 
@@ -24,6 +24,13 @@ report: $(STAMP)
 ## test: the test suite (the same command CI runs)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## test-browser: open results/report.html in headless Chromium (root when chromium is missing: installs
+## Debian's chromium), no console errors, every figure shown, a full-page screenshot (pytest -m browser)
+test-browser: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+	METAPOOL_TEST_BROWSER=1 $(BIN)/python -m pytest -m browser
 
 ## test-cluster: the cluster test on a real single-node SLURM (root: installs Debian's munge and SLURM,
 ## starts the daemons with tests/cluster/slurm.sh, runs pytest -m cluster, stops the daemons it started)

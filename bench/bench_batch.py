@@ -2,8 +2,8 @@
 
 Not a test. Run from the repository root:
 
-    /tmp/venv/bin/python bench/bench_batch.py            # prints and updates bench/RESULTS.md
-    /tmp/venv/bin/python bench/bench_batch.py --no-write # prints only
+    .venv/bin/python bench/bench_batch.py            # prints and updates bench/RESULTS.md
+    .venv/bin/python bench/bench_batch.py --no-write # prints only
 
 Data: for every specification 20 single-arm studies with totals uniform on
 20..400 and true response logits N(logit(0.55), 0.5^2) (realistic ORR
@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -34,13 +33,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from metapool.batch import pool_many  # noqa: E402
 from metapool.effects import logit_effects  # noqa: E402
 from metapool.pooling import inverse_variance  # noqa: E402
 from metapool.tau2 import ConvergenceError, TAU2_METHODS  # noqa: E402
+from common import RESULTS, update_results  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Vectorised pooling"
 
 
@@ -105,25 +105,6 @@ def machine() -> dict:
     }
 
 
-def update_results(section: str, info: dict) -> None:
-    """Replace (or append) this benchmark's section of bench/RESULTS.md; other sections are kept."""
-    if RESULTS.exists():
-        text = RESULTS.read_text()
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            f"Machine: `nproc` = {info['nproc']}, {info['python']}, CPU {info['cpu']}; "
-            f"file created {info['date']}.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", type=int, default=10_000)
@@ -183,7 +164,7 @@ def main() -> None:
         f"(bit for bit) to the scalar path; see tests/test_batch.py.\n"
     )
     if not args.no_write:
-        update_results(section, info)
+        update_results(SECTION, section)
         print(f"updated {RESULTS.relative_to(ROOT)}")
 
 

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from metapool.effects import (PROPORTION_CI_METHODS, agresti_coull, arcsine, arcsine_effects, clopper_pearson,
-                              freeman_tukey, freeman_tukey_effects, iarcsine, ifreeman_tukey, ifreeman_tukey_hm,
+from metapool.effects import (PROPORTION_CI_METHODS, agresti_coull, arcsine, arcsine_effects, freeman_tukey, freeman_tukey_effects, iarcsine, ifreeman_tukey, ifreeman_tukey_hm,
                               ilogit, jeffreys, logit, proportion_ci, raw_effects, wilson)
 from metapool.pooling import inverse_variance
 from metapool.tau2 import ConvergenceError

@@ -1,59 +1,81 @@
 """The workflow's steps as plain functions of paths, so that each Snakemake script is one call.
 
 Nothing here imports Snakemake; each function reads its inputs, calls the
-engine and writes its outputs atomically.
+engine and writes its outputs atomically. Each step imports the engine modules
+it uses when it runs, so that a job loads only what it needs (a pooling job
+never loads matplotlib or statsmodels).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .analysis import run_analysis
-from .audit import audit_response
-from .estimates import TEXT_COLUMNS, hr_estimates, response_estimates, survival_estimates
 from .io import read_tsv, write_tsv
-from .validation import read_raw, validate_tables
 
-__all__ = ["estimates_step", "concat_step", "audit_step", "pool_step", "forest_step"]
+__all__ = [
+    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "sensitivity_step",
+    "multiverse_step", "spec_curve_step", "analyses_batch_step", "MULTIVERSE_TEXT_COLUMNS",
+]
 
 PathLike = str | os.PathLike
 
-_ESTIMATORS = {
-    "response": lambda studies, table, level: response_estimates(studies, table, level),
-    "survival": lambda studies, table, level: survival_estimates(studies, table),
-    "hazard_ratios": lambda studies, table, level: hr_estimates(studies, table),
-}
+# text columns of results/multiverse/<analysis>.tsv and of its summary
+MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
+                           "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
+                           "notes"]
+
+
+def _text_columns() -> list[str]:
+    from .estimates import TEXT_COLUMNS
+
+    return TEXT_COLUMNS
 
 
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
+    from .estimates import hr_estimates, response_estimates, survival_estimates
+    from .validation import read_raw, validate_tables
+
     tables = validate_tables({"studies": studies, table: table_path})
     if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
         write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_raw(table_path)), output)
         return
-    write_tsv(_ESTIMATORS[table](tables["studies"], tables[table], level), output)
+    if table == "response":
+        write_tsv(response_estimates(tables["studies"], tables[table], level), output)
+    else:
+        write_tsv(survival_estimates(tables["studies"], tables[table]), output)
 
 
 def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
     """Stack tables of the same columns (per-study estimates, pooled rows)."""
-    frames = [read_tsv(p, text_columns=TEXT_COLUMNS) for p in inputs]
+    text = _text_columns()
+    frames = [read_tsv(p, text_columns=text) for p in inputs]
     write_tsv(pd.concat(frames, ignore_index=True), output)
 
 
 def audit_step(response: PathLike, output: PathLike) -> None:
     """Printed percentages and CIs against the values recomputed from the counts."""
+    from .audit import audit_response
+    from .validation import read_raw
+
     write_tsv(audit_response(read_raw(response)), output)
+
+
+def _read_estimates(estimates: PathLike | Sequence[PathLike]) -> pd.DataFrame:
+    paths = [estimates] if isinstance(estimates, (str, os.PathLike)) else list(estimates)
+    text = _text_columns()
+    return pd.concat([read_tsv(p, text_columns=text) for p in paths], ignore_index=True)
 
 
 def pool_step(estimates: PathLike | Sequence[PathLike], spec: dict, studies_out: PathLike, pooled_out: PathLike) -> None:
     """One configured analysis, from one per-study estimate table or several (stacked)."""
-    paths = [estimates] if isinstance(estimates, (str, os.PathLike)) else list(estimates)
-    frame = pd.concat([read_tsv(p, text_columns=TEXT_COLUMNS) for p in paths], ignore_index=True)
-    studies, pooled = run_analysis(frame, spec)
+    from .analysis import run_analysis
+
+    studies, pooled = run_analysis(_read_estimates(estimates), spec)
     write_tsv(studies, studies_out)
     write_tsv(pooled, pooled_out)
 
@@ -62,5 +84,106 @@ def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike]
     """Forest plot of one analysis in every format named by ``outputs`` (same stem)."""
     from .figures.plots import analysis_forest
 
-    analysis_forest(read_tsv(studies, text_columns=TEXT_COLUMNS), read_tsv(pooled, text_columns=TEXT_COLUMNS),
+    text = _text_columns()
+    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text),
                     Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs])
+
+
+def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: dict, outputs: Mapping[str, PathLike],
+                     pooled: PathLike | None = None) -> None:
+    """The sensitivity tables of one analysis: ``outputs`` maps each kind (``subgroups``, ``leave_one_out``,
+    ``influence``, ``cumulative``, ``small_study``) to its path. With ``pooled`` (the analysis's pooled.tsv)
+    the refit is checked to pool the same number of studies, so that the tables describe that result."""
+    from .analysis import prepare_analysis
+    from .diagnostics import sensitivity_frames
+
+    data = prepare_analysis(_read_estimates(estimates), spec)
+    if pooled is not None:
+        k = int(read_tsv(pooled, text_columns=_text_columns())["k"].iloc[0])
+        if k != data.k:
+            raise ValueError(f"analysis '{spec['name']}': {pooled} pools {k} studies, the refit {data.k}: "
+                             "rerun its pooling first")
+    for kind, table in sensitivity_frames(data, list(outputs)).items():
+        write_tsv(table, outputs[kind])
+
+
+def _multiverse(frame: pd.DataFrame, spec: dict, table_out: PathLike, summary_out: PathLike) -> None:
+    from .multiverse import run_multiverse
+
+    result = run_multiverse(frame, spec)
+    write_tsv(result.table, table_out)
+    write_tsv(result.summary, summary_out)
+
+
+def multiverse_step(estimates: PathLike | Sequence[PathLike], spec: dict, table_out: PathLike,
+                    summary_out: PathLike) -> None:
+    """Every specification of one analysis's multiverse (``spec`` with its ``multiverse`` block)."""
+    _multiverse(_read_estimates(estimates), spec, table_out, summary_out)
+
+
+def spec_curve_step(table: PathLike, summary: PathLike, outputs: Sequence[PathLike],
+                    pooled: PathLike | None = None) -> None:
+    """The specification curve of one multiverse in every format named by ``outputs`` (same stem); with
+    ``pooled`` (the analysis's pooled.tsv) its estimate as configured is marked."""
+    from .figures.spec_curve import spec_curve
+
+    tab = read_tsv(table, text_columns=MULTIVERSE_TEXT_COLUMNS)
+    summ = read_tsv(summary, text_columns=MULTIVERSE_TEXT_COLUMNS)
+    reference = None
+    if pooled is not None:
+        reference = float(read_tsv(pooled, text_columns=_text_columns())["estimate"].iloc[0])
+    spec_curve(tab, summ, Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs],
+               title=str(summ.iloc[0]["title"]), reference=reference)
+
+
+def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outputs: Mapping[str, PathLike]) -> None:
+    """Several analyses in one process: each one's pooling (``studies``, ``pooled``), sensitivity tables and
+    multiverse (``multiverse``, ``multiverse_summary``).
+
+    ``outputs`` maps ``"<analysis>::<kind>"`` to the path of that table; the analyses are resolved from the
+    workflow ``config`` (:func:`metapool.config.resolve_analyses`). ``estimates`` maps each extraction table
+    (``response``, ``survival``, ``hazard_ratios``) to its per-study estimates; each table is read once, each
+    analysis is prepared once for its pooling and its sensitivity tables, and analyses that differ only in
+    their model (method, CI, prediction interval) share one selection of studies
+    (:func:`metapool.analysis.selection_key`).
+    """
+    import sys
+    import time
+    from dataclasses import replace
+
+    start = time.perf_counter()
+    from .analysis import prepare_analysis, run_analysis, selection_key
+    from .config import pooling_spec, resolve_analyses
+    from .diagnostics import sensitivity_frames
+    from .outcomes import estimate_tables
+
+    specs = resolve_analyses(config)
+    layout: dict[str, dict[str, PathLike]] = {}
+    for key, path in outputs.items():
+        name, kind = key.split("::")
+        layout.setdefault(name, {})[kind] = path
+    text = _text_columns()
+    tables = {name: read_tsv(path, text_columns=text) for name, path in estimates.items()}
+    frames: dict[tuple, pd.DataFrame] = {}
+    prepared: dict[str, object] = {}  # analyses that differ only in their model share their selection
+    for name, paths in layout.items():
+        spec = specs[name]
+        needed = estimate_tables(spec["outcome"])
+        if needed not in frames:
+            frames[needed] = pd.concat([tables[t] for t in needed], ignore_index=True)
+        frame = frames[needed]
+        pooling = pooling_spec(spec)
+        key = selection_key(pooling)
+        if key not in prepared:
+            prepared[key] = prepare_analysis(frame, pooling)
+        data = replace(prepared[key], spec=pooling)
+        studies, pooled = run_analysis(frame, pooling, data=data)
+        write_tsv(studies, paths["studies"])
+        write_tsv(pooled, paths["pooled"])
+        kinds = [k for k in paths if k not in ("studies", "pooled", "multiverse", "multiverse_summary")]
+        for kind, table in sensitivity_frames(data, kinds).items():
+            write_tsv(table, paths[kind])
+        if "multiverse" in paths:
+            _multiverse(frame, spec, paths["multiverse"], paths["multiverse_summary"])
+    print(f"{len(layout)} analyses ({len(prepared)} distinct selections of studies) in "
+          f"{time.perf_counter() - start:.1f} s", file=sys.stderr)

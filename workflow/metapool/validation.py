@@ -60,7 +60,8 @@ class DataValidationError(ValueError):
 @cache
 def load_schema(table: str) -> dict:
     """The row schema of `table` (checked against the draft 2020-12 meta-schema)."""
-    schema = yaml.safe_load((SCHEMA_DIR / f"{table}.schema.yaml").read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: parsed at every Snakemake start
+    schema = yaml.load((SCHEMA_DIR / f"{table}.schema.yaml").read_text(encoding="utf-8"), Loader=loader)
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 

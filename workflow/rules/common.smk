@@ -1,28 +1,27 @@
 # Validation of the config and of every data table (before any job runs), and the
-# input functions of the other rule files.
+# input functions of the other rule files. Snakemake parses this on every invocation (a no-op
+# rerun included), so only light modules are imported here: no scipy, no matplotlib; and the checks,
+# which take about 0.1 s, are skipped when nothing they read has changed since they last passed.
 import hashlib
+import json
+import os
 from pathlib import Path
 
 import metapool
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
-from metapool.analysis import estimate_tables
-from metapool.config import resolve_analyses
-from metapool.validation import DataValidationError, validate_tables
-
-
-validate(config, schema="../schemas/config.schema.yaml")
-
-TABLES = ("studies", "response", "survival", "hazard_ratios")
-DATA = {table: str(Path(config["data_dir"]) / f"{table}.tsv") for table in TABLES}
-
-try:
-    validate_tables(DATA)
-except DataValidationError as err:
-    raise WorkflowError(str(err)) from None
-
-ANALYSES = resolve_analyses(config)
+from metapool.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    batches,
+    check_config,
+    data_problems,
+    fill_defaults,
+    pooling_spec,
+    resolve_analyses,
+    sensitivity_outputs,
+)
+from metapool.outcomes import estimate_tables
 
 
 def engine_checksum():
@@ -38,9 +37,73 @@ def engine_checksum():
 
 ENGINE = engine_checksum()
 
+config.update(fill_defaults(config))
+TABLES = ("studies", "response", "survival", "hazard_ratios")
+DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in TABLES}
+
+
+def checks_digest():
+    """Digest of everything the checks read: the config as run, the data tables, the schemas and the engine
+    (None when a file cannot be read: the checks then run and say why)."""
+    try:
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+        digest.update(ENGINE.encode())
+        for path in [*DATA.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
+            digest.update(str(path).encode())
+            digest.update(Path(path).read_bytes())
+    except (OSError, TypeError):
+        return None
+    return digest.hexdigest()
+
+
+def run_checks():
+    """1. the config: schema (unknown keys and values, with suggestions), then contradictory options;
+    2. the data tables, then every analysis's filters against them. Stops with every problem at once."""
+    from metapool.validation import DataValidationError, validate_tables
+
+    try:
+        specs = check_config(config)
+    except ConfigError as err:
+        raise WorkflowError(str(err)) from None
+    try:
+        problems = data_problems(specs, validate_tables(DATA), config["data_dir"])
+    except DataValidationError as err:
+        raise WorkflowError(str(err)) from None
+    if problems:
+        raise WorkflowError("\n".join(problems))
+    return specs
+
+
+CHECKED = Path(".snakemake") / "metapool" / "checks_passed"
+_digest = checks_digest()
+if _digest is not None and CHECKED.is_file() and CHECKED.read_text() == _digest:
+    SPECS = resolve_analyses(config)  # these very inputs passed every check before
+else:
+    SPECS = run_checks()
+    if _digest is not None:
+        try:
+            CHECKED.parent.mkdir(parents=True, exist_ok=True)
+            CHECKED.with_suffix(f".{os.getpid()}").write_text(_digest)
+            os.replace(CHECKED.with_suffix(f".{os.getpid()}"), CHECKED)
+        except OSError:
+            pass
+
+# what each job gets: the pooling options (ANALYSES, the params of the pooling job, so that editing a
+# multiverse or the sensitivity list does not rerun the pooling), the sensitivity tables, the multiverses
+ANALYSES = {name: pooling_spec(spec) for name, spec in SPECS.items()}
+SENSITIVITY = {name: sensitivity_outputs(spec) for name, spec in SPECS.items()}
+MULTIVERSES = [name for name, spec in SPECS.items() if spec.get("multiverse")]
+# analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk)
+BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
+
+
+def one_of(names):
+    """A wildcard regex matching exactly the given names (nothing when there are none)."""
+    return "|".join(names) if names else "(?!)"
+
 
 wildcard_constraints:
-    analysis="|".join(ANALYSES),
+    analysis=one_of(ANALYSES),
     table="response|survival|hazard_ratios",
 
 
@@ -53,11 +116,99 @@ def forest_plots(ext):
     return expand("results/figures/forest_{analysis}.{ext}", analysis=ANALYSES, ext=ext)
 
 
-def all_targets():
+def sensitivity_tables(analysis):
+    """kind -> path of the sensitivity tables of one analysis (subgroups.tsv when it has a subgroup, and the
+    kinds of its `sensitivity:` list)."""
+    return {kind: f"results/analyses/{analysis}/{kind}.tsv" for kind in SENSITIVITY[analysis]}
+
+
+def all_sensitivity_tables():
+    return [path for name in ANALYSES for path in sensitivity_tables(name).values()]
+
+
+def multiverse_tables(analysis):
+    """The multiverse table and its summary (analyses with a `multiverse:` block)."""
+    return {"multiverse": f"results/multiverse/{analysis}.tsv",
+            "multiverse_summary": f"results/multiverse/{analysis}_summary.tsv"}
+
+
+def all_multiverse_tables():
+    return [path for name in MULTIVERSES for path in multiverse_tables(name).values()]
+
+
+def spec_curves(ext):
+    return expand("results/figures/spec_curve_{analysis}.{ext}", analysis=MULTIVERSES, ext=ext)
+
+
+def table_targets():
+    """Every table (no figures, no report): `snakemake tables`."""
     return [
         "results/tables/studies.tsv",
         "results/tables/audit.tsv",
         "results/tables/pooled.tsv",
+        *all_sensitivity_tables(),
+        *all_multiverse_tables(),
+    ]
+
+
+def all_targets():
+    return [
+        *table_targets(),
         *forest_plots(["svg", "pdf", "png"]),
+        *spec_curves(["svg", "pdf", "png"]),
         "results/report.html",
     ]
+
+
+# ---------------------------------------------------------------- used by sensitivity.smk
+
+
+def sensitivity_rule_name(kinds):
+    if kinds == ("leave_one_out", "influence", "cumulative", "small_study"):
+        return "sensitivity"
+    if kinds == ("subgroups", "leave_one_out", "influence", "cumulative", "small_study"):
+        return "sensitivity_with_subgroups"
+    return "sensitivity_" + "_".join(kinds)
+
+
+SENSITIVITY_RULES = {}
+for _name, _kinds in SENSITIVITY.items():
+    if _kinds:
+        SENSITIVITY_RULES.setdefault(_kinds, []).append(_name)
+
+
+# ---------------------------------------------------------------- used by multiverse.smk
+
+
+def multiverse_spec(wildcards):
+    """The pooling options and the multiverse block (not the sensitivity list: editing it reruns nothing here)."""
+    return {**ANALYSES[wildcards.analysis], "multiverse": SPECS[wildcards.analysis]["multiverse"]}
+
+
+# ---------------------------------------------------------------- used by batch.smk
+
+
+def batch_layout(name):
+    """kind -> path of every table the pooling, sensitivity and multiverse jobs of one analysis write."""
+    layout = {"studies": f"results/analyses/{name}/studies.tsv", "pooled": f"results/analyses/{name}/pooled.tsv"}
+    layout.update(sensitivity_tables(name))
+    if name in MULTIVERSES:
+        layout.update(multiverse_tables(name))
+    return layout
+
+
+def batch_outputs(members):
+    """"<analysis>::<kind>" -> path of every table of the analyses of one batch job."""
+    return {f"{name}::{kind}": path for name in members for kind, path in batch_layout(name).items()}
+
+
+def batch_digest(members):
+    """A digest of what the analyses of one batch job compute (their pooling options, sensitivity tables and
+    multiverses): the job's rerun trigger."""
+    specs = {name: [ANALYSES[name], SENSITIVITY[name], SPECS[name].get("multiverse")] for name in members}
+    return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def batch_estimates(members):
+    tables = sorted({table for name in members for table in estimate_tables(ANALYSES[name]["outcome"])})
+    return {table: f"results/tables/{table}_estimates.tsv" for table in tables}

@@ -1,4 +1,16 @@
-# A forest plot per analysis, as SVG, PDF and PNG.
+# Figures of each analysis, as SVG (vector, embedded in the report), PDF (vector) and PNG (300 dpi): the forest
+# plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error), the
+# leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
+# with results/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
+from metapool.outcomes import IV_MEDIAN_METHODS, measure_of
+
+# analyses with per-study standard errors (not the median of medians)
+FUNNELS = [
+    name
+    for name, spec in ANALYSES.items()
+    if not (measure_of(spec["outcome"]) == "median" and spec["median_method"] not in IV_MEDIAN_METHODS)
+]
+LOO_PLOTS = [name for name in ANALYSES if "leave_one_out" in SENSITIVITY[name]]
 
 
 rule forest:
@@ -6,7 +18,14 @@ rule forest:
         studies="results/analyses/{analysis}/studies.tsv",
         pooled="results/analyses/{analysis}/pooled.tsv",
     output:
-        multiext("results/figures/forest_{analysis}", ".svg", ".pdf", ".png"),
+        svg=report(
+            "results/figures/forest_{analysis}.svg",
+            caption="../report/forest.rst",
+            category="Forest plots",
+            labels={"analysis": "{analysis}", "figure": "forest plot"},
+        ),
+        pdf="results/figures/forest_{analysis}.pdf",
+        png="results/figures/forest_{analysis}.png",
     params:
         engine=ENGINE,
     log:
@@ -17,3 +36,86 @@ rule forest:
         "../envs/metapool.yaml"
     script:
         "../scripts/forest.py"
+
+
+rule funnel:
+    input:
+        studies="results/analyses/{analysis}/studies.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    output:
+        svg=report(
+            "results/figures/funnel_{analysis}.svg",
+            caption="../report/funnel.rst",
+            category="Funnel plots",
+            labels={"analysis": "{analysis}", "figure": "funnel plot"},
+        ),
+        pdf="results/figures/funnel_{analysis}.pdf",
+        png="results/figures/funnel_{analysis}.png",
+    params:
+        engine=ENGINE,
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
+    log:
+        "results/logs/funnel_{analysis}.log",
+    wildcard_constraints:
+        analysis=one_of(FUNNELS),
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/funnel.py"
+
+
+rule leave_one_out_plot:
+    input:
+        leave_one_out="results/analyses/{analysis}/leave_one_out.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    output:
+        svg=report(
+            "results/figures/loo_{analysis}.svg",
+            caption="../report/loo.rst",
+            category="Leave-one-out plots",
+            labels={"analysis": "{analysis}", "figure": "leave-one-out plot"},
+        ),
+        pdf="results/figures/loo_{analysis}.pdf",
+        png="results/figures/loo_{analysis}.png",
+    params:
+        engine=ENGINE,
+    log:
+        "results/logs/loo_{analysis}.log",
+    wildcard_constraints:
+        analysis=one_of(LOO_PLOTS),
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/loo.py"
+
+
+rule flow:
+    input:
+        estimates=estimates_for,
+        studies="results/analyses/{analysis}/studies.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    output:
+        table="results/analyses/{analysis}/flow.tsv",
+        svg=report(
+            "results/figures/flow_{analysis}.svg",
+            caption="../report/flow.rst",
+            category="Study flow",
+            labels={"analysis": "{analysis}", "figure": "study flow"},
+        ),
+        pdf="results/figures/flow_{analysis}.pdf",
+        png="results/figures/flow_{analysis}.png",
+    params:
+        engine=ENGINE,
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
+    log:
+        "results/logs/flow_{analysis}.log",
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/flow.py"

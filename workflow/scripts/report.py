@@ -13,7 +13,7 @@ build_report(
     studies=snakemake.input.studies,
     audit=snakemake.input.audit,
     pooled=snakemake.input.pooled,
-    analysis_tables=list(snakemake.input.analyses),
-    figures=list(snakemake.input.figures),
+    layout=snakemake.params.layout,
+    workbook=snakemake.input.workbook,
     output=snakemake.output[0],
 )

@@ -24,7 +24,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,6 @@ _RC = {
     "pdf.compression": 6,
     "path.simplify": True,
     "text.hinting": "force_autohint",
-    "text.hinting_factor": 8,
     "text.antialiased": True,
     "lines.antialiased": True,
     "patch.antialiased": True,
@@ -185,14 +184,19 @@ def _pooled_label(model_label: str) -> str:
     text = model_label.strip()
     if not text:
         return "Random-effects model"
-    first = re.split(r"[\s,;:()\[\]]+", text)[0]
-    low = first.lower()
-    if low.startswith("random"):
-        return "Random-effects model"
-    if low.startswith("common"):
-        return "Common-effect model"
-    if low.startswith("fixed"):
-        return "Fixed-effect model"
+    words = [w for w in re.split(r"[\s,;:()\[\]]+", text) if w]
+    # the model may follow the measure ("Proportion, random effects (REML, logit)")
+    for word in words:
+        low = word.lower()
+        if low.startswith("random"):
+            return "Random-effects model"
+        if low.startswith("common"):
+            return "Common-effect model"
+        if low.startswith("fixed"):
+            return "Fixed-effect model"
+        if low.endswith("-of-medians"):
+            return f"{word[:1].upper()}{word[1:]} model"
+    first = words[0]
     return f"{first[:1].upper()}{first[1:]} model"
 
 
@@ -246,10 +250,15 @@ def format_interval(est: float, lo: float, hi: float, decimals: int, widths=(0, 
     we, wl, wh = widths
     if e is None and l is None and h is None:
         return MISSING
-    e = (e or MISSING).rjust(we, FIGSP)
+    e = _pad(e, we)
     if l is None and h is None:
         return f"{e} [{MISSING}]"
-    return f"{e} [{(l or MISSING).rjust(wl, FIGSP)}; {(h or MISSING).rjust(wh, FIGSP)}]"
+    return f"{e} [{_pad(l, wl)}; {_pad(h, wh)}]"
+
+
+def _pad(s: str | None, width: int) -> str:
+    # "NR" is not padded: it is not as wide as two digits, padding would leave a visible hole
+    return MISSING if s is None else s.rjust(width, FIGSP)
 
 
 def _format_range(lo: float, hi: float, decimals: int, widths=(0, 0)) -> str:
@@ -257,7 +266,7 @@ def _format_range(lo: float, hi: float, decimals: int, widths=(0, 0)) -> str:
     if l is None and h is None:
         return "NA"
     wl, wh = widths
-    return f"[{(l or MISSING).rjust(wl, FIGSP)}; {(h or MISSING).rjust(wh, FIGSP)}]"
+    return f"[{_pad(l, wl)}; {_pad(h, wh)}]"
 
 
 class _Measurer:
@@ -409,6 +418,7 @@ def forest_plot(
     model_label: str = "",
     level: float = 0.95,
     favours: tuple[str, str] | None = None,
+    footnotes: Sequence[str] = (),
 ) -> Figure:
     """Draw a forest plot and return the (unsaved, open) figure.
 
@@ -435,6 +445,13 @@ def forest_plot(
     favours
         ``(left, right)`` labels written under the axis either side of the
         reference line (1 for ``"hr"``, the middle of the axis otherwise).
+    footnotes
+        Lines of small text under the heterogeneity line (e.g. the test for
+        subgroup differences), each truncated to the figure width.
+
+    Rows of ``kind`` ``"note"`` are a line of small text in the study column
+    (e.g. a subgroup's heterogeneity under its subtotal), truncated to the width
+    left of the plot panel.
     """
     if measure not in _MEASURE:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -445,10 +462,11 @@ def forest_plot(
     m = _MEASURE[measure]
     df = _prepare(studies)
     with matplotlib.rc_context(_RC):
-        return _draw(df, pooled, m, measure, title, model_label, float(level), favours)
+        return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
+                     [_str(f) for f in footnotes if _str(f)])
 
 
-def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) -> Figure:
+def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=()) -> Figure:
     n = len(df)
     dec = m.decimals
     lvl = _level_text(level)
@@ -474,13 +492,13 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     # ---- texts (natural scale x m.scale, i.e. percent for proportions)
     def digits(x):
         s = _num(x, dec)
-        return len(s) if s is not None else len(MISSING)
+        return len(s) if s is not None else 0
 
     all_e = [*est.tolist(), p_est]
     all_l = [*lo.tolist(), p_lo, pi_lo]
     all_h = [*hi.tolist(), p_hi, pi_hi]
     widths = (max(map(digits, all_e)), max(map(digits, all_l)), max(map(digits, all_h)))
-    est_texts = [t or ("" if kind == "header" else format_interval(e, l, h, dec, widths))
+    est_texts = [t or ("" if kind in ("header", "note") else format_interval(e, l, h, dec, widths))
                  for e, l, h, t, kind in zip(est, lo, hi, df["estimate_text"], df["kind"])]
     weight_texts, note_texts = [], []
     for w, inc, note in zip(df["weight"], df["included"], df["note"]):
@@ -511,7 +529,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     W = FIG_WIDTH
 
     left_labels = [*df["label"]]
-    w_study = max([meas.width(s, fp_body) for s in left_labels] + [
+    is_note = [kind == "note" for kind in df["kind"]]
+    w_study = max([meas.width(s, fp_small if note else fp_body) for s, note in zip(left_labels, is_note)] + [
         meas.width("Study", fp_bold),
         meas.width(pooled_label, fp_bold) if pool is not None else 0.0,
         meas.width("Prediction interval", fp_body) if pool is not None else 0.0,
@@ -534,7 +553,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
         note_texts = [meas.fit(s, fp_note, w_right) for s in note_texts]
     if panel_width() < MIN_PANEL:
         w_study = max(MIN_STUDY_COL, w_study - (MIN_PANEL - panel_width()))
-        left_labels = [meas.fit(s, fp_body, w_study) for s in left_labels]
+        left_labels = [s if note else meas.fit(s, fp_body, w_study) for s, note in zip(left_labels, is_note)]
     if panel_width() < MIN_PANEL and has_detail:
         w_detail = max(0.8, w_detail - (MIN_PANEL - panel_width()))
     w_panel = panel_width()
@@ -551,6 +570,10 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     x_wcol = x_est + COL_GAP
     x_weight = x_wcol + w_wnum  # right-aligned
     x_end = x_wcol + w_right
+    # note rows (small text) may run over the detail column, never into the plot panel
+    w_notes = panel_left - PANEL_GAP - x_study
+    left_labels = [meas.fit(s, fp_small, w_notes) if note else s for s, note in zip(left_labels, is_note)]
+    footnotes = [meas.fit(f, fp_small, W - x_study - MARGIN_R) for f in footnotes]
 
     # ---- header line (title, model, level), wrapped to the figure width
     head_parts = [p for p in (title.strip(), model_label.strip()) if p]
@@ -569,6 +592,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
     else:
         y_pi = y_het = math.nan
         y_end = y_pool
+    y_foot = [y_end + 1.0 + i for i in range(len(footnotes))]
+    y_end += len(footnotes)
     ax_rows = y_end + 0.5 - (-0.5)
     top_h = MARGIN_TOP + (len(title_lines) * TITLE_LINE_H + 0.08 if title_lines else 0.0) + HEADER_ROWS * ROW_H
     H = top_h + ax_rows * ROW_H + BOTTOM_H
@@ -630,15 +655,16 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
                  va="center", fontproperties=fp_title, color=INK, usetex=False, parse_math=False)
 
     # column headers
-    y_head = -0.5 - 0.5 * HEADER_ROWS - 0.05
+    y_rule_top, y_rule_head = -0.5 - HEADER_ROWS + 0.12, -0.45
+    y_head = 0.5 * (y_rule_top + y_rule_head)
     text(x_study, y_head, "Study", fp=fp_bold)
     if has_detail and detail_header:
         text(x_detail + (w_detail if measure == "proportion" else 0.0), y_head, detail_header,
              ha="right" if measure == "proportion" else "left", fp=fp_bold)
     text(x_est, y_head, est_header, ha="right", fp=fp_bold)
     text(x_weight, y_head, "Weight", ha="right", fp=fp_bold)
-    rule(-0.5 - HEADER_ROWS + 0.12, lw=0.8)
-    rule(-0.45, lw=0.6)
+    rule(y_rule_top, lw=0.8)
+    rule(y_rule_head, lw=0.6)
 
     # ---- study rows
     finite_w = [w for w, inc in zip(df["weight"], df["included"]) if inc and _finite(w) and w > 0]
@@ -648,6 +674,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
         y = y_rows[i]
         if df["kind"][i] == "header":
             text(x_study, y, left_labels[i], fp=fp_bold)
+            continue
+        if df["kind"][i] == "note":
+            text(x_study, y, left_labels[i], fp=fp_small, color=NOTE)
             continue
         if df["kind"][i] == "subtotal":
             text(x_study, y, left_labels[i], fp=_fp(FS, style="italic"))
@@ -709,6 +738,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours) 
             text(x_study, y_het, het, fp=fp_small)
     else:
         text(x_study, y_pool, "No pooled estimate", fp=_fp(FS, style="italic"), color=NOTE)
+    for y, line in zip(y_foot, footnotes):
+        text(x_study, y, line, fp=fp_small)
 
     # ---- under the axis: favours labels or an axis label
     below = blended_transform_factory(ax.transData, ax.transAxes)

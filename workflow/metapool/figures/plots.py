@@ -16,7 +16,7 @@ import pandas as pd
 
 from .forest import forest_plot, save_figure
 
-__all__ = ["analysis_forest", "forest_rows", "model_label"]
+__all__ = ["analysis_forest", "forest_rows", "model_label", "header_model", "subgroup_test_text"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -114,6 +114,9 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
                        "ci_upper": members[0]["subgroup_ci_upper"]}
                 rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
                              "estimate_text": estimate_text(sub, measure), **sub})
+                het = _subgroup_heterogeneity(members[0])
+                if k >= 2 and het:
+                    rows.append({"label": het, "kind": "note", "included": False})
     columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
                "estimate_text", "kind"]
     out = pd.DataFrame(rows, columns=columns)
@@ -124,11 +127,38 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
     return out
 
 
+def _subgroup_heterogeneity(row) -> str:
+    """``Heterogeneity: I² = 12.3%, τ² = 0.0456`` of a subgroup ('' without a τ²: the median of medians)."""
+    i2, tau2 = row.get("subgroup_i2"), row.get("subgroup_tau2")
+    if _missing(i2) or _missing(tau2):
+        return ""
+    tau = "0" if tau2 == 0 else "< 0.0001" if tau2 < 0.00005 else f"{tau2:.4f}"
+    return f"Heterogeneity: I\u00b2 = {i2:.1f}%, \u03c4\u00b2 {'= ' if tau[0] != '<' else ''}{tau}"
+
+
 def _fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
 
 
-def model_label(row: dict) -> str:
+MEASURE_HEADER = {"proportion": "Proportion", "median": "Median (months)", "hr": "Hazard ratio",
+                  "ratio_of_medians": "Ratio of medians"}
+
+
+def subgroup_test_text(row: dict) -> str:
+    """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27`` ('' without a test)."""
+    if not row.get("subgroup") or _missing(row.get("q_between")):
+        return ""
+    return (f"Test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
+            f"df = {int(row['df_between'])}, p {_fmt_p(row['q_between_pvalue'])}")
+
+
+def header_model(row: dict) -> str:
+    """The header's model part, e.g. ``Proportion, random effects (REML, logit)``."""
+    label = model_label(row, subgroup_test=False)
+    return f"{MEASURE_HEADER[row['measure']]}, {label[:1].lower()}{label[1:]}"
+
+
+def model_label(row: dict, *, subgroup_test: bool = True) -> str:
     """The model named in the plot's header line (its first word names the diamond row)."""
     measure = row["measure"]
     if row.get("median_method") in ("median_of_medians", "weighted_median_of_medians"):
@@ -145,9 +175,8 @@ def model_label(row: dict) -> str:
             else:
                 label += ", months" if row.get("transform") == "identity" else ", log scale"
             label += ", Hartung-Knapp)" if row["ci_method"] == "hartung_knapp" else ")"
-    if row.get("subgroup") and not _missing(row.get("q_between")):
-        label += (f"; test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
-                  f"df = {int(row['df_between'])}, p {_fmt_p(row['q_between_pvalue'])}")
+    if subgroup_test and subgroup_test_text(row):
+        label += "; t" + subgroup_test_text(row)[1:]
     return label
 
 
@@ -170,8 +199,9 @@ def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Pat
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
-        model_label=model_label(row),
+        model_label=header_model(row),
         level=row["level"],
         favours=_favours(row),
+        footnotes=[t for t in (subgroup_test_text(row),) if t],
     )
     return save_figure(fig, stem, formats=tuple(formats))

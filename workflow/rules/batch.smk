@@ -1,0 +1,28 @@
+# With `analyses_per_job: N` (N > 1), consecutive analyses share one job: their pooling (studies.tsv,
+# pooled.tsv), sensitivity tables and multiverse, so that many small analyses do not each pay the start-up of
+# a Python process. These rules name their outputs without wildcards, so Snakemake prefers them to the
+# one-analysis rules (pool, sensitivity, multiverse); forest plots and specification curves stay one job each.
+# The job reads its analyses from the config; its params hold a digest of their specifications (a rerun
+# trigger), not the specifications: Snakemake records the params with each of the job's hundreds of outputs.
+
+
+for _i, _members in enumerate(BATCHES, start=1):
+
+    rule:
+        name:
+            f"analyses_batch_{_i}"
+        input:
+            **batch_estimates(_members),
+        output:
+            **batch_outputs(_members),
+        params:
+            engine=ENGINE,
+            specs=batch_digest(_members),
+        log:
+            f"results/logs/analyses_batch_{_i}.log",
+        group:
+            "analysis"
+        conda:
+            "../envs/metapool.yaml"
+        script:
+            "../scripts/analyses_batch.py"

@@ -1,0 +1,45 @@
+# The multiverse of each analysis with a `multiverse:` block: every specification pooled in one vectorised
+# call (results/multiverse/<analysis>.tsv and <analysis>_summary.tsv), and its specification curve (which marks
+# the analysis as configured, from its pooled.tsv).
+
+
+rule multiverse:
+    input:
+        estimates=estimates_for,
+    output:
+        table="results/multiverse/{analysis}.tsv",
+        summary="results/multiverse/{analysis}_summary.tsv",
+    params:
+        engine=ENGINE,
+        spec=multiverse_spec,
+    log:
+        "results/logs/multiverse_{analysis}.log",
+    wildcard_constraints:
+        analysis=one_of(MULTIVERSES),
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/multiverse.py"
+
+
+rule spec_curve:
+    input:
+        table="results/multiverse/{analysis}.tsv",
+        summary="results/multiverse/{analysis}_summary.tsv",
+        pooled="results/analyses/{analysis}/pooled.tsv",
+    output:
+        multiext("results/figures/spec_curve_{analysis}", ".svg", ".pdf", ".png"),
+    params:
+        engine=ENGINE,
+    log:
+        "results/logs/spec_curve_{analysis}.log",
+    wildcard_constraints:
+        analysis=one_of(MULTIVERSES),
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/spec_curve.py"

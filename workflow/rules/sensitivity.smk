@@ -1,0 +1,29 @@
+# Sensitivity tables of each analysis, one job per analysis: results/analyses/<analysis>/ subgroups.tsv (when
+# the analysis has a subgroup), leave_one_out.tsv, influence.tsv, cumulative.tsv, small_study.tsv (those its
+# `sensitivity:` list names). Analyses with the same set of tables share a rule (its outputs are fixed). The job
+# checks that it refits the studies of the analysis's pooled.tsv (which also keeps it in the analysis's group).
+
+
+for _kinds, _members in SENSITIVITY_RULES.items():
+
+    rule:
+        name:
+            sensitivity_rule_name(_kinds)
+        input:
+            estimates=estimates_for,
+            pooled="results/analyses/{analysis}/pooled.tsv",
+        output:
+            **{kind: f"results/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
+        params:
+            engine=ENGINE,
+            spec=lambda wildcards: ANALYSES[wildcards.analysis],
+        log:
+            "results/logs/sensitivity_{analysis}.log",
+        wildcard_constraints:
+            analysis=one_of(_members),
+        group:
+            "analysis"
+        conda:
+            "../envs/metapool.yaml"
+        script:
+            "../scripts/sensitivity.py"

@@ -1,0 +1,8 @@
+"""Snakemake script: the funnel plot of one analysis."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.figures.funnel import funnel_step
+
+funnel_step(snakemake.input.studies, snakemake.input.pooled, snakemake.params.spec, list(snakemake.output))

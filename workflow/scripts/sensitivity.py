@@ -1,0 +1,10 @@
+"""Snakemake script: the sensitivity tables of one analysis (subgroups, leave-one-out, influence, cumulative,
+small-study effects; the named outputs say which)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.steps import sensitivity_step
+
+sensitivity_step(snakemake.input.estimates, snakemake.params.spec, dict(snakemake.output.items()),
+                 pooled=snakemake.input.pooled)

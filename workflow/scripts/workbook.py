@@ -1,0 +1,8 @@
+"""Snakemake script: every result table in one XLSX workbook."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from metapool.report import write_workbook
+
+write_workbook(snakemake.params.sheets, snakemake.output[0])
