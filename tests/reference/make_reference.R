@@ -57,36 +57,11 @@ generated_by <- function(mode) {
   )
 }
 
-write_fixture <- function(x, path) {
-  dir.create(dirname(path), showWarnings = FALSE, recursive = TRUE)
-  jsonlite::write_json(x, path, digits = NA, auto_unbox = TRUE, pretty = TRUE,
-                       na = "null")
-  cat(sprintf("wrote %s (%.0f kB)\n", path, file.size(path) / 1024))
-}
-
-# numeric scalar helper: NULL / length-0 -> NA, otherwise first element as double
-num <- function(x) if (is.null(x) || length(x) == 0) NA_real_ else as.numeric(x[[1]])
-arr <- function(x) I(unname(as.vector(x)))          # always a JSON array
+source(file.path(dirname(script_path()), "R", "lib", "helpers.R"))  # num, arr, capture, write_fixture, ...
 
 METHODS <- c("EE", "DL", "HE", "SJ", "ML", "REML", "EB", "PM")
 TESTS <- c("z", "knha")
 LEVELS <- c(0.95, 0.90)
-
-# Evaluate expr, collecting warnings; returns list(value=, error=, warnings=)
-capture <- function(expr) {
-  warns <- character()
-  value <- tryCatch(
-    withCallingHandlers(expr, warning = function(w) {
-      warns <<- c(warns, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    }),
-    error = function(e) e
-  )
-  if (inherits(value, "error")) {
-    return(list(value = NULL, error = conditionMessage(value), warnings = warns))
-  }
-  list(value = value, error = NA_character_, warnings = warns)
-}
 
 # ---------------------------------------------------------------------------
 # Fit summary shared by all fixtures
@@ -218,30 +193,7 @@ proportion_datasets <- function() {
                                 note = if (is.null(note)) NA_character_ else note,
                                 events = arr(as.integer(x[ok])), totals = arr(as.integer(n[ok])))
   }
-  # real data sets from metadat
-  add("pritz1997", "metadat::dat.pritz1997 (xi, ni)",
-      dat.pritz1997$xi, dat.pritz1997$ni)
-  add("debruin2009", "metadat::dat.debruin2009 (xi, ni)",
-      dat.debruin2009$xi, dat.debruin2009$ni)
-  add("hannum2020", "metadat::dat.hannum2020 (xi, ni)",
-      dat.hannum2020$xi, dat.hannum2020$ni)
-  p <- dat.pagliaro1992[dat.pagliaro1992$trt == "control", ]
-  add("pagliaro1992_control", "metadat::dat.pagliaro1992, trt == 'control' (xi, ni)",
-      p$xi, p$ni, "one zero-event study")
-  kk <- dat.kearon1998[dat.kearon1998$patients == "symptomatic", ]
-  add("kearon1998_sensitivity_symptomatic",
-      "metadat::dat.kearon1998, patients == 'symptomatic' (tp, np), rows with NA dropped",
-      kk$tp, kk$np, "one study with all events (40/40)")
-  ob <- dat.obrien2003[dat.obrien2003$grp == 1, ]
-  add("obrien2003_grp1", "metadat::dat.obrien2003, grp == 1 (cases, total)",
-      ob$cases, ob$total, "large n (up to 176923)")
-  add("nielweise2007_treatment", "metadat::dat.nielweise2007 treatment arm (ai, n1i)",
-      dat.nielweise2007$ai, dat.nielweise2007$n1i, "several zero-event studies")
-  h <- dat.hasselblad1998[dat.hasselblad1998$trt == "no_contact", ]
-  add("hasselblad1998_no_contact", "metadat::dat.hasselblad1998, trt == 'no_contact' (xi, ni)",
-      h$xi, h$ni, "two zero-event studies")
-  add("bcg_vaccinated", "metadat::dat.bcg vaccinated arm (tpos, tpos + tneg)",
-      dat.bcg$tpos, dat.bcg$tpos + dat.bcg$tneg)
+  add_metadat_proportions(add)  # real data sets from metadat
   # constructed edge cases
   add("edge_one_zero", "constructed", c(0, 5, 8, 12, 3), c(20, 25, 30, 40, 15),
       "one study with 0 events")

@@ -30,6 +30,9 @@ suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
 })
+if (!exists("add_metadat_proportions", mode = "function")) {
+  source(file.path("tests", "reference", "R", "lib", "helpers.R"))  # run from the repository root
+}
 
 glmm_datasets <- function() {
   d <- list()
@@ -38,27 +41,7 @@ glmm_datasets <- function() {
     d[[length(d) + 1]] <<- list(name = name, source = source, note = note,
                                 events = as.integer(x[ok]), totals = as.integer(n[ok]))
   }
-  # real data sets (those of make_reference.R's proportion_datasets())
-  add("pritz1997", "metadat::dat.pritz1997 (xi, ni)", dat.pritz1997$xi, dat.pritz1997$ni)
-  add("debruin2009", "metadat::dat.debruin2009 (xi, ni)", dat.debruin2009$xi, dat.debruin2009$ni)
-  add("hannum2020", "metadat::dat.hannum2020 (xi, ni)", dat.hannum2020$xi, dat.hannum2020$ni)
-  p <- dat.pagliaro1992[dat.pagliaro1992$trt == "control", ]
-  add("pagliaro1992_control", "metadat::dat.pagliaro1992, trt == 'control' (xi, ni)",
-      p$xi, p$ni, "one zero-event study")
-  kk <- dat.kearon1998[dat.kearon1998$patients == "symptomatic", ]
-  add("kearon1998_sensitivity_symptomatic",
-      "metadat::dat.kearon1998, patients == 'symptomatic' (tp, np), rows with NA dropped",
-      kk$tp, kk$np, "one study with all events (40/40)")
-  ob <- dat.obrien2003[dat.obrien2003$grp == 1, ]
-  add("obrien2003_grp1", "metadat::dat.obrien2003, grp == 1 (cases, total)",
-      ob$cases, ob$total, "large n (up to 176923)")
-  add("nielweise2007_treatment", "metadat::dat.nielweise2007 treatment arm (ai, n1i)",
-      dat.nielweise2007$ai, dat.nielweise2007$n1i, "several zero-event studies")
-  h <- dat.hasselblad1998[dat.hasselblad1998$trt == "no_contact", ]
-  add("hasselblad1998_no_contact", "metadat::dat.hasselblad1998, trt == 'no_contact' (xi, ni)",
-      h$xi, h$ni, "two zero-event studies")
-  add("bcg_vaccinated", "metadat::dat.bcg vaccinated arm (tpos, tpos + tneg)",
-      dat.bcg$tpos, dat.bcg$tpos + dat.bcg$tneg)
+  add_metadat_proportions(add)  # real data sets (those of make_reference.R's proportion_datasets())
   # constructed edge cases
   add("edge_one_zero", "constructed", c(0, 5, 8, 12, 3), c(20, 25, 30, 40, 15),
       "one study with 0 events")
@@ -94,19 +77,6 @@ glmm_failing_datasets <- function() {
   )
 }
 
-.glmm_capture <- function(expr) {
-  warns <- character()
-  value <- tryCatch(
-    withCallingHandlers(expr, warning = function(w) {
-      warns <<- c(warns, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    }, message = function(m) invokeRestart("muffleMessage")),
-    error = function(e) e)
-  if (inherits(value, "error"))
-    return(list(value = NULL, error = conditionMessage(value), warnings = warns))
-  list(value = value, error = NA_character_, warnings = warns)
-}
-
 .glmm_devfun <- function(x, n) {
   study <- factor(seq_along(x))
   glmer(cbind(x, n - x) ~ 1 + (1 | study), family = binomial, nAGQ = 7,
@@ -116,7 +86,7 @@ glmm_failing_datasets <- function() {
 glmm_case <- function(d, level) {
   x <- d$events; n <- d$totals
   # glmer stops on a constant response (identical proportions) unless told not to
-  fit <- .glmm_capture(rma.glmm(measure = "PLO", xi = x, ni = n, method = "ML",
+  fit <- capture(muffle_messages = TRUE, rma.glmm(measure = "PLO", xi = x, ni = n, method = "ML",
                                 nAGQ = 7, level = 100 * level, test = "z",
                                 retfit = TRUE))
   out <- list(name = d$name, note = d$note, events = I(x), totals = I(n),
@@ -133,7 +103,7 @@ glmm_case <- function(d, level) {
               c(0.5 * theta + 0.1, beta + 0.25))
   devpts <- lapply(pts, function(p) list(theta = p[1], beta = p[2], deviance = dev(p)))
   # the same model with tight optimiser tolerances
-  tight <- .glmm_capture(glmer(cbind(x, n - x) ~ 1 + (1 | study),
+  tight <- capture(muffle_messages = TRUE, glmer(cbind(x, n - x) ~ 1 + (1 | study),
                                data = data.frame(x = x, n = n, study = factor(seq_along(x))),
                                family = binomial, nAGQ = 7,
                                control = glmerControl(optimizer = c("bobyqa", "bobyqa"),
@@ -169,7 +139,7 @@ glmm_case <- function(d, level) {
 # converge"). The reference is the model at tau2 = 0, i.e. the fixed-effect
 # logistic model rma.glmm(measure = "PLO", method = "EE") (a glm).
 glmm_boundary_case <- function(name, x, n, level, note) {
-  ml <- .glmm_capture(rma.glmm(measure = "PLO", xi = x, ni = n, method = "ML",
+  ml <- capture(muffle_messages = TRUE, rma.glmm(measure = "PLO", xi = x, ni = n, method = "ML",
                                nAGQ = 7, level = 100 * level))
   f <- rma.glmm(measure = "PLO", xi = x, ni = n, method = "EE", level = 100 * level,
                 retfit = TRUE)

@@ -9,15 +9,16 @@
 #     jsonlite::write_json(x, "tests/reference/fixtures/multiverse.json", digits = NA,
 #     auto_unbox = TRUE, pretty = TRUE, na = "null")'
 #
-# Self-contained: needs metafor (3.8-1 was used), lme4 (for rma.glmm) and jsonlite.
+# Needs metafor (3.8-1 was used), lme4 (for rma.glmm) and jsonlite, and R/lib/helpers.R.
 
 suppressPackageStartupMessages({
   library(metafor)
   library(jsonlite)
 })
+if (!exists("add_metadat_proportions", mode = "function")) {
+  source(file.path("tests", "reference", "R", "lib", "helpers.R"))  # run from the repository root
+}
 
-.mv_arr <- function(x) I(unname(as.vector(x)))
-.mv_num <- function(x) if (is.null(x) || length(x) == 0) NA_real_ else as.numeric(x[[1]])
 
 # the multiverse (as config/config.yaml's orr_post_crizotinib has it)
 .mv_spec <- function() {
@@ -98,17 +99,17 @@ suppressPackageStartupMessages({
                freeman_tukey = predict(fit, transf = transf.ipft.hm, targs = list(ni = n)),
                arcsine = predict(fit, transf = transf.iarcsin),
                raw = predict(fit))
-  list(estimate = .mv_num(pr$pred), ci_lower = .mv_num(pr$ci.lb), ci_upper = .mv_num(pr$ci.ub),
-       pi_lower = .mv_num(pr$pi.lb), pi_upper = .mv_num(pr$pi.ub), tau2 = .mv_num(fit$tau2),
-       i2 = .mv_num(fit$I2), q = .mv_num(fit$QE), beta = .mv_num(fit$beta), se = .mv_num(fit$se))
+  list(estimate = num(pr$pred), ci_lower = num(pr$ci.lb), ci_upper = num(pr$ci.ub),
+       pi_lower = num(pr$pi.lb), pi_upper = num(pr$pi.ub), tau2 = num(fit$tau2),
+       i2 = num(fit$I2), q = num(fit$QE), beta = num(fit$beta), se = num(fit$se))
 }
 
 .mv_glmm <- function(x, n, level) {
   fit <- suppressWarnings(rma.glmm(measure = "PLO", xi = x, ni = n, method = "ML", level = level * 100))
   pr <- predict(fit, transf = transf.ilogit)
-  list(estimate = .mv_num(pr$pred), ci_lower = .mv_num(pr$ci.lb), ci_upper = .mv_num(pr$ci.ub),
-       pi_lower = NA_real_, pi_upper = NA_real_, tau2 = .mv_num(fit$tau2), i2 = NA_real_, q = NA_real_,
-       beta = .mv_num(fit$beta), se = .mv_num(fit$se))
+  list(estimate = num(pr$pred), ci_lower = num(pr$ci.lb), ci_upper = num(pr$ci.ub),
+       pi_lower = NA_real_, pi_upper = NA_real_, tau2 = num(fit$tau2), i2 = NA_real_, q = NA_real_,
+       beta = num(fit$beta), se = num(fit$se))
 }
 
 fixture_multiverse <- function(data_dir = "data") {
@@ -126,8 +127,8 @@ fixture_multiverse <- function(data_dir = "data") {
         for (mc in model) {
           case <- list(assessor = assessor, design = design, retrospective = "include",
                        verification = verification, report_policy = policy, transform = transform,
-                       method = mc[1], ci = mc[2], study_ids = .mv_arr(d$study_id),
-                       events = .mv_arr(x), totals = .mv_arr(n))
+                       method = mc[1], ci = mc[2], study_ids = arr(d$study_id),
+                       events = arr(x), totals = arr(n))
           res <- if (nrow(d) == 0) NULL else tryCatch(
             if (transform == "glmm") .mv_glmm(x, n, spec$level) else
               .mv_fit(x, n, transform, mc[1], if (mc[2] == "z") "z" else "knha", spec$level),

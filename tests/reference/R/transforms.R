@@ -10,7 +10,7 @@
 #     jsonlite::write_json(x, "tests/reference/fixtures/transforms.json", digits = NA,
 #     auto_unbox = TRUE, pretty = TRUE, na = "null")'
 #
-# Self-contained: needs metafor (3.8-1 was used), metadat and jsonlite only.
+# Needs metafor (3.8-1 was used), metadat and jsonlite, and R/lib/helpers.R.
 # Neither binom nor meta is packaged for Debian, so the Wilson, Jeffreys and
 # Agresti-Coull limits are computed here from their formulas (Brown, Cai &
 # DasGupta, Stat Sci 2001;16:101-133), with Wilson also taken from
@@ -21,23 +21,8 @@ suppressPackageStartupMessages({
   library(metadat)
   library(jsonlite)
 })
-
-.tr_num <- function(x) if (is.null(x) || length(x) == 0) NA_real_ else as.numeric(x[[1]])
-.tr_arr <- function(x) I(unname(as.vector(x)))
-
-.tr_capture <- function(expr) {
-  warns <- character()
-  value <- tryCatch(
-    withCallingHandlers(expr, warning = function(w) {
-      warns <<- c(warns, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    }),
-    error = function(e) e
-  )
-  if (inherits(value, "error")) {
-    return(list(value = NULL, error = conditionMessage(value), warnings = warns))
-  }
-  list(value = value, error = NA_character_, warnings = warns)
+if (!exists("add_metadat_proportions", mode = "function")) {
+  source(file.path("tests", "reference", "R", "lib", "helpers.R"))  # run from the repository root
 }
 
 # ---------------------------------------------------------------------------
@@ -49,26 +34,10 @@ suppressPackageStartupMessages({
   add <- function(name, source, x, n, note = NA_character_) {
     ok <- !is.na(x) & !is.na(n)
     d[[length(d) + 1]] <<- list(name = name, source = source, note = note,
-                                events = .tr_arr(as.integer(x[ok])),
-                                totals = .tr_arr(as.integer(n[ok])))
+                                events = arr(as.integer(x[ok])),
+                                totals = arr(as.integer(n[ok])))
   }
-  add("pritz1997", "metadat::dat.pritz1997 (xi, ni)", dat.pritz1997$xi, dat.pritz1997$ni)
-  add("debruin2009", "metadat::dat.debruin2009 (xi, ni)", dat.debruin2009$xi, dat.debruin2009$ni)
-  add("hannum2020", "metadat::dat.hannum2020 (xi, ni)", dat.hannum2020$xi, dat.hannum2020$ni)
-  p <- dat.pagliaro1992[dat.pagliaro1992$trt == "control", ]
-  add("pagliaro1992_control", "metadat::dat.pagliaro1992, trt == 'control' (xi, ni)", p$xi, p$ni,
-      "one zero-event study")
-  kk <- dat.kearon1998[dat.kearon1998$patients == "symptomatic", ]
-  add("kearon1998_sensitivity_symptomatic",
-      "metadat::dat.kearon1998, patients == 'symptomatic' (tp, np), rows with NA dropped",
-      kk$tp, kk$np, "one study with all events (40/40)")
-  add("nielweise2007_treatment", "metadat::dat.nielweise2007 treatment arm (ai, n1i)",
-      dat.nielweise2007$ai, dat.nielweise2007$n1i, "several zero-event studies")
-  h <- dat.hasselblad1998[dat.hasselblad1998$trt == "no_contact", ]
-  add("hasselblad1998_no_contact", "metadat::dat.hasselblad1998, trt == 'no_contact' (xi, ni)",
-      h$xi, h$ni, "two zero-event studies")
-  add("bcg_vaccinated", "metadat::dat.bcg vaccinated arm (tpos, tpos + tneg)",
-      dat.bcg$tpos, dat.bcg$tpos + dat.bcg$tneg)
+  add_metadat_proportions(add, except = "obrien2003_grp1")
   add("edge_one_zero", "constructed", c(0, 5, 8, 12, 3), c(20, 25, 30, 40, 15), "one study with 0 events")
   add("edge_one_all", "constructed", c(20, 18, 22, 15), c(20, 25, 30, 24), "one study with all events")
   add("edge_several_zero", "constructed", c(0, 0, 0, 2, 1, 4), c(10, 15, 30, 40, 25, 50),
@@ -97,14 +66,14 @@ suppressPackageStartupMessages({
 )
 
 .tr_confint <- function(fit) {
-  res <- .tr_capture(confint(fit))
+  res <- capture(confint(fit))
   if (is.null(res$value)) {
-    return(list(type = "QP", error = res$error, warnings = .tr_arr(res$warnings)))
+    return(list(type = "QP", error = res$error, warnings = arr(res$warnings)))
   }
   rnd <- res$value$random
-  row <- function(r) list(estimate = .tr_num(rnd[r, "estimate"]), ci_lb = .tr_num(rnd[r, "ci.lb"]),
-                          ci_ub = .tr_num(rnd[r, "ci.ub"]))
-  list(type = "QP", error = NA_character_, warnings = .tr_arr(res$warnings),
+  row <- function(r) list(estimate = num(rnd[r, "estimate"]), ci_lb = num(rnd[r, "ci.lb"]),
+                          ci_ub = num(rnd[r, "ci.ub"]))
+  list(type = "QP", error = NA_character_, warnings = arr(res$warnings),
        ci_null = isTRUE(res$value$ci.null), lb_sign = res$value$lb.sign, ub_sign = res$value$ub.sign,
        tau2 = row("tau^2"), tau = row("tau"), I2 = row("I^2(%)"), H2 = row("H^2"))
 }
@@ -113,12 +82,12 @@ suppressPackageStartupMessages({
   m <- .tr_measures[[transform]]
   x <- as.numeric(d$events); n <- as.numeric(d$totals)
   es <- escalc(measure = m$measure, xi = x, ni = n)
-  out <- list(name = d$name, transform = transform, measure = m$measure, events = .tr_arr(x),
-              totals = .tr_arr(n), method = method, test = test, level = level,
-              yi = .tr_arr(es$yi), vi = .tr_arr(es$vi), bt_transform = m$bt)
-  res <- .tr_capture(rma(measure = m$measure, xi = x, ni = n, method = method, test = test, level = level))
+  out <- list(name = d$name, transform = transform, measure = m$measure, events = arr(x),
+              totals = arr(n), method = method, test = test, level = level,
+              yi = arr(es$yi), vi = arr(es$vi), bt_transform = m$bt)
+  res <- capture(rma(measure = m$measure, xi = x, ni = n, method = method, test = test, level = level))
   if (is.null(res$value)) {
-    return(c(out, list(converged = FALSE, error = res$error, warnings = .tr_arr(res$warnings))))
+    return(c(out, list(converged = FALSE, error = res$error, warnings = arr(res$warnings))))
   }
   fit <- res$value
   pr <- predict(fit)
@@ -127,17 +96,17 @@ suppressPackageStartupMessages({
                 arcsine = predict(fit, transf = transf.iarcsin),
                 raw = predict(fit))
   c(out, list(
-    converged = TRUE, error = NA_character_, warnings = .tr_arr(res$warnings),
+    converged = TRUE, error = NA_character_, warnings = arr(res$warnings),
     test_used = fit$test,
-    beta = .tr_num(fit$beta), se = .tr_num(fit$se),
-    ci_lb = .tr_num(fit$ci.lb), ci_ub = .tr_num(fit$ci.ub),
-    pi_lb = .tr_num(pr$pi.lb), pi_ub = .tr_num(pr$pi.ub),
-    bt_pred = .tr_num(prt$pred), bt_ci_lb = .tr_num(prt$ci.lb), bt_ci_ub = .tr_num(prt$ci.ub),
-    bt_pi_lb = .tr_num(prt$pi.lb), bt_pi_ub = .tr_num(prt$pi.ub),
+    beta = num(fit$beta), se = num(fit$se),
+    ci_lb = num(fit$ci.lb), ci_ub = num(fit$ci.ub),
+    pi_lb = num(pr$pi.lb), pi_ub = num(pr$pi.ub),
+    bt_pred = num(prt$pred), bt_ci_lb = num(prt$ci.lb), bt_ci_ub = num(prt$ci.ub),
+    bt_pi_lb = num(prt$pi.lb), bt_pi_ub = num(prt$pi.ub),
     harmonic_mean_n = 1 / mean(1 / n),
-    tau2 = .tr_num(fit$tau2), I2 = .tr_num(fit$I2), H2 = .tr_num(fit$H2),
-    QE = .tr_num(fit$QE), QEp = .tr_num(fit$QEp), k = as.integer(fit$k),
-    weights = .tr_arr(weights(fit)),
+    tau2 = num(fit$tau2), I2 = num(fit$I2), H2 = num(fit$H2),
+    QE = num(fit$QE), QEp = num(fit$QEp), k = as.integer(fit$k),
+    weights = arr(weights(fit)),
     confint = .tr_confint(fit)
   ))
 }
@@ -160,12 +129,12 @@ suppressPackageStartupMessages({
   es <- escalc(measure = "PR", xi = x, ni = n, add = 0)
   fits <- list()
   for (method in c("EE", "DL", "REML")) {
-    res <- .tr_capture(rma(yi, vi, data = es, method = method))
+    res <- capture(rma(yi, vi, data = es, method = method))
     fits[[length(fits) + 1]] <- list(method = method, error = res$error,
-                                     warnings = .tr_arr(res$warnings),
+                                     warnings = arr(res$warnings),
                                      converged = !is.null(res$value))
   }
-  list(events = .tr_arr(x), totals = .tr_arr(n), add = 0, yi = .tr_arr(es$yi), vi = .tr_arr(es$vi),
+  list(events = arr(x), totals = arr(n), add = 0, yi = arr(es$yi), vi = arr(es$vi),
        fits = fits)
 }
 
@@ -198,12 +167,12 @@ suppressPackageStartupMessages({
       cp <- stats::binom.test(x, n, conf.level = level)$conf.int
       out[[length(out) + 1]] <- list(
         x = as.integer(x), n = as.integer(n), level = level,
-        clopper_pearson = .tr_arr(c(cp[1], cp[2])),
-        wilson = .tr_arr(c(w_lb, w_ub)),
-        wilson_prop_test = .tr_arr(c(pt[1], pt[2])),
-        jeffreys = .tr_arr(c(j_lb, j_ub)),
-        agresti_coull = .tr_arr(c(max(0, ptl - ah), min(1, ptl + ah))),
-        agresti_coull_untruncated = .tr_arr(c(ptl - ah, ptl + ah))
+        clopper_pearson = arr(c(cp[1], cp[2])),
+        wilson = arr(c(w_lb, w_ub)),
+        wilson_prop_test = arr(c(pt[1], pt[2])),
+        jeffreys = arr(c(j_lb, j_ub)),
+        agresti_coull = arr(c(max(0, ptl - ah), min(1, ptl + ah))),
+        agresti_coull_untruncated = arr(c(ptl - ah, ptl + ah))
       )
     }
   }
@@ -214,15 +183,15 @@ suppressPackageStartupMessages({
   ts <- c(-0.5, -0.01, 0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, pi / 4, 0.9, 1.1, 1.3, 1.5, 1.55,
           pi / 2, 1.6, 2)
   ft <- lapply(list(c(10, 20, 30), c(5, 20, 100, 500, 1000, 5000), 7, c(1, 2)), function(ni) {
-    list(ni = .tr_arr(ni), harmonic_mean = 1 / mean(1 / ni), t = .tr_arr(ts),
-         ipft_hm = .tr_arr(transf.ipft.hm(ts, targs = list(ni = ni))))
+    list(ni = arr(ni), harmonic_mean = 1 / mean(1 / ni), t = arr(ts),
+         ipft_hm = arr(transf.ipft.hm(ts, targs = list(ni = ni))))
   })
   pft <- lapply(c(1, 7, 19.5, 100), function(n) {
     ps <- c(0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1)
-    list(n = n, p = .tr_arr(ps), pft = .tr_arr(transf.pft(ps, n)), ipft = .tr_arr(transf.ipft(transf.pft(ps, n), n)))
+    list(n = n, p = arr(ps), pft = arr(transf.pft(ps, n)), ipft = arr(transf.ipft(transf.pft(ps, n), n)))
   })
-  list(t = .tr_arr(ts), iarcsin = .tr_arr(transf.iarcsin(ts)), arcsin = .tr_arr(transf.arcsin(seq(0, 1, 0.125))),
-       arcsin_p = .tr_arr(seq(0, 1, 0.125)), ipft_hm = ft, pft = pft)
+  list(t = arr(ts), iarcsin = arr(transf.iarcsin(ts)), arcsin = arr(transf.arcsin(seq(0, 1, 0.125))),
+       arcsin_p = arr(seq(0, 1, 0.125)), ipft_hm = ft, pft = pft)
 }
 
 fixture_transforms <- function() {
