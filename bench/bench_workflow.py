@@ -12,7 +12,8 @@ repository meanwhile do not change the engine checksum under the benchmark):
 1. cold: the default config from an empty ``results/``: wall time and the number of jobs;
 2. no-op: the same command again, nothing to do, against a bare Snakemake DAG with the same number of jobs
    (one Snakefile, ``rule all`` and jobs that touch a file; also complete): medians of interleaved runs and
-   their ratio;
+   their ratio, for the wall time and for the CPU time of the Snakemake process (user + system, which other
+   load on a shared machine disturbs less);
 3. edit: one row of ``data/response.tsv`` changed (the responders of LORLATINIB_P2_EXP1, 27 -> 26, a
    printed count without a printed percentage, so the table stays valid): which jobs Snakemake reruns and
    how long that takes;
@@ -31,6 +32,7 @@ import datetime as dt
 import itertools
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,10 +102,24 @@ def job_stats(output: str) -> dict[str, int]:
         if inside:
             parts = line.split()
             if len(parts) == 2 and parts[1].isdigit():
-                stats[parts[0]] = int(parts[1])
-            elif parts and parts[0] == "total":
-                break
+                stats[parts[0]] = int(parts[1])  # the last row, "total", is the number of jobs
+                if parts[0] == "total":
+                    break
     return stats
+
+
+def noop_seconds(workdir: Path, *args: str, env_path: Path | None = None) -> tuple[float, float]:
+    """Run Snakemake with nothing to do; returns (wall seconds, CPU seconds of the process: user + system)."""
+    env = {**os.environ, "PYTHONPATH": str((env_path or workdir) / "workflow")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0 or "Nothing to be done" not in proc.stdout + proc.stderr:
+        raise RuntimeError(f"snakemake {' '.join(args)} in {workdir} was not a no-op:\n{proc.stderr[-4000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 # ---------------------------------------------------------------- 1-3
@@ -111,9 +127,9 @@ def job_stats(output: str) -> dict[str, int]:
 
 def cold_noop_edit(tmp: Path, repeats: int) -> dict:
     work = copy_project(tmp / "default")
-    n_jobs = job_stats(snakemake(work, "--dry-run")[1]).get("total", None)
     stats = job_stats(snakemake(work, "--dry-run")[1])
-    n_jobs = sum(v for k, v in stats.items())
+    n_jobs = stats.pop("total")
+    assert n_jobs == sum(stats.values()), stats
     cold, _, cold_peak = snakemake(work, memory=True)
     # 2. no-op against a bare DAG of as many jobs, interleaved
     bare = tmp / "bare"
@@ -123,8 +139,8 @@ def cold_noop_edit(tmp: Path, repeats: int) -> dict:
     assert len(list((bare / "out").iterdir())) == n_jobs - 1
     ours, base = [], []
     for _ in range(repeats):
-        ours.append(snakemake(work)[0])
-        base.append(snakemake(bare, "--config", f"njobs={n_jobs}", env_path=work)[0])
+        ours.append(noop_seconds(work))
+        base.append(noop_seconds(bare, "--config", f"njobs={n_jobs}", env_path=work))
     dry = snakemake(work, "--dry-run")[1]
     assert "Nothing to be done" in dry, dry[-2000:]
     # 3. one row of data/response.tsv
@@ -177,11 +193,12 @@ def many_analyses(tmp: Path, n: int, per_job: int) -> dict:
     config = many_config(n, per_job)
     (work / "config" / "many.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     stats = job_stats(snakemake(work, "tables", "--dry-run", "--configfile", "config/many.yaml")[1])
+    n_jobs = stats.pop("total")
     seconds, out, peak = snakemake(work, "tables", "--configfile", "config/many.yaml", memory=True)
     tables = sum(1 for _ in (work / "results" / "analyses").rglob("*.tsv"))
     pooled = len((work / "results/tables/pooled.tsv").read_text().splitlines()) - 1
     noop, _, _ = snakemake(work, "tables", "--configfile", "config/many.yaml")
-    return {"n": n, "per_job": per_job, "seconds": seconds, "peak": peak, "jobs": sum(stats.values()),
+    return {"n": n, "per_job": per_job, "seconds": seconds, "peak": peak, "jobs": n_jobs,
             "tables": tables, "pooled": pooled, "noop": noop,
             "batch_jobs": sum(v for k, v in stats.items() if k.startswith("analyses_batch_"))}
 
@@ -196,7 +213,8 @@ def snakemake_version() -> str:
 
 def markdown(r: dict, m: dict) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    noop, bare = statistics.median(r["noop"]), statistics.median(r["bare"])
+    noop, bare = (statistics.median(w for w, _ in r["noop"]), statistics.median(w for w, _ in r["bare"]))
+    noop_cpu, bare_cpu = (statistics.median(c for _, c in r["noop"]), statistics.median(c for _, c in r["bare"]))
     edit_jobs = ", ".join(f"{k} {v}" for k, v in r["edit_jobs"].items() if k != "total")
     return "\n".join([
         SECTION,
@@ -209,12 +227,11 @@ def markdown(r: dict, m: dict) -> str:
         "| --- | --- |",
         f"| 1. cold run of the default config from an empty results/ | {r['cold']:.1f} s, {r['jobs']} jobs, peak "
         f"memory {r['cold_peak']:.0f} MB (Snakemake and its jobs together) |",
-        f"| 2. no-op rerun (median of {len(r['noop'])}, interleaved with the baseline) | {noop:.2f} s "
-        f"(min {min(r['noop']):.2f}) |",
+        f"| 2. no-op rerun (median of {len(r['noop'])}, interleaved with the baseline) | wall {noop:.2f} s, "
+        f"CPU {noop_cpu:.2f} s |",
         f"| 2. bare Snakemake DAG with the same {r['jobs']} jobs, all done (median of {len(r['bare'])}) | "
-        f"{bare:.2f} s (min {min(r['bare']):.2f}) |",
-        f"| 2. **ratio no-op / bare DAG** | **{noop / bare:.2f}** (of the minima: "
-        f"{min(r['noop']) / min(r['bare']):.2f}) |",
+        f"wall {bare:.2f} s, CPU {bare_cpu:.2f} s |",
+        f"| 2. **ratio no-op / bare DAG** | **wall {noop / bare:.2f}, CPU {noop_cpu / bare_cpu:.2f}** |",
         f"| 3. rerun after editing one row of data/response.tsv (LORLATINIB_P2_EXP1 responders 27 -> 26) | "
         f"{r['edit']:.1f} s; jobs rerun: {edit_jobs} ({r['edit_jobs'].get('total', '?')} of {r['jobs']}) |",
         f"| 5. generated config of {m['n']:,} analyses, {m['per_job']} per job, target `tables` | **{m['seconds']:.1f} s**, "
@@ -222,8 +239,9 @@ def markdown(r: dict, m: dict) -> str:
         f"pooled rows, {m['tables']:,} per-analysis tables |",
         f"| 5. its no-op rerun | {m['noop']:.1f} s |",
         "",
-        "Reading it: the no-op rerun parses the workflow (eight rule files), checks the config (schema, "
-        "contradictions, filters against the data) and the four data tables, and compares each job's inputs, "
+        "Reading it: the no-op rerun parses the workflow (eight rule files), confirms by a digest that the "
+        "config, the data tables, the schemas and the engine are those that passed every check before (the checks "
+        "run again when any of them changes), and compares each job's inputs, "
         "parameters and code with Snakemake's records; the bare DAG does only the last step, for touch jobs "
         "without parameters, from a single Snakefile. The one-row edit reruns the response estimates, "
         "the per-study table and the audit, then the jobs of the three ORR analyses (they read the response "
@@ -243,7 +261,7 @@ def markdown(r: dict, m: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-write", action="store_true", help="print only; do not update bench/RESULTS.md")
-    parser.add_argument("--repeats", type=int, default=9, help="no-op reruns (and baseline runs)")
+    parser.add_argument("--repeats", type=int, default=15, help="no-op reruns (and baseline runs)")
     parser.add_argument("--analyses", type=int, default=1000)
     parser.add_argument("--per-job", type=int, default=250)
     args = parser.parse_args()
