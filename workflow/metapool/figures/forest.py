@@ -39,7 +39,7 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-__all__ = ["forest_plot", "save_figure", "MEASURES"]
+__all__ = ["forest_plot", "row_panel", "save_figure", "MEASURES"]
 
 MEASURES = ("proportion", "median", "hr")
 
@@ -599,17 +599,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     H = top_h + ax_rows * ROW_H + BOTTOM_H
     fig.set_size_inches(W, H)
 
-    ax = fig.add_axes((panel_left / W, BOTTOM_H / H, w_panel / W, ax_rows * ROW_H / H))
-    ax.set_ylim(y_end + 0.5, -0.5)
-    ax.patch.set_visible(False)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    ax.spines["bottom"].set_linewidth(0.8)
-    ax.spines["bottom"].set_color(INK)
-    ax.yaxis.set_major_locator(NullLocator())
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.tick_params(axis="x", which="major", direction="out", length=3.5, width=0.8, pad=3.0,
-                   colors=INK, labelsize=FS_SMALL, labelfontfamily=FONT)
+    ax = row_panel(fig, (panel_left / W, BOTTOM_H / H, w_panel / W, ax_rows * ROW_H / H), y_end)
 
     # ---- x axis
     if m.log:
@@ -761,6 +751,23 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
 
 
 # ------------------------------------------------------------------------- saving
+
+
+def row_panel(fig: Figure, rect, y_end: float):
+    """The plot panel of a row-per-study figure (forest, leave-one-out): rows 0..``y_end`` from the top, no
+    frame but the x axis, no y ticks."""
+    ax = fig.add_axes(rect)
+    ax.set_ylim(y_end + 0.5, -0.5)
+    ax.patch.set_visible(False)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.8)
+    ax.spines["bottom"].set_color(INK)
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.tick_params(axis="x", which="major", direction="out", length=3.5, width=0.8, pad=3.0,
+                   colors=INK, labelsize=FS_SMALL, labelfontfamily=FONT)
+    return ax
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:

@@ -29,8 +29,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 from matplotlib.transforms import blended_transform_factory
 
 from .forest import (
-    _RC, FONT, FS_SMALL, FS_TITLE, INK, NOTE, RULE, SQUARE, _fp, _interval, _log_ticks, _Measurer,
-    _nice_log_limits, format_interval, save_figure,
+    _RC, FS_SMALL, FS_TITLE, INK, NOTE, RULE, SQUARE, _fp, _interval, _log_ticks, _Measurer,
+    _nice_log_limits, format_interval, row_panel, save_figure,
 )
 
 __all__ = ["loo_plot", "analysis_loo", "loo_step"]
@@ -122,14 +122,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
     bottom = 0.65
     H = top + n_rows * ROW_H + bottom
     fig.set_size_inches(WIDTH, H)
-    ax = fig.add_axes((panel_left / WIDTH, bottom / H, w_panel / WIDTH, n_rows * ROW_H / H))
-    ax.set_ylim(y_overall + 0.5, -0.5)
-    ax.patch.set_visible(False)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    ax.spines["bottom"].set_linewidth(0.8)
-    ax.yaxis.set_major_locator(NullLocator())
-    ax.tick_params(axis="x", labelsize=FS_SMALL, labelfontfamily=FONT, colors=INK, length=3.5, width=0.8)
+    ax = row_panel(fig, (panel_left / WIDTH, bottom / H, w_panel / WIDTH, n_rows * ROW_H / H), y_overall)
 
     vals = [v for v in [*lo, *hi, *est, o_lo, o_hi, o_est] if math.isfinite(v)]
     if log:
