@@ -11,7 +11,7 @@ metapool is timed):
    report-policy choices (144 study selections) x 4 transforms x 8 tau2 estimators x 3 CI methods
    = 13,824 specifications, in a copy of the workflow.
 2. metapool: the workflow computes the per-study estimates and the multiverse job (Snakemake, 2 cores); then
-   the multiverse computation itself (``metapool.multiverse.run_multiverse`` on the estimates: selection of
+   the multiverse computation itself (``metapool.analysis.multiverse.run_multiverse`` on the estimates: selection of
    every specification's studies, one ``pool_many`` call, back-transformation, summary) is timed in one
    process, best and median of 5 runs after a warm-up.
 3. metafor: bench/multiverse_metafor.R loops ``rma(measure, xi, ni, method, test)`` + ``predict(transf)``
@@ -84,11 +84,11 @@ def snakemake(workdir: Path, target: str, *args: str) -> float:
 
 def run(workdir: Path, repeats: int) -> dict:
     sys.path.insert(0, str(workdir / "workflow"))
-    from metapool.analysis import prepare_analysis
-    from metapool.config import fill_defaults, resolve_analyses, specification_spec
-    from metapool.estimates import TEXT_COLUMNS
+    from metapool.analysis.run import prepare_analysis
+    from metapool.analysis.config import fill_defaults, resolve_analyses, specification_spec
+    from metapool.analysis.estimates import TEXT_COLUMNS
     from metapool.io import read_tsv
-    from metapool.multiverse import run_multiverse
+    from metapool.analysis.multiverse import run_multiverse
 
     config_path = workdir / "config" / "bench_multiverse.yaml"
     out = {}

@@ -1,7 +1,7 @@
 """A synthetic data folder for the benchmarks: valid extraction tables of many single-arm ORR reports.
 
 Not a test. ``write_synthetic_data(folder, trials=60, seed=2024)`` writes ``studies.tsv``, ``response.tsv``
-and header-only ``survival.tsv`` / ``hazard_ratios.tsv`` that pass ``metapool.validation``: every trial has
+and header-only ``survival.tsv`` / ``hazard_ratios.tsv`` that pass ``metapool.analysis.validation``: every trial has
 one to three reports (data cuts; the later ones larger), each report one or two assessments (independent
 review, investigator, not stated), designs randomised / single arm / retrospective and every verification
 flag, so that each inclusion choice of a multiverse selects a different set of studies. Response rates are

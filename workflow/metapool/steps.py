@@ -30,15 +30,15 @@ MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor"
 
 
 def _text_columns() -> list[str]:
-    from .estimates import TEXT_COLUMNS
+    from .analysis.estimates import TEXT_COLUMNS
 
     return TEXT_COLUMNS
 
 
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
-    from .estimates import hr_estimates, response_estimates, survival_estimates
-    from .validation import read_raw, validate_tables
+    from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
+    from .analysis.validation import read_raw, validate_tables
 
     tables = validate_tables({"studies": studies, table: table_path})
     if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
@@ -59,8 +59,8 @@ def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
 
 def audit_step(response: PathLike, output: PathLike) -> None:
     """Printed percentages and CIs against the values recomputed from the counts."""
-    from .audit import audit_response
-    from .validation import read_raw
+    from .analysis.audit import audit_response
+    from .analysis.validation import read_raw
 
     write_tsv(audit_response(read_raw(response)), output)
 
@@ -73,7 +73,7 @@ def _read_estimates(estimates: PathLike | Sequence[PathLike]) -> pd.DataFrame:
 
 def pool_step(estimates: PathLike | Sequence[PathLike], spec: dict, studies_out: PathLike, pooled_out: PathLike) -> None:
     """One configured analysis, from one per-study estimate table or several (stacked)."""
-    from .analysis import run_analysis
+    from .analysis.run import run_analysis
 
     studies, pooled = run_analysis(_read_estimates(estimates), spec)
     write_tsv(studies, studies_out)
@@ -94,8 +94,8 @@ def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: dict, outpu
     """The sensitivity tables of one analysis: ``outputs`` maps each kind (``subgroups``, ``leave_one_out``,
     ``influence``, ``cumulative``, ``small_study``) to its path. With ``pooled`` (the analysis's pooled.tsv)
     the refit is checked to pool the same number of studies, so that the tables describe that result."""
-    from .analysis import prepare_analysis
-    from .diagnostics import sensitivity_frames
+    from .analysis.run import prepare_analysis
+    from .analysis.diagnostics import sensitivity_frames
 
     data = prepare_analysis(_read_estimates(estimates), spec)
     if pooled is not None:
@@ -108,7 +108,7 @@ def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: dict, outpu
 
 
 def _multiverse(frame: pd.DataFrame, spec: dict, table_out: PathLike, summary_out: PathLike) -> None:
-    from .multiverse import run_multiverse
+    from .analysis.multiverse import run_multiverse
 
     result = run_multiverse(frame, spec)
     write_tsv(result.table, table_out)
@@ -141,21 +141,21 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
     multiverse (``multiverse``, ``multiverse_summary``).
 
     ``outputs`` maps ``"<analysis>::<kind>"`` to the path of that table; the analyses are resolved from the
-    workflow ``config`` (:func:`metapool.config.resolve_analyses`). ``estimates`` maps each extraction table
+    workflow ``config`` (:func:`metapool.analysis.config.resolve_analyses`). ``estimates`` maps each extraction table
     (``response``, ``survival``, ``hazard_ratios``) to its per-study estimates; each table is read once, each
     analysis is prepared once for its pooling and its sensitivity tables, and analyses that differ only in
     their model (method, CI, prediction interval) share one selection of studies
-    (:func:`metapool.analysis.selection_key`).
+    (:func:`metapool.analysis.run.selection_key`).
     """
     import sys
     import time
     from dataclasses import replace
 
     start = time.perf_counter()
-    from .analysis import prepare_analysis, run_analysis, selection_key
-    from .config import pooling_spec, resolve_analyses
-    from .diagnostics import sensitivity_frames
-    from .outcomes import estimate_tables
+    from .analysis.run import prepare_analysis, run_analysis, selection_key
+    from .analysis.config import pooling_spec, resolve_analyses
+    from .analysis.diagnostics import sensitivity_frames
+    from .vocabulary import estimate_tables
 
     specs = resolve_analyses(config)
     layout: dict[str, dict[str, PathLike]] = {}

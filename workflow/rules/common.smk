@@ -10,7 +10,7 @@ from pathlib import Path
 import metapool
 from snakemake.exceptions import WorkflowError
 
-from metapool.config import (
+from metapool.analysis.config import (
     SCHEMA_PATH,
     ConfigError,
     batches,
@@ -21,7 +21,7 @@ from metapool.config import (
     resolve_analyses,
     sensitivity_outputs,
 )
-from metapool.outcomes import estimate_tables
+from metapool.vocabulary import estimate_tables
 
 
 def engine_checksum():
@@ -59,7 +59,7 @@ def checks_digest():
 def run_checks():
     """1. the config: schema (unknown keys and values, with suggestions), then contradictory options;
     2. the data tables, then every analysis's filters against them. Stops with every problem at once."""
-    from metapool.validation import DataValidationError, validate_tables
+    from metapool.analysis.validation import DataValidationError, validate_tables
 
     try:
         specs = check_config(config)

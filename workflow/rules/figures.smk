@@ -2,7 +2,7 @@
 # plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error), the
 # leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
 # with results/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
-from metapool.outcomes import IV_MEDIAN_METHODS, measure_of
+from metapool.vocabulary import IV_MEDIAN_METHODS, measure_of
 
 # analyses with per-study standard errors (not the median of medians)
 FUNNELS = [

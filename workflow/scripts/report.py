@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.report import build_report
+from metapool.reporting.report import build_report
 
 build_report(
     template=snakemake.input.template,

@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.report import write_workbook
+from metapool.reporting.report import write_workbook
 
 write_workbook(snakemake.params.sheets, snakemake.output[0])

@@ -36,8 +36,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from ..outcomes import OUTCOMES
-from ..selection import apply_filters
+from ..vocabulary import OUTCOMES
+from ..analysis.selection import apply_filters
 from .forest import _RC, FS, FS_SMALL, FS_TITLE, INK, RULE, _fp, _Measurer, save_figure
 
 __all__ = ["StudyFlow", "study_flow", "flow_frame", "flow_diagram", "flow_step", "FLOW_COLUMNS"]
@@ -288,7 +288,7 @@ def flow_step(estimates, analysis_studies, pooled, spec: Mapping, table_out, out
     ``estimates`` is the per-study estimate table the analysis reads (a path), or several (stacked): those of
     its outcome only, so that editing another extraction table reruns nothing here.
     """
-    from ..estimates import TEXT_COLUMNS
+    from ..analysis.estimates import TEXT_COLUMNS
     from ..io import read_tsv, write_tsv
 
     text = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup"]

@@ -237,7 +237,7 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
 
 def egger_line(yi, vi, spec: Mapping) -> EggerLine:
     """Egger's test of the analysis's model (metafor ``regtest``: its tau² estimator and test)."""
-    from ..bias import egger_test
+    from ..stats.bias import egger_test
 
     test = "z" if spec.get("ci", "z") != "hartung_knapp" else ("adhoc" if spec.get("hk_adhoc") else "knha")
     res = egger_test(yi, vi, method=spec.get("method", "REML"), test=test, level=spec.get("level", 0.95))
@@ -288,7 +288,7 @@ def analysis_funnel(studies: pd.DataFrame, pooled: pd.DataFrame, spec: Mapping, 
 def funnel_step(studies, pooled, spec: Mapping, outputs: Sequence) -> list[Path]:
     """Snakemake step: read ``studies.tsv`` and ``pooled.tsv`` of one analysis, write the funnel plot in every
     format named by ``outputs`` (same stem)."""
-    from ..estimates import TEXT_COLUMNS
+    from ..analysis.estimates import TEXT_COLUMNS
     from ..io import read_tsv
 
     text = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup"]

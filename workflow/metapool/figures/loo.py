@@ -218,7 +218,7 @@ def analysis_loo(leave_one_out: pd.DataFrame, pooled: pd.DataFrame, stem, format
 
 def loo_step(leave_one_out, pooled, outputs: Sequence) -> list[Path]:
     """Snakemake step: the leave-one-out plot of one analysis in every format named by ``outputs``."""
-    from ..estimates import TEXT_COLUMNS
+    from ..analysis.estimates import TEXT_COLUMNS
     from ..io import read_tsv
 
     text = TEXT_COLUMNS + ["label", "reason"]

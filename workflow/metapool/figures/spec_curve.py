@@ -27,7 +27,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..outcomes import MULTIVERSE_DIMENSIONS
+from ..vocabulary import MULTIVERSE_DIMENSIONS
 from .forest import save_figure
 
 __all__ = ["spec_curve", "spec_curve_figure", "DENSE"]

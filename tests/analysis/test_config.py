@@ -1,0 +1,330 @@
+"""The config: every error says where and what to change, and Snakemake stops before anything is written.
+
+In-process tests of metapool.analysis.config (schema messages, contradictions, filters against the data), then
+Snakemake itself in a temporary copy: an unknown key, a misspelled value, a filter matching no study and
+contradictory options stop the run with that message and leave results/ empty; the example configs run
+with --configfile, and --config overrides single values.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from metapool.analysis.config import (
+    BUILTIN_DEFAULTS,
+    ConfigError,
+    batches,
+    check_config,
+    fill_defaults,
+    multiverse_choices,
+    pooling_spec,
+    resolve_analyses,
+    sensitivity_outputs,
+    specification_spec,
+)
+from metapool.vocabulary import SENSITIVITY_KINDS
+from metapool.analysis.validation import validate_tables
+
+from conftest import ROOT, copy_workflow, snakemake
+
+EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return validate_tables({t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")})
+
+
+@pytest.fixture()
+def config():
+    return fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+
+
+def problems(config, tables=None) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        check_config(config, tables)
+    assert str(err.value) == "\n".join(err.value.problems)
+    return err.value.problems
+
+
+# ---------------------------------------------------------------- the default config and the examples
+
+
+def test_default_config_and_examples_pass_every_check(config, tables):
+    specs = check_config(config, tables)
+    assert list(specs) == list(config["analyses"])
+    for path in EXAMPLES:
+        check_config(fill_defaults(yaml.safe_load(path.read_text())), tables)
+    assert len(EXAMPLES) >= 2
+
+
+def test_defaults_fill_in_and_the_analysis_entry_wins(config):
+    config["defaults"]["method"] = "DL"
+    config["analyses"]["orr_tki_naive"]["method"] = "PM"
+    specs = resolve_analyses(config)
+    assert specs["orr_tki_naive"]["method"] == "PM"
+    assert specs["orr_post_crizotinib"]["method"] == "DL"
+    assert specs["orr_post_crizotinib"]["pi"] == BUILTIN_DEFAULTS["pi"]
+    assert specs["orr_tki_naive"]["sensitivity"] == list(SENSITIVITY_KINDS)
+    assert fill_defaults({"analyses": {}})["analyses_per_job"] == 1
+    assert fill_defaults({"analyses": {}})["data_dir"] == "data"
+
+
+def test_pooling_spec_leaves_out_what_does_not_change_the_pooled_result(config):
+    spec = resolve_analyses(config)["orr_post_crizotinib"]
+    assert "multiverse" in spec and "sensitivity" in spec
+    pooled = pooling_spec(spec)
+    assert "multiverse" not in pooled and "sensitivity" not in pooled
+    assert pooled["filters"] == spec["filters"]
+
+
+def test_sensitivity_outputs_add_subgroups_when_the_analysis_has_a_subgroup(config):
+    specs = resolve_analyses(config)
+    assert sensitivity_outputs(specs["orr_tki_naive"]) == SENSITIVITY_KINDS
+    assert sensitivity_outputs(specs["pfs_hr_vs_chemotherapy"]) == ("subgroups",) + SENSITIVITY_KINDS
+    config["analyses"]["orr_tki_naive"]["sensitivity"] = ["small_study", "leave_one_out"]
+    assert sensitivity_outputs(resolve_analyses(config)["orr_tki_naive"]) == ("leave_one_out", "small_study")
+    config["analyses"]["orr_tki_naive"]["sensitivity"] = []
+    assert sensitivity_outputs(resolve_analyses(config)["orr_tki_naive"]) == ()
+
+
+def test_batches_keep_config_order():
+    assert batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert batches(["a"], 5) == [["a"]]
+
+
+# ---------------------------------------------------------------- schema messages
+
+
+def test_unknown_key_names_the_analysis_and_suggests_the_closest_key(config):
+    config["analyses"]["orr_tki_naive"]["methd"] = "DL"
+    assert problems(config) == ["config: analyses.orr_tki_naive: unknown key 'methd'; did you mean 'method'?"]
+
+
+@pytest.mark.parametrize("where,key,expected", [
+    ((), "lvl", "config: unknown key 'lvl'; did you mean 'level'?"),
+    (("defaults",), "transfrom", "config: defaults: unknown key 'transfrom'; did you mean 'transform'?"),
+    (("analyses", "orr_tki_naive", "filters"), "setings",
+     "config: analyses.orr_tki_naive.filters: unknown key 'setings'; did you mean 'setting'?"),
+    (("analyses", "orr_post_crizotinib", "multiverse"), "transforms",
+     "config: analyses.orr_post_crizotinib.multiverse: unknown key 'transforms'; did you mean 'transform'?"),
+    (("analyses", "orr_tki_naive"), "zzz", "config: analyses.orr_tki_naive: unknown key 'zzz'; allowed keys: "),
+])
+def test_unknown_keys_everywhere(config, where, key, expected):
+    node = config
+    for part in where:
+        node = node[part]
+    node[key] = 1
+    (message,) = problems(config)
+    assert message.startswith(expected), message
+
+
+def test_misspelled_value_lists_the_allowed_ones(config):
+    config["analyses"]["orr_tki_naive"]["filters"]["setting"] = ["first_line"]
+    assert problems(config) == [
+        "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not allowed; choose from tki_naive, "
+        "post_crizotinib, post_second_gen, post_alectinib"
+    ]
+
+
+def test_misspelled_value_close_to_an_allowed_one_gets_a_suggestion(config):
+    config["analyses"]["orr_tki_naive"]["method"] = "RMEL"
+    config["analyses"]["orr_post_crizotinib"]["multiverse"]["transform"] = ["logit", "glm"]
+    assert problems(config) == [
+        "config: analyses.orr_post_crizotinib.multiverse.transform: 'glm' is not allowed (did you mean 'glmm'?); "
+        "choose from logit, freeman_tukey, arcsine, raw, glmm",
+        "config: analyses.orr_tki_naive.method: 'RMEL' is not allowed (did you mean 'REML'?); choose from EE, DL, "
+        "HE, SJ, ML, REML, EB, PM",
+    ]
+
+
+def test_other_schema_errors_read_as_sentences(config):
+    a = config["analyses"]
+    config["level"] = 1.5
+    config["analyses_per_job"] = 0
+    del a["orr_tki_naive"]["title"]
+    a["orr_post_crizotinib"]["filters"]["drug"] = []
+    a["orr_post_second_gen"]["hk_adhoc"] = "yes"
+    a["bad name"] = {"title": "x", "outcome": "orr"}
+    assert problems(config) == [
+        "config: analyses: analysis name 'bad name' must start with a letter and contain only letters, digits "
+        "and underscores",
+        "config: analyses.orr_post_crizotinib.filters.drug: must not be empty",
+        "config: analyses.orr_post_second_gen.hk_adhoc: expected true or false, got 'yes'",
+        "config: analyses.orr_tki_naive: missing required key 'title'",
+        "config: analyses_per_job: 0 must be >= 1",
+        "config: level: 1.5 must be < 1",
+    ]
+
+
+def test_multiverse_choice_lists_are_checked_item_by_item(config):
+    config["analyses"]["orr_post_crizotinib"]["multiverse"]["assessor"] = ["any", ["independent_review", "irc"]]
+    (message,) = problems(config)
+    assert message.startswith("config: analyses.orr_post_crizotinib.multiverse.assessor: 'irc' is not allowed; "
+                              "choose from independent_review, investigator, not_stated")
+
+
+# ---------------------------------------------------------------- contradictions
+
+
+@pytest.mark.parametrize("analysis,change,expected", [
+    ("orr_tki_naive", {"hk_adhoc": True},
+     "config: analyses.orr_tki_naive: hk_adhoc: true applies to Hartung-Knapp intervals only; set ci: "
+     "hartung_knapp or hk_adhoc: false (ci is z)"),
+    ("orr_tki_naive", {"comparator": "crizotinib"},
+     "config: analyses.orr_tki_naive.comparator: only hazard ratios and ratios of medians have a comparator "
+     "(outcome orr is a proportion)"),
+    ("pfs_hr_vs_chemotherapy", {"comparator": None},
+     "config: analyses.pfs_hr_vs_chemotherapy: outcome pfs_hr is pooled against one comparator; add comparator: "
+     "crizotinib, alectinib or chemotherapy"),
+    ("orr_tki_naive", {"transform": "glmm"},
+     "config: analyses.orr_tki_naive: transform glmm is fitted by maximum likelihood: set method: ML "
+     "(method is REML)"),
+    ("orr_tki_naive", {"transform": "glmm", "method": "ML", "ci": "hartung_knapp"},
+     "config: analyses.orr_tki_naive: transform glmm has a Wald (z) CI only: set ci: z (ci is hartung_knapp)"),
+    ("orr_tki_naive", {"transform": "glmm", "method": "ML", "pi": "t_k2"},
+     "config: analyses.orr_tki_naive: transform glmm gives no prediction interval: remove pi (pi is t_k2)"),
+    ("pfs_hr_vs_chemotherapy", {"transform": "arcsine"},
+     "config: analyses.pfs_hr_vs_chemotherapy.transform: applies to proportions only (outcome pfs_hr is a "
+     "hazard ratio)"),
+    ("orr_tki_naive", {"median_method": "raw_iv"},
+     "config: analyses.orr_tki_naive.median_method: applies to pfs_median and os_median only (outcome orr)"),
+    ("orr_tki_naive", {"multiverse": {"threshold": 0.5}},
+     "config: analyses.orr_tki_naive.multiverse: declares no choices; list the alternatives under any of "
+     "assessor, design, retrospective, verification, report_policy, transform, method, ci"),
+    ("orr_tki_naive", {"multiverse": {"threshold": 0.5, "method": ["DL"], "ci": ["z"]}},
+     "config: analyses.orr_tki_naive.multiverse: every choice has a single option (1 specification): nothing "
+     "to compare"),
+    ("orr_tki_naive", {"multiverse": {"threshold": 50, "method": ["DL", "REML"]}},
+     "config: analyses.orr_tki_naive.multiverse.threshold: a proportion strictly between 0 and 1 for outcome orr "
+     "(got 50)"),
+    ("pfs_hr_vs_chemotherapy", {"multiverse": {"threshold": 1, "transform": ["logit", "raw"]}},
+     "config: analyses.pfs_hr_vs_chemotherapy.multiverse.transform: applies to proportions only (outcome pfs_hr "
+     "is a hazard ratio)"),
+    ("pfs_median_tki_naive", {"median_method": "median_of_medians", "multiverse": {"threshold": 10,
+                                                                                    "report_policy": ["latest_cut", "largest_n"]}},
+     "config: analyses.pfs_median_tki_naive.multiverse: a multiverse pools by inverse variance; median_method "
+     "median_of_medians has no model to vary (use log_iv or raw_iv)"),
+])
+def test_contradictory_options(config, analysis, change, expected):
+    entry = config["analyses"][analysis]
+    for key, value in change.items():
+        if value is None:
+            entry.pop(key)
+        else:
+            entry[key] = value
+    assert problems(config) == [expected]
+
+
+def test_glmm_with_ml_and_z_is_consistent(config, tables):
+    config["analyses"]["orr_tki_naive"].update(transform="glmm", method="ML")
+    assert check_config(config, tables)["orr_tki_naive"]["transform"] == "glmm"
+
+
+def test_contradictions_inherited_from_defaults_are_reported_per_analysis(config):
+    config["defaults"]["hk_adhoc"] = True
+    found = problems(config)
+    assert len(found) == len(config["analyses"])
+    assert all("hk_adhoc: true applies to Hartung-Knapp intervals only" in p for p in found)
+
+
+# ---------------------------------------------------------------- the filters against the data
+
+
+def test_filter_matching_no_study_names_the_analysis(config, tables):
+    config["analyses"]["orr_tki_naive"]["filters"].update(setting=["post_alectinib"], design=["randomised"])
+    assert problems(config, tables) == [
+        "config: analyses.orr_tki_naive: no study with outcome orr matches the filters (setting: post_alectinib; "
+        "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; design: randomised)"
+    ]
+
+
+def test_hazard_ratio_filter_matching_no_trial_against_that_comparator(config, tables):
+    config["analyses"]["pfs_hr_vs_crizotinib_first_line"]["comparator"] = "alectinib"
+    assert problems(config, tables) == [
+        "config: analyses.pfs_hr_vs_crizotinib_first_line: no study with outcome pfs_hr vs alectinib matches the "
+        "filters (setting: tki_naive)"
+    ]
+
+
+def test_unknown_study_id_or_trial_is_named_with_the_closest(config, tables):
+    config["analyses"]["orr_tki_naive"]["filters"]["study_id"] = ["ALEX_alectnib"]
+    config["analyses"]["orr_post_crizotinib"]["filters"]["trial"] = ["NOPE"]
+    assert problems(config, tables) == [
+        "config: analyses.orr_tki_naive.filters.study_id: 'ALEX_alectnib' is not a study_id of data/studies.tsv; "
+        "did you mean 'ALEX_alectinib'?",
+        "config: analyses.orr_post_crizotinib.filters.trial: 'NOPE' is not a trial of data/studies.tsv "
+        "(see data/studies.tsv)",
+    ]
+
+
+def test_multiverse_choice_matching_none_of_the_studies(config, tables):
+    config["analyses"]["orr_post_crizotinib"]["multiverse"]["design"] = ["any", "retrospective"]
+    assert problems(config, tables) == [
+        "config: analyses.orr_post_crizotinib.multiverse.design: 'retrospective' matches none of the analysis's "
+        "studies"
+    ]
+
+
+def test_every_problem_is_reported_at_once(config):
+    a = config["analyses"]
+    a["orr_tki_naive"]["hk_adhoc"] = True
+    a["orr_post_crizotinib"]["comparator"] = "crizotinib"
+    a["pfs_hr_vs_chemotherapy"]["transform"] = "raw"
+    assert len(problems(config)) == 3
+
+
+# ---------------------------------------------------------------- multiverse expansion
+
+
+def test_multiverse_expands_every_combination_and_glmm_once_per_inclusion(config):
+    spec = resolve_analyses(config)["orr_post_crizotinib"]
+    choices = spec["multiverse"]["choices"]
+    specs = multiverse_choices(spec)
+    inclusion = (len(choices["assessor"]) * len(choices["design"]) * len(choices["verification"])
+                 * len(choices["report_policy"]))
+    iv = len([t for t in choices["transform"] if t != "glmm"]) * len(choices["method"]) * len(choices["ci"])
+    assert len(specs) == inclusion * (iv + 1) == 400
+    glmm = [s for s in specs if s["transform"] == "glmm"]
+    assert len(glmm) == inclusion and all((s["method"], s["ci"]) == ("ML", "z") for s in glmm)
+    assert all(s["retrospective"] == "include" for s in specs)  # not declared: the analysis's own
+    assert len({tuple(map(str, s.values())) for s in specs}) == len(specs)
+
+
+def test_specification_spec_narrows_the_filters(config):
+    spec = resolve_analyses(config)["orr_post_crizotinib"]
+    choice = {"assessor": ["independent_review", "investigator"], "design": "single_arm", "retrospective": "exclude",
+              "verification": "any", "report_policy": "largest_n", "transform": "arcsine", "method": "PM",
+              "ci": "hartung_knapp_adhoc"}
+    sub = specification_spec(spec, choice)
+    assert sub["filters"]["assessor"] == ["independent_review", "investigator"]
+    assert sub["filters"]["design"] == ["single_arm"]
+    assert "verification" not in sub["filters"]
+    assert (sub["report_policy"], sub["transform"], sub["method"], sub["ci"], sub["hk_adhoc"]) == (
+        "largest_n", "arcsine", "PM", "hartung_knapp", True)
+    assert "multiverse" not in sub
+    spec2 = copy.deepcopy(spec)
+    del spec2["filters"]["design"]
+    sub2 = specification_spec(spec2, {**choice, "design": "any"})
+    assert sub2["filters"]["design"] == ["randomised", "single_arm"]  # every design but retrospective
+
+
+# ---------------------------------------------------------------- parse-time imports stay light
+
+
+def test_parse_time_modules_import_no_numpy_scipy_or_pandas():
+    code = ("import sys; import metapool.analysis.config, metapool.vocabulary; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- through Snakemake
+
+

@@ -1,0 +1,281 @@
+"""The per-analysis sensitivity tables (results/analyses/<analysis>/*.tsv) and the proportion transforms.
+
+The tables refit the analysis's own studies and model; each is compared with the engine function that
+tests/test_sensitivity.py and tests/test_bias.py pin to metafor (leave1out, cumul, influence, regtest,
+ranktest, trimfill), or with the pooling of each subset by the single-analysis path (the Hartung-Knapp ad
+hoc correction and the Freeman-Tukey back-transformation of each subset, which the engine functions do not
+take). The transform fix: per-study effects and the pooled result are those of the configured transform.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from metapool.analysis.run import AnalysisError, SUBGROUP_TABLE_COLUMNS, prepare_analysis, run_analysis
+from metapool.stats.bias import begg_test, egger_test, trim_and_fill
+from metapool.analysis.config import fill_defaults, pooling_spec, resolve_analyses, sensitivity_outputs
+from metapool.analysis.diagnostics import (
+    CUMULATIVE_COLUMNS,
+    INFLUENCE_COLUMNS,
+    LEAVE_ONE_OUT_COLUMNS,
+    SMALL_STUDY_COLUMNS,
+    sensitivity_frames,
+)
+from metapool.stats.effects import ilogit
+from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, response_estimates, survival_estimates
+from metapool.stats.glmm import glmm_proportions
+from metapool.io import read_tsv
+from metapool.vocabulary import estimate_tables
+from metapool.stats.pooling import inverse_variance
+from metapool.stats.proportions import pool_proportions, proportion_effects
+from metapool.stats.sensitivity import cumulative, influence, leave_one_out
+from metapool.analysis.validation import read_raw, validate_tables
+
+from conftest import ROOT
+
+REL = 1e-10
+KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
+COLUMNS = {"leave_one_out": LEAVE_ONE_OUT_COLUMNS, "influence": INFLUENCE_COLUMNS, "cumulative": CUMULATIVE_COLUMNS,
+           "small_study": SMALL_STUDY_COLUMNS, "subgroups": SUBGROUP_TABLE_COLUMNS}
+
+
+@pytest.fixture(scope="module")
+def estimates() -> dict[str, pd.DataFrame]:
+    paths = {t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")}
+    tables = validate_tables(paths)
+    return {
+        "response": response_estimates(tables["studies"], tables["response"], 0.95),
+        "survival": survival_estimates(tables["studies"], tables["survival"]),
+        "hazard_ratios": hr_estimates(tables["studies"], tables["hazard_ratios"],
+                                      printed=read_raw(paths["hazard_ratios"])),
+    }
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, dict]:
+    return resolve_analyses(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+
+
+def frame_for(estimates, spec) -> pd.DataFrame:
+    return pd.concat([estimates[t] for t in estimate_tables(spec["outcome"])], ignore_index=True)
+
+
+def tables_of(estimates, spec, kinds=None):
+    spec = pooling_spec(spec)
+    data = prepare_analysis(frame_for(estimates, spec), spec)
+    return data, sensitivity_frames(data, kinds or sensitivity_outputs({**spec, "sensitivity": list(KINDS)}))
+
+
+def close(a, b) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return bool(np.allclose(a, b, rtol=REL, atol=1e-12, equal_nan=True))
+
+
+def test_every_default_analysis_has_its_tables_with_the_documented_columns(estimates, specs):
+    for name, spec in specs.items():
+        data, frames = tables_of(estimates, spec)
+        assert set(frames) == set(sensitivity_outputs(spec)), name
+        for kind, frame in frames.items():
+            assert list(frame.columns) == COLUMNS[kind], (name, kind)
+            assert len(frame) >= 1 and (frame["analysis"] == name).all()
+        assert list(frames["small_study"]["test"]) == ["egger", "begg", "trim_and_fill"]
+
+
+@pytest.mark.parametrize("name", ["orr_tki_naive", "orr_post_crizotinib", "pfs_hr_vs_chemotherapy",
+                                  "pfs_median_tki_naive"])
+@pytest.mark.parametrize("ci", ["z", "hartung_knapp"])
+def test_leave_one_out_and_cumulative_equal_metafor_pinned_engine(estimates, specs, name, ci):
+    spec = {**specs[name], "ci": ci}
+    data, frames = tables_of(estimates, spec, ["leave_one_out", "cumulative", "influence"])
+    yi, vi = data.included_effects()
+    bt = data.backtransform()
+    test = "z" if ci == "z" else "hartung_knapp"
+    loo = leave_one_out(yi, vi, method=spec["method"], test=test)
+    got = frames["leave_one_out"]
+    assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].tolist()
+    assert close(got["beta"], loo.estimate) and close(got["se"], loo.se) and close(got["tau2"], loo.tau2)
+    assert close(got["estimate"], bt(loo.estimate)) and close(got["ci_lower"], bt(loo.ci_lower))
+    assert close(got["i2"], loo.i2) and close(got["q"], loo.q) and (got["k"] == len(yi) - 1).all()
+    years = data.selected.loc[data.included, "year"].to_numpy()
+    cum = cumulative(yi, vi, years, method=spec["method"], test=test)
+    got = frames["cumulative"]
+    assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].to_numpy()[cum.study].tolist()
+    assert got["step"].tolist() == got["k"].tolist() == list(range(1, len(yi) + 1))
+    assert close(got["beta"], cum.estimate) and close(got["ci_upper"], bt(cum.ci_upper))
+    assert (np.diff(got["year"].to_numpy()) >= 0).all()
+    inf = influence(yi, vi, method=spec["method"], test="z" if ci == "z" else "knha")
+    got = frames["influence"]
+    for ours, theirs in (("rstudent", "rstudent"), ("dffits", "dffits"), ("cooks_distance", "cooks_distance"),
+                         ("cov_ratio", "cov_ratio"), ("hat", "hat"), ("weight", "weight")):
+        assert close(got[ours], getattr(inf, theirs)), ours
+    assert (got["influential"].to_numpy() == inf.influential).all()
+
+
+def test_small_study_tests_with_ten_or_more_studies_equal_the_engine(estimates, specs):
+    spec = specs["orr_tki_naive"]
+    data, frames = tables_of(estimates, spec, ["small_study"])
+    assert data.k >= 10
+    yi, vi = data.included_effects()
+    table = frames["small_study"].set_index("test")
+    eg = egger_test(yi, vi, method=spec["method"])
+    assert close(table.loc["egger", "statistic"], eg.statistic) and close(table.loc["egger", "pvalue"], eg.pvalue)
+    assert close(table.loc["egger", "estimate"], ilogit(eg.limit_estimate))
+    bg = begg_test(yi, vi)
+    assert close(table.loc["begg", "statistic"], bg.tau) and close(table.loc["begg", "pvalue"], bg.pvalue)
+    tf = trim_and_fill(yi, vi, method=spec["method"])
+    assert table.loc["trim_and_fill", "k0"] == tf.k0 and table.loc["trim_and_fill", "side"] == tf.side
+    assert close(table.loc["trim_and_fill", "estimate"], ilogit(tf.model.beta))
+    assert (table["reason"] == "").all() and (table["k"] == data.k).all()
+
+
+def test_small_study_tests_with_fewer_than_ten_studies_say_why(estimates, specs):
+    data, frames = tables_of(estimates, specs["orr_post_crizotinib"], ["small_study"])
+    table = frames["small_study"]
+    assert data.k < 10
+    assert table["statistic"].isna().all() and table["estimate"].isna().all()
+    assert (table["reason"] == f"k = {data.k} < 10: too few studies to test for funnel-plot asymmetry "
+                               "(Sterne et al. BMJ 2011;343:d4002)").all()
+
+
+def test_tables_of_an_analysis_with_one_study_say_why(estimates, specs):
+    data, frames = tables_of(estimates, specs["os_median_post_second_gen"])
+    assert data.k == 1
+    assert frames["leave_one_out"]["reason"].tolist() == ["leave-one-out needs at least 2 pooled studies (k = 1)"]
+    assert frames["influence"]["reason"].tolist() == ["the influence analysis needs at least 3 pooled studies (k = 1)"]
+    assert len(frames["cumulative"]) == 1 and frames["cumulative"]["reason"].tolist() == [""]
+
+
+def test_hartung_knapp_ad_hoc_and_prediction_interval_follow_the_analysis(estimates, specs):
+    spec = {**specs["orr_tki_naive"], "ci": "hartung_knapp", "hk_adhoc": True, "pi": "t_k2", "method": "PM"}
+    data, frames = tables_of(estimates, spec, ["leave_one_out"])
+    yi, vi = data.included_effects()
+    for j, row in enumerate(frames["leave_one_out"].itertuples()):
+        keep = np.arange(len(yi)) != j
+        m = inverse_variance(yi[keep], vi[keep], method="PM", ci="hartung_knapp", hk_adhoc=True, pi="t_k2")
+        assert (row.beta, row.se, row.tau2) == (m.beta, m.se, m.tau2)
+        assert row.ci_lower == ilogit(m.ci_lower) and row.pi_upper == ilogit(m.pi_upper)
+
+
+def test_freeman_tukey_subsets_are_back_transformed_with_their_own_totals(estimates, specs):
+    spec = {**specs["orr_tki_naive"], "transform": "freeman_tukey"}
+    data, frames = tables_of(estimates, spec, ["leave_one_out", "cumulative"])
+    ev, tot = data.counts()
+    for j, row in enumerate(frames["leave_one_out"].itertuples()):
+        keep = np.arange(len(ev)) != j
+        ref = pool_proportions(ev[keep], tot[keep], transform="freeman_tukey", heterogeneity_ci=False)
+        assert row.estimate == pytest.approx(ref.estimate, rel=1e-14)
+        assert row.ci_lower == pytest.approx(ref.ci_lower, rel=1e-14)
+
+
+def test_glmm_analysis_refits_the_glmm_and_explains_what_it_cannot_do(estimates, specs):
+    spec = {**specs["orr_tki_naive"], "transform": "glmm", "method": "ML"}
+    data, frames = tables_of(estimates, spec)
+    ev, tot = data.counts()
+    first = frames["leave_one_out"].iloc[0]
+    ref = glmm_proportions(ev[1:], tot[1:])
+    assert (first["estimate"], first["tau2"]) == (ref.estimate, ref.tau2) and math.isnan(first["pi_lower"])
+    cum = frames["cumulative"]
+    assert cum["reason"].iloc[0] == "the GLMM needs at least 2 studies"
+    assert cum["estimate"].iloc[-1] == glmm_proportions(*data.counts()).estimate  # the last step: every study
+    assert frames["influence"]["reason"].iloc[0].endswith("this analysis is the binomial-normal GLMM")
+    assert (frames["small_study"]["reason"].str.endswith("this analysis is the binomial-normal GLMM")).all()
+
+
+def test_median_of_medians_tables(estimates, specs):
+    spec = {**specs["pfs_median_tki_naive"], "median_method": "median_of_medians"}
+    data, frames = tables_of(estimates, spec)
+    assert frames["leave_one_out"]["estimate"].notna().any()
+    assert "median of medians" in frames["influence"]["reason"].iloc[0]
+    assert frames["subgroups"]["q_between"].isna().all()
+
+
+# ---------------------------------------------------------------- subgroups.tsv
+
+
+@pytest.mark.parametrize("name", ["pfs_median_tki_naive", "pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"])
+def test_subgroups_table_agrees_with_the_pooled_row_and_the_study_rows(estimates, specs, name):
+    spec = pooling_spec(specs[name])
+    studies, pooled = run_analysis(frame_for(estimates, spec), spec)
+    _, frames = tables_of(estimates, specs[name], ["subgroups"])
+    table = frames["subgroups"].set_index("group")
+    p = pooled.iloc[0]
+    for col in ("q_between", "df_between", "q_between_pvalue"):
+        assert (table[col] == p[col]).all() or (table[col].isna().all() and math.isnan(p[col]))
+    pooled_rows = studies[studies["status"] == "pooled"]
+    assert set(table.index) == set(pooled_rows["subgroup"])
+    for g, rows in pooled_rows.groupby("subgroup"):
+        r = rows.iloc[0]
+        assert table.loc[g, "k"] == r["subgroup_k"] == len(rows)
+        assert table.loc[g, "estimate"] == r["subgroup_estimate"]
+        assert table.loc[g, "ci_lower"] == r["subgroup_ci_lower"] and table.loc[g, "tau2"] == r["subgroup_tau2"]
+
+
+def test_glmm_subgroups_are_compared_on_the_logit_scale(estimates, specs):
+    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": "glmm", "method": "ML", "subgroup": "design"}
+    data = prepare_analysis(frame_for(estimates, spec), spec)
+    table = sensitivity_frames(data, ["subgroups"])["subgroups"].set_index("group")
+    for g in table.index:
+        mask = (data.selected["design"] == g).to_numpy()
+        ref = glmm_proportions(*data.counts(mask))
+        assert table.loc[g, "estimate"] == ref.estimate and table.loc[g, "se"] == ref.se
+    w = 1 / table["se"] ** 2
+    q = float(np.sum(w * (table["beta"] - np.sum(w * table["beta"]) / np.sum(w)) ** 2))
+    assert table["q_between"].iloc[0] == pytest.approx(q, rel=1e-12)
+    assert (table["df_between"] == len(table) - 1).all()
+
+
+# ---------------------------------------------------------------- the transform of a single analysis
+
+
+@pytest.mark.parametrize("transform", ["logit", "freeman_tukey", "arcsine", "raw"])
+def test_per_study_effects_and_pooled_result_use_the_configured_transform(estimates, specs, transform):
+    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": transform}
+    studies, pooled = run_analysis(frame_for(estimates, spec), spec)
+    inc = studies[studies["included"].astype(bool)]
+    ev, tot = inc["events"].to_numpy(float), inc["total"].to_numpy(float)
+    yi, vi = proportion_effects(ev, tot, transform)
+    assert (inc["yi"].to_numpy() == yi).all() and (inc["vi"].to_numpy() == vi).all()
+    ref = pool_proportions(ev, tot, transform=transform, method=spec["method"])
+    p = pooled.iloc[0]
+    assert p["transform"] == transform
+    assert (p["estimate"], p["ci_lower"], p["pi_upper"], p["tau2"]) == (ref.estimate, ref.ci_lower, ref.pi_upper, ref.tau2)
+    assert (inc["weight"].to_numpy() == ref.weights).all()
+
+
+def test_glmm_single_analysis(estimates, specs):
+    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": "glmm", "method": "ML"}
+    studies, pooled = run_analysis(frame_for(estimates, spec), spec)
+    inc = studies[studies["included"].astype(bool)]
+    ref = glmm_proportions(inc["events"].to_numpy(float), inc["total"].to_numpy(float))
+    p = pooled.iloc[0]
+    assert (p["estimate"], p["ci_lower"], p["ci_upper"], p["tau2"], p["se"]) == (
+        ref.estimate, ref.ci_lower, ref.ci_upper, ref.tau2, ref.se)
+    assert math.isnan(p["pi_lower"]) and math.isnan(p["i2"]) and inc["weight"].isna().all()
+    assert p["model"] == "random effects (binomial-normal GLMM)" and p["pi_method"] == "" and p["ci_method"] == "z"
+    assert "no prediction interval" in p["notes"]
+    with pytest.raises(AnalysisError, match="method ML and ci z"):
+        run_analysis(frame_for(estimates, spec), {**spec, "method": "REML"})
+
+
+# ---------------------------------------------------------------- the workflow writes them
+
+
+def test_sensitivity_job_refuses_tables_that_would_not_describe_the_pooled_result(estimates, specs, tmp_path):
+    from metapool.io import write_tsv
+    from metapool.steps import sensitivity_step
+
+    spec = pooling_spec(specs["orr_post_crizotinib"])
+    write_tsv(estimates["response"], tmp_path / "response.tsv")
+    _, pooled = run_analysis(estimates["response"], spec)
+    write_tsv(pooled, tmp_path / "pooled.tsv")
+    out = {"leave_one_out": tmp_path / "loo.tsv"}
+    sensitivity_step([tmp_path / "response.tsv"], spec, out, pooled=tmp_path / "pooled.tsv")
+    assert len(read_tsv(out["leave_one_out"])) == pooled["k"].iloc[0]
+    write_tsv(pooled.assign(k=pooled["k"] + 1), tmp_path / "stale.tsv")
+    with pytest.raises(ValueError, match="rerun its pooling first"):
+        sensitivity_step([tmp_path / "response.tsv"], spec, out, pooled=tmp_path / "stale.tsv")

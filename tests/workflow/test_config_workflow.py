@@ -1,0 +1,137 @@
+"""Workflow runs of test_config: the tests that run Snakemake."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from metapool.analysis.config import (
+    BUILTIN_DEFAULTS,
+    ConfigError,
+    batches,
+    check_config,
+    fill_defaults,
+    multiverse_choices,
+    pooling_spec,
+    resolve_analyses,
+    sensitivity_outputs,
+    specification_spec,
+)
+from metapool.vocabulary import SENSITIVITY_KINDS
+from metapool.analysis.validation import validate_tables
+
+from conftest import ROOT, copy_workflow, snakemake
+
+
+def _results(workdir: Path) -> list[Path]:
+    results = workdir / "results"
+    return [p for p in results.rglob("*") if p.is_file()] if results.exists() else []
+
+
+@pytest.fixture()
+def workdir(tmp_path):
+    return copy_workflow(tmp_path / "wf")
+
+
+def _write_config(workdir: Path, edit) -> None:
+    path = workdir / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    edit(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c["analyses"]["orr_tki_naive"].update(methd="DL"),
+     "config: analyses.orr_tki_naive: unknown key 'methd'; did you mean 'method'?"),
+    (lambda c: c["analyses"]["orr_tki_naive"]["filters"].update(setting=["first_line"]),
+     "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not allowed; choose from tki_naive, "
+     "post_crizotinib, post_second_gen, post_alectinib"),
+    (lambda c: c["analyses"]["orr_tki_naive"]["filters"].update(setting=["post_alectinib"], design=["randomised"]),
+     "config: analyses.orr_tki_naive: no study with outcome orr matches the filters"),
+    (lambda c: c["analyses"]["orr_tki_naive"].update(hk_adhoc=True),
+     "config: analyses.orr_tki_naive: hk_adhoc: true applies to Hartung-Knapp intervals only"),
+])
+def test_snakemake_stops_with_the_message_and_writes_nothing(workdir, edit, message):
+    _write_config(workdir, edit)
+    proc = snakemake(workdir, "--dry-run", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out, out[-3000:]
+    assert "Traceback" not in out
+    proc = snakemake(workdir, check=False)
+    assert proc.returncode != 0 and _results(workdir) == []
+
+
+def test_snakemake_config_override_errors_name_the_key(workdir):
+    proc = snakemake(workdir, "--dry-run", "--config", "defaults={methd: DL}", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config: defaults: unknown key 'methd'; did you mean 'method'?" in out, out[-3000:]
+
+
+def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).stdout
+    jobs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_config_overrides_and_grouping_of_analyses(workdir):
+    single = _dry_run_jobs(workdir)
+    n = 10
+    assert single["pool"] == n and single["forest"] == n and single["multiverse"] == 1
+    assert single["sensitivity"] + single["sensitivity_with_subgroups"] == n
+    grouped = _dry_run_jobs(workdir, "--config", "analyses_per_job=4", "level=0.9")
+    assert "pool" not in grouped and "multiverse" not in grouped and "sensitivity" not in grouped
+    assert sorted(k for k in grouped if k.startswith("analyses_batch_")) == [f"analyses_batch_{i}" for i in (1, 2, 3)]
+    assert grouped["forest"] == n and grouped["spec_curve"] == 1
+
+
+def test_configfile_replaces_the_default_config(workdir):
+    example = "config/examples/independent_review.yaml"
+    jobs = _dry_run_jobs(workdir, "--configfile", example)
+    analyses = yaml.safe_load((ROOT / example).read_text())["analyses"]
+    assert jobs["pool"] == jobs["forest"] == len(analyses)
+    assert "multiverse" not in jobs
+
+
+@pytest.mark.parametrize("example", [p.name for p in EXAMPLES])
+def test_example_config_runs_the_workflow(workdir, example):
+    snakemake(workdir, "--configfile", f"config/examples/{example}")
+    config = fill_defaults(yaml.safe_load((ROOT / "config" / "examples" / example).read_text()))
+    specs = resolve_analyses(config)
+    pooled = (workdir / "results/tables/pooled.tsv").read_text().splitlines()
+    assert len(pooled) == 1 + len(specs)
+    for name, spec in specs.items():
+        assert (workdir / f"results/figures/forest_{name}.svg").stat().st_size > 1000
+        for kind in sensitivity_outputs(spec):
+            assert (workdir / f"results/analyses/{name}/{kind}.tsv").exists(), (name, kind)
+        if spec.get("multiverse"):
+            table = (workdir / f"results/multiverse/{name}.tsv").read_text().splitlines()
+            assert len(table) == 1 + len(multiverse_choices(spec))
+            assert (workdir / f"results/figures/spec_curve_{name}.png").stat().st_size > 1000
+    assert (workdir / "results/report.html").exists()
+
+
+def test_checks_are_skipped_only_while_nothing_they_read_changes(workdir):
+    """A passed check leaves a digest in .snakemake/metapool/checks_passed (a no-op rerun then skips the
+    0.1 s of checks); any change to the config, the data or the engine runs them all again."""
+    snakemake(workdir, "--dry-run")
+    stamp = workdir / ".snakemake" / "metapool" / "checks_passed"
+    first = stamp.read_text()
+    snakemake(workdir, "--dry-run")
+    assert stamp.read_text() == first
+    proc = snakemake(workdir, "--dry-run", "--config", "defaults={methd: DL}", check=False)
+    assert proc.returncode != 0 and "unknown key 'methd'" in proc.stdout + proc.stderr
+    assert stamp.read_text() == first  # a failed check writes nothing
+    path = workdir / "data" / "response.tsv"
+    path.write_text(path.read_text().replace("\t27\tprinted\t", "\t270\tprinted\t", 1))
+    proc = snakemake(workdir, "--dry-run", check=False)
+    assert proc.returncode != 0 and "responders" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-2000:]

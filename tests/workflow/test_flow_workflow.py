@@ -1,0 +1,34 @@
+"""Workflow runs of test_report_figures: the tests that run Snakemake."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+from metapool.stats.effects import clopper_pearson
+from metapool.figures.flow import flow_diagram, flow_frame, flow_from_frame, study_flow
+from metapool.figures.forest import ROW_H, forest_plot, save_figure
+from metapool.figures.funnel import EggerLine, funnel_plot
+from metapool.figures.loo import loo_plot
+from metapool.figures.plots import forest_rows, header_model, model_label, subgroup_test_text
+
+
+def test_study_flow_of_every_default_analysis_adds_up(workflow_run):
+    from metapool.analysis.estimates import TEXT_COLUMNS
+    from metapool.io import read_tsv
+
+    text = TEXT_COLUMNS + ["label", "reason", "status", "stage"]
+    pooled = read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=text).set_index("analysis")
+    for path in sorted((workflow_run / "results/analyses").glob("*/flow.tsv")):
+        flow = flow_from_frame(read_tsv(path, text_columns=text))
+        st = read_tsv(path.parent / "studies.tsv", text_columns=text)
+        assert flow.in_data == flow.n_excluded + flow.matching, path
+        assert flow.matching == flow.n_set_aside + flow.selected == st["study_id"].nunique(), path
+        assert flow.selected == flow.n_not_pooled + flow.pooled, path
+        assert flow.pooled == pooled.loc[path.parent.name, "k"], path

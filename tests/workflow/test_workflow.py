@@ -1,0 +1,154 @@
+"""The workflow end to end: the default config run from data/ in a temporary copy."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from metapool.analysis.estimates import TEXT_COLUMNS
+from metapool.io import read_tsv
+
+from conftest import load_fixture, snakemake
+
+
+AUDIT_TEXT = ["ci_level", "pct_printed", "ci_lower_printed", "ci_upper_printed", "status"]
+
+
+def table(run, name):
+    return read_tsv(run / "results" / "tables" / name, text_columns=TEXT_COLUMNS + AUDIT_TEXT + ["label", "reason"])
+
+
+def estimate(run, study_id, outcome, measure=None):
+    measure = measure or ("proportion" if outcome.endswith("orr") else "median")
+    df = table(run, "studies.tsv")
+    row = df[(df.study_id == study_id) & (df.outcome == outcome) & (df.measure == measure)]
+    assert len(row) == 1, f"{study_id} {outcome}: {len(row)} rows"
+    return row.iloc[0]
+
+
+# ---------------------------------------------------------------- seed numbers (../shared/seeds/INDEX.md)
+
+def test_okayama_orr_3_of_9_with_exact_95_and_90_percent_cis(workflow_run):
+    r = estimate(workflow_run, "OKAYAMA_crizotinib", "orr")
+    assert (r.events, r.n) == (3, 9)
+    assert round(r.estimate, 4) == 0.3333
+    assert (round(r.ci_lower, 4), round(r.ci_upper, 4)) == (0.0749, 0.7007)
+    audit = table(workflow_run, "audit.tsv")
+    rows = audit[audit.study_id == "OKAYAMA_crizotinib"].set_index("ci_level")
+    assert rows.loc["0.95", ["pct_printed", "ci_lower_printed", "ci_upper_printed"]].tolist() == ["33.3", "7.5", "70.1"]
+    assert rows.loc["0.90", ["pct_printed", "ci_lower_printed", "ci_upper_printed"]].tolist() == ["33.3", "9.8", "65.5"]
+    assert (round(rows.loc["0.90", "ci_lower_exact"], 2), round(rows.loc["0.90", "ci_upper_exact"], 2)) == (9.77, 65.51)
+    assert (rows["status"] == "agrees").all()
+
+
+def test_okayama_survival(workflow_run):
+    assert estimate(workflow_run, "OKAYAMA_crizotinib", "pfs").estimate == 2.2
+    assert estimate(workflow_run, "OKAYAMA_crizotinib", "os").estimate == 24.1
+
+
+def test_profile_1001(workflow_run):
+    r = estimate(workflow_run, "PROFILE1001_2012", "orr")
+    assert (r.events, r.n) == (87, 143) and round(100 * r.estimate, 1) == 60.8
+    assert estimate(workflow_run, "PROFILE1001_2012", "pfs").estimate == 9.7
+
+
+def test_profile_1005_two_cuts_are_kept_but_never_pooled_together(workflow_run):
+    early = estimate(workflow_run, "PROFILE1005_2011", "orr")
+    late = estimate(workflow_run, "PROFILE1005_2012", "orr")
+    assert (early.events, early.n, round(100 * early.estimate, 1)) == (68, 133, 51.1)
+    assert (late.events, late.n, round(100 * late.estimate, 1)) == (155, 259, 59.8)
+    assert estimate(workflow_run, "PROFILE1005_2012", "pfs").estimate == 8.1
+    st = read_tsv(workflow_run / "results/analyses/orr_tki_naive/studies.tsv", text_columns=["study_id", "status", "reason"])
+    status = st.set_index("study_id")["status"]
+    assert status["PROFILE1005_2012"] == "pooled"
+    assert status["PROFILE1005_2011"] == "set_aside"
+    assert "PROFILE1005_2012" in st.set_index("study_id").loc["PROFILE1005_2011", "reason"]
+
+
+def test_ceritinib_ldk378_81_percent_of_26(workflow_run):
+    r = estimate(workflow_run, "ASCEND1_LDK378_2012", "orr")
+    assert (r.events, r.n, round(100 * r.estimate)) == (21, 26, 81)
+
+
+def test_jalex_and_pemetrexed_medians(workflow_run):
+    assert estimate(workflow_run, "JALEX_alectinib", "pfs").estimate == 34.1
+    assert estimate(workflow_run, "PEMETREXED_retrospective", "pfs").estimate == 4.4
+
+
+# ---------------------------------------------------------------- pooled estimates against metafor
+
+DEFAULT_CASES = load_fixture("default_analyses.json")["cases"]
+
+
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c["analysis"])
+def test_default_analyses_equal_metafor(workflow_run, case):
+    studies = read_tsv(workflow_run / f"results/analyses/{case['analysis']}/studies.tsv", text_columns=["study_id"])
+    assert studies.loc[studies.included, "study_id"].tolist() == case["study_ids"]
+    pooled = table(workflow_run, "pooled.tsv").set_index("analysis").loc[case["analysis"]]
+    for ours, theirs in [("estimate", "bt_pred"), ("ci_lower", "bt_ci_lb"), ("ci_upper", "bt_ci_ub"),
+                         ("pi_lower", "bt_pi_lb"), ("pi_upper", "bt_pi_ub"), ("tau2", "tau2"), ("i2", "I2"),
+                         ("q", "QE"), ("beta", "beta"), ("se", "se")]:
+        assert pooled[ours] == pytest.approx(case[theirs], rel=1e-6, abs=1e-12), ours
+
+
+def test_every_configured_analysis_has_a_pooled_row_and_a_forest_plot(workflow_run):
+    pooled = table(workflow_run, "pooled.tsv")
+    assert set(pooled.analysis) == {c["analysis"] for c in DEFAULT_CASES}
+    for name in pooled.analysis:
+        for ext in ("svg", "pdf", "png"):
+            assert (workflow_run / f"results/figures/forest_{name}.{ext}").stat().st_size > 1000
+
+
+def test_hazard_ratio_pools_never_mix_comparators(workflow_run):
+    est = table(workflow_run, "hazard_ratios_estimates.tsv").set_index("study_id")
+    for name in ("pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"):
+        st = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id"])
+        comparators = set(est.loc[st.study_id, "comparator"])
+        assert len(comparators) == 1, (name, comparators)
+
+
+def test_report_is_self_contained_and_lists_audit_and_set_aside_reports(workflow_run):
+    html = (workflow_run / "results/report.html").read_text()
+    assert "<script" not in html and 'src="http' not in html and "<link" not in html
+    assert html.count('<img src="data:image/svg+xml;base64,') == html.count("<img ")
+    assert html.count('alt="Forest plot: ') == len(DEFAULT_CASES)
+    assert "PROFILE1005_2011" in html and "set aside" in html
+    assert "Extraction audit" in html and "Provenance" in html
+    assert "restricted maximum likelihood" in html
+
+
+# ---------------------------------------------------------------- Snakemake craft
+
+def test_lint_is_clean(workflow_run):
+    proc = snakemake(workflow_run, "--lint", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Lints for" not in out, out[-3000:]
+
+
+def _scheduled_outputs(run) -> set[str]:
+    proc = snakemake(run, "--dry-run")
+    return {line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("output:")}
+
+
+def test_editing_survival_reschedules_only_survival_dependent_jobs(workflow_run):
+    assert _scheduled_outputs(workflow_run) == set()
+    path = workflow_run / "data/survival.tsv"
+    original = path.read_text()
+    # a touch that leaves the content unchanged reruns nothing (Snakemake compares checksums)
+    future = time.time() + 10
+    os.utime(path, (future, future))
+    assert _scheduled_outputs(workflow_run) == set()
+    try:
+        path.write_text(original.replace("\t3.7\t0.95\t1.9\t5.3\t", "\t3.8\t0.95\t1.9\t5.3\t", 1))
+        assert path.read_text() != original
+        outputs = " ".join(sorted(_scheduled_outputs(workflow_run)))
+    finally:
+        path.write_text(original)
+    assert "results/tables/survival_estimates.tsv" in outputs
+    assert "results/analyses/pfs_median_post_second_gen/pooled.tsv" in outputs
+    assert "forest_pfs_median_post_second_gen.svg" in outputs
+    assert "results/report.html" in outputs
+    for untouched in ("response_estimates", "hazard_ratios_estimates", "audit.tsv", "orr_", "pfs_hr_"):
+        assert untouched not in outputs, untouched

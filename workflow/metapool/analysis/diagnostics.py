@@ -1,0 +1,277 @@
+"""The sensitivity tables of one analysis: leave-one-out, influence, cumulative, small-study effects.
+
+Each table is computed from :func:`metapool.analysis.run.prepare_analysis`, so it
+refits exactly the studies, effect sizes and model of the analysis (method, CI
+method, Hartung-Knapp ad hoc correction, level, prediction interval), and is
+written as ``results/analyses/<analysis>/<kind>.tsv``:
+
+* ``leave_one_out`` -- the model refitted without each pooled study in turn
+  (metafor ``leave1out``; Viechtbauer & Cheung, Res Synth Methods
+  2010;1:112-125);
+* ``influence`` -- case-deletion diagnostics (metafor ``influence.rma.uni``):
+  studentised residuals, DFFITS, Cook's distance, covariance ratio, leverage,
+  and the influential flag;
+* ``cumulative`` -- the studies added one at a time by publication year (metafor
+  ``cumul``; Lau et al. N Engl J Med 1992;327:248-254);
+* ``small_study`` -- Egger's regression test (Egger et al. BMJ 1997;315:629-634),
+  Begg's rank correlation (Begg & Mazumdar, Biometrics 1994;50:1088-1101) and
+  trim and fill (Duval & Tweedie, Biometrics 2000;56:455-463), only with at least
+  10 studies (Sterne et al. BMJ 2011;343:d4002); otherwise one row per test with
+  the reason.
+
+Inverse-variance refits of leave-one-out and cumulative are one vectorised
+:func:`metapool.stats.batch.pool_many` call (identical to
+:func:`metapool.stats.pooling.inverse_variance` bit for bit). The GLMM and the median
+of medians are refitted one subset at a time; influence and small-study
+diagnostics need an inverse-variance model and give a reason otherwise.
+
+Every table has a ``reason`` column: empty for a computed row; otherwise why the
+row (or the whole table, then one row) has no numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .run import AnalysisData, _result_numbers, pool_analysis, subgroup_frame
+from ..stats.batch import pool_many
+from ..stats.bias import MIN_STUDIES, begg_test, egger_test, trim_and_fill
+from ..stats.sensitivity import influence
+
+__all__ = [
+    "LEAVE_ONE_OUT_COLUMNS", "CUMULATIVE_COLUMNS", "INFLUENCE_COLUMNS", "SMALL_STUDY_COLUMNS",
+    "leave_one_out_frame", "cumulative_frame", "influence_frame", "small_study_frame", "sensitivity_frames",
+]
+
+_FIT = ["k", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "q_pvalue", "beta",
+        "se"]
+LEAVE_ONE_OUT_COLUMNS = ["analysis", "study_id", "label", "year"] + _FIT + ["reason"]
+CUMULATIVE_COLUMNS = ["analysis", "step", "study_id", "label", "year"] + _FIT + ["reason"]
+INFLUENCE_COLUMNS = ["analysis", "study_id", "label", "rstudent", "dffits", "cooks_distance", "cov_ratio",
+                     "tau2_deleted", "qe_deleted", "hat", "weight", "dfbetas", "influential", "reason"]
+SMALL_STUDY_COLUMNS = ["analysis", "test", "k", "statistic", "df", "pvalue", "k0", "side", "estimate", "ci_lower",
+                       "ci_upper", "method", "reason"]
+SMALL_STUDY_TESTS = ("egger", "begg", "trim_and_fill")
+
+
+def _test_name(spec: dict) -> str:
+    """metafor's ``test`` of the analysis's CI method."""
+    if spec["ci"] != "hartung_knapp":
+        return "z"
+    return "adhoc" if spec.get("hk_adhoc") else "knha"
+
+
+def _empty(columns, analysis: str, reason: str, **values) -> pd.DataFrame:
+    row = {c: math.nan for c in columns}
+    row.update({c: "" for c in ("study_id", "label", "test", "side", "method") if c in columns})
+    row.update(analysis=analysis, reason=reason, **values)
+    return pd.DataFrame([row], columns=columns)
+
+
+def _not_poolable_reason(data: AnalysisData, need: int, what: str) -> str:
+    """Why ``what`` (a singular noun phrase) cannot be computed with the analysis's pooled studies, or ''."""
+    if data.k == 0:
+        return "no study can be pooled"
+    if data.k < need:
+        return f"{what} needs at least {need} pooled studies (k = {data.k})"
+    return ""
+
+
+def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The analysis refitted on each subset (boolean masks over ``data.selected``): the columns of ``_FIT``
+    (one entry per subset) and a reason per subset ('' when it was fitted)."""
+    spec = data.spec
+    n = len(masks)
+    if data.inverse_variance:
+        inc = data.included
+        ys, vs, gs = [], [], []
+        for g, mask in enumerate(masks):
+            sel = inc & mask
+            ys.append(data.yi[sel])
+            vs.append(data.vi[sel])
+            gs.append(np.full(int(sel.sum()), g, dtype=np.intp))
+        res = pool_many(np.concatenate(ys), np.concatenate(vs), np.concatenate(gs), method=spec["method"],
+                        ci=spec["ci"], level=spec["level"], pi=spec["pi"], hk_adhoc=spec["hk_adhoc"])
+        cols = {"k": res.k.astype(float), "tau2": res.tau2, "i2": res.i2, "q": res.q, "q_pvalue": res.q_pvalue,
+                "beta": res.beta, "se": res.se}
+        natural = {"estimate": res.beta, "ci_lower": res.ci_lower, "ci_upper": res.ci_upper,
+                   "pi_lower": res.pi_lower, "pi_upper": res.pi_upper}
+        if data.transform in ("freeman_tukey", "arcsine"):
+            # back-transformed one value at a time, as the single analysis does (exactly the same floats)
+            bts = [data.backtransform(mask) for mask in masks]
+            for c, values in natural.items():
+                cols[c] = np.array([float(bt(float(x))) for bt, x in zip(bts, values)])
+        else:
+            bt = data.backtransform()
+            for c, values in natural.items():
+                cols[c] = np.asarray(bt(values), dtype=float)
+        reasons = ["" if ok else f"the {spec['method']} estimator of tau2 did not converge" for ok in res.converged]
+        return cols, reasons
+    cols = {c: np.full(n, math.nan) for c in _FIT}
+    reasons = []
+    for g, mask in enumerate(masks):
+        try:
+            result, notes = pool_analysis(data, mask)
+        except (ValueError, RuntimeError) as err:
+            result, notes = None, [str(err)]
+        numbers = _result_numbers(result)
+        numbers["k"] = int((data.included & mask).sum())
+        reason = "; ".join(notes)
+        if result is None or not np.isfinite(numbers["estimate"]):
+            reason = reason or "; ".join(numbers["notes"]) or "not estimable"
+        for c in _FIT:
+            cols[c][g] = numbers.get(c, math.nan)
+        reasons.append(reason)
+    return cols, reasons
+
+
+def _study_columns(data: AnalysisData, rows: np.ndarray) -> dict[str, np.ndarray]:
+    sel = data.selected
+    return {c: sel[c].to_numpy()[rows] for c in ("study_id", "label", "year")}
+
+
+def leave_one_out_frame(data: AnalysisData) -> pd.DataFrame:
+    """``leave_one_out.tsv``: one row per pooled study, the analysis refitted without it."""
+    name = data.spec["name"]
+    need = 3 if data.glmm else 2
+    reason = _not_poolable_reason(data, need, "leave-one-out")
+    if reason:
+        return _empty(LEAVE_ONE_OUT_COLUMNS, name, reason)
+    inc = np.flatnonzero(data.included)
+    idx = np.arange(len(data.selected))
+    cols, reasons = _subset_fits(data, [idx != i for i in inc])
+    frame = pd.DataFrame({"analysis": name, **_study_columns(data, inc), **cols, "reason": reasons})
+    frame["k"] = frame["k"].astype(int)
+    return frame[LEAVE_ONE_OUT_COLUMNS]
+
+
+def cumulative_frame(data: AnalysisData) -> pd.DataFrame:
+    """``cumulative.tsv``: the pooled studies added one at a time by publication year (ties in the analysis's
+    order: year, trial, study id); row ``step`` pools the first ``step`` studies."""
+    name = data.spec["name"]
+    reason = _not_poolable_reason(data, 1, "a cumulative meta-analysis")
+    if reason:
+        return _empty(CUMULATIVE_COLUMNS, name, reason)
+    inc = np.flatnonzero(data.included)
+    years = data.selected["year"].to_numpy()[inc]
+    order = inc[np.argsort(years, kind="stable")]
+    masks = []
+    for step in range(1, len(order) + 1):
+        mask = np.zeros(len(data.selected), dtype=bool)
+        mask[order[:step]] = True
+        masks.append(mask)
+    cols, reasons = _subset_fits(data, masks)
+    frame = pd.DataFrame({"analysis": name, "step": np.arange(1, len(order) + 1), **_study_columns(data, order),
+                          **cols, "reason": reasons})
+    frame["k"] = frame["k"].astype(int)
+    return frame[CUMULATIVE_COLUMNS]
+
+
+def influence_frame(data: AnalysisData) -> pd.DataFrame:
+    """``influence.tsv``: case-deletion diagnostics of every pooled study (inverse-variance analyses)."""
+    name = data.spec["name"]
+    if not data.inverse_variance:
+        return _empty(INFLUENCE_COLUMNS, name, _why_not_iv(data, "influence diagnostics"))
+    reason = _not_poolable_reason(data, 3, "the influence analysis")
+    if reason:
+        return _empty(INFLUENCE_COLUMNS, name, reason)
+    spec = data.spec
+    yi, vi = data.included_effects()
+    try:
+        res = influence(yi, vi, method=spec["method"], test=_test_name(spec), level=spec["level"])
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+        return _empty(INFLUENCE_COLUMNS, name, f"influence diagnostics not computed: {err}")
+    inc = data.selected[data.included]
+    frame = pd.DataFrame({
+        "analysis": name, "study_id": inc["study_id"].to_numpy(), "label": inc["label"].to_numpy(),
+        "rstudent": res.rstudent, "dffits": res.dffits, "cooks_distance": res.cooks_distance,
+        "cov_ratio": res.cov_ratio, "tau2_deleted": res.tau2_deleted, "qe_deleted": res.qe_deleted, "hat": res.hat,
+        "weight": res.weight, "dfbetas": res.dfbetas[:, 0], "influential": res.influential,
+    })
+    frame["reason"] = np.where(np.isfinite(res.dffits), "", "the model without this study could not be fitted")
+    return frame[INFLUENCE_COLUMNS]
+
+
+def _why_not_iv(data: AnalysisData, what: str) -> str:
+    if data.glmm:
+        return f"{what} need an inverse-variance model; this analysis is the binomial-normal GLMM"
+    return f"{what} need an inverse-variance model; this analysis pools by the {data.median_method.replace('_', ' ')}"
+
+
+def small_study_frame(data: AnalysisData) -> pd.DataFrame:
+    """``small_study.tsv``: Egger, Begg and trim and fill (rows ``egger``, ``begg``, ``trim_and_fill``).
+
+    ``statistic`` is Egger's z (t under Hartung-Knapp, on ``df``) for the
+    standard-error predictor, Kendall's tau for Begg, and empty for trim and
+    fill; ``estimate``/CI are on the natural scale: Egger's limit estimate (the
+    intercept, the effect of an infinitely precise study) and trim and fill's
+    estimate after filling ``k0`` studies on ``side``.
+    """
+    spec = data.spec
+    name = data.spec["name"]
+    rows = []
+
+    def row(test, **values):
+        base = {c: math.nan for c in SMALL_STUDY_COLUMNS}
+        base.update(analysis=name, test=test, k=data.k, side="", method="" if test == "begg" else spec["method"],
+                    reason="")
+        base.update(values)
+        rows.append(base)
+
+    if not data.inverse_variance:
+        for test in SMALL_STUDY_TESTS:
+            row(test, method="", reason=_why_not_iv(data, "tests for funnel-plot asymmetry"))
+        return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
+    if data.k < MIN_STUDIES:
+        reason = (f"k = {data.k} < {MIN_STUDIES}: too few studies to test for funnel-plot asymmetry "
+                  "(Sterne et al. BMJ 2011;343:d4002)")
+        for test in SMALL_STUDY_TESTS:
+            row(test, reason=reason)
+        return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
+    yi, vi = data.included_effects()
+    bt = data.backtransform()
+    test = _test_name(spec)
+    try:
+        eg = egger_test(yi, vi, method=spec["method"], test=test, level=spec["level"])
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+        row("egger", reason=f"not computed: {err}")
+    else:
+        row("egger", statistic=eg.statistic, df=math.nan if eg.df is None else eg.df, pvalue=eg.pvalue,
+            estimate=float(bt(eg.limit_estimate)), ci_lower=float(bt(eg.limit_ci_lower)),
+            ci_upper=float(bt(eg.limit_ci_upper)))
+    try:
+        bg = begg_test(yi, vi)
+    except (ValueError, RuntimeError) as err:
+        row("begg", reason=f"not computed: {err}")
+    else:
+        row("begg", statistic=bg.tau, pvalue=bg.pvalue)
+    try:
+        tf = trim_and_fill(yi, vi, method=spec["method"], test="z" if test == "z" else "knha", level=spec["level"])
+    except (ValueError, RuntimeError) as err:
+        row("trim_and_fill", reason=f"not computed: {err}")
+    else:
+        m = tf.model
+        row("trim_and_fill", k0=tf.k0, side=tf.side, estimate=float(bt(m.beta)), ci_lower=float(bt(m.ci_lower)),
+            ci_upper=float(bt(m.ci_upper)))
+    return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
+
+
+_BUILDERS = {
+    "leave_one_out": leave_one_out_frame,
+    "influence": influence_frame,
+    "cumulative": cumulative_frame,
+    "small_study": small_study_frame,
+    "subgroups": subgroup_frame,
+}
+
+
+def sensitivity_frames(data: AnalysisData, kinds) -> dict[str, pd.DataFrame]:
+    """The tables named in ``kinds`` (``subgroups``, ``leave_one_out``, ``influence``, ``cumulative``,
+    ``small_study``) of one analysis."""
+    unknown = set(kinds) - set(_BUILDERS)
+    if unknown:
+        raise ValueError(f"unknown sensitivity table(s) {sorted(unknown)}; choose from {sorted(_BUILDERS)}")
+    return {kind: _BUILDERS[kind](data) for kind in kinds}

@@ -1,0 +1,122 @@
+"""Per-study estimates from the validated extraction tables, one row per study and outcome.
+
+All three outcome tables become frames of the same columns (``ESTIMATE_COLUMNS``),
+joined with the study characteristics, so that every later step (selection,
+pooling, figures, report) reads one shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..stats.effects import clopper_pearson
+from ..stats.survival import hr_ci_asymmetry, hr_ci_not_centred, printed_decimals
+
+__all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "response_estimates", "survival_estimates", "hr_estimates"]
+
+STUDY_COLUMNS = [
+    "study_id", "trial", "cohort", "arm", "drug", "setting", "design", "phase", "arm_role",
+    "first_author", "year", "data_cut", "verification",
+]
+ESTIMATE_COLUMNS = STUDY_COLUMNS + [
+    "outcome", "measure", "assessor", "comparator", "comparator_study_id", "n", "events", "count_source",
+    "estimate", "ci_lower", "ci_upper", "ci_level", "estimate_nr", "ci_lower_nr", "ci_upper_nr",
+    "ci_asymmetry", "ci_not_centred", "note", "source", "location",
+]
+TEXT_COLUMNS = [
+    "study_id", "trial", "cohort", "arm", "drug", "setting", "design", "phase", "arm_role", "first_author",
+    "data_cut", "verification", "outcome", "measure", "assessor", "comparator", "comparator_study_id",
+    "count_source", "note", "source", "location",
+]
+
+
+def _join(studies: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    return table.merge(studies[STUDY_COLUMNS], on="study_id", how="left", validate="many_to_one")
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ESTIMATE_COLUMNS:
+        if col not in df.columns:
+            if col.endswith("_nr") or col == "ci_not_centred":
+                df[col] = False
+            else:
+                df[col] = np.nan if col in ("n", "events", "ci_asymmetry") else ""
+    return df[ESTIMATE_COLUMNS].sort_values(["outcome", "setting", "study_id", "assessor"], kind="mergesort").reset_index(drop=True)
+
+
+def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Proportions ``responders / evaluable`` with exact Clopper-Pearson CIs at ``level``.
+
+    A report printing one estimate at two CI levels has two rows in
+    ``response.tsv``; it gives one row here. Rows without counts keep the
+    printed percentage in ``note``.
+    """
+    resp = response.drop_duplicates(["study_id", "outcome", "assessor"], keep="first")
+    df = _join(studies, resp)
+    has_counts = df["responders"].notna() & df["evaluable"].notna()
+    events = df["responders"].astype("float64")
+    total = df["evaluable"].astype("float64")
+    lower = np.full(len(df), np.nan)
+    upper = np.full(len(df), np.nan)
+    if has_counts.any():
+        lo, hi = clopper_pearson(events[has_counts].to_numpy(), total[has_counts].to_numpy(), level)
+        lower[has_counts.to_numpy()] = lo
+        upper[has_counts.to_numpy()] = hi
+    note = np.where(
+        has_counts,
+        "",
+        np.where(df["evaluable"].isna(), "evaluable patients not reported", "responders not reported")
+        + np.where(df["pct"].notna(), " (" + df["pct"].map(lambda p: f"{p:g}") + "% printed)", ""),
+    )
+    out = df.assign(
+        measure="proportion",
+        comparator="",
+        n=df["evaluable"],
+        events=df["responders"],
+        estimate=np.where(has_counts, events / total, np.nan),
+        ci_lower=lower,
+        ci_upper=upper,
+        ci_level=np.where(has_counts, level, np.nan),
+        note=note,
+    )
+    return _finish(out)
+
+
+def survival_estimates(studies: pd.DataFrame, survival: pd.DataFrame) -> pd.DataFrame:
+    """Medians (months) with their CIs as printed; NR kept as flags, never as numbers."""
+    df = _join(studies, survival)
+    out = df.assign(
+        measure="median",
+        comparator="",
+        estimate=df["median"],
+        estimate_nr=df["median_nr"],
+        ci_lower_nr=df["ci_lower_nr"],
+        ci_upper_nr=df["ci_upper_nr"],
+        note="",
+    )
+    return _finish(out)
+
+
+def hr_estimates(studies: pd.DataFrame, hazard_ratios: pd.DataFrame, printed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Hazard ratios (experimental vs comparator) with their CIs as printed.
+
+    ``ci_asymmetry`` is ``|ln HR - (ln L + ln U) / 2|`` in standard errors
+    (:func:`metapool.stats.survival.hr_ci_asymmetry`); ``ci_not_centred`` flags an HR
+    that is off the centre of its CI by more than the rounding of the printed
+    values explains (:func:`metapool.stats.survival.hr_ci_not_centred`). ``printed``
+    is the table as strings (:func:`metapool.analysis.validation.read_raw`, same rows), from
+    which the printed decimals are counted; without it they are inferred from
+    the numbers.
+    """
+    flag = []
+    for i, (h, lo, hi) in enumerate(zip(hazard_ratios["hr"], hazard_ratios["ci_lower"], hazard_ratios["ci_upper"])):
+        decimals = None
+        if printed is not None:
+            decimals = tuple(printed_decimals(printed[c].iloc[i]) for c in ("hr", "ci_lower", "ci_upper"))
+        flag.append(hr_ci_not_centred(h, lo, hi, decimals))
+    df = _join(studies, hazard_ratios.assign(ci_not_centred=np.array(flag, dtype=bool)))
+    asym = hr_ci_asymmetry(df["hr"].to_numpy(float), df["ci_lower"].to_numpy(float),
+                           df["ci_upper"].to_numpy(float), df["ci_level"].to_numpy(float))
+    out = df.assign(measure="hr", estimate=df["hr"], note=df["comparator_detail"], ci_asymmetry=np.atleast_1d(asym))
+    return _finish(out)

@@ -1,0 +1,270 @@
+"""Validation of the four extraction tables (data/*.tsv) against workflow/schemas/<table>.schema.yaml.
+
+Each schema is a JSON Schema (draft 2020-12) for ONE ROW read as strings: `pattern` / `enum` check the
+format of every cell; the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique
+key) are read here. Rules that span cells, rows or tables are the small functions below. Every problem of
+every table is collected and raised at once as a DataValidationError; on success the tables come back typed.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import operator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from os import PathLike
+from pathlib import Path
+from typing import Mapping
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+TABLES = ("studies", "response", "survival", "hazard_ratios")
+ESTIMATE = {"response": "pct", "survival": "median", "hazard_ratios": "hr"}  # what the CI brackets
+GROUP = ("study_id", "outcome", "assessor")  # response rows sharing these (one per CI level) ...
+AGREE = ("evaluable", "responders", "count_source", "pct")  # ... must agree on these
+FORMAT = {"integer": "an integer", "decimal": "a number as printed (e.g. 74 or 33.3)",
+          "decimal_or_nr": 'a number as printed or "NR"'}
+BOUNDS = (("min", ">=", operator.ge), ("exclusive_min", ">", operator.gt),
+          ("max", "<=", operator.le), ("exclusive_max", "<", operator.lt))
+
+
+@dataclass(frozen=True)
+class Violation:
+    file: str
+    line: int  # file line: header = 1, first data row = 2
+    column: str  # "" for a problem of the whole line / file
+    value: str
+    rule: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}"
+        if self.column:
+            value = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+            where += f", column '{self.column}', value '{value}'"
+        return f"{where}: {self.rule}"
+
+
+class DataValidationError(ValueError):
+    def __init__(self, violations):
+        self.violations = list(violations)
+        super().__init__(f"{len(self.violations)} problem(s) in the data tables:\n"
+                         + "\n".join(map(str, self.violations)))
+
+
+@cache
+def load_schema(table: str) -> dict:
+    """The row schema of `table` (checked against the draft 2020-12 meta-schema)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: parsed at every Snakemake start
+    schema = yaml.load((SCHEMA_DIR / f"{table}.schema.yaml").read_text(encoding="utf-8"), Loader=loader)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def read_raw(path: str | PathLike) -> pd.DataFrame:
+    """The TSV as an all-string frame, empty cell = "", nothing stripped, quotes kept literally.
+
+    Raises DataValidationError for what makes a frame meaningless: invalid UTF-8, no header, a duplicated
+    column name, a row whose field count differs from the header's (all of them are reported).
+    """
+    file, data = str(path), Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataValidationError([Violation(file, data[:e.start].count(b"\n") + 1, "", "",
+                                             f"not valid UTF-8 ({e.reason})")]) from None
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not rows:
+        raise DataValidationError([Violation(file, 1, "", "", "file is empty (no header row)")])
+    header, problems = rows[0], []
+    if header and header[0].startswith("\ufeff"):
+        problems.append(Violation(file, 1, "", "", "file starts with a byte-order mark (save as UTF-8 without BOM)"))
+    problems += [Violation(file, 1, c, c, f"duplicate column '{c}'")
+                 for i, c in enumerate(header) if c in header[:i]]
+    problems += [Violation(file, line, "", "", f"row has {len(row)} field(s), the header has {len(header)}"
+                           if row else "blank line")
+                 for line, row in enumerate(rows[1:], start=2) if len(row) != len(header)]
+    if problems:
+        raise DataValidationError(problems)
+    return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFrame]:
+    """Validate the tables named in `paths` (keys from TABLES; "studies" is required) and return them typed.
+
+    Integers -> "Int64", decimals -> float64 (NaN when empty), "NR" -> NaN plus a boolean `<col>_nr` column,
+    strings stay str; every frame gets a `line` column (the file line). Raises DataValidationError listing
+    every violation of every table.
+    """
+    if unknown := set(paths) - set(TABLES):
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {TABLES}")
+    if "studies" not in paths:
+        raise ValueError("validate_tables needs the 'studies' table to resolve study ids")
+    names = [t for t in TABLES if t in paths]
+    raw, found = {}, {t: [] for t in names}
+    for t in names:
+        try:
+            raw[t] = read_raw(paths[t])
+        except DataValidationError as e:
+            found[t] += e.violations
+        except OSError as e:
+            found[t].append(Violation(str(paths[t]), 1, "", "", f"cannot read the file ({e.strerror})"))
+    studies = raw.get("studies")
+    ids = set(studies["study_id"]) if studies is not None and "study_id" in studies else None
+    for t in raw:
+        found[t] += _check_table(t, str(paths[t]), raw[t], ids, str(paths["studies"]))
+    if violations := [v for t in names for v in found[t]]:
+        raise DataValidationError(violations)
+    return {t: _typed(raw[t], load_schema(t)) for t in names}
+
+
+def derived_counts(pct: str, evaluable: int) -> list[int]:
+    """All k in 0..evaluable with round-half-away-from-zero(100*k/evaluable, d) == pct, d = printed decimals."""
+    d = len(pct.partition(".")[2])
+    target = int(Decimal(pct).scaleb(d))  # pct * 10**d, exactly
+    scale = 100 * 10**d
+    # floor(x + 1/2) with x = scale*k/evaluable >= 0, in integers: (2*scale*k + evaluable) // (2*evaluable)
+    return [k for k in range(evaluable + 1) if (2 * scale * k + evaluable) // (2 * evaluable) == target]
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
+    schema = load_schema(table)
+    props, xcols = schema["properties"], schema.get("x-columns", {})
+    out = _check_header(file, list(raw.columns), list(props))
+    complete = set(props) <= set(raw.columns)  # cross-cell rules only when every column is there
+    known = [c for c in raw.columns if c in props]
+    validator = jsonschema.Draft202012Validator(schema)
+    rows = raw.to_dict("records")
+    good = []  # per row: the cells that passed the cell checks
+    for line, row in enumerate(rows, start=2):
+        bad = {}
+        for c in known:
+            if row[c] != row[c].strip():
+                bad[c] = f"{c} has leading or trailing whitespace"
+        for err in validator.iter_errors({c: row[c] for c in known if c not in bad}):
+            if err.validator not in ("required", "additionalProperties"):  # those are the header's job
+                c = err.path[0]
+                bad[c] = _format_rule(c, err, props[c], xcols.get(c, {}).get("type"))
+        for c, spec in xcols.items():
+            if c in known and c not in bad and row[c] not in ("", "NR"):
+                if any(key in spec and not op(Decimal(row[c]), Decimal(str(spec[key])))
+                       for key, _, op in BOUNDS):
+                    bad[c] = f"{c} must be " + " and ".join(f"{sym} {spec[k]}" for k, sym, _ in BOUNDS if k in spec)
+        out += [Violation(file, line, c, row[c], rule) for c, rule in bad.items()]
+        good.append({c: v for c, v in row.items() if c not in bad})
+        if complete:
+            out += _row_rules(table, file, line, row, good[-1])
+    if complete:
+        out += _table_rules(table, file, rows, good, schema["x-key"], ids, studies_file)
+    position = {c: i for i, c in enumerate(props)}  # report by line, then in column order
+    return sorted(out, key=lambda v: (v.line, position.get(v.column.split(", ")[0], -1)))
+
+
+def _check_header(file, found, expected) -> list[Violation]:
+    out = [Violation(file, 1, c, c, f"unknown column '{c}'; expected columns: {', '.join(expected)}")
+           for c in found if c not in expected]
+    out += [Violation(file, 1, c, "", f"missing column '{c}'") for c in expected if c not in found]
+    present = [c for c in expected if c in found]
+    actual = [c for c in found if c in expected]
+    if present != actual:
+        matcher = difflib.SequenceMatcher(a=present, b=actual, autojunk=False)
+        in_place = {c for b in matcher.get_matching_blocks() for c in actual[b.b:b.b + b.size]}
+        out += [Violation(file, 1, c, c, f"column '{c}' is out of order; expected order: {', '.join(expected)}")
+                for c in actual if c not in in_place]
+    return out
+
+
+def _format_rule(column, err, prop, kind) -> str:
+    optional = jsonschema.Draft202012Validator(prop).is_valid("")
+    if err.instance == "":
+        return f"{column} is required (must not be empty)"
+    if err.validator == "enum":
+        return f"{column} must be one of: {', '.join(v for v in prop['enum'] if v)}" + (" (or empty)" * optional)
+    must = f"be {FORMAT[kind]}" if kind in FORMAT else f"match {prop['pattern']}"
+    return f"{column} must {must}" + (" (or empty)" * optional)
+
+
+def _row_rules(table, file, line, row, good) -> list[Violation]:
+    out = []
+
+    def add(column, rule):
+        out.append(Violation(file, line, column, row[column], rule))
+
+    def num(column):  # the cell as a number, None when empty, "NR" or invalid
+        return Decimal(good[column]) if good.get(column, "") not in ("", "NR") else None
+
+    if est := ESTIMATE.get(table):
+        if (row["ci_lower"] or row["ci_upper"]) and not row["ci_level"]:
+            add("ci_level", "ci_level is required when ci_lower or ci_upper is given")
+        lo, e, hi = num("ci_lower"), num(est), num("ci_upper")
+        if e is not None and lo is not None and lo > e:
+            add("ci_lower", f"ci_lower must be <= {est} ({row[est]})")
+        if e is not None and hi is not None and hi < e:
+            add("ci_upper", f"ci_upper must be >= {est} ({row[est]})")
+        if e is None and lo is not None and hi is not None and lo > hi:
+            add("ci_lower", f"ci_lower must be <= ci_upper ({row['ci_upper']})")
+    if table == "response":
+        n, k = num("evaluable"), num("responders")
+        if n is not None and k is not None and k > n:
+            add("responders", f"responders must be <= evaluable ({row['evaluable']})")
+        if row["responders"] and not row["count_source"]:
+            add("count_source", f"count_source is required when responders is given ({row['responders']})")
+        if row["count_source"] and not row["responders"]:
+            add("count_source", "count_source must be empty when responders is empty")
+        if good.get("count_source") == "derived" and k is not None:
+            if not (row["evaluable"] and row["pct"]):
+                add("count_source", "a derived count needs both evaluable and pct")
+            elif n is not None and num("pct") is not None and k <= n:
+                fits, pct = derived_counts(row["pct"], int(n)), row["pct"]
+                if int(k) not in fits:
+                    add("responders", f"derived responders must reproduce pct ({pct}) from evaluable ({n}): "
+                                      f"100*{k}/{n} = {100 * k / n:.4f}; "
+                        + (f"the count that does is {fits[0]}" if len(fits) == 1 else
+                           f"counts that do: {', '.join(map(str, fits))}" if fits else "no count does"))
+                elif len(fits) > 1:
+                    add("responders", f"derived responders is not unique: {', '.join(map(str, fits))} all "
+                                      f"reproduce pct ({pct}) from evaluable ({n})")
+    return out
+
+
+def _table_rules(table, file, rows, good, key, ids, studies_file) -> list[Violation]:
+    out, first, groups = [], {}, {}
+    for line, (row, ok) in enumerate(zip(rows, good), start=2):
+        values = tuple(row[c] for c in key)
+        if values in first:
+            what = key[0] if len(key) == 1 else f"key ({', '.join(key)})"
+            out.append(Violation(file, line, ", ".join(key), ", ".join(values),
+                                 f"duplicate {what}; first occurrence on line {first[values]}"))
+        first.setdefault(values, line)
+        for c in ("study_id", "comparator_study_id"):
+            if table != "studies" and ids is not None and ok.get(c, "") and ok[c] not in ids:
+                out.append(Violation(file, line, c, row[c], f"{c} is not a study_id in {studies_file}"))
+        if table == "response":
+            g = tuple(row[c] for c in GROUP)
+            if g in groups:
+                line0, row0 = groups[g]
+                out += [Violation(file, line, c, row[c],
+                                  f"{c} must agree with line {line0} ('{row0[c]}'), which has the same "
+                                  f"study_id, outcome and assessor") for c in AGREE if row[c] != row0[c]]
+            groups.setdefault(g, (line, row))
+    return out
+
+
+def _typed(raw: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    out = raw.copy()
+    for c, spec in schema.get("x-columns", {}).items():
+        if spec["type"] == "integer":
+            out[c] = pd.array([int(v) if v else pd.NA for v in raw[c]], dtype="Int64")
+        elif spec["type"] in ("decimal", "decimal_or_nr"):
+            out[c] = np.array([float(v) if v not in ("", "NR") else np.nan for v in raw[c]], dtype="float64")
+            if spec["type"] == "decimal_or_nr":
+                out.insert(out.columns.get_loc(c) + 1, f"{c}_nr", (raw[c] == "NR").to_numpy(dtype=bool))
+    out["line"] = np.arange(2, len(raw) + 2, dtype="int64")
+    return out

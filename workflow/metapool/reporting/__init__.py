@@ -1,0 +1,1 @@
+"""The report, the workbook and the words around the numbers."""

@@ -1,0 +1,1 @@
+"""Textbook statistics: estimators, intervals, tests; each function pinned to metafor."""
