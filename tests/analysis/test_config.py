@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -31,7 +30,7 @@ from metapool.analysis.config import (
 from metapool.vocabulary import SENSITIVITY_KINDS
 from metapool.analysis.validation import validate_tables
 
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
 

@@ -27,7 +27,7 @@ from metapool.analysis.diagnostics import (
     sensitivity_frames,
 )
 from metapool.stats.effects import ilogit
-from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, response_estimates, survival_estimates
+from metapool.analysis.estimates import hr_estimates, response_estimates, survival_estimates
 from metapool.stats.glmm import glmm_proportions
 from metapool.io import read_tsv
 from metapool.vocabulary import estimate_tables

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from metapool.analysis.config import (
-    BUILTIN_DEFAULTS,
-    ConfigError,
-    batches,
-    check_config,
     fill_defaults,
     multiverse_choices,
-    pooling_spec,
     resolve_analyses,
     sensitivity_outputs,
-    specification_spec,
 )
-from metapool.vocabulary import SENSITIVITY_KINDS
-from metapool.analysis.validation import validate_tables
 
 from conftest import ROOT, copy_workflow, snakemake
+
+EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
 
 
 def _results(workdir: Path) -> list[Path]:
@@ -56,6 +47,8 @@ def _write_config(workdir: Path, edit) -> None:
     (lambda c: c["analyses"]["orr_tki_naive"].update(hk_adhoc=True),
      "config: analyses.orr_tki_naive: hk_adhoc: true applies to Hartung-Knapp intervals only"),
 ])
+
+
 def test_snakemake_stops_with_the_message_and_writes_nothing(workdir, edit, message):
     _write_config(workdir, edit)
     proc = snakemake(workdir, "--dry-run", check=False)

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import math
-
-import numpy as np
-import pandas as pd
-import pytest
-from matplotlib.text import Text
-
-from metapool.stats.effects import clopper_pearson
-from metapool.figures.flow import flow_diagram, flow_frame, flow_from_frame, study_flow
-from metapool.figures.forest import ROW_H, forest_plot, save_figure
-from metapool.figures.funnel import EggerLine, funnel_plot
-from metapool.figures.loo import loo_plot
-from metapool.figures.plots import forest_rows, header_model, model_label, subgroup_test_text
+from metapool.figures.flow import flow_from_frame
 
 
 def test_study_flow_of_every_default_analysis_adds_up(workflow_run):
