@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from metapool.stats.batch import pool_many  # noqa: E402
 from metapool.stats.effects import logit_effects  # noqa: E402
 from metapool.stats.pooling import inverse_variance  # noqa: E402
-from metapool.stats.tau2 import ConvergenceError, TAU2_METHODS  # noqa: E402
+from metapool.stats.tau2 import ConvergenceError  # noqa: E402
+from metapool.vocabulary import TAU2_METHODS  # noqa: E402
 from common import RESULTS, update_results  # noqa: E402
 
 SECTION = "## Vectorised pooling"

@@ -85,7 +85,7 @@ def snakemake(workdir: Path, target: str, *args: str) -> float:
 def run(workdir: Path, repeats: int) -> dict:
     sys.path.insert(0, str(workdir / "workflow"))
     from metapool.analysis.run import prepare_analysis
-    from metapool.analysis.config import fill_defaults, resolve_analyses, specification_spec
+    from metapool.analysis.config import analysis_specs, fill_defaults, specification_spec
     from metapool.analysis.estimates import TEXT_COLUMNS
     from metapool.io import read_tsv
     from metapool.analysis.multiverse import run_multiverse
@@ -98,7 +98,7 @@ def run(workdir: Path, repeats: int) -> dict:
     job = [snakemake(workdir, target, "--forcerun", "multiverse", "--configfile", str(config_path))
            for _ in range(3)]
     out["job_s"] = statistics.median(job)
-    spec = resolve_analyses(fill_defaults(yaml.safe_load(config_path.read_text())))[ANALYSIS]
+    spec = analysis_specs(fill_defaults(yaml.safe_load(config_path.read_text())))[ANALYSIS]
     frame = read_tsv(workdir / "results/tables/response_estimates.tsv", text_columns=TEXT_COLUMNS)
     result = run_multiverse(frame, spec)  # warm-up
     times = []

@@ -25,6 +25,22 @@ def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
+def estimate_frames() -> dict:
+    """The per-study estimates of data/*.tsv by extraction table (``response``, ``survival``,
+    ``hazard_ratios``), as the workflow's estimates jobs compute them."""
+    from metapool.analysis.estimates import hr_estimates, response_estimates, survival_estimates
+    from metapool.analysis.validation import read_raw, validate_tables
+
+    paths = {t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")}
+    tables = validate_tables(paths)
+    return {
+        "response": response_estimates(tables["studies"], tables["response"], 0.95),
+        "survival": survival_estimates(tables["studies"], tables["survival"]),
+        "hazard_ratios": hr_estimates(tables["studies"], tables["hazard_ratios"],
+                                      printed=read_raw(paths["hazard_ratios"])),
+    }
+
+
 def copy_workflow(dest: Path) -> Path:
     """The workflow's files (not results/) copied to ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)

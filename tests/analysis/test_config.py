@@ -8,27 +8,25 @@ with --configfile, and --config overrides single values.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import yaml
 
 from metapool.analysis.config import (
-    BUILTIN_DEFAULTS,
     ConfigError,
+    analysis_specs,
     batches,
     check_config,
     fill_defaults,
     multiverse_choices,
-    pooling_spec,
-    resolve_analyses,
-    sensitivity_outputs,
     specification_spec,
 )
-from metapool.vocabulary import SENSITIVITY_KINDS
 from metapool.analysis.validation import validate_tables
+from metapool.spec import AnalysisSpec, ModelSpec
+from metapool.vocabulary import SENSITIVITY_KINDS
 
 from conftest import ROOT
 
@@ -66,31 +64,67 @@ def test_default_config_and_examples_pass_every_check(config, tables):
 def test_defaults_fill_in_and_the_analysis_entry_wins(config):
     config["defaults"]["method"] = "DL"
     config["analyses"]["orr_tki_naive"]["method"] = "PM"
-    specs = resolve_analyses(config)
-    assert specs["orr_tki_naive"]["method"] == "PM"
-    assert specs["orr_post_crizotinib"]["method"] == "DL"
-    assert specs["orr_post_crizotinib"]["pi"] == BUILTIN_DEFAULTS["pi"]
-    assert specs["orr_tki_naive"]["sensitivity"] == list(SENSITIVITY_KINDS)
+    del config["defaults"]["pi"]
+    specs = analysis_specs(config)
+    assert specs["orr_tki_naive"].model.method == "PM"
+    assert specs["orr_post_crizotinib"].model.method == "DL"
+    assert specs["orr_post_crizotinib"].model.pi == ModelSpec().pi == "default"
+    assert specs["orr_tki_naive"].sensitivity == SENSITIVITY_KINDS
     assert fill_defaults({"analyses": {}})["analyses_per_job"] == 1
     assert fill_defaults({"analyses": {}})["data_dir"] == "data"
 
 
-def test_pooling_spec_leaves_out_what_does_not_change_the_pooled_result(config):
-    spec = resolve_analyses(config)["orr_post_crizotinib"]
-    assert "multiverse" in spec and "sensitivity" in spec
-    pooled = pooling_spec(spec)
-    assert "multiverse" not in pooled and "sensitivity" not in pooled
-    assert pooled["filters"] == spec["filters"]
+def test_an_analysis_without_options_takes_the_built_in_defaults():
+    spec = analysis_specs({"analyses": {"a": {"title": "A", "outcome": "pfs_hr", "comparator": "crizotinib"}}})["a"]
+    assert spec == AnalysisSpec(name="a", title="A", outcome="pfs_hr", comparator="crizotinib")
+    assert (spec.model.method, spec.model.ci, spec.model.hk_adhoc, spec.model.pi, spec.model.level) == (
+        "REML", "z", False, "default", 0.95)
+    assert (spec.report_policy, spec.transform, spec.median_method, spec.filters, spec.multiverse) == (
+        "latest_cut", "logit", "log_iv", {}, None)
+    assert spec.assessor_preference == ("independent_review", "investigator", "not_stated")
 
 
-def test_sensitivity_outputs_add_subgroups_when_the_analysis_has_a_subgroup(config):
-    specs = resolve_analyses(config)
-    assert sensitivity_outputs(specs["orr_tki_naive"]) == SENSITIVITY_KINDS
-    assert sensitivity_outputs(specs["pfs_hr_vs_chemotherapy"]) == ("subgroups",) + SENSITIVITY_KINDS
+def test_params_rebuild_the_spec_and_pooling_params_leave_out_what_does_not_change_the_pooled_result(config):
+    for spec in analysis_specs(config).values():
+        assert AnalysisSpec.from_params(spec.to_params()) == spec
+    spec = analysis_specs(config)["orr_post_crizotinib"]
+    assert spec.multiverse is not None and spec.sensitivity
+    pooling = spec.pooling_only()
+    assert pooling.multiverse is None and pooling.sensitivity == ()
+    assert pooling.filters == spec.filters and pooling.model == spec.model
+    config["analyses"]["orr_post_crizotinib"]["multiverse"]["method"] = ["DL"]
+    config["analyses"]["orr_post_crizotinib"]["sensitivity"] = ["influence"]
+    assert analysis_specs(config)["orr_post_crizotinib"].pooling_only().to_params() == pooling.to_params()
+
+
+def test_derived_facts_of_the_spec(config):
+    specs = analysis_specs(config)
+    orr, hr = specs["orr_tki_naive"], specs["pfs_hr_vs_chemotherapy"]
+    ratio, median = specs["pfs_median_ratio_vs_crizotinib_first_line"], specs["pfs_median_tki_naive"]
+    assert (orr.measure, orr.tables, orr.scale, orr.comparative) == ("proportion", ("response",), "logit", False)
+    assert (hr.measure, hr.tables, hr.scale, hr.comparative) == ("hr", ("hazard_ratios",), "log", True)
+    assert ratio.tables == ("survival", "hazard_ratios") and ratio.median_method_used == "log_iv"
+    assert orr.median_method_used == "" and median.median_method_used == "log_iv"
+    glmm = replace(orr, transform="glmm", model=ModelSpec(method="ML"))
+    assert glmm.glmm and not glmm.inverse_variance and glmm.has_standard_errors and glmm.scale == "glmm"
+    mom = replace(median, median_method="median_of_medians")
+    assert not mom.inverse_variance and not mom.has_standard_errors and mom.scale == "none"
+    assert replace(median, median_method="raw_iv").scale == "identity"
+    assert [ModelSpec(ci=ci, hk_adhoc=adhoc).test for ci, adhoc in
+            (("z", False), ("hartung_knapp", False), ("hartung_knapp", True))] == ["z", "knha", "adhoc"]
+    assert ModelSpec(ci="hartung_knapp", hk_adhoc=True).ci_choice == "hartung_knapp_adhoc"
+    with pytest.raises(ValueError, match="transform must be one of logit, freeman_tukey"):
+        replace(orr, transform="logitt")
+
+
+def test_sensitivity_tables_add_subgroups_when_the_analysis_has_a_subgroup(config):
+    specs = analysis_specs(config)
+    assert specs["orr_tki_naive"].sensitivity_tables == SENSITIVITY_KINDS
+    assert specs["pfs_hr_vs_chemotherapy"].sensitivity_tables == ("subgroups",) + SENSITIVITY_KINDS
     config["analyses"]["orr_tki_naive"]["sensitivity"] = ["small_study", "leave_one_out"]
-    assert sensitivity_outputs(resolve_analyses(config)["orr_tki_naive"]) == ("leave_one_out", "small_study")
+    assert analysis_specs(config)["orr_tki_naive"].sensitivity_tables == ("leave_one_out", "small_study")
     config["analyses"]["orr_tki_naive"]["sensitivity"] = []
-    assert sensitivity_outputs(resolve_analyses(config)["orr_tki_naive"]) == ()
+    assert analysis_specs(config)["orr_tki_naive"].sensitivity_tables == ()
 
 
 def test_batches_keep_config_order():
@@ -223,7 +257,7 @@ def test_contradictory_options(config, analysis, change, expected):
 
 def test_glmm_with_ml_and_z_is_consistent(config, tables):
     config["analyses"]["orr_tki_naive"].update(transform="glmm", method="ML")
-    assert check_config(config, tables)["orr_tki_naive"]["transform"] == "glmm"
+    assert check_config(config, tables)["orr_tki_naive"].glmm
 
 
 def test_contradictions_inherited_from_defaults_are_reported_per_analysis(config):
@@ -283,8 +317,8 @@ def test_every_problem_is_reported_at_once(config):
 
 
 def test_multiverse_expands_every_combination_and_glmm_once_per_inclusion(config):
-    spec = resolve_analyses(config)["orr_post_crizotinib"]
-    choices = spec["multiverse"]["choices"]
+    spec = analysis_specs(config)["orr_post_crizotinib"]
+    choices = spec.multiverse.choices
     specs = multiverse_choices(spec)
     inclusion = (len(choices["assessor"]) * len(choices["design"]) * len(choices["verification"])
                  * len(choices["report_policy"]))
@@ -297,28 +331,29 @@ def test_multiverse_expands_every_combination_and_glmm_once_per_inclusion(config
 
 
 def test_specification_spec_narrows_the_filters(config):
-    spec = resolve_analyses(config)["orr_post_crizotinib"]
-    choice = {"assessor": ["independent_review", "investigator"], "design": "single_arm", "retrospective": "exclude",
+    spec = analysis_specs(config)["orr_post_crizotinib"]
+    choice = {"assessor": ("independent_review", "investigator"), "design": "single_arm", "retrospective": "exclude",
               "verification": "any", "report_policy": "largest_n", "transform": "arcsine", "method": "PM",
               "ci": "hartung_knapp_adhoc"}
     sub = specification_spec(spec, choice)
-    assert sub["filters"]["assessor"] == ["independent_review", "investigator"]
-    assert sub["filters"]["design"] == ["single_arm"]
-    assert "verification" not in sub["filters"]
-    assert (sub["report_policy"], sub["transform"], sub["method"], sub["ci"], sub["hk_adhoc"]) == (
-        "largest_n", "arcsine", "PM", "hartung_knapp", True)
-    assert "multiverse" not in sub
-    spec2 = copy.deepcopy(spec)
-    del spec2["filters"]["design"]
-    sub2 = specification_spec(spec2, {**choice, "design": "any"})
-    assert sub2["filters"]["design"] == ["randomised", "single_arm"]  # every design but retrospective
+    assert sub.filters["assessor"] == ("independent_review", "investigator")
+    assert sub.filters["design"] == ("single_arm",)
+    assert "verification" not in sub.filters
+    assert (sub.report_policy, sub.transform, sub.model) == (
+        "largest_n", "arcsine", replace(spec.model, method="PM", ci="hartung_knapp", hk_adhoc=True))
+    assert sub.multiverse is None and sub.sensitivity == ()
+    assert sub == replace(spec, filters=sub.filters, report_policy="largest_n", transform="arcsine",
+                          model=sub.model, sensitivity=(), multiverse=None)
+    without_design = replace(spec, filters={c: v for c, v in spec.filters.items() if c != "design"})
+    sub2 = specification_spec(without_design, {**choice, "design": "any"})
+    assert sub2.filters["design"] == ("randomised", "single_arm")  # every design but retrospective
 
 
 # ---------------------------------------------------------------- parse-time imports stay light
 
 
 def test_parse_time_modules_import_no_numpy_scipy_or_pandas():
-    code = ("import sys; import metapool.analysis.config, metapool.vocabulary; "
+    code = ("import sys; import metapool.analysis.config, metapool.vocabulary, metapool.spec; "
             "print(sorted(m for m in ('numpy', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

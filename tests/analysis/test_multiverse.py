@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metapool.analysis.run import AnalysisError, run_analysis
-from metapool.analysis.config import fill_defaults, multiverse_choices, resolve_analyses, specification_spec
+from metapool.analysis.config import analysis_specs, fill_defaults, multiverse_choices, specification_spec
 from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, response_estimates, survival_estimates
-from metapool.io import read_tsv, write_tsv
 from metapool.analysis.multiverse import MULTIVERSE_COLUMNS, SUMMARY_COLUMNS, run_multiverse, summarise
+from metapool.analysis.run import run_analysis
+from metapool.analysis.selection import AnalysisError
 from metapool.analysis.validation import read_raw, validate_tables
+from metapool.io import read_tsv, write_tsv
+from metapool.spec import Multiverse
 
 from conftest import ROOT, load_fixture
 
@@ -55,22 +58,20 @@ def estimates(tmp_path_factory) -> dict[str, pd.DataFrame]:
 
 
 def frame_for(estimates, spec) -> pd.DataFrame:
-    from metapool.vocabulary import estimate_tables
-
-    return pd.concat([estimates[t] for t in estimate_tables(spec["outcome"])], ignore_index=True)
+    return pd.concat([estimates[t] for t in spec.tables], ignore_index=True)
 
 
-def fixture_spec() -> dict:
+def fixture_spec():
     s = FIX["spec"]
     config = fill_defaults({"analyses": {s["name"]: {
         "title": "ORR after crizotinib", "outcome": s["outcome"], "level": s["level"], "pi": s["pi"],
         "filters": s["filters"], "multiverse": {"threshold": s["threshold"], **s["choices"]}}}})
-    return resolve_analyses(config)[s["name"]]
+    return analysis_specs(config)[s["name"]]
 
 
-def example_specs() -> dict[str, dict]:
+def example_specs() -> dict:
     config = fill_defaults(yaml.safe_load((ROOT / "config/examples/multiverse.yaml").read_text()))
-    return resolve_analyses(config)
+    return analysis_specs(config)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def _assert_equals_single_analysis(estimates, spec, result, rows):
             continue
         studies, pooled = run_analysis(frame, sub)
         p = pooled.iloc[0]
-        label = f"{spec['name']} row {i + 1}: {choice}"
+        label = f"{spec.name} row {i + 1}: {choice}"
         assert int(p["k"]) == row["k"], label
         assert studies.loc[studies["included"].astype(bool), "study_id"].tolist() == (
             row["study_ids"].split(";") if row["study_ids"] else []), label
@@ -172,7 +173,8 @@ def test_retrospective_choice_drops_the_retrospective_cohort(estimates):
 
 def test_inclusion_choice_without_studies_gives_an_empty_row(estimates):
     spec = fixture_spec()
-    spec["multiverse"]["choices"] = {"assessor": ["any", "investigator"], "verification": ["any", "verified"]}
+    spec = replace(spec, multiverse=Multiverse(spec.multiverse.threshold, {"assessor": ("any", "investigator"),
+                                                                          "verification": ("any", "verified")}))
     result = run_multiverse(frame_for(estimates, spec), spec)
     empty = result.table[(result.table.assessor == "investigator") & (result.table.verification == "verified")]
     assert len(empty) == 1
@@ -204,7 +206,7 @@ def test_summary_is_the_median_range_and_share_excluding_the_threshold(fixture_r
     assert summary["specifications"] == 400 and summary["estimable"] == len(est)
     assert summary["median_estimate"] == np.median(est)
     assert (summary["min_estimate"], summary["max_estimate"]) == (est.min(), est.max())
-    thr = spec["multiverse"]["threshold"]
+    thr = spec.multiverse.threshold
     below, above = (table.ci_upper < thr).sum(), (table.ci_lower > thr).sum()
     assert summary["ci_excludes_threshold"] == below + above == table.ci_excludes_threshold.sum()
     assert summary["share_ci_excludes_threshold"] == (below + above) / len(est)
@@ -260,16 +262,17 @@ def test_spec_curve_text_is_inside_the_figure_and_never_overlaps(fixture_result)
 def test_pooling_sensitivity_and_multiverse_jobs_do_not_import_matplotlib_or_statsmodels(estimates, tmp_path):
     write_tsv(estimates["response"], tmp_path / "response.tsv")
     spec = fixture_spec()
-    spec["multiverse"]["choices"] = {"transform": ["logit", "raw"], "method": ["DL", "REML"]}
+    spec = replace(spec, multiverse=Multiverse(spec.multiverse.threshold, {"transform": ("logit", "raw"),
+                                                                          "method": ("DL", "REML")}))
     code = f"""
 import sys
-from metapool.analysis.config import pooling_spec
+from metapool.spec import AnalysisSpec
 from metapool.steps import multiverse_step, pool_step, sensitivity_step
-spec = {spec!r}
+spec = AnalysisSpec.from_params({spec.to_params()!r})
 est = [{str(tmp_path / "response.tsv")!r}]
 out = {str(tmp_path)!r}
-pool_step(est, pooling_spec(spec), out + "/studies.tsv", out + "/pooled.tsv")
-sensitivity_step(est, pooling_spec(spec), {{"leave_one_out": out + "/loo.tsv", "small_study": out + "/ss.tsv"}})
+pool_step(est, spec.pooling_only(), out + "/studies.tsv", out + "/pooled.tsv")
+sensitivity_step(est, spec.pooling_only(), {{"leave_one_out": out + "/loo.tsv", "small_study": out + "/ss.tsv"}})
 multiverse_step(est, spec, out + "/mv.tsv", out + "/mv_summary.tsv")
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("matplotlib", "statsmodels", "snakemake")))
 """
@@ -326,7 +329,7 @@ def test_selection_on_synthetic_reports_equals_the_single_analysis(seed):
         "multiverse": {"threshold": 0.5, "assessor": ["any", "independent_review", ["investigator", "not_stated"]],
                        "retrospective": ["include", "exclude"],
                        "report_policy": ["latest_cut", "largest_n", "earliest_cut"]}}}})
-    spec = resolve_analyses(config)["syn"]
+    spec = analysis_specs(config)["syn"]
     result = run_multiverse(frame, spec)
     assert len(set(result.table["study_ids"])) > 1  # the choices select different reports
     for choice, row in zip(result.choices, result.table.to_dict("records")):

@@ -10,15 +10,17 @@ take). The transform fix: per-study effects and the pooled result are those of t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from metapool.analysis.run import AnalysisError, SUBGROUP_TABLE_COLUMNS, prepare_analysis, run_analysis
+from metapool.analysis.run import SUBGROUP_TABLE_COLUMNS, prepare_analysis, run_analysis
+from metapool.analysis.selection import AnalysisError
 from metapool.stats.bias import begg_test, egger_test, trim_and_fill
-from metapool.analysis.config import fill_defaults, pooling_spec, resolve_analyses, sensitivity_outputs
+from metapool.analysis.config import analysis_specs, fill_defaults
 from metapool.analysis.diagnostics import (
     CUMULATIVE_COLUMNS,
     INFLUENCE_COLUMNS,
@@ -27,16 +29,14 @@ from metapool.analysis.diagnostics import (
     sensitivity_frames,
 )
 from metapool.stats.effects import ilogit
-from metapool.analysis.estimates import hr_estimates, response_estimates, survival_estimates
 from metapool.stats.glmm import glmm_proportions
 from metapool.io import read_tsv
-from metapool.vocabulary import estimate_tables
+from metapool.spec import ModelSpec
 from metapool.stats.pooling import inverse_variance
 from metapool.stats.proportions import pool_proportions, proportion_effects
 from metapool.stats.sensitivity import cumulative, influence, leave_one_out
-from metapool.analysis.validation import read_raw, validate_tables
 
-from conftest import ROOT
+from conftest import ROOT, estimate_frames
 
 REL = 1e-10
 KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
@@ -46,29 +46,27 @@ COLUMNS = {"leave_one_out": LEAVE_ONE_OUT_COLUMNS, "influence": INFLUENCE_COLUMN
 
 @pytest.fixture(scope="module")
 def estimates() -> dict[str, pd.DataFrame]:
-    paths = {t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")}
-    tables = validate_tables(paths)
-    return {
-        "response": response_estimates(tables["studies"], tables["response"], 0.95),
-        "survival": survival_estimates(tables["studies"], tables["survival"]),
-        "hazard_ratios": hr_estimates(tables["studies"], tables["hazard_ratios"],
-                                      printed=read_raw(paths["hazard_ratios"])),
-    }
+    return estimate_frames()
 
 
 @pytest.fixture(scope="module")
-def specs() -> dict[str, dict]:
-    return resolve_analyses(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+def specs() -> dict:
+    return analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
 
 
 def frame_for(estimates, spec) -> pd.DataFrame:
-    return pd.concat([estimates[t] for t in estimate_tables(spec["outcome"])], ignore_index=True)
+    return pd.concat([estimates[t] for t in spec.tables], ignore_index=True)
+
+
+def with_model(spec, **model):
+    """``spec`` with some options of its model replaced."""
+    return replace(spec, model=replace(spec.model, **model))
 
 
 def tables_of(estimates, spec, kinds=None):
-    spec = pooling_spec(spec)
+    spec = spec.pooling_only()
     data = prepare_analysis(frame_for(estimates, spec), spec)
-    return data, sensitivity_frames(data, kinds or sensitivity_outputs({**spec, "sensitivity": list(KINDS)}))
+    return data, sensitivity_frames(data, kinds or replace(spec, sensitivity=KINDS).sensitivity_tables)
 
 
 def close(a, b) -> bool:
@@ -79,7 +77,7 @@ def close(a, b) -> bool:
 def test_every_default_analysis_has_its_tables_with_the_documented_columns(estimates, specs):
     for name, spec in specs.items():
         data, frames = tables_of(estimates, spec)
-        assert set(frames) == set(sensitivity_outputs(spec)), name
+        assert set(frames) == set(spec.sensitivity_tables), name
         for kind, frame in frames.items():
             assert list(frame.columns) == COLUMNS[kind], (name, kind)
             assert len(frame) >= 1 and (frame["analysis"] == name).all()
@@ -90,25 +88,25 @@ def test_every_default_analysis_has_its_tables_with_the_documented_columns(estim
                                   "pfs_median_tki_naive"])
 @pytest.mark.parametrize("ci", ["z", "hartung_knapp"])
 def test_leave_one_out_and_cumulative_equal_metafor_pinned_engine(estimates, specs, name, ci):
-    spec = {**specs[name], "ci": ci}
+    spec = with_model(specs[name], ci=ci)
     data, frames = tables_of(estimates, spec, ["leave_one_out", "cumulative", "influence"])
     yi, vi = data.included_effects()
     bt = data.backtransform()
     test = "z" if ci == "z" else "hartung_knapp"
-    loo = leave_one_out(yi, vi, method=spec["method"], test=test)
+    loo = leave_one_out(yi, vi, method=spec.model.method, test=test)
     got = frames["leave_one_out"]
     assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].tolist()
     assert close(got["beta"], loo.estimate) and close(got["se"], loo.se) and close(got["tau2"], loo.tau2)
     assert close(got["estimate"], bt(loo.estimate)) and close(got["ci_lower"], bt(loo.ci_lower))
     assert close(got["i2"], loo.i2) and close(got["q"], loo.q) and (got["k"] == len(yi) - 1).all()
     years = data.selected.loc[data.included, "year"].to_numpy()
-    cum = cumulative(yi, vi, years, method=spec["method"], test=test)
+    cum = cumulative(yi, vi, years, method=spec.model.method, test=test)
     got = frames["cumulative"]
     assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].to_numpy()[cum.study].tolist()
     assert got["step"].tolist() == got["k"].tolist() == list(range(1, len(yi) + 1))
     assert close(got["beta"], cum.estimate) and close(got["ci_upper"], bt(cum.ci_upper))
     assert (np.diff(got["year"].to_numpy()) >= 0).all()
-    inf = influence(yi, vi, method=spec["method"], test="z" if ci == "z" else "knha")
+    inf = influence(yi, vi, method=spec.model.method, test="z" if ci == "z" else "knha")
     got = frames["influence"]
     for ours, theirs in (("rstudent", "rstudent"), ("dffits", "dffits"), ("cooks_distance", "cooks_distance"),
                          ("cov_ratio", "cov_ratio"), ("hat", "hat"), ("weight", "weight")):
@@ -122,12 +120,12 @@ def test_small_study_tests_with_ten_or_more_studies_equal_the_engine(estimates, 
     assert data.k >= 10
     yi, vi = data.included_effects()
     table = frames["small_study"].set_index("test")
-    eg = egger_test(yi, vi, method=spec["method"])
+    eg = egger_test(yi, vi, method=spec.model.method)
     assert close(table.loc["egger", "statistic"], eg.statistic) and close(table.loc["egger", "pvalue"], eg.pvalue)
     assert close(table.loc["egger", "estimate"], ilogit(eg.limit_estimate))
     bg = begg_test(yi, vi)
     assert close(table.loc["begg", "statistic"], bg.tau) and close(table.loc["begg", "pvalue"], bg.pvalue)
-    tf = trim_and_fill(yi, vi, method=spec["method"])
+    tf = trim_and_fill(yi, vi, method=spec.model.method)
     assert table.loc["trim_and_fill", "k0"] == tf.k0 and table.loc["trim_and_fill", "side"] == tf.side
     assert close(table.loc["trim_and_fill", "estimate"], ilogit(tf.model.beta))
     assert (table["reason"] == "").all() and (table["k"] == data.k).all()
@@ -151,7 +149,7 @@ def test_tables_of_an_analysis_with_one_study_say_why(estimates, specs):
 
 
 def test_hartung_knapp_ad_hoc_and_prediction_interval_follow_the_analysis(estimates, specs):
-    spec = {**specs["orr_tki_naive"], "ci": "hartung_knapp", "hk_adhoc": True, "pi": "t_k2", "method": "PM"}
+    spec = with_model(specs["orr_tki_naive"], ci="hartung_knapp", hk_adhoc=True, pi="t_k2", method="PM")
     data, frames = tables_of(estimates, spec, ["leave_one_out"])
     yi, vi = data.included_effects()
     for j, row in enumerate(frames["leave_one_out"].itertuples()):
@@ -162,7 +160,7 @@ def test_hartung_knapp_ad_hoc_and_prediction_interval_follow_the_analysis(estima
 
 
 def test_freeman_tukey_subsets_are_back_transformed_with_their_own_totals(estimates, specs):
-    spec = {**specs["orr_tki_naive"], "transform": "freeman_tukey"}
+    spec = replace(specs["orr_tki_naive"], transform="freeman_tukey")
     data, frames = tables_of(estimates, spec, ["leave_one_out", "cumulative"])
     ev, tot = data.counts()
     for j, row in enumerate(frames["leave_one_out"].itertuples()):
@@ -173,7 +171,7 @@ def test_freeman_tukey_subsets_are_back_transformed_with_their_own_totals(estima
 
 
 def test_glmm_analysis_refits_the_glmm_and_explains_what_it_cannot_do(estimates, specs):
-    spec = {**specs["orr_tki_naive"], "transform": "glmm", "method": "ML"}
+    spec = replace(specs["orr_tki_naive"], transform="glmm", model=ModelSpec(method="ML"))
     data, frames = tables_of(estimates, spec)
     ev, tot = data.counts()
     first = frames["leave_one_out"].iloc[0]
@@ -187,7 +185,7 @@ def test_glmm_analysis_refits_the_glmm_and_explains_what_it_cannot_do(estimates,
 
 
 def test_median_of_medians_tables(estimates, specs):
-    spec = {**specs["pfs_median_tki_naive"], "median_method": "median_of_medians"}
+    spec = replace(specs["pfs_median_tki_naive"], median_method="median_of_medians")
     data, frames = tables_of(estimates, spec)
     assert frames["leave_one_out"]["estimate"].notna().any()
     assert "median of medians" in frames["influence"]["reason"].iloc[0]
@@ -199,7 +197,7 @@ def test_median_of_medians_tables(estimates, specs):
 
 @pytest.mark.parametrize("name", ["pfs_median_tki_naive", "pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"])
 def test_subgroups_table_agrees_with_the_pooled_row_and_the_study_rows(estimates, specs, name):
-    spec = pooling_spec(specs[name])
+    spec = specs[name].pooling_only()
     studies, pooled = run_analysis(frame_for(estimates, spec), spec)
     _, frames = tables_of(estimates, specs[name], ["subgroups"])
     table = frames["subgroups"].set_index("group")
@@ -216,7 +214,8 @@ def test_subgroups_table_agrees_with_the_pooled_row_and_the_study_rows(estimates
 
 
 def test_glmm_subgroups_are_compared_on_the_logit_scale(estimates, specs):
-    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": "glmm", "method": "ML", "subgroup": "design"}
+    spec = replace(specs["orr_tki_naive"].pooling_only(), transform="glmm", model=ModelSpec(method="ML"),
+                   subgroup="design")
     data = prepare_analysis(frame_for(estimates, spec), spec)
     table = sensitivity_frames(data, ["subgroups"])["subgroups"].set_index("group")
     for g in table.index:
@@ -234,13 +233,13 @@ def test_glmm_subgroups_are_compared_on_the_logit_scale(estimates, specs):
 
 @pytest.mark.parametrize("transform", ["logit", "freeman_tukey", "arcsine", "raw"])
 def test_per_study_effects_and_pooled_result_use_the_configured_transform(estimates, specs, transform):
-    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": transform}
+    spec = replace(specs["orr_tki_naive"].pooling_only(), transform=transform)
     studies, pooled = run_analysis(frame_for(estimates, spec), spec)
     inc = studies[studies["included"].astype(bool)]
     ev, tot = inc["events"].to_numpy(float), inc["total"].to_numpy(float)
     yi, vi = proportion_effects(ev, tot, transform)
     assert (inc["yi"].to_numpy() == yi).all() and (inc["vi"].to_numpy() == vi).all()
-    ref = pool_proportions(ev, tot, transform=transform, method=spec["method"])
+    ref = pool_proportions(ev, tot, transform=transform, method=spec.model.method)
     p = pooled.iloc[0]
     assert p["transform"] == transform
     assert (p["estimate"], p["ci_lower"], p["pi_upper"], p["tau2"]) == (ref.estimate, ref.ci_lower, ref.pi_upper, ref.tau2)
@@ -248,7 +247,7 @@ def test_per_study_effects_and_pooled_result_use_the_configured_transform(estima
 
 
 def test_glmm_single_analysis(estimates, specs):
-    spec = {**pooling_spec(specs["orr_tki_naive"]), "transform": "glmm", "method": "ML"}
+    spec = replace(specs["orr_tki_naive"].pooling_only(), transform="glmm", model=ModelSpec(method="ML"))
     studies, pooled = run_analysis(frame_for(estimates, spec), spec)
     inc = studies[studies["included"].astype(bool)]
     ref = glmm_proportions(inc["events"].to_numpy(float), inc["total"].to_numpy(float))
@@ -259,7 +258,7 @@ def test_glmm_single_analysis(estimates, specs):
     assert p["model"] == "random effects (binomial-normal GLMM)" and p["pi_method"] == "" and p["ci_method"] == "z"
     assert "no prediction interval" in p["notes"]
     with pytest.raises(AnalysisError, match="method ML and ci z"):
-        run_analysis(frame_for(estimates, spec), {**spec, "method": "REML"})
+        run_analysis(frame_for(estimates, spec), with_model(spec, method="REML"))
 
 
 # ---------------------------------------------------------------- the workflow writes them
@@ -269,7 +268,7 @@ def test_sensitivity_job_refuses_tables_that_would_not_describe_the_pooled_resul
     from metapool.io import write_tsv
     from metapool.steps import sensitivity_step
 
-    spec = pooling_spec(specs["orr_post_crizotinib"])
+    spec = specs["orr_post_crizotinib"].pooling_only()
     write_tsv(estimates["response"], tmp_path / "response.tsv")
     _, pooled = run_analysis(estimates["response"], spec)
     write_tsv(pooled, tmp_path / "pooled.tsv")

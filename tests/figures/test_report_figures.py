@@ -16,7 +16,8 @@ import pytest
 from matplotlib.text import Text
 
 from metapool.stats.effects import clopper_pearson
-from metapool.figures.flow import flow_diagram, flow_frame, flow_from_frame, study_flow
+from metapool.analysis.flow import StudyFlow
+from metapool.figures.flow import flow_diagram
 from metapool.figures.forest import ROW_H, forest_plot, save_figure
 from metapool.figures.funnel import EggerLine, funnel_plot
 from metapool.figures.loo import loo_plot
@@ -207,48 +208,14 @@ def test_leave_one_out_plot_has_a_row_per_study_and_the_full_analysis():
 # ---------------------------------------------------------------- study flow
 
 
-def flow_inputs():
-    est = pd.DataFrame({
-        "study_id": ["A", "B", "B", "C", "D", "E", "F", "G"],
-        "outcome": ["orr"] * 8, "measure": ["proportion"] * 8,
-        "assessor": ["investigator", "independent_review", "investigator", "not_stated", "not_stated",
-                     "not_stated", "not_stated", "not_stated"],
-        "comparator": [""] * 8, "comparator_study_id": [""] * 8,
-        "setting": ["tki_naive", "tki_naive", "tki_naive", "tki_naive", "tki_naive", "post_crizotinib", "tki_naive",
-                    "tki_naive"],
-        "design": ["single_arm", "randomised", "randomised", "single_arm", "single_arm", "single_arm", "retrospective",
-                   "retrospective"],
-    })
-    st = pd.DataFrame({
-        "study_id": ["A", "B", "B", "C", "D"],
-        "assessor": ["investigator", "independent_review", "investigator", "not_stated", "not_stated"],
-        "status": ["pooled", "pooled", "set_aside", "not_pooled", "set_aside"],
-        "reason": ["", "", "another assessment of the same report is preferred (independent_review)",
-                   "counts not reported", "same trial cohort as A, which the report policy 'latest_cut' keeps"],
-    })
-    spec = {"name": "orr_x", "outcome": "orr", "filters": {"setting": ["tki_naive"], "design": ["single_arm",
-                                                                                                "randomised"]}}
-    return est, st, spec
-
-
-def test_study_flow_counts_add_up_with_reasons():
-    est, st, spec = flow_inputs()
-    flow = study_flow(est, st, spec, participants=250.0)
-    assert flow.in_data == 7
-    assert flow.excluded == (("setting other than tki_naive", 1), ("design other than single_arm, randomised", 2))
-    assert flow.matching == 4
-    assert flow.set_aside == (("another report of the same trial cohort kept (report policy latest_cut)", 1),)
-    assert flow.assessments_set_aside == 1
-    assert flow.selected == 3 and flow.pooled == 2 and flow.not_pooled == (("counts not reported", 1),)
-    assert flow.in_data == flow.n_excluded + flow.matching
-    assert flow.matching == flow.n_set_aside + flow.selected
-    assert flow.selected == flow.n_not_pooled + flow.pooled
-    assert flow_from_frame(flow_frame(flow)).excluded == flow.excluded
-
-
 def test_study_flow_diagram_is_legible():
-    est, st, spec = flow_inputs()
-    fig = flow_diagram(study_flow(est, st, spec, participants=250.0), title="ORR, a long analysis title " * 3)
+    flow = StudyFlow(
+        analysis="orr_x", outcome="orr", in_data=7,
+        excluded=(("setting other than tki_naive", 1), ("design other than single_arm, randomised", 2)), matching=4,
+        set_aside=(("another report of the same trial cohort kept (report policy latest_cut)", 1),),
+        assessments_set_aside=1, selected=3, not_pooled=(("counts not reported", 1),), pooled=2, participants=250.0,
+    )
+    fig = flow_diagram(flow, title="ORR, a long analysis title " * 3)
     assert_legible(fig)
     drawn = " ".join(s for s, _ in texts(fig))
     for part in ("Reports in the data", "Excluded by the filters", "Set aside by the report policy", "Not pooled",

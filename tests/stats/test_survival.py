@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metapool.analysis.run import AnalysisError, estimate_tables, run_analysis
-from metapool.analysis.config import BUILTIN_DEFAULTS
+from metapool.analysis.run import run_analysis
+from metapool.analysis.selection import AnalysisError
 from metapool.stats.effects import z_crit
 from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, survival_estimates
 from metapool.figures.plots import estimate_text, forest_rows
@@ -33,6 +34,8 @@ from metapool.stats.survival import (
     printed_decimals,
 )
 from metapool.analysis.validation import validate_tables
+from metapool.spec import AnalysisSpec
+from metapool.vocabulary import OUTCOMES
 
 from conftest import ROOT, load_fixture
 
@@ -55,13 +58,12 @@ def estimates() -> pd.DataFrame:
                       hr_estimates(tables["studies"], tables["hazard_ratios"])], ignore_index=True)
 
 
-def make_spec(name="test", **entry) -> dict:
-    spec = {**BUILTIN_DEFAULTS, "name": name, "title": name, "filters": {}, **entry}
-    spec["filters"] = {k: list(v) for k, v in spec["filters"].items()}
-    return spec
+def make_spec(name="test", **options) -> AnalysisSpec:
+    """An analysis of the config entry ``options`` (the built-in defaults for the options not given)."""
+    return AnalysisSpec.from_options(name, {"title": name, **options})
 
 
-def spec_of(case) -> dict:
+def spec_of(case) -> AnalysisSpec:
     return make_spec(case["name"], **case["spec"], method=case["method"], ci=TESTS[case["test"]], level=case["level"])
 
 
@@ -167,7 +169,7 @@ def test_median_not_reached_is_listed_with_its_reason_and_does_not_move_the_pool
     for col in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "q", "k"):
         assert pooled.iloc[0][col] == pooled_without.iloc[0][col], col
     # the same under the median of medians
-    mm = make_spec(outcome="pfs_median", median_method="median_of_medians", filters=spec["filters"])
+    mm = replace(spec, median_method="median_of_medians")
     assert run_analysis(estimates, mm)[1].iloc[0]["estimate"] == run_analysis(without, mm)[1].iloc[0]["estimate"]
 
 
@@ -231,8 +233,8 @@ def test_ratio_of_medians_links_the_arms_through_the_hazard_ratio_table(estimate
     with pytest.raises(AnalysisError, match="link the arms"):
         run_analysis(estimates[estimates["measure"] == "median"], make_spec(
             outcome="pfs_ratio_of_medians", comparator="crizotinib"))
-    assert estimate_tables("pfs_ratio_of_medians") == ("survival", "hazard_ratios")
-    assert estimate_tables("pfs_hr") == ("hazard_ratios",)
+    assert OUTCOMES["pfs_ratio_of_medians"].tables == ("survival", "hazard_ratios")
+    assert OUTCOMES["pfs_hr"].tables == ("hazard_ratios",)
 
 
 def test_ratio_of_medians_without_a_comparator_arm_median_says_so(estimates):
@@ -374,7 +376,7 @@ def test_median_of_medians_analysis_includes_medians_without_cis(estimates):
     assert row["k"] == 10 and row["estimate"] == pytest.approx(10.55)
     assert (row["ci_lower"], row["ci_upper"]) == (8.1, 11.1) and row["coverage"] == pytest.approx(0.978515625)
     assert row["model"] == "median of medians" and row["ci_method"] == "sign_test" and math.isnan(row["tau2"])
-    wm = run_analysis(estimates, {**spec, "median_method": "weighted_median_of_medians"})[0].set_index("study_id")
+    wm = run_analysis(estimates, replace(spec, median_method="weighted_median_of_medians"))[0].set_index("study_id")
     assert wm.loc["PROFILE1001_2012", "reason"] == "sample size not reported (needed for the weight)"
 
 
@@ -403,7 +405,7 @@ def test_hr_subgroups_by_drug_with_the_test_for_differences(estimates):
 
 
 def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_flagged_hrs(workflow_run, tmp_path):
-    from metapool.analysis.config import resolve_analyses
+    from metapool.analysis.config import analysis_specs
     from metapool.reporting.report import build_report
     import yaml
 
@@ -420,7 +422,7 @@ def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_fla
     assert "No hazard ratio in the data is flagged" in html
     # a flagged hazard ratio is listed
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = resolve_analyses(config)
+    analyses = {name: spec.to_params() for name, spec in analysis_specs(config).items()}
     tables = run / "results/tables"
     studies = read_tsv(tables / "studies.tsv", text_columns=TEXT_COLUMNS)
     studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_not_centred"] = True

@@ -7,12 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metapool.analysis.config import (
-    fill_defaults,
-    multiverse_choices,
-    resolve_analyses,
-    sensitivity_outputs,
-)
+from metapool.analysis.config import analysis_specs, fill_defaults, multiverse_choices
 
 from conftest import ROOT, copy_workflow, snakemake
 
@@ -99,14 +94,14 @@ def test_configfile_replaces_the_default_config(workdir):
 def test_example_config_runs_the_workflow(workdir, example):
     snakemake(workdir, "--configfile", f"config/examples/{example}")
     config = fill_defaults(yaml.safe_load((ROOT / "config" / "examples" / example).read_text()))
-    specs = resolve_analyses(config)
+    specs = analysis_specs(config)
     pooled = (workdir / "results/tables/pooled.tsv").read_text().splitlines()
     assert len(pooled) == 1 + len(specs)
     for name, spec in specs.items():
         assert (workdir / f"results/figures/forest_{name}.svg").stat().st_size > 1000
-        for kind in sensitivity_outputs(spec):
+        for kind in spec.sensitivity_tables:
             assert (workdir / f"results/analyses/{name}/{kind}.tsv").exists(), (name, kind)
-        if spec.get("multiverse"):
+        if spec.multiverse is not None:
             table = (workdir / f"results/multiverse/{name}.tsv").read_text().splitlines()
             assert len(table) == 1 + len(multiverse_choices(spec))
             assert (workdir / f"results/figures/spec_curve_{name}.png").stat().st_size > 1000

@@ -1,8 +1,8 @@
-"""Workflow runs of test_report_figures: the tests that run Snakemake."""
+"""Workflow runs of test_flow: the study flow of every analysis of the default run adds up."""
 
 from __future__ import annotations
 
-from metapool.figures.flow import flow_from_frame
+from metapool.analysis.flow import flow_from_frame
 
 
 def test_study_flow_of_every_default_analysis_adds_up(workflow_run):

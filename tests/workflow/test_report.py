@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from metapool.analysis.config import resolve_analyses
+from metapool.analysis.config import analysis_specs
 from metapool.analysis.estimates import TEXT_COLUMNS
 from metapool.io import read_tsv, write_tsv
 from metapool.reporting.report import (
@@ -102,8 +102,13 @@ def pooled(workflow_run) -> pd.DataFrame:
     return read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=POOLED_TEXT).set_index("analysis")
 
 
+def params(config) -> dict:
+    """Each analysis of ``config`` as the report job gets it."""
+    return {name: spec.to_params() for name, spec in analysis_specs(config).items()}
+
+
 def specs(run: Path) -> dict:
-    return resolve_analyses(yaml.safe_load((run / "config/config.yaml").read_text()))
+    return params(yaml.safe_load((run / "config/config.yaml").read_text()))
 
 
 # ---------------------------------------------------------------- summary of findings
@@ -216,7 +221,7 @@ def render_with_markup(run: Path, dest: Path) -> Path:
     """The report of ``run`` rebuilt with markup in a study label, a trial name, a source location and an analysis
     title (orr_tki_naive); returns the path of the HTML."""
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = resolve_analyses(config)
+    analyses = params(config)
     name = "orr_tki_naive"
     analyses[name]["title"] = f"ORR {MARKUP}"
     # the analysis's own tables, with markup in a study label, a trial name and a source location
@@ -259,7 +264,7 @@ def test_a_study_label_with_markup_is_shown_as_text(workflow_run, tmp_path):
 def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     run = workflow_run
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = resolve_analyses(config)
+    analyses = params(config)
     for spec in analyses.values():
         spec["sensitivity"] = []
         spec.pop("multiverse", None)

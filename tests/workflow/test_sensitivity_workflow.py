@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from metapool.analysis.config import fill_defaults, resolve_analyses, sensitivity_outputs
+from metapool.analysis.config import analysis_specs, fill_defaults
 from metapool.analysis.diagnostics import (
     CUMULATIVE_COLUMNS,
     INFLUENCE_COLUMNS,
@@ -22,12 +22,12 @@ COLUMNS = {"leave_one_out": LEAVE_ONE_OUT_COLUMNS, "influence": INFLUENCE_COLUMN
 
 
 def test_workflow_writes_every_configured_sensitivity_table_and_multiverse(workflow_run):
-    specs = resolve_analyses(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+    specs = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
     for name, spec in specs.items():
-        for kind in sensitivity_outputs(spec):
+        for kind in spec.sensitivity_tables:
             table = read_tsv(workflow_run / f"results/analyses/{name}/{kind}.tsv", text_columns=TEXT_COLUMNS)
             assert list(table.columns) == COLUMNS[kind], (name, kind)
-        if spec.get("multiverse"):
+        if spec.multiverse is not None:
             assert (workflow_run / f"results/multiverse/{name}.tsv").exists()
             assert (workflow_run / f"results/multiverse/{name}_summary.tsv").exists()
             for ext in ("svg", "pdf", "png"):

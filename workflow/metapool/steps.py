@@ -1,13 +1,16 @@
 """The workflow's steps as plain functions of paths, so that each Snakemake script is one call.
 
 Nothing here imports Snakemake; each function reads its inputs, calls the
-engine and writes its outputs atomically. Each step imports the engine modules
+engine and writes its outputs atomically. An analysis arrives as an
+:class:`~metapool.spec.AnalysisSpec` (a script rebuilds it from its rule's
+params with :meth:`~metapool.spec.AnalysisSpec.from_params`). Each step imports the engine modules
 it uses when it runs, so that a job loads only what it needs (a pooling job
 never loads matplotlib or statsmodels).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from .io import read_tsv, write_tsv
+from .spec import AnalysisSpec
 
 __all__ = [
-    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "sensitivity_step",
+    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "flow_step", "sensitivity_step",
     "multiverse_step", "spec_curve_step", "analyses_batch_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
@@ -71,7 +75,8 @@ def _read_estimates(estimates: PathLike | Sequence[PathLike]) -> pd.DataFrame:
     return pd.concat([read_tsv(p, text_columns=text) for p in paths], ignore_index=True)
 
 
-def pool_step(estimates: PathLike | Sequence[PathLike], spec: dict, studies_out: PathLike, pooled_out: PathLike) -> None:
+def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, studies_out: PathLike,
+              pooled_out: PathLike) -> None:
     """One configured analysis, from one per-study estimate table or several (stacked)."""
     from .analysis.run import run_analysis
 
@@ -89,7 +94,7 @@ def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike]
                     Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs])
 
 
-def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: dict, outputs: Mapping[str, PathLike],
+def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, outputs: Mapping[str, PathLike],
                      pooled: PathLike | None = None) -> None:
     """The sensitivity tables of one analysis: ``outputs`` maps each kind (``subgroups``, ``leave_one_out``,
     ``influence``, ``cumulative``, ``small_study``) to its path. With ``pooled`` (the analysis's pooled.tsv)
@@ -101,13 +106,13 @@ def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: dict, outpu
     if pooled is not None:
         k = int(read_tsv(pooled, text_columns=_text_columns())["k"].iloc[0])
         if k != data.k:
-            raise ValueError(f"analysis '{spec['name']}': {pooled} pools {k} studies, the refit {data.k}: "
+            raise ValueError(f"analysis '{spec.name}': {pooled} pools {k} studies, the refit {data.k}: "
                              "rerun its pooling first")
     for kind, table in sensitivity_frames(data, list(outputs)).items():
         write_tsv(table, outputs[kind])
 
 
-def _multiverse(frame: pd.DataFrame, spec: dict, table_out: PathLike, summary_out: PathLike) -> None:
+def _multiverse(frame: pd.DataFrame, spec: AnalysisSpec, table_out: PathLike, summary_out: PathLike) -> None:
     from .analysis.multiverse import run_multiverse
 
     result = run_multiverse(frame, spec)
@@ -115,10 +120,32 @@ def _multiverse(frame: pd.DataFrame, spec: dict, table_out: PathLike, summary_ou
     write_tsv(result.summary, summary_out)
 
 
-def multiverse_step(estimates: PathLike | Sequence[PathLike], spec: dict, table_out: PathLike,
+def multiverse_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, table_out: PathLike,
                     summary_out: PathLike) -> None:
-    """Every specification of one analysis's multiverse (``spec`` with its ``multiverse`` block)."""
+    """Every specification of one analysis's multiverse (``spec`` with its ``multiverse``)."""
     _multiverse(_read_estimates(estimates), spec, table_out, summary_out)
+
+
+def flow_step(estimates: PathLike | Sequence[PathLike], analysis_studies: PathLike, pooled: PathLike,
+              spec: AnalysisSpec, table_out: PathLike, outputs: Sequence[PathLike]) -> list[Path]:
+    """``flow.tsv`` and the study-flow diagram of one analysis in every format of ``outputs`` (same stem).
+
+    ``estimates`` are the per-study estimate tables the analysis reads (those of its outcome only, so that
+    editing another extraction table reruns nothing here).
+    """
+    from .analysis.flow import flow_frame, study_flow
+    from .figures.flow import flow_diagram
+    from .figures.forest import save_figure
+
+    text = _text_columns() + ["label", "reason", "status", "se_note", "subgroup"]
+    row = read_tsv(pooled, text_columns=text).iloc[0].to_dict()
+    participants = row.get("participants")
+    participants = float(participants) if isinstance(participants, (int, float)) else math.nan
+    flow = study_flow(_read_estimates(estimates), read_tsv(analysis_studies, text_columns=text), spec, participants)
+    write_tsv(flow_frame(flow), table_out)
+    outputs = [Path(p) for p in outputs]
+    fig = flow_diagram(flow, title=str(row.get("title", "")))
+    return save_figure(fig, outputs[0].with_suffix(""), formats=tuple(p.suffix.lstrip(".") for p in outputs))
 
 
 def spec_curve_step(table: PathLike, summary: PathLike, outputs: Sequence[PathLike],
@@ -141,23 +168,22 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
     multiverse (``multiverse``, ``multiverse_summary``).
 
     ``outputs`` maps ``"<analysis>::<kind>"`` to the path of that table; the analyses are resolved from the
-    workflow ``config`` (:func:`metapool.analysis.config.resolve_analyses`). ``estimates`` maps each extraction table
-    (``response``, ``survival``, ``hazard_ratios``) to its per-study estimates; each table is read once, each
-    analysis is prepared once for its pooling and its sensitivity tables, and analyses that differ only in
-    their model (method, CI, prediction interval) share one selection of studies
-    (:func:`metapool.analysis.run.selection_key`).
+    workflow ``config`` (:func:`metapool.analysis.config.analysis_specs`). ``estimates`` maps each extraction
+    table (``response``, ``survival``, ``hazard_ratios``) to its per-study estimates; each table is read once,
+    each analysis is prepared once for its pooling and its sensitivity tables, and analyses that differ only
+    in their model (method, CI, prediction interval) share one selection of studies
+    (:attr:`metapool.spec.AnalysisSpec.selection_key`).
     """
     import sys
     import time
     from dataclasses import replace
 
     start = time.perf_counter()
-    from .analysis.run import prepare_analysis, run_analysis, selection_key
-    from .analysis.config import pooling_spec, resolve_analyses
+    from .analysis.config import analysis_specs
     from .analysis.diagnostics import sensitivity_frames
-    from .vocabulary import estimate_tables
+    from .analysis.run import prepare_analysis, run_analysis
 
-    specs = resolve_analyses(config)
+    specs = analysis_specs(config)
     layout: dict[str, dict[str, PathLike]] = {}
     for key, path in outputs.items():
         name, kind = key.split("::")
@@ -165,15 +191,14 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
     text = _text_columns()
     tables = {name: read_tsv(path, text_columns=text) for name, path in estimates.items()}
     frames: dict[tuple, pd.DataFrame] = {}
-    prepared: dict[str, object] = {}  # analyses that differ only in their model share their selection
+    prepared: dict[tuple, object] = {}  # analyses that differ only in their model share their selection
     for name, paths in layout.items():
         spec = specs[name]
-        needed = estimate_tables(spec["outcome"])
-        if needed not in frames:
-            frames[needed] = pd.concat([tables[t] for t in needed], ignore_index=True)
-        frame = frames[needed]
-        pooling = pooling_spec(spec)
-        key = selection_key(pooling)
+        if spec.tables not in frames:
+            frames[spec.tables] = pd.concat([tables[t] for t in spec.tables], ignore_index=True)
+        frame = frames[spec.tables]
+        pooling = spec.pooling_only()
+        key = pooling.selection_key
         if key not in prepared:
             prepared[key] = prepare_analysis(frame, pooling)
         data = replace(prepared[key], spec=pooling)

@@ -5,6 +5,7 @@
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import metapool
@@ -13,15 +14,13 @@ from snakemake.exceptions import WorkflowError
 from metapool.analysis.config import (
     SCHEMA_PATH,
     ConfigError,
+    analysis_specs,
     batches,
     check_config,
     data_problems,
     fill_defaults,
-    pooling_spec,
-    resolve_analyses,
-    sensitivity_outputs,
 )
-from metapool.vocabulary import estimate_tables
+from metapool.vocabulary import ESTIMATE_MEASURES
 
 
 def engine_checksum():
@@ -38,7 +37,7 @@ def engine_checksum():
 ENGINE = engine_checksum()
 
 config.update(fill_defaults(config))
-TABLES = ("studies", "response", "survival", "hazard_ratios")
+TABLES = ("studies", *ESTIMATE_MEASURES)
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in TABLES}
 
 
@@ -77,7 +76,7 @@ def run_checks():
 CHECKED = Path(".snakemake") / "metapool" / "checks_passed"
 _digest = checks_digest()
 if _digest is not None and CHECKED.is_file() and CHECKED.read_text() == _digest:
-    SPECS = resolve_analyses(config)  # these very inputs passed every check before
+    SPECS = analysis_specs(config)  # these very inputs passed every check before
 else:
     SPECS = run_checks()
     if _digest is not None:
@@ -88,11 +87,13 @@ else:
         except OSError:
             pass
 
-# what each job gets: the pooling options (ANALYSES, the params of the pooling job, so that editing a
-# multiverse or the sensitivity list does not rerun the pooling), the sensitivity tables, the multiverses
-ANALYSES = {name: pooling_spec(spec) for name, spec in SPECS.items()}
-SENSITIVITY = {name: sensitivity_outputs(spec) for name, spec in SPECS.items()}
-MULTIVERSES = [name for name, spec in SPECS.items() if spec.get("multiverse")]
+# SPECS: name -> metapool.spec.AnalysisSpec. What each job gets, as plain data (AnalysisSpec.to_params): the
+# analysis without its sensitivity list and multiverse (ANALYSES, the params of the pooling job, so that
+# editing a multiverse or the sensitivity list does not rerun the pooling); the sensitivity tables; the
+# multiverses
+ANALYSES = {name: spec.pooling_only().to_params() for name, spec in SPECS.items()}
+SENSITIVITY = {name: spec.sensitivity_tables for name, spec in SPECS.items()}
+MULTIVERSES = [name for name, spec in SPECS.items() if spec.multiverse is not None]
 # analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk)
 BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
 
@@ -104,12 +105,12 @@ def one_of(names):
 
 wildcard_constraints:
     analysis=one_of(ANALYSES),
-    table="response|survival|hazard_ratios",
+    table="|".join(ESTIMATE_MEASURES),
 
 
 def estimates_for(wildcards):
     """The per-study estimate tables an analysis pools (two for a ratio of medians: survival and the HR arm links)."""
-    return [f"results/tables/{table}_estimates.tsv" for table in estimate_tables(ANALYSES[wildcards.analysis]["outcome"])]
+    return [f"results/tables/{table}_estimates.tsv" for table in SPECS[wildcards.analysis].tables]
 
 
 def forest_plots(ext):
@@ -180,9 +181,10 @@ for _name, _kinds in SENSITIVITY.items():
 # ---------------------------------------------------------------- used by multiverse.smk
 
 
-def multiverse_spec(wildcards):
-    """The pooling options and the multiverse block (not the sensitivity list: editing it reruns nothing here)."""
-    return {**ANALYSES[wildcards.analysis], "multiverse": SPECS[wildcards.analysis]["multiverse"]}
+def multiverse_params(name):
+    """The analysis with its multiverse, without its sensitivity list (editing it reruns no multiverse)."""
+    spec = SPECS[name]
+    return replace(spec.pooling_only(), multiverse=spec.multiverse).to_params()
 
 
 # ---------------------------------------------------------------- used by batch.smk
@@ -205,10 +207,10 @@ def batch_outputs(members):
 def batch_digest(members):
     """A digest of what the analyses of one batch job compute (their pooling options, sensitivity tables and
     multiverses): the job's rerun trigger."""
-    specs = {name: [ANALYSES[name], SENSITIVITY[name], SPECS[name].get("multiverse")] for name in members}
+    specs = {name: [multiverse_params(name), SENSITIVITY[name]] for name in members}
     return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def batch_estimates(members):
-    tables = sorted({table for name in members for table in estimate_tables(ANALYSES[name]["outcome"])})
+    tables = sorted({table for name in members for table in SPECS[name].tables})
     return {table: f"results/tables/{table}_estimates.tsv" for table in tables}

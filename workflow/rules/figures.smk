@@ -2,14 +2,9 @@
 # plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error), the
 # leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
 # with results/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
-from metapool.vocabulary import IV_MEDIAN_METHODS, measure_of
 
 # analyses with per-study standard errors (not the median of medians)
-FUNNELS = [
-    name
-    for name, spec in ANALYSES.items()
-    if not (measure_of(spec["outcome"]) == "median" and spec["median_method"] not in IV_MEDIAN_METHODS)
-]
+FUNNELS = [name for name, spec in SPECS.items() if spec.has_standard_errors]
 LOO_PLOTS = [name for name in ANALYSES if "leave_one_out" in SENSITIVITY[name]]
 
 

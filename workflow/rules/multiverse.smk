@@ -11,7 +11,7 @@ rule multiverse:
         summary="results/multiverse/{analysis}_summary.tsv",
     params:
         engine=ENGINE,
-        spec=multiverse_spec,
+        spec=lambda wildcards: multiverse_params(wildcards.analysis),
     log:
         "results/logs/multiverse_{analysis}.log",
     wildcard_constraints:

@@ -83,7 +83,7 @@ rule report:
     params:
         engine=ENGINE,
         config=config,
-        analyses=SPECS,
+        analyses={name: spec.to_params() for name, spec in SPECS.items()},
         layout=REPORT_FILES,
     log:
         "results/logs/report.log",

@@ -4,5 +4,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from metapool.figures.funnel import funnel_step
+from metapool.spec import AnalysisSpec
 
-funnel_step(snakemake.input.studies, snakemake.input.pooled, snakemake.params.spec, list(snakemake.output))
+funnel_step(snakemake.input.studies, snakemake.input.pooled, AnalysisSpec.from_params(snakemake.params.spec),
+            list(snakemake.output))

@@ -3,6 +3,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from metapool.spec import AnalysisSpec
 from metapool.steps import multiverse_step
 
-multiverse_step(snakemake.input.estimates, snakemake.params.spec, snakemake.output.table, snakemake.output.summary)
+multiverse_step(snakemake.input.estimates, AnalysisSpec.from_params(snakemake.params.spec), snakemake.output.table,
+                snakemake.output.summary)

@@ -4,7 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from metapool.spec import AnalysisSpec
 from metapool.steps import sensitivity_step
 
-sensitivity_step(snakemake.input.estimates, snakemake.params.spec, dict(snakemake.output.items()),
-                 pooled=snakemake.input.pooled)
+sensitivity_step(snakemake.input.estimates, AnalysisSpec.from_params(snakemake.params.spec),
+                 dict(snakemake.output.items()), pooled=snakemake.input.pooled)

@@ -1,5 +1,10 @@
 """The workflow config: checked, with messages that say what to change, and resolved into analyses.
 
+:func:`analysis_specs` resolves the config into one
+:class:`~metapool.spec.AnalysisSpec` per analysis (the only place where
+defaults are merged); :func:`multiverse_choices` and :func:`specification_spec`
+expand an analysis's multiverse into its specifications.
+
 :func:`check_config` runs in three layers and reports every problem at once
 (a :class:`ConfigError`, one line per problem, each starting ``config: <where>:``):
 
@@ -19,7 +24,9 @@
    that matches none of the analysis's studies.
 
 Nothing here imports Snakemake, numpy or pandas: Snakemake runs this while it
-parses the workflow, on every invocation.
+parses the workflow, on every invocation. :func:`data_problems`, which is given
+the validated tables (pandas frames), imports the candidate selection of
+:mod:`metapool.analysis.selection` when it runs.
 """
 
 from __future__ import annotations
@@ -28,46 +35,34 @@ import copy
 import difflib
 import itertools
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+from ..spec import AnalysisSpec
 from ..vocabulary import (
-    COMPARATIVE_MEASURES,
-    IV_MEDIAN_METHODS,
+    COMPARATORS,
+    DESIGNS,
+    ESTIMATE_MEASURES,
+    MEASURES,
     MULTIVERSE_CI,
     MULTIVERSE_DIMENSIONS,
     OUTCOMES,
-    SENSITIVITY_KINDS,
 )
 
 __all__ = [
-    "BUILTIN_DEFAULTS", "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems",
-    "resolve_analyses", "option_problems", "data_problems", "check_config", "pooling_spec",
-    "sensitivity_outputs", "multiverse_choices", "specification_spec", "choice_label", "batches",
-    "MULTIVERSE_DIMENSIONS",
+    "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
+    "option_problems", "data_problems", "check_config", "multiverse_choices", "specification_spec",
+    "choice_label", "batches",
 ]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
-BUILTIN_DEFAULTS = {
-    "method": "REML",
-    "ci": "z",
-    "hk_adhoc": False,
-    "pi": "default",
-    "level": 0.95,
-    "transform": "logit",
-    "median_method": "log_iv",
-    "report_policy": "latest_cut",
-    "assessor_preference": ["independent_review", "investigator", "not_stated"],
-    "sensitivity": list(SENSITIVITY_KINDS),
-}
-# keys of a resolved analysis that do not change its pooled result
-_NOT_POOLING = ("sensitivity", "multiverse")
+_MEDIAN_OUTCOMES = tuple(name for name, o in OUTCOMES.items() if o.measure == "median")
 
-_MEASURE_NAMES = {"proportion": "a proportion", "median": "a median", "hr": "a hazard ratio",
-                  "ratio_of_medians": "a ratio of medians"}
-_MEDIAN_OUTCOMES = tuple(o for o, (_, _, m) in OUTCOMES.items() if m == "median")
-_PROPORTION_OUTCOMES = tuple(o for o, (_, _, m) in OUTCOMES.items() if m == "proportion")
+
+def _with_article(measure: str) -> str:
+    return f"a {MEASURES[measure].noun}"
 
 
 class ConfigError(ValueError):
@@ -203,42 +198,12 @@ def schema_problems(config: Mapping, schema: dict | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------- resolution
 
 
-def resolve_analyses(config: Mapping) -> dict[str, dict]:
-    """Each analysis with every option filled: built-in defaults < ``defaults:`` < the analysis entry.
-
-    Besides the pooling options (see :func:`pooling_spec`) a resolved analysis
-    has ``name``, ``filters`` (``{}`` when none), ``sensitivity`` (the tables to
-    write) and, when configured, ``multiverse`` (``threshold`` and ``choices``:
-    dimension -> list of options, in the order of ``MULTIVERSE_DIMENSIONS``).
-    """
-    base = {**copy.deepcopy(BUILTIN_DEFAULTS), **copy.deepcopy(dict(config.get("defaults") or {}))}
-    specs = {}
-    for name, entry in config["analyses"].items():
-        spec = {**copy.deepcopy(base), **copy.deepcopy(dict(entry)), "name": name}
-        spec.setdefault("filters", {})
-        spec["filters"] = {col: list(vals) for col, vals in (spec["filters"] or {}).items()}
-        spec["sensitivity"] = list(spec.get("sensitivity") or [])
-        if spec.get("multiverse") is not None:
-            block = dict(spec["multiverse"])
-            spec["multiverse"] = {
-                "threshold": block.get("threshold"),
-                "choices": {dim: list(block[dim]) for dim in MULTIVERSE_DIMENSIONS if dim in block},
-            }
-        specs[name] = spec
-    return specs
-
-
-def pooling_spec(spec: dict) -> dict:
-    """The analysis without the keys that do not change its pooled result (``sensitivity``, ``multiverse``):
-    the params of the pooling job, so that editing a multiverse does not rerun the pooling."""
-    return {key: value for key, value in spec.items() if key not in _NOT_POOLING}
-
-
-def sensitivity_outputs(spec: dict) -> tuple[str, ...]:
-    """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set) and the
-    configured ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``."""
-    kinds = tuple(k for k in SENSITIVITY_KINDS if k in spec.get("sensitivity", ()))
-    return (("subgroups",) if spec.get("subgroup") else ()) + kinds
+def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
+    """Each analysis of a schema-valid ``config`` with every option set: the built-in defaults
+    (:class:`~metapool.spec.AnalysisSpec`) < the config's ``defaults:`` < the analysis entry."""
+    defaults = dict(config.get("defaults") or {})
+    return {name: AnalysisSpec.from_options(name, {**defaults, **entry})
+            for name, entry in config["analyses"].items()}
 
 
 def choice_label(option) -> str:
@@ -248,34 +213,21 @@ def choice_label(option) -> str:
     return str(option)
 
 
-def _ci_label(spec: dict) -> str:
-    return "hartung_knapp_adhoc" if spec["ci"] == "hartung_knapp" and spec.get("hk_adhoc") else spec["ci"]
-
-
-def _scale(spec: dict) -> str:
-    measure = OUTCOMES[spec["outcome"]][2]
-    if measure == "proportion":
-        return spec["transform"]
-    if measure == "median" and spec.get("median_method") == "raw_iv":
-        return "identity"
-    return "log"
-
-
-def multiverse_choices(spec: dict) -> list[dict]:
+def multiverse_choices(spec: AnalysisSpec) -> list[dict]:
     """Every specification of the analysis's multiverse, in a fixed order (the product of the dimensions in
     ``MULTIVERSE_DIMENSIONS`` order, the last varying fastest).
 
-    Each is a dict dimension -> option (lists for inclusion choices given as
+    Each is a dict dimension -> option (tuples for inclusion choices given as
     lists). A dimension the multiverse does not list takes the analysis's own
     setting (``any`` assessor, design and verification, retrospective studies
     ``include``d). A GLMM specification is fitted by ML with a Wald z CI: its
     ``method`` and ``ci`` are ``ML`` and ``z`` whatever was listed, and it
     appears once per inclusion choice.
     """
-    choices = (spec.get("multiverse") or {}).get("choices", {})
-    own = {"assessor": ["any"], "design": ["any"], "retrospective": ["include"], "verification": ["any"],
-           "report_policy": [spec["report_policy"]], "transform": [_scale(spec)], "method": [spec["method"]],
-           "ci": [_ci_label(spec)]}
+    choices = spec.multiverse.choices if spec.multiverse is not None else {}
+    own = {"assessor": ("any",), "design": ("any",), "retrospective": ("include",), "verification": ("any",),
+           "report_policy": (spec.report_policy,), "transform": (spec.scale,), "method": (spec.model.method,),
+           "ci": (spec.model.ci_choice,)}
     axes = [choices.get(dim, own[dim]) for dim in MULTIVERSE_DIMENSIONS]
     out, seen = [], set()
     for combo in itertools.product(*axes):
@@ -290,44 +242,30 @@ def multiverse_choices(spec: dict) -> list[dict]:
     return out
 
 
-def _narrow(filters: dict, column: str, option, vocabulary) -> None:
+def _narrow(filters: dict, column: str, option) -> None:
     if option == "any":
         return
-    allowed = [option] if isinstance(option, str) else list(option)
+    allowed = (option,) if isinstance(option, str) else tuple(option)
     current = filters.get(column)
-    filters[column] = [v for v in current if v in allowed] if current is not None else allowed
+    filters[column] = tuple(v for v in current if v in allowed) if current is not None else allowed
 
 
-def specification_spec(spec: dict, choice: Mapping, vocabularies: Mapping | None = None) -> dict:
+def specification_spec(spec: AnalysisSpec, choice: Mapping) -> AnalysisSpec:
     """The single analysis one multiverse specification is: the analysis with its filters narrowed by the
     inclusion choices and its report policy and model replaced (``run_analysis`` of this spec gives the
     specification's row of results/multiverse/<analysis>.tsv)."""
-    vocab = vocabularies or _vocabularies()
-    out = pooling_spec(copy.deepcopy(spec))
-    filters = out["filters"]
-    _narrow(filters, "assessor", choice["assessor"], vocab["assessor"])
-    _narrow(filters, "design", choice["design"], vocab["design"])
-    _narrow(filters, "verification", choice["verification"], vocab["verification"])
+    filters = dict(spec.filters)
+    _narrow(filters, "assessor", choice["assessor"])
+    _narrow(filters, "design", choice["design"])
+    _narrow(filters, "verification", choice["verification"])
     if choice["retrospective"] == "exclude":
-        designs = filters.get("design", list(vocab["design"]))
-        filters["design"] = [d for d in designs if d != "retrospective"]
-    out["report_policy"] = choice["report_policy"]
-    if OUTCOMES[spec["outcome"]][2] == "proportion":
-        out["transform"] = choice["transform"]
-    out["method"] = choice["method"]
-    out["ci"], out["hk_adhoc"] = MULTIVERSE_CI[choice["ci"]]
-    return out
-
-
-@cache
-def _vocabularies_cached() -> tuple:
-    defs = _load_schema_text(str(SCHEMA_PATH))["$defs"]
-    return tuple((col, tuple(defs[col]["enum"])) for col in
-                 ("drug", "setting", "design", "phase", "arm_role", "assessor", "verification"))
-
-
-def _vocabularies() -> dict:
-    return dict(_vocabularies_cached())
+        filters["design"] = tuple(d for d in filters.get("design", DESIGNS) if d != "retrospective")
+    ci, hk_adhoc = MULTIVERSE_CI[choice["ci"]]
+    return replace(
+        spec.pooling_only(), filters=filters, report_policy=choice["report_policy"],
+        transform=choice["transform"] if spec.measure == "proportion" else spec.transform,
+        model=replace(spec.model, method=choice["method"], ci=ci, hk_adhoc=hk_adhoc),
+    )
 
 
 def batches(names, size: int) -> list[list[str]]:
@@ -340,62 +278,63 @@ def batches(names, size: int) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------- contradictions
 
 
-def option_problems(config: Mapping, specs: Mapping[str, dict]) -> list[str]:
+def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[str]:
     """Options that contradict each other, one message each (``config: analyses.<name>...: ...``)."""
     problems: list[str] = []
     entries = config.get("analyses") or {}
     for name, spec in specs.items():
         entry = entries.get(name) or {}
         where = f"config: analyses.{name}"
-        outcome = spec["outcome"]
-        measure = OUTCOMES[outcome][2]
-        if spec.get("hk_adhoc") and spec["ci"] != "hartung_knapp":
+        outcome, measure, model = spec.outcome, spec.measure, spec.model
+        if model.hk_adhoc and model.ci != "hartung_knapp":
             problems.append(f"{where}: hk_adhoc: true applies to Hartung-Knapp intervals only; set ci: "
-                            f"hartung_knapp or hk_adhoc: false (ci is {spec['ci']})")
-        if measure in COMPARATIVE_MEASURES and not spec.get("comparator"):
+                            f"hartung_knapp or hk_adhoc: false (ci is {model.ci})")
+        if spec.comparative and not spec.comparator:
             problems.append(f"{where}: outcome {outcome} is pooled against one comparator; add comparator: "
-                            "crizotinib, alectinib or chemotherapy")
-        if measure not in COMPARATIVE_MEASURES and "comparator" in entry:
+                            f"{', '.join(COMPARATORS[:-1])} or {COMPARATORS[-1]}")
+        if not spec.comparative and "comparator" in entry:
             problems.append(f"{where}.comparator: only hazard ratios and ratios of medians have a comparator "
-                            f"(outcome {outcome} is {_MEASURE_NAMES[measure]})")
+                            f"(outcome {outcome} is {_with_article(measure)})")
         if "transform" in entry and measure != "proportion":
-            problems.append(f"{where}.transform: applies to proportions only (outcome {outcome} is {_MEASURE_NAMES[measure]})")
+            problems.append(f"{where}.transform: applies to proportions only (outcome {outcome} is "
+                            f"{_with_article(measure)})")
         if "median_method" in entry and outcome not in _MEDIAN_OUTCOMES:
             problems.append(f"{where}.median_method: applies to {' and '.join(_MEDIAN_OUTCOMES)} only "
                             f"(outcome {outcome})")
-        if measure == "proportion" and spec["transform"] == "glmm":
-            if spec["method"] != "ML":
+        if spec.glmm:
+            if model.method != "ML":
                 problems.append(f"{where}: transform glmm is fitted by maximum likelihood: set method: ML "
-                                f"(method is {spec['method']})")
-            if spec["ci"] != "z":
-                problems.append(f"{where}: transform glmm has a Wald (z) CI only: set ci: z (ci is {spec['ci']})")
-            if spec["pi"] != "default":
+                                f"(method is {model.method})")
+            if model.ci != "z":
+                problems.append(f"{where}: transform glmm has a Wald (z) CI only: set ci: z (ci is {model.ci})")
+            if model.pi != "default":
                 problems.append(f"{where}: transform glmm gives no prediction interval: remove pi "
-                                f"(pi is {spec['pi']})")
-        if spec.get("multiverse") is not None:
-            problems += _multiverse_problems(where + ".multiverse", spec, measure)
+                                f"(pi is {model.pi})")
+        if spec.multiverse is not None:
+            problems += _multiverse_problems(where + ".multiverse", spec)
     return problems
 
 
-def _multiverse_problems(where: str, spec: dict, measure: str) -> list[str]:
-    block = spec["multiverse"]
-    choices = block["choices"]
+def _multiverse_problems(where: str, spec: AnalysisSpec) -> list[str]:
+    choices = spec.multiverse.choices
+    measure = spec.measure
     problems = []
     if not choices:
         return [f"{where}: declares no choices; list the alternatives under any of "
                 f"{', '.join(MULTIVERSE_DIMENSIONS)}"]
     if "transform" in choices and measure != "proportion":
-        problems.append(f"{where}.transform: applies to proportions only (outcome {spec['outcome']} is {_MEASURE_NAMES[measure]})")
-    if measure == "median" and spec.get("median_method") not in IV_MEDIAN_METHODS:
+        problems.append(f"{where}.transform: applies to proportions only (outcome {spec.outcome} is "
+                        f"{_with_article(measure)})")
+    if measure == "median" and not spec.inverse_variance:
         problems.append(f"{where}: a multiverse pools by inverse variance; median_method "
-                        f"{spec.get('median_method')} has no model to vary (use log_iv or raw_iv)")
-    threshold = block.get("threshold")
+                        f"{spec.median_method} has no model to vary (use log_iv or raw_iv)")
+    threshold = spec.multiverse.threshold
     if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
         if measure == "proportion" and not 0 < threshold < 1:
             problems.append(f"{where}.threshold: a proportion strictly between 0 and 1 for outcome "
-                            f"{spec['outcome']} (got {threshold})")
+                            f"{spec.outcome} (got {threshold})")
         elif measure != "proportion" and threshold <= 0:
-            problems.append(f"{where}.threshold: must be > 0 for outcome {spec['outcome']} (got {threshold})")
+            problems.append(f"{where}.threshold: must be > 0 for outcome {spec.outcome} (got {threshold})")
     if not problems:
         n = len(multiverse_choices(spec))
         if n < 2:
@@ -406,100 +345,60 @@ def _multiverse_problems(where: str, spec: dict, measure: str) -> list[str]:
 # ---------------------------------------------------------------------------------------- the data
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value != value:
-        return ""
-    text = str(value)
-    return "" if text in ("<NA>", "nan", "NaN", "None") else text
+def _table_records(tables: Mapping) -> list[dict[str, str]]:
+    """The rows of the extraction tables as records of per-study estimates: study columns, outcome, measure,
+    assessor, comparator (``metapool.analysis.selection.candidates`` selects from them)."""
+    from .selection import CANDIDATE_COLUMNS, records
+
+    studies = {r["study_id"]: r for r in records(tables["studies"])}
+    rows = []
+    for table, measure in ESTIMATE_MEASURES.items():
+        if table in tables:
+            rows += [{**studies.get(r["study_id"], {}), **r, "measure": measure}
+                     for r in records(tables[table], CANDIDATE_COLUMNS)]
+    return rows
 
 
-def _records(frame, columns) -> list[dict]:
-    data = {c: [_text(v) for v in frame[c].tolist()] for c in columns if c in frame.columns}
-    n = len(frame)
-    return [{c: data[c][i] for c in data} for i in range(n)]
-
-
-def _candidate_rows(tables: Mapping) -> dict:
-    """(outcome, comparator) -> candidate rows (dicts of study columns + assessor), as ``analysis._candidates``
-    finds them in the estimate tables."""
-    study_cols = ["study_id", "trial", "drug", "setting", "design", "phase", "arm_role", "verification"]
-    studies = {r["study_id"]: r for r in _records(tables["studies"], study_cols)}
-    out: dict = {}
-    outcome_rows = {t: _records(tables[t], ["study_id", "outcome", "assessor", "comparator", "comparator_study_id"])
-                    for t in ("response", "survival", "hazard_ratios") if t in tables}
-    for outcome, (table, code, measure) in OUTCOMES.items():
-        rows = [r for r in outcome_rows.get(table, []) if r["outcome"] == code]
-        if measure in ("hr", "ratio_of_medians"):
-            for comparator in ("crizotinib", "alectinib", "chemotherapy"):
-                hr = [r for r in outcome_rows.get("hazard_ratios", [])
-                      if r["outcome"] == code and r["comparator"] == comparator]
-                if measure == "hr":
-                    chosen = hr
-                else:
-                    linked = {r["study_id"] for r in hr if r["comparator_study_id"]}
-                    chosen = [r for r in rows if r["study_id"] in linked]
-                out[(outcome, comparator)] = [{**studies.get(r["study_id"], {}), "assessor": r["assessor"]}
-                                              for r in chosen]
-        else:
-            out[(outcome, None)] = [{**studies.get(r["study_id"], {}), "assessor": r["assessor"]} for r in rows]
-    return out
-
-
-def _matches(rows: list[dict], filters: Mapping) -> list[dict]:
-    return [r for r in rows if all(r.get(col, "") in {str(v) for v in allowed} for col, allowed in filters.items())]
-
-
-def _describe(filters: Mapping) -> str:
-    return "; ".join(f"{col}: {', '.join(map(str, vals))}" for col, vals in filters.items()) or "none"
-
-
-def data_problems(specs: Mapping[str, dict], tables: Mapping, data_dir: str = "data") -> list[str]:
+def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: str = "data") -> list[str]:
     """The filters of every analysis against the validated tables (``metapool.analysis.validation.validate_tables``)."""
+    from .selection import candidates, no_study_matches, records
+
     problems: list[str] = []
-    candidates = _candidate_rows(tables)
-    study_ids = sorted({_text(v) for v in tables["studies"]["study_id"].tolist()})
-    trials = sorted({_text(v) for v in tables["studies"]["trial"].tolist()})
-    known = {"study_id": study_ids, "trial": trials}
-    vocab = _vocabularies()
+    rows = _table_records(tables)
+    study_rows = records(tables["studies"], ("study_id", "trial"))
+    known = {col: sorted({r[col] for r in study_rows}) for col in ("study_id", "trial")}
     for name, spec in specs.items():
         where = f"config: analyses.{name}"
-        filters = spec.get("filters") or {}
         bad_value = False
         for col in ("study_id", "trial"):
-            for value in filters.get(col, []):
+            for value in spec.filters.get(col, ()):
                 if value not in known[col]:
                     bad_value = True
                     hint = _suggest(value, known[col]) or f" (see {data_dir}/studies.tsv)"
                     problems.append(f"{where}.filters.{col}: '{value}' is not a {col} of {data_dir}/studies.tsv"
                                     f"{hint}")
-        if bad_value:
+        if bad_value or (spec.comparative and not spec.comparator):  # a missing comparator: option_problems
             continue
-        measure = OUTCOMES[spec["outcome"]][2]
-        key = (spec["outcome"], spec.get("comparator") if measure in COMPARATIVE_MEASURES else None)
-        if key not in candidates:
-            continue  # a missing comparator: reported by option_problems
-        matched = _matches(candidates[key], filters)
+        matched = [rows[c.row] for c in candidates(rows, spec) if not c.excluded_by]
         if not matched:
-            what = spec["outcome"] + (f" vs {spec['comparator']}" if key[1] else "")
-            problems.append(f"{where}: no study with outcome {what} matches the filters ({_describe(filters)})")
+            problems.append(f"{where}: {no_study_matches(spec)}")
             continue
-        if spec.get("multiverse") is not None:
-            problems += _choice_data_problems(where + ".multiverse", spec, matched, vocab)
+        if spec.multiverse is not None:
+            problems += _choice_data_problems(where + ".multiverse", spec, matched)
     return problems
 
 
-def _choice_data_problems(where: str, spec: dict, rows: list[dict], vocab: Mapping) -> list[str]:
+def _choice_data_problems(where: str, spec: AnalysisSpec, rows: list[dict]) -> list[str]:
     problems = []
+    choices = spec.multiverse.choices
     for dim in ("assessor", "design", "verification"):
-        for option in spec["multiverse"]["choices"].get(dim, []):
+        for option in choices.get(dim, ()):
             if option == "any":
                 continue
             allowed = {option} if isinstance(option, str) else set(option)
             if not any(r.get(dim, "") in allowed for r in rows):
                 problems.append(f"{where}.{dim}: '{choice_label(option)}' matches none of the analysis's studies")
-    if "exclude" in spec["multiverse"]["choices"].get("retrospective", []):
+    if "exclude" in choices.get("retrospective", ()):
         if not any(r.get("design", "") != "retrospective" for r in rows):
             problems.append(f"{where}.retrospective: without retrospective studies the analysis has none left")
     return problems
@@ -508,7 +407,8 @@ def _choice_data_problems(where: str, spec: dict, rows: list[dict], vocab: Mappi
 # ---------------------------------------------------------------------------------------- all at once
 
 
-def check_config(config: Mapping, tables: Mapping | None = None, schema: dict | None = None) -> dict[str, dict]:
+def check_config(config: Mapping, tables: Mapping | None = None,
+                 schema: dict | None = None) -> dict[str, AnalysisSpec]:
     """Check ``config`` (schema, contradictions and, given the validated tables, the filters against the data)
     and return the resolved analyses; raise :class:`ConfigError` listing every problem otherwise.
 
@@ -518,7 +418,7 @@ def check_config(config: Mapping, tables: Mapping | None = None, schema: dict | 
     problems = schema_problems(config, schema)
     if problems:
         raise ConfigError(problems)
-    specs = resolve_analyses(config)
+    specs = analysis_specs(config)
     problems = option_problems(config, specs)
     if not problems and tables is not None:
         problems = data_problems(specs, tables, str(config.get("data_dir", "data")))

@@ -57,13 +57,6 @@ SMALL_STUDY_COLUMNS = ["analysis", "test", "k", "statistic", "df", "pvalue", "k0
 SMALL_STUDY_TESTS = ("egger", "begg", "trim_and_fill")
 
 
-def _test_name(spec: dict) -> str:
-    """metafor's ``test`` of the analysis's CI method."""
-    if spec["ci"] != "hartung_knapp":
-        return "z"
-    return "adhoc" if spec.get("hk_adhoc") else "knha"
-
-
 def _empty(columns, analysis: str, reason: str, **values) -> pd.DataFrame:
     row = {c: math.nan for c in columns}
     row.update({c: "" for c in ("study_id", "label", "test", "side", "method") if c in columns})
@@ -83,9 +76,9 @@ def _not_poolable_reason(data: AnalysisData, need: int, what: str) -> str:
 def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
     """The analysis refitted on each subset (boolean masks over ``data.selected``): the columns of ``_FIT``
     (one entry per subset) and a reason per subset ('' when it was fitted)."""
-    spec = data.spec
+    spec, model = data.spec, data.spec.model
     n = len(masks)
-    if data.inverse_variance:
+    if spec.inverse_variance:
         inc = data.included
         ys, vs, gs = [], [], []
         for g, mask in enumerate(masks):
@@ -93,13 +86,12 @@ def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str,
             ys.append(data.yi[sel])
             vs.append(data.vi[sel])
             gs.append(np.full(int(sel.sum()), g, dtype=np.intp))
-        res = pool_many(np.concatenate(ys), np.concatenate(vs), np.concatenate(gs), method=spec["method"],
-                        ci=spec["ci"], level=spec["level"], pi=spec["pi"], hk_adhoc=spec["hk_adhoc"])
+        res = pool_many(np.concatenate(ys), np.concatenate(vs), np.concatenate(gs), **model.keywords())
         cols = {"k": res.k.astype(float), "tau2": res.tau2, "i2": res.i2, "q": res.q, "q_pvalue": res.q_pvalue,
                 "beta": res.beta, "se": res.se}
         natural = {"estimate": res.beta, "ci_lower": res.ci_lower, "ci_upper": res.ci_upper,
                    "pi_lower": res.pi_lower, "pi_upper": res.pi_upper}
-        if data.transform in ("freeman_tukey", "arcsine"):
+        if spec.scale in ("freeman_tukey", "arcsine"):
             # back-transformed one value at a time, as the single analysis does (exactly the same floats)
             bts = [data.backtransform(mask) for mask in masks]
             for c, values in natural.items():
@@ -108,7 +100,7 @@ def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str,
             bt = data.backtransform()
             for c, values in natural.items():
                 cols[c] = np.asarray(bt(values), dtype=float)
-        reasons = ["" if ok else f"the {spec['method']} estimator of tau2 did not converge" for ok in res.converged]
+        reasons = ["" if ok else f"the {model.method} estimator of tau2 did not converge" for ok in res.converged]
         return cols, reasons
     cols = {c: np.full(n, math.nan) for c in _FIT}
     reasons = []
@@ -135,8 +127,8 @@ def _study_columns(data: AnalysisData, rows: np.ndarray) -> dict[str, np.ndarray
 
 def leave_one_out_frame(data: AnalysisData) -> pd.DataFrame:
     """``leave_one_out.tsv``: one row per pooled study, the analysis refitted without it."""
-    name = data.spec["name"]
-    need = 3 if data.glmm else 2
+    name = data.spec.name
+    need = 3 if data.spec.glmm else 2
     reason = _not_poolable_reason(data, need, "leave-one-out")
     if reason:
         return _empty(LEAVE_ONE_OUT_COLUMNS, name, reason)
@@ -151,7 +143,7 @@ def leave_one_out_frame(data: AnalysisData) -> pd.DataFrame:
 def cumulative_frame(data: AnalysisData) -> pd.DataFrame:
     """``cumulative.tsv``: the pooled studies added one at a time by publication year (ties in the analysis's
     order: year, trial, study id); row ``step`` pools the first ``step`` studies."""
-    name = data.spec["name"]
+    name = data.spec.name
     reason = _not_poolable_reason(data, 1, "a cumulative meta-analysis")
     if reason:
         return _empty(CUMULATIVE_COLUMNS, name, reason)
@@ -172,16 +164,16 @@ def cumulative_frame(data: AnalysisData) -> pd.DataFrame:
 
 def influence_frame(data: AnalysisData) -> pd.DataFrame:
     """``influence.tsv``: case-deletion diagnostics of every pooled study (inverse-variance analyses)."""
-    name = data.spec["name"]
-    if not data.inverse_variance:
+    name = data.spec.name
+    if not data.spec.inverse_variance:
         return _empty(INFLUENCE_COLUMNS, name, _why_not_iv(data, "influence diagnostics"))
     reason = _not_poolable_reason(data, 3, "the influence analysis")
     if reason:
         return _empty(INFLUENCE_COLUMNS, name, reason)
-    spec = data.spec
+    model = data.spec.model
     yi, vi = data.included_effects()
     try:
-        res = influence(yi, vi, method=spec["method"], test=_test_name(spec), level=spec["level"])
+        res = influence(yi, vi, method=model.method, test=model.test, level=model.level)
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
         return _empty(INFLUENCE_COLUMNS, name, f"influence diagnostics not computed: {err}")
     inc = data.selected[data.included]
@@ -196,9 +188,10 @@ def influence_frame(data: AnalysisData) -> pd.DataFrame:
 
 
 def _why_not_iv(data: AnalysisData, what: str) -> str:
-    if data.glmm:
+    if data.spec.glmm:
         return f"{what} need an inverse-variance model; this analysis is the binomial-normal GLMM"
-    return f"{what} need an inverse-variance model; this analysis pools by the {data.median_method.replace('_', ' ')}"
+    return (f"{what} need an inverse-variance model; this analysis pools by the "
+            f"{data.spec.median_method.replace('_', ' ')}")
 
 
 def small_study_frame(data: AnalysisData) -> pd.DataFrame:
@@ -210,18 +203,17 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
     intercept, the effect of an infinitely precise study) and trim and fill's
     estimate after filling ``k0`` studies on ``side``.
     """
-    spec = data.spec
-    name = data.spec["name"]
+    name, model = data.spec.name, data.spec.model
     rows = []
 
     def row(test, **values):
         base = {c: math.nan for c in SMALL_STUDY_COLUMNS}
-        base.update(analysis=name, test=test, k=data.k, side="", method="" if test == "begg" else spec["method"],
+        base.update(analysis=name, test=test, k=data.k, side="", method="" if test == "begg" else model.method,
                     reason="")
         base.update(values)
         rows.append(base)
 
-    if not data.inverse_variance:
+    if not data.spec.inverse_variance:
         for test in SMALL_STUDY_TESTS:
             row(test, method="", reason=_why_not_iv(data, "tests for funnel-plot asymmetry"))
         return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
@@ -233,9 +225,9 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
     yi, vi = data.included_effects()
     bt = data.backtransform()
-    test = _test_name(spec)
+    test = model.test
     try:
-        eg = egger_test(yi, vi, method=spec["method"], test=test, level=spec["level"])
+        eg = egger_test(yi, vi, method=model.method, test=test, level=model.level)
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
         row("egger", reason=f"not computed: {err}")
     else:
@@ -249,7 +241,7 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
     else:
         row("begg", statistic=bg.tau, pvalue=bg.pvalue)
     try:
-        tf = trim_and_fill(yi, vi, method=spec["method"], test="z" if test == "z" else "knha", level=spec["level"])
+        tf = trim_and_fill(yi, vi, method=model.method, test="z" if test == "z" else "knha", level=model.level)
     except (ValueError, RuntimeError) as err:
         row("trim_and_fill", reason=f"not computed: {err}")
     else:

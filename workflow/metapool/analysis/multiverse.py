@@ -38,19 +38,20 @@ specification.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .run import AnalysisData, AnalysisError, prepare_analysis
+from ..spec import AnalysisSpec
 from ..stats.batch import pool_many
-from .config import choice_label, multiverse_choices, pooling_spec
 from ..stats.glmm import glmm_proportions
-from ..vocabulary import MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION, OUTCOMES
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import proportion_effects
-from .selection import cut_key
+from ..vocabulary import MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION
+from .config import choice_label, multiverse_choices
+from .run import AnalysisData, prepare_analysis
+from .selection import AnalysisError, cut_key
 
 __all__ = ["MULTIVERSE_COLUMNS", "SUMMARY_COLUMNS", "MultiverseResult", "run_multiverse", "summarise"]
 
@@ -105,7 +106,7 @@ class _Reports:
     milliseconds. The effect sizes are those computed once for every report.
     """
 
-    def __init__(self, data: AnalysisData, spec: dict):
+    def __init__(self, data: AnalysisData, spec: AnalysisSpec):
         sel = data.selected
         self.data = data
         self.columns = {c: sel[c].astype(str).to_numpy() for c in ("assessor", "design", "verification")}
@@ -116,7 +117,7 @@ class _Reports:
         self.cut = np.array([y * 10000 + m * 100 + d for y, m, d in
                              (cut_key(c, yr) for c, yr in zip(sel["data_cut"], sel["year"]))], dtype=np.int64)
         self.n = pd.to_numeric(sel["n"], errors="coerce").fillna(-1).to_numpy(float)
-        rank = {a: i for i, a in enumerate(spec["assessor_preference"])}
+        rank = {a: i for i, a in enumerate(spec.assessor_preference)}
         self.arank = np.array([rank.get(a, len(rank)) for a in self.columns["assessor"]])
         self.included = data.included
         self.ids = sel["study_id"].astype(str).to_numpy()
@@ -152,34 +153,32 @@ class _Reports:
         return idx[np.lexsort((self.study[idx], self.trial[idx], self.year[idx]))]
 
 
-def _all_reports(estimates: pd.DataFrame, spec: dict) -> _Reports | None:
-    """Every report of the analysis with its effect size (model options neutral: they change no effect size)."""
-    sub = pooling_spec(spec)
-    if OUTCOMES[spec["outcome"]][2] == "proportion":
-        sub["transform"] = "logit"
-    sub.update(method="REML", ci="z", hk_adhoc=False)
+def _all_reports(estimates: pd.DataFrame, spec: AnalysisSpec) -> _Reports | None:
+    """Every report of the analysis with its effect size (proportions on the logit scale: each specification
+    transforms the counts itself)."""
     try:
-        return _Reports(prepare_analysis(estimates, sub, keep_all_reports=True), spec)
+        return _Reports(prepare_analysis(estimates, replace(spec.pooling_only(), transform="logit"),
+                                         keep_all_reports=True), spec)
     except AnalysisError:
         return None
 
 
 def _backtransform(data: AnalysisData, transform: str, totals: np.ndarray):
-    if data.measure == "proportion":
+    if data.spec.measure == "proportion":
         return proportion_backtransform(transform, totals if transform == "freeman_tukey" else None)
     return data.backtransform()
 
 
-def run_multiverse(estimates: pd.DataFrame, spec: dict) -> MultiverseResult:
-    """Every specification of ``spec["multiverse"]`` pooled (see the module docstring)."""
-    name = spec["name"]
-    threshold = float(spec["multiverse"]["threshold"])
+def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseResult:
+    """Every specification of ``spec.multiverse`` pooled (see the module docstring)."""
+    name = spec.name
+    threshold = float(spec.multiverse.threshold)
     choices = multiverse_choices(spec)
     n = len(choices)
-    level = spec["level"]
+    level = spec.model.level
     reports = _all_reports(estimates, spec)
     data = reports.data if reports is not None else None
-    proportion = OUTCOMES[spec["outcome"]][2] == "proportion"
+    proportion = spec.measure == "proportion"
 
     # the studies of each inclusion choice
     keys = [_inclusion_key(choice) for choice in choices]
@@ -258,7 +257,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: dict) -> MultiverseResult:
         rows = np.asarray(iv_rows)
         res = pool_many(np.concatenate(iv_y), np.concatenate(iv_v), np.concatenate(iv_g),
                         method=np.asarray(iv_method, dtype=object), ci=np.asarray(iv_ci, dtype=object),
-                        level=level, pi=spec["pi"], hk_adhoc=np.asarray(iv_adhoc, dtype=bool))
+                        level=level, pi=spec.model.pi, hk_adhoc=np.asarray(iv_adhoc, dtype=bool))
         for c in ("tau2", "i2", "q", "beta", "se"):
             cols[c][rows] = getattr(res, c)
         converged[rows] = res.converged
@@ -296,7 +295,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: dict) -> MultiverseResult:
     return MultiverseResult(table=table, summary=summarise(table, spec, threshold), choices=choices)
 
 
-def summarise(table: pd.DataFrame, spec: dict, threshold: float) -> pd.DataFrame:
+def summarise(table: pd.DataFrame, spec: AnalysisSpec, threshold: float) -> pd.DataFrame:
     """One row: the number of specifications, how many have an estimate, the median and range of the
     estimates, and the share (of those with an estimate) whose CI excludes ``threshold`` (below / above)."""
     est = table["estimate"].to_numpy(float)
@@ -307,7 +306,7 @@ def summarise(table: pd.DataFrame, spec: dict, threshold: float) -> pd.DataFrame
     above = int(np.sum(lo[ok] > threshold))
     share = (lambda x: x / m) if m else (lambda x: math.nan)
     row = {
-        "analysis": spec["name"], "title": spec["title"], "outcome": spec["outcome"], "measure": OUTCOMES[spec["outcome"]][2],
+        "analysis": spec.name, "title": spec.title, "outcome": spec.outcome, "measure": spec.measure,
         "specifications": len(table), "estimable": m, "threshold": threshold,
         "median_estimate": float(np.median(est[ok])) if m else math.nan,
         "min_estimate": float(est[ok].min()) if m else math.nan,

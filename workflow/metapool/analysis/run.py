@@ -1,19 +1,22 @@
 """One configured analysis: choose its studies, pool them, and say why any study is left out.
 
 ``run_analysis(estimates, spec)`` takes the per-study estimates of
-:mod:`metapool.analysis.estimates` and an analysis specification (the merged config
-entry) and returns two frames: the studies (pooled, not poolable, or set aside
-by the report policy, each with its reason) and the one-row pooled result.
+:mod:`metapool.analysis.estimates` and an analysis specification
+(:class:`metapool.spec.AnalysisSpec`) and returns two frames: the studies
+(pooled, not poolable, or set aside by the report policy, each with its
+reason) and the one-row pooled result.
 
 It is three steps, each usable on its own (the sensitivity tables and the
 multiverse reuse them, so that they pool exactly what the analysis pools):
 
-* :func:`prepare_analysis` selects the reports (filters, one report per trial
+* :func:`prepare_analysis` selects the reports (the candidates of
+  :func:`metapool.analysis.selection.candidates`, one report per trial
   cohort by the report policy), says why a report cannot be pooled, and gives
   the per-study effect sizes ``yi``/``vi`` on the analysis scale (for
   proportions the scale of ``transform``: logit, Freeman-Tukey, arcsine or
   raw; the logit for the GLMM);
-* :func:`pool_analysis` pools the included studies: inverse variance
+* :func:`pool_analysis` pools the included studies by the analysis's model
+  (``spec.model``): inverse variance
   (:func:`metapool.stats.pooling.inverse_variance`, metafor's ``rma``), the
   binomial-normal GLMM for ``transform: glmm``
   (:func:`metapool.stats.glmm.glmm_proportions`, ``rma.glmm``; maximum likelihood,
@@ -36,19 +39,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..spec import AnalysisSpec
 from ..stats.effects import clopper_pearson, ilogit, z_crit
 from ..stats.glmm import GlmmResult, glmm_proportions
 from ..stats.medians import MedianOfMedians, median_of_medians, weighted_median_of_medians
 from ..stats.moderators import subgroup_analysis
-from ..vocabulary import EXTRA_TABLES, OUTCOMES, PROPORTION_TRANSFORMS, estimate_tables
 from ..stats.pooling import inverse_variance
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import pool_proportions, proportion_effects
 from ..stats.results import PooledEstimate
-from .selection import apply_filters, select_reports, study_labels
 from ..stats.survival import (
-    IV_MEDIAN_METHODS,
-    MEDIAN_METHODS,
     hr_not_poolable_reason,
     log_scale_effects,
     median_effects,
@@ -56,14 +56,14 @@ from ..stats.survival import (
     median_se_note,
     ratio_of_medians_effects,
 )
+from ..vocabulary import MEDIAN_METHOD_FACTS, OUTCOMES
+from .selection import AnalysisError, candidates, no_study_matches, records, select_reports, study_labels
 
 __all__ = [
-    "OUTCOMES", "AnalysisError", "AnalysisData", "prepare_analysis", "pool_analysis", "subgroup_results",
-    "run_analysis", "estimate_tables", "model_options", "POOLED_COLUMNS", "ANALYSIS_STUDY_COLUMNS",
-    "SUBGROUP_COLUMNS", "SUBGROUP_TABLE_COLUMNS", "RATIO_ARM_COLUMNS", "GLMM_NOTE", "selection_key",
+    "AnalysisData", "prepare_analysis", "pool_analysis", "subgroup_results", "subgroup_frame", "run_analysis",
+    "POOLED_COLUMNS", "ANALYSIS_STUDY_COLUMNS", "SUBGROUP_COLUMNS", "SUBGROUP_TABLE_COLUMNS", "RATIO_ARM_COLUMNS",
+    "GLMM_NOTE",
 ]
-
-_EXTRA_TABLES = EXTRA_TABLES  # kept for callers of the former private name
 
 POOLED_COLUMNS = [
     "analysis", "title", "outcome", "measure", "comparator", "direction", "model", "method", "median_method",
@@ -107,47 +107,19 @@ _ARM_SOURCE = {"n": "n", "median": "estimate", "ci_lower": "ci_lower", "ci_upper
                "ci_upper_nr": "ci_upper_nr"}
 
 
-class AnalysisError(ValueError):
-    """An analysis that cannot be carried out as configured."""
-
-
 # ---------------------------------------------------------------------------------------- candidates
 
 
-def _arm_links(estimates: pd.DataFrame, code: str, comparator: str) -> pd.Series:
-    """Experimental study_id -> comparator-arm study_id, from the hazard-ratio rows vs ``comparator``."""
-    hr = estimates[(estimates["measure"] == "hr") & (estimates["outcome"] == code)
-                   & (estimates["comparator"] == comparator) & (estimates["comparator_study_id"] != "")]
-    links = hr.drop_duplicates(["study_id", "comparator_study_id"])
-    dup = links["study_id"].duplicated(keep=False)
-    if dup.any():
-        raise AnalysisError(f"{sorted(set(links.loc[dup, 'study_id']))}: more than one comparator arm vs {comparator}")
-    return links.set_index("study_id")["comparator_study_id"]
-
-
-def _candidates(estimates: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, str]:
-    _, code, measure = OUTCOMES[spec["outcome"]]
-    if measure == "ratio_of_medians":
-        if "comparator_study_id" not in estimates.columns or not (estimates["measure"] == "hr").any():
-            raise AnalysisError(
-                f"analysis '{spec['name']}': the ratio of medians needs the hazard-ratio estimates to link the arms"
-            )
-        links = _arm_links(estimates, code, spec["comparator"])
-        rows = estimates[(estimates["outcome"] == code) & (estimates["measure"] == "median")
-                         & estimates["study_id"].isin(links.index)]
-        rows = rows.assign(comparator=spec["comparator"], comparator_study_id=rows["study_id"].map(links))
-    else:
-        rows = estimates[(estimates["outcome"] == code) & (estimates["measure"] == measure)]
-        if measure == "hr":
-            # never pool hazard ratios against different comparators
-            rows = rows[rows["comparator"] == spec["comparator"]]
-    rows = apply_filters(rows, spec.get("filters", {}))
-    if rows.empty:
-        what = f"{spec['outcome']}" + (f" vs {spec['comparator']}" if measure in ("hr", "ratio_of_medians") else "")
-        raise AnalysisError(
-            f"analysis '{spec['name']}': no study with outcome {what} matches the filters {spec.get('filters', {})}"
-        )
-    return rows, measure
+def _candidates(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """The rows of ``estimates`` the analysis may pool (:func:`metapool.analysis.selection.candidates`); the
+    rows of a ratio of medians carry their comparator arm (``comparator``, ``comparator_study_id``)."""
+    found = [c for c in candidates(records(estimates), spec) if not c.excluded_by]
+    if not found:
+        raise AnalysisError(f"analysis '{spec.name}': {no_study_matches(spec)}")
+    rows = estimates.iloc[[c.row for c in found]]
+    if spec.measure == "ratio_of_medians":
+        rows = rows.assign(comparator=spec.comparator, comparator_study_id=[c.comparator_arm for c in found])
+    return rows
 
 
 # ---------------------------------------------------------------------------------------- per study
@@ -244,16 +216,6 @@ def _mom_pool(values, n, median_method: str, level: float):
     return median_of_medians(values, level)
 
 
-def _model_options(spec: dict) -> dict:
-    return dict(method=spec["method"], ci=spec["ci"], level=spec["level"], pi=spec["pi"],
-                hk_adhoc=spec["hk_adhoc"])
-
-
-def model_options(spec: dict) -> dict:
-    """The keyword arguments of :func:`metapool.stats.pooling.inverse_variance` an analysis uses."""
-    return _model_options(spec)
-
-
 # ---------------------------------------------------------------------------------------- selection
 
 
@@ -272,10 +234,7 @@ class AnalysisData:
     rows; ``rows`` are the candidate rows the filters kept.
     """
 
-    spec: dict
-    measure: str
-    median_method: str
-    transform: str
+    spec: AnalysisSpec
     rows: pd.DataFrame = field(repr=False)
     selected: pd.DataFrame = field(repr=False)
     set_aside: pd.DataFrame = field(repr=False)
@@ -292,17 +251,6 @@ class AnalysisData:
     def k(self) -> int:
         return int(self.included.sum())
 
-    @property
-    def inverse_variance(self) -> bool:
-        """Pooled by inverse variance (not the GLMM, not the median of medians)."""
-        if self.measure == "proportion":
-            return self.transform != "glmm"
-        return not (self.measure == "median" and self.median_method not in IV_MEDIAN_METHODS)
-
-    @property
-    def glmm(self) -> bool:
-        return self.measure == "proportion" and self.transform == "glmm"
-
     def included_effects(self, mask=None) -> tuple[np.ndarray, np.ndarray]:
         """``(yi, vi)`` of the included studies (and of ``mask``, a boolean array over ``selected``)."""
         sel = self.included if mask is None else self.included & np.asarray(mask, dtype=bool)
@@ -317,30 +265,17 @@ class AnalysisData:
     def backtransform(self, mask=None):
         """The function taking values on the analysis scale to the natural scale (for the Freeman-Tukey
         transform: Miller's inversion with the harmonic mean of the included totals, of ``mask`` if given)."""
-        if self.measure == "proportion":
-            if self.transform == "glmm":
-                return ilogit
-            totals = self.counts(mask)[1] if self.transform == "freeman_tukey" else None
-            return proportion_backtransform(self.transform, totals)
-        if self.measure == "median" and self.median_method == "raw_iv":
-            return _identity
-        return np.exp
+        scale = self.spec.scale
+        if scale == "glmm":
+            return ilogit
+        if self.spec.measure == "proportion":
+            totals = self.counts(mask)[1] if scale == "freeman_tukey" else None
+            return proportion_backtransform(scale, totals)
+        return _identity if scale == "identity" else np.exp
 
 
-# the options an analysis's selection and effect sizes depend on (not the model: method, ci, pi, hk_adhoc)
-SELECTION_KEYS = ("outcome", "comparator", "filters", "report_policy", "assessor_preference", "median_method",
-                  "transform", "level")
-
-
-def selection_key(spec: dict) -> str:
-    """Two analyses with the same key select the same reports with the same effect sizes: one
-    :func:`prepare_analysis` serves both (with its ``spec`` replaced)."""
-    import json
-
-    return json.dumps({k: spec.get(k) for k in SELECTION_KEYS}, sort_keys=True, default=str)
-
-
-def prepare_analysis(estimates: pd.DataFrame, spec: dict, *, keep_all_reports: bool = False) -> AnalysisData:
+def prepare_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, keep_all_reports: bool = False
+                     ) -> AnalysisData:
     """Select the reports of one analysis and compute their effect sizes (see :class:`AnalysisData`).
 
     With ``keep_all_reports`` every report matching the filters is kept (no
@@ -348,30 +283,23 @@ def prepare_analysis(estimates: pd.DataFrame, spec: dict, *, keep_all_reports: b
     per-report effect sizes that :mod:`metapool.analysis.multiverse` selects from.
     Raises :class:`AnalysisError` when no report matches the filters.
     """
-    rows, measure = _candidates(estimates, spec)
-    _, code, _ = OUTCOMES[spec["outcome"]]
-    median_method = spec.get("median_method", "log_iv")
-    if median_method not in MEDIAN_METHODS:
-        raise AnalysisError(f"analysis '{spec['name']}': median_method must be one of {MEDIAN_METHODS}")
-    if measure != "median":
-        median_method = "log_iv" if measure == "ratio_of_medians" else ""
-    transform = _transform(spec, measure, median_method)
-    if measure == "proportion" and transform not in PROPORTION_TRANSFORMS:
-        raise AnalysisError(f"analysis '{spec['name']}': transform must be one of {PROPORTION_TRANSFORMS}")
-    if measure == "proportion" and transform == "glmm" and (spec["method"] != "ML" or spec["ci"] != "z"):
-        raise AnalysisError(f"analysis '{spec['name']}': the GLMM is fitted by maximum likelihood with a Wald (z) "
-                            f"CI: it needs method ML and ci z (got method {spec['method']}, ci {spec['ci']})")
+    rows = _candidates(estimates, spec)
+    measure, median_method, model = spec.measure, spec.median_method_used, spec.model
+    code = OUTCOMES[spec.outcome].code
+    if spec.glmm and (model.method != "ML" or model.ci != "z"):
+        raise AnalysisError(f"analysis '{spec.name}': the GLMM is fitted by maximum likelihood with a Wald (z) "
+                            f"CI: it needs method ML and ci z (got method {model.method}, ci {model.ci})")
     if keep_all_reports:
         selected = rows.reset_index(drop=True)
         set_aside = pd.DataFrame(columns=["study_id", "assessor", "reason"])
     else:
         selected, set_aside = select_reports(
-            rows, n_column="n", policy=spec["report_policy"], assessor_preference=spec["assessor_preference"]
+            rows, n_column="n", policy=spec.report_policy, assessor_preference=spec.assessor_preference
         )
         selected = selected.sort_values(["year", "trial", "study_id"], kind="mergesort").reset_index(drop=True)
     selected["label"] = study_labels(selected)
     selected["se_note"] = ""
-    level = spec["level"]
+    level = model.level
     comp = None
     if measure == "ratio_of_medians":
         comp = _comparator_arms(selected, estimates, code)
@@ -400,10 +328,10 @@ def prepare_analysis(estimates: pd.DataFrame, spec: dict, *, keep_all_reports: b
             lo, hi = clopper_pearson(ev, tot, level)
             selected.loc[inc.index, ["ci_lower", "ci_upper"]] = np.column_stack([lo, hi])
             selected.loc[inc.index, "ci_level"] = level
-            yi[inc.index], vi[inc.index] = proportion_effects(ev, tot, "logit" if transform == "glmm" else transform)
+            yi[inc.index], vi[inc.index] = proportion_effects(ev, tot, "logit" if spec.glmm else spec.transform)
     elif measure == "ratio_of_medians":
         selected, extra = _ratio_effects(selected, comp, inc_mask, yi, vi, level)
-    elif len(inc) and not (measure == "median" and median_method not in IV_MEDIAN_METHODS):
+    elif len(inc) and spec.inverse_variance:
         if measure == "median":
             y, s = median_effects(inc["estimate"], inc["ci_lower"], inc["ci_upper"], inc["ci_level"],
                                   inc["ci_upper_nr"].astype(bool),
@@ -412,8 +340,8 @@ def prepare_analysis(estimates: pd.DataFrame, spec: dict, *, keep_all_reports: b
             y, s = log_scale_effects(inc["estimate"], inc["ci_lower"], inc["ci_upper"], inc["ci_level"])
         yi[inc.index], vi[inc.index] = y, s**2
     aside = set_aside.merge(rows, on=["study_id", "assessor"], how="left", validate="one_to_one")
-    return AnalysisData(spec=spec, measure=measure, median_method=median_method, transform=transform, rows=rows,
-                        selected=selected, set_aside=set_aside, yi=yi, vi=vi, extra=extra, aside=aside)
+    return AnalysisData(spec=spec, rows=rows, selected=selected, set_aside=set_aside, yi=yi, vi=vi, extra=extra,
+                        aside=aside)
 
 
 # ---------------------------------------------------------------------------------------- pooling
@@ -432,20 +360,20 @@ def pool_analysis(data: AnalysisData, mask=None):
     k = int(sel.sum())
     if k == 0:
         return None, ["no study can be pooled"]
-    opts = _model_options(spec)
-    if data.measure == "proportion":
+    model = spec.model
+    if spec.measure == "proportion":
         ev, tot = data.counts(sel)
-        if data.transform == "glmm":
+        if spec.glmm:
             if k < 2:
                 return None, ["the GLMM needs at least 2 studies"]
-            return glmm_proportions(ev, tot, spec["level"]), []
-        return pool_proportions(ev, tot, transform=data.transform, **opts), []
-    if not data.inverse_variance:
+            return glmm_proportions(ev, tot, model.level), []
+        return pool_proportions(ev, tot, transform=spec.transform, **model.keywords()), []
+    if not spec.inverse_variance:
         inc = data.selected[sel]
-        return _mom_pool(inc["estimate"].to_numpy(float), inc["n"].to_numpy(float), data.median_method,
-                         spec["level"]), []
-    model = inverse_variance(data.yi[sel], data.vi[sel], **opts)
-    return PooledEstimate.from_model(model, data.backtransform(sel), data.transform), []
+        return _mom_pool(inc["estimate"].to_numpy(float), inc["n"].to_numpy(float), spec.median_method,
+                         model.level), []
+    fit = inverse_variance(data.yi[sel], data.vi[sel], **model.keywords())
+    return PooledEstimate.from_model(fit, data.backtransform(sel), spec.scale), []
 
 
 def _result_numbers(result) -> dict:
@@ -503,10 +431,10 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
     of medians: no test.
     """
     spec = data.spec
-    column = spec["subgroup"]
+    column = spec.subgroup
     selected = data.selected
     if column not in selected.columns:
-        raise AnalysisError(f"analysis '{spec['name']}': no study column {column!r} to form subgroups")
+        raise AnalysisError(f"analysis '{spec.name}': no study column {column!r} to form subgroups")
     groups = selected[column].astype(str).to_numpy()
     inc_mask = data.included
     test = {"q_between": math.nan, "df_between": math.nan, "q_between_pvalue": math.nan}
@@ -515,15 +443,15 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
     results: dict = {}
     if not inc_groups:
         return results, test, notes
-    opts = _model_options(spec)
+    model = spec.model
     models = None
     one_group = f"one {column} subgroup with pooled studies: no test for subgroup differences"
-    if data.inverse_variance:
+    if spec.inverse_variance:
         if len(inc_groups) >= 2:
             try:
                 sg = subgroup_analysis(data.yi[inc_mask], data.vi[inc_mask], groups[inc_mask],
-                                       method=opts["method"], ci=opts["ci"], level=opts["level"],
-                                       hk_adhoc=opts["hk_adhoc"], levels=inc_groups)
+                                       method=model.method, ci=model.ci, level=model.level,
+                                       hk_adhoc=model.hk_adhoc, levels=inc_groups)
             except ValueError:  # a subgroup SE of 0 (Hartung-Knapp on identical estimates)
                 notes.append("test for subgroup differences not computed (a subgroup's standard error is zero)")
             else:
@@ -531,7 +459,7 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
                 test = {"q_between": sg.q_between, "df_between": sg.df_between, "q_between_pvalue": sg.p_between}
         else:
             notes.append(one_group)
-    elif data.glmm:
+    elif spec.glmm:
         if len(inc_groups) < 2:
             notes.append(one_group)
     else:
@@ -540,8 +468,8 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
     for g in inc_groups:
         mask = groups == g
         sel = inc_mask & mask
-        if data.inverse_variance and models is not None and spec["pi"] == "default":
-            result = PooledEstimate.from_model(models[g], data.backtransform(mask), data.transform)
+        if spec.inverse_variance and models is not None and model.pi == "default":
+            result = PooledEstimate.from_model(models[g], data.backtransform(mask), spec.scale)
             g_notes = []
         else:
             try:
@@ -553,7 +481,7 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
         numbers["notes"] = numbers["notes"] + g_notes
         numbers["participants"] = float(n[sel].sum()) if np.isfinite(n[sel]).all() else math.nan
         results[g] = numbers
-    if data.glmm and len(inc_groups) >= 2:
+    if spec.glmm and len(inc_groups) >= 2:
         est = np.array([results[g]["beta"] for g in inc_groups])
         se = np.array([results[g]["se"] for g in inc_groups])
         if np.all(np.isfinite(est) & np.isfinite(se) & (se > 0)):
@@ -565,7 +493,7 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
 
 
 def _subgroup_columns(data: AnalysisData, results: dict) -> dict:
-    groups = data.selected[data.spec["subgroup"]].astype(str).to_numpy()
+    groups = data.selected[data.spec.subgroup].astype(str).to_numpy()
     out = {c: np.full(len(groups), np.nan) for c in SUBGROUP_COLUMNS[1:]}
     out["subgroup"] = groups
     for i, g in enumerate(groups):
@@ -582,7 +510,7 @@ def subgroup_frame(data: AnalysisData) -> pd.DataFrame:
     rows = []
     for g, r in results.items():
         rows.append({**{c: r.get(c, math.nan) for c in SUBGROUP_TABLE_COLUMNS}, **test,
-                     "analysis": data.spec["name"], "subgroup": data.spec["subgroup"], "group": g,
+                     "analysis": data.spec.name, "subgroup": data.spec.subgroup, "group": g,
                      "notes": "; ".join(r["notes"] + notes)})
     return pd.DataFrame(rows, columns=SUBGROUP_TABLE_COLUMNS)
 
@@ -590,21 +518,18 @@ def subgroup_frame(data: AnalysisData) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------- the analysis
 
 
-def run_analysis(estimates: pd.DataFrame, spec: dict, *, data: AnalysisData | None = None
+def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisData | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Select, pool and document one analysis.
 
-    ``spec`` keys: ``name``, ``title``, ``outcome`` (see ``OUTCOMES``),
-    ``comparator`` (hazard ratios, ratios of medians), ``filters``, ``method``,
-    ``ci``, ``pi``, ``hk_adhoc``, ``level``, ``transform`` (proportions:
-    ``logit``, ``freeman_tukey``, ``arcsine``, ``raw`` or ``glmm``),
-    ``median_method``, ``report_policy``, ``assessor_preference`` and
-    optionally ``subgroup``. ``data``: the analysis already prepared by :func:`prepare_analysis` (of the
-    same ``estimates`` and ``spec``), to prepare it once for the pooling and the sensitivity tables.
+    ``spec`` is the analysis (:class:`metapool.spec.AnalysisSpec`; its
+    sensitivity tables and multiverse are not read). ``data``: the analysis
+    already prepared by :func:`prepare_analysis` (of the same ``estimates`` and
+    ``spec``), to prepare it once for the pooling and the sensitivity tables.
     """
     if data is None:
         data = prepare_analysis(estimates, spec)
-    selected, measure, median_method = data.selected, data.measure, data.median_method
+    selected = data.selected
     inc_mask = data.included
     result, pool_notes = pool_analysis(data)
     weight = np.full(len(selected), np.nan)
@@ -613,7 +538,7 @@ def run_analysis(estimates: pd.DataFrame, spec: dict, *, data: AnalysisData | No
         weight[inc_mask] = w
 
     sub_test, sub_notes = {}, []
-    if spec.get("subgroup"):
+    if spec.subgroup:
         sub_results, sub_test, sub_notes = subgroup_results(data)
         sub_cols = _subgroup_columns(data, sub_results)
     else:
@@ -621,36 +546,35 @@ def run_analysis(estimates: pd.DataFrame, spec: dict, *, data: AnalysisData | No
                     for c in SUBGROUP_COLUMNS}
 
     selected = selected.assign(
-        analysis=spec["name"], yi=data.yi, vi=data.vi, sei=np.sqrt(data.vi), weight=weight,
+        analysis=spec.name, yi=data.yi, vi=data.vi, sei=np.sqrt(data.vi), weight=weight,
         status=np.where(selected["included"], "pooled", "not_pooled"), **sub_cols, **data.extra,
     )
     aside = data.aside
     if aside is None:
         aside = data.set_aside.merge(data.rows, on=["study_id", "assessor"], how="left", validate="one_to_one")
     aside = aside.assign(
-        analysis=spec["name"], label=study_labels(aside) if len(aside) else [], status="set_aside",
+        analysis=spec.name, label=study_labels(aside) if len(aside) else [], status="set_aside",
         included=False, total=np.nan, yi=np.nan, vi=np.nan, sei=np.nan, weight=np.nan, se_note="",
         **{c: ("" if c == "subgroup" else np.nan) for c in SUBGROUP_COLUMNS},
     )
-    if spec.get("subgroup") and len(aside):
-        aside["subgroup"] = aside[spec["subgroup"]].astype(str)
-    columns = ANALYSIS_STUDY_COLUMNS + (RATIO_ARM_COLUMNS if measure == "ratio_of_medians" else [])
+    if spec.subgroup and len(aside):
+        aside["subgroup"] = aside[spec.subgroup].astype(str)
+    columns = ANALYSIS_STUDY_COLUMNS + (RATIO_ARM_COLUMNS if spec.measure == "ratio_of_medians" else [])
     studies = pd.concat([selected, aside], ignore_index=True).reindex(columns=columns)
 
     pooled = {c: math.nan for c in POOLED_COLUMNS}
     n_total = selected.loc[inc_mask, "n"]  # both arms for a ratio of medians
-    directional = measure in ("hr", "ratio_of_medians")
-    iv = data.inverse_variance or data.glmm
+    model, with_se = spec.model, spec.has_standard_errors
     pooled.update(
-        analysis=spec["name"], title=spec["title"], outcome=spec["outcome"], measure=measure,
-        comparator=spec.get("comparator", "") if directional else "",
-        direction=f"experimental vs {spec['comparator']}" if directional else "",
-        model=_model_label(spec, measure, median_method), method=spec["method"] if iv else "",
-        median_method=median_method, transform=data.transform,
-        ci_method=spec["ci"] if iv else "sign_test", pi_method=spec["pi"] if data.inverse_variance else "",
-        level=spec["level"], report_policy=spec["report_policy"], k=int(inc_mask.sum()),
+        analysis=spec.name, title=spec.title, outcome=spec.outcome, measure=spec.measure,
+        comparator=spec.comparator if spec.comparative else "",
+        direction=f"experimental vs {spec.comparator}" if spec.comparative else "",
+        model=_model_label(spec), method=model.method if with_se else "",
+        median_method=spec.median_method_used, transform=spec.scale,
+        ci_method=model.ci if with_se else "sign_test", pi_method=model.pi if spec.inverse_variance else "",
+        level=model.level, report_policy=spec.report_policy, k=int(inc_mask.sum()),
         participants=float(n_total.sum()) if len(n_total) and n_total.notna().all() else math.nan,
-        subgroup=spec.get("subgroup", "") or "", notes="",
+        subgroup=spec.subgroup or "", notes="",
     )
     pooled.update(sub_test)
     numbers = _result_numbers(result)
@@ -665,23 +589,11 @@ def run_analysis(estimates: pd.DataFrame, spec: dict, *, data: AnalysisData | No
     return studies, pd.DataFrame([pooled], columns=POOLED_COLUMNS)
 
 
-def _model_label(spec: dict, measure: str, median_method: str) -> str:
-    if measure == "median" and median_method == "median_of_medians":
-        return "median of medians"
-    if measure == "median" and median_method == "weighted_median_of_medians":
-        return "weighted median of medians"
-    if measure == "proportion" and spec.get("transform") == "glmm":
+def _model_label(spec: AnalysisSpec) -> str:
+    if not spec.has_standard_errors:  # the median of medians, weighted or not
+        return MEDIAN_METHOD_FACTS[spec.median_method].name
+    if spec.glmm:
         return "random effects (binomial-normal GLMM)"
-    if spec["method"] == "EE":
+    if spec.model.method == "EE":
         return "common effect"
     return "random effects"
-
-
-def _transform(spec: dict, measure: str, median_method: str) -> str:
-    if measure == "proportion":
-        return spec["transform"]
-    if measure == "median" and median_method == "raw_iv":
-        return "identity"
-    if measure == "median" and median_method not in IV_MEDIAN_METHODS:
-        return "none"
-    return "log"

@@ -152,11 +152,11 @@ def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
             if err.validator not in ("required", "additionalProperties"):  # those are the header's job
                 c = err.path[0]
                 bad[c] = _format_rule(c, err, props[c], xcols.get(c, {}).get("type"))
-        for c, spec in xcols.items():
+        for c, xcol in xcols.items():
             if c in known and c not in bad and row[c] not in ("", "NR"):
-                if any(key in spec and not op(Decimal(row[c]), Decimal(str(spec[key])))
+                if any(key in xcol and not op(Decimal(row[c]), Decimal(str(xcol[key])))
                        for key, _, op in BOUNDS):
-                    bad[c] = f"{c} must be " + " and ".join(f"{sym} {spec[k]}" for k, sym, _ in BOUNDS if k in spec)
+                    bad[c] = f"{c} must be " + " and ".join(f"{sym} {xcol[k]}" for k, sym, _ in BOUNDS if k in xcol)
         out += [Violation(file, line, c, row[c], rule) for c, rule in bad.items()]
         good.append({c: v for c, v in row.items() if c not in bad})
         if complete:
@@ -259,12 +259,12 @@ def _table_rules(table, file, rows, good, key, ids, studies_file) -> list[Violat
 
 def _typed(raw: pd.DataFrame, schema: dict) -> pd.DataFrame:
     out = raw.copy()
-    for c, spec in schema.get("x-columns", {}).items():
-        if spec["type"] == "integer":
+    for c, xcol in schema.get("x-columns", {}).items():
+        if xcol["type"] == "integer":
             out[c] = pd.array([int(v) if v else pd.NA for v in raw[c]], dtype="Int64")
-        elif spec["type"] in ("decimal", "decimal_or_nr"):
+        elif xcol["type"] in ("decimal", "decimal_or_nr"):
             out[c] = np.array([float(v) if v not in ("", "NR") else np.nan for v in raw[c]], dtype="float64")
-            if spec["type"] == "decimal_or_nr":
+            if xcol["type"] == "decimal_or_nr":
                 out.insert(out.columns.get_loc(c) + 1, f"{c}_nr", (raw[c] == "NR").to_numpy(dtype=bool))
     out["line"] = np.arange(2, len(raw) + 2, dtype="int64")
     return out

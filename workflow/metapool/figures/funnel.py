@@ -22,7 +22,7 @@ writes deterministic SVG, PDF and PNG files.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,8 @@ from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from scipy import stats
 
+from ..spec import AnalysisSpec, ModelSpec
+from ..vocabulary import MEASURES
 from .forest import _RC, FONT, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, SQUARE, _fp, _Measurer, save_figure
 
 __all__ = ["EggerLine", "funnel_plot", "analysis_funnel", "funnel_step", "egger_line", "SCALE_LABELS"]
@@ -53,8 +55,6 @@ SCALE_LABELS = {
     "log": "{what}, log scale",
     "identity": "{what}",
 }
-_WHAT = {"proportion": "Proportion", "median": "Median (months)", "hr": "Hazard ratio",
-         "ratio_of_medians": "Ratio of medians"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.2f}"))
     ax.set_ylabel("Standard error", fontproperties=_fp(FS_SMALL + 1), color=INK)
-    what = _WHAT.get(measure, measure)
+    what = MEASURES[measure].heading if measure in MEASURES else measure
     ax.set_xlabel(SCALE_LABELS.get(scale, "{what}").format(what=what), fontproperties=_fp(FS_SMALL + 1),
                   color=INK)
     nat = _natural_ticks(scale)
@@ -235,12 +235,11 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
     return fig
 
 
-def egger_line(yi, vi, spec: Mapping) -> EggerLine:
+def egger_line(yi, vi, model: ModelSpec) -> EggerLine:
     """Egger's test of the analysis's model (metafor ``regtest``: its tau² estimator and test)."""
     from ..stats.bias import egger_test
 
-    test = "z" if spec.get("ci", "z") != "hartung_knapp" else ("adhoc" if spec.get("hk_adhoc") else "knha")
-    res = egger_test(yi, vi, method=spec.get("method", "REML"), test=test, level=spec.get("level", 0.95))
+    res = egger_test(yi, vi, method=model.method, test=model.test, level=model.level)
     return EggerLine(res.limit_estimate, res.slope, res.statistic, res.pvalue, res.df)
 
 
@@ -249,7 +248,7 @@ def _egger_note(k: int) -> str:
             "(Sterne et al. BMJ 2011;343:d4002); no Egger line.")
 
 
-def analysis_funnel(studies: pd.DataFrame, pooled: pd.DataFrame, spec: Mapping, stem, formats) -> list[Path]:
+def analysis_funnel(studies: pd.DataFrame, pooled: pd.DataFrame, spec: AnalysisSpec, stem, formats) -> list[Path]:
     """Draw and save the funnel plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``.
 
     The pooled studies' ``yi``/``sei`` are drawn around the pooled estimate
@@ -264,28 +263,24 @@ def analysis_funnel(studies: pd.DataFrame, pooled: pd.DataFrame, spec: Mapping, 
     yi, vi = yi[ok], vi[ok]
     k = len(yi)
     egger, note = None, ""
-    scale = str(row.get("transform") or "")
-    if row.get("measure") == "proportion" and scale == "glmm":
-        scale = "logit"
-    if row.get("measure") == "median" and row.get("median_method") in ("median_of_medians",
-                                                                       "weighted_median_of_medians"):
+    if not spec.has_standard_errors:
         note = "The median of medians has no per-study standard errors: no funnel plot."
         yi, vi, k = yi[:0], vi[:0], 0
     elif k >= MIN_STUDIES:
         try:
-            egger = egger_line(yi, vi, spec)
+            egger = egger_line(yi, vi, spec.model)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
             note = f"Egger's test not computed: {err}"
     else:
         note = _egger_note(k)
     beta = float(row["beta"]) if _finite(row.get("beta")) else math.nan
     title = f"{row.get('title', '')}: funnel plot"
-    fig = funnel_plot(yi, np.sqrt(vi), estimate=beta, scale=scale or "identity", measure=row.get("measure", ""),
-                      title=title, egger=egger, note=note)
+    fig = funnel_plot(yi, np.sqrt(vi), estimate=beta, scale="logit" if spec.glmm else spec.scale,
+                      measure=spec.measure, title=title, egger=egger, note=note)
     return save_figure(fig, stem, formats=tuple(formats))
 
 
-def funnel_step(studies, pooled, spec: Mapping, outputs: Sequence) -> list[Path]:
+def funnel_step(studies, pooled, spec: AnalysisSpec, outputs: Sequence) -> list[Path]:
     """Snakemake step: read ``studies.tsv`` and ``pooled.tsv`` of one analysis, write the funnel plot in every
     format named by ``outputs`` (same stem)."""
     from ..analysis.estimates import TEXT_COLUMNS

@@ -305,7 +305,7 @@ def heterogeneity_interpretation(row: Mapping) -> str:
 
 def methods_text(spec: dict) -> str:
     """The methods paragraph of one analysis, generated from its specification."""
-    _, _, measure = OUTCOMES[spec["outcome"]]
+    measure = OUTCOMES[spec["outcome"]].measure
     level = round(100 * spec["level"])
     extra = ""  # sentences on the effect size that follow the model sentence
     per_study = "Per-study CIs are as reported."
@@ -428,7 +428,7 @@ def _names(specs: Mapping[str, dict], names) -> str:
 
 def synthesis_methods(specs: Mapping[str, dict], versions: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """The methods section, generated from the analyses as run: ``(PRISMA item, heading, text)`` triples."""
-    measures = {n: OUTCOMES[s["outcome"]][2] for n, s in specs.items()}
+    measures = {n: OUTCOMES[s["outcome"]].measure for n, s in specs.items()}
     out = []
 
     def used(key):
@@ -649,7 +649,7 @@ def _source(row: Mapping | None) -> dict:
 
 def _included_rows(st: pd.DataFrame, spec: Mapping, estimates: pd.DataFrame) -> list[dict]:
     """The reports an analysis shows (pooled and not pooled), each number with its source and location."""
-    _, code, measure = OUTCOMES[spec["outcome"]]
+    code, measure = OUTCOMES[spec["outcome"]].code, OUTCOMES[spec["outcome"]].measure
     look = "median" if measure == "ratio_of_medians" else measure
     idx = {}
     for r in estimates.to_dict("records"):
@@ -747,7 +747,7 @@ def _multiverse_summary(path, measure) -> dict | None:
 
 
 def _analysis_section(name: str, row: dict, spec: Mapping, files: Mapping[str, str], estimates: pd.DataFrame) -> dict:
-    from ..figures.flow import flow_from_frame
+    from ..analysis.flow import flow_from_frame
 
     st = _read(files["studies"])
     measure = row["measure"]

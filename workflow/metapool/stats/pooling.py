@@ -19,8 +19,7 @@ from .tau2 import estimate_tau2, q_statistic
 
 __all__ = ["PoolResult", "inverse_variance", "hartung_knapp_factor", "CI_METHODS", "PI_METHODS"]
 
-CI_METHODS = ("z", "hartung_knapp")
-PI_METHODS = ("default", "normal", "t_k1", "t_k2")
+from ..vocabulary import CI_METHODS, PI_METHODS
 
 
 @dataclass(frozen=True)

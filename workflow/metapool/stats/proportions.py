@@ -33,7 +33,7 @@ from .results import PooledEstimate
 
 __all__ = ["pool_proportions", "proportion_effects", "backtransform", "TRANSFORMS"]
 
-TRANSFORMS = ("logit", "freeman_tukey", "arcsine", "raw")
+from ..vocabulary import IV_TRANSFORMS as TRANSFORMS  # the two-step transforms
 
 
 def _check(events, totals) -> tuple[np.ndarray, np.ndarray]:

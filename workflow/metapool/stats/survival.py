@@ -53,8 +53,7 @@ __all__ = [
     "printed_decimals",
 ]
 
-MEDIAN_METHODS = ("log_iv", "raw_iv", "median_of_medians", "weighted_median_of_medians")
-IV_MEDIAN_METHODS = ("log_iv", "raw_iv")
+from ..vocabulary import IV_MEDIAN_METHODS, MEDIAN_METHODS
 ONE_SIDED_NOTE = "upper CI limit not reached: one-sided SE from the lower half of the CI"
 
 

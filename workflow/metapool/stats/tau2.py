@@ -271,7 +271,7 @@ _ESTIMATORS = {
     "EB": tau2_eb,
     "PM": tau2_pm,
 }
-TAU2_METHODS = ("EE", *_ESTIMATORS)
+from ..vocabulary import TAU2_METHODS  # "EE" and the keys of _ESTIMATORS
 
 
 def estimate_tau2(yi, vi, method: str = "REML") -> Tau2Estimate:

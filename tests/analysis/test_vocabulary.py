@@ -1,0 +1,115 @@
+"""The schemas and the registry name the same things: every enum of the config and table schemas is the
+registry's list (metapool.vocabulary), and every config option is a field of the analysis spec."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
+
+import pytest
+
+from metapool.analysis import config, validation
+from metapool.spec import AnalysisSpec, ModelSpec
+from metapool.vocabulary import (
+    ARM_ROLES,
+    ASSESSORS,
+    CI_METHODS,
+    COMPARATORS,
+    COUNT_SOURCES,
+    DESIGNS,
+    DRUGS,
+    MEDIAN_METHODS,
+    MULTIVERSE_CI,
+    MULTIVERSE_DIMENSIONS,
+    OUTCOMES,
+    PHASES,
+    PI_METHODS,
+    PROPORTION_TRANSFORMS,
+    REPORT_POLICIES,
+    RETROSPECTIVE_CHOICES,
+    SENSITIVITY_KINDS,
+    SETTINGS,
+    STUDY_COLUMN_VALUES,
+    STUDY_FILTER_COLUMNS,
+    SUBGROUP_VARIABLES,
+    TAU2_METHODS,
+    VERIFICATION,
+    outcome_codes,
+)
+
+# JSON Schema keywords: the names around them are the schema's own (a property, a definition)
+KEYWORDS = {"$defs", "properties", "items", "anyOf", "allOf", "oneOf", "additionalProperties", "enum"}
+
+CONFIG_ENUMS = {
+    **{(column,): values for column, values in STUDY_COLUMN_VALUES.items()},
+    ("method",): TAU2_METHODS,
+    ("transform",): PROPORTION_TRANSFORMS,
+    ("report_policy",): REPORT_POLICIES,
+    ("choice_assessor",): ("any", *ASSESSORS),
+    ("choice_design",): ("any", *DESIGNS),
+    ("choice_verification",): ("any", *VERIFICATION),
+    ("options", "ci"): CI_METHODS,
+    ("options", "pi"): PI_METHODS,
+    ("options", "median_method"): MEDIAN_METHODS,
+    ("options", "sensitivity"): SENSITIVITY_KINDS,
+    ("analyses", "outcome"): tuple(OUTCOMES),
+    ("analyses", "comparator"): COMPARATORS,
+    ("analyses", "subgroup"): SUBGROUP_VARIABLES,
+    ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
+    ("multiverse", "ci"): tuple(MULTIVERSE_CI),
+}
+TABLE_ENUMS = {
+    "studies": {("drug",): DRUGS, ("setting",): SETTINGS, ("phase",): PHASES, ("design",): DESIGNS,
+                ("arm_role",): ARM_ROLES, ("verification",): VERIFICATION},
+    "response": {("outcome",): outcome_codes("response"), ("assessor",): ASSESSORS,
+                 ("count_source",): COUNT_SOURCES},
+    "survival": {("outcome",): outcome_codes("survival"), ("assessor",): ASSESSORS},
+    "hazard_ratios": {("outcome",): outcome_codes("hazard_ratios"), ("assessor",): ASSESSORS,
+                      ("comparator",): COMPARATORS},
+}
+
+
+def enums(node, names=()) -> list[tuple[tuple, tuple]]:
+    """Every ``enum`` of a schema with the last two names on its path that are not schema keywords (a
+    definition such as ``drug`` stands alone; a property under its parent, such as ``("options", "ci")``)."""
+    found = []
+    if isinstance(node, dict):
+        if "enum" in node:
+            found.append((tuple(names[-2:]), tuple(node["enum"])))
+        for name, child in node.items():
+            found += enums(child, names if name in KEYWORDS else (*names, name))
+    elif isinstance(node, list):
+        for child in node:
+            found += enums(child, names)
+    return found
+
+
+def test_every_enum_of_the_config_schema_is_the_registry_list():
+    found = enums(config.load_schema())
+    assert len(dict(found)) == len(found)  # no two enums under one name
+    assert dict(found) == CONFIG_ENUMS
+
+
+@pytest.mark.parametrize("table", list(TABLE_ENUMS))
+def test_every_enum_of_the_table_schemas_is_the_registry_list(table):
+    found = enums(validation.load_schema(table))
+    assert len(dict(found)) == len(found)
+    assert dict(found) == TABLE_ENUMS[table]
+
+
+def test_every_config_option_is_a_field_of_the_analysis_spec():
+    schema = config.load_schema()
+    options = set(schema["$defs"]["options"]["properties"])
+    analysis = schema["properties"]["analyses"]["additionalProperties"]["allOf"][1]["properties"]
+    spec_fields = {f.name for f in fields(AnalysisSpec)} - {"name", "model"}
+    assert options | set(analysis) == spec_fields | {f.name for f in fields(ModelSpec)}
+    assert tuple(analysis["filters"]["properties"]) == STUDY_FILTER_COLUMNS
+    assert tuple(p for p in analysis["multiverse"]["properties"] if p != "threshold") == MULTIVERSE_DIMENSIONS
+
+
+def test_the_registry_and_the_spec_import_no_numpy_scipy_or_pandas():
+    code = ("import sys; import metapool.vocabulary, metapool.spec; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,246 @@
+"""The specification of one analysis: what it pools, from which reports, and by which model.
+
+An :class:`AnalysisSpec` is one configured analysis with every option set, its
+model a :class:`ModelSpec`; the facts that follow from the options (the measure,
+the tables read, the analysis scale, inverse variance or not, ...) are
+properties, computed in one place. A multiverse specification is the analysis
+spec with some fields replaced (:func:`dataclasses.replace`).
+
+Options a config leaves out take the built-in defaults, the field defaults
+below: :meth:`AnalysisSpec.from_options` builds a spec from a config entry
+merged with the config's ``defaults:`` (:func:`metapool.analysis.config.analysis_specs`).
+Jobs receive a spec as plain data (:meth:`AnalysisSpec.to_params`: a complete
+config entry with the analysis's name, so that Snakemake's params trigger sees
+every option) and rebuild it (:meth:`AnalysisSpec.from_params`).
+
+Plain Python only (no numpy, scipy or pandas): Snakemake builds the specs while
+it parses the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .vocabulary import (
+    ASSESSORS,
+    MEASURES,
+    MEDIAN_METHOD_FACTS,
+    MULTIVERSE_DIMENSIONS,
+    OUTCOMES,
+    SENSITIVITY_KINDS,
+    TRANSFORMS,
+)
+
+__all__ = ["ModelSpec", "Multiverse", "AnalysisSpec"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model of an analysis: ``method`` (``EE`` or the tau^2 estimator), ``ci`` (``z`` or
+    ``hartung_knapp``), ``hk_adhoc`` (Hartung-Knapp never narrower than the z interval), ``pi`` (the
+    prediction-interval distribution) and ``level`` (of the pooled CI and of the per-study exact CIs).
+
+    The fields are the keywords of the pooling functions of :mod:`metapool.stats` (:meth:`keywords`).
+    """
+
+    method: str = "REML"
+    ci: str = "z"
+    hk_adhoc: bool = False
+    pi: str = "default"
+    level: float = 0.95
+
+    @property
+    def test(self) -> str:
+        """metafor's ``test``: ``z``, ``knha`` (Hartung-Knapp) or ``adhoc`` (Hartung-Knapp, ad hoc)."""
+        if self.ci != "hartung_knapp":
+            return "z"
+        return "adhoc" if self.hk_adhoc else "knha"
+
+    @property
+    def ci_choice(self) -> str:
+        """The CI in one word, as a multiverse lists it: ``z``, ``hartung_knapp`` or ``hartung_knapp_adhoc``."""
+        return "hartung_knapp_adhoc" if self.test == "adhoc" else self.ci
+
+    def keywords(self) -> dict:
+        """``method``, ``ci``, ``hk_adhoc``, ``pi`` and ``level`` as keyword arguments of a pooling function
+        (:func:`metapool.stats.pooling.inverse_variance`, :func:`metapool.stats.batch.pool_many`, ...)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Multiverse:
+    """The multiverse of an analysis: ``threshold`` (on the natural scale; the summary counts the
+    specifications whose CI excludes it) and ``choices``, dimension -> options, in the order of
+    ``MULTIVERSE_DIMENSIONS`` (an inclusion option is a value or a tuple of values)."""
+
+    threshold: float
+    choices: Mapping[str, tuple]
+
+
+def _option(value):
+    """A multiverse option as stored: a list of values becomes a tuple."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _plain(value):
+    """A multiverse option as plain data: a tuple of values becomes a list."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+_MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """One configured analysis with every option set.
+
+    ``name`` and ``title``; what is pooled: ``outcome`` (a key of ``OUTCOMES``),
+    ``comparator`` (hazard ratios and ratios of medians), ``filters`` (study
+    column -> allowed values), ``subgroup`` (a study column, or ``None``); which
+    report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
+    ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
+    else is written: ``sensitivity`` (the tables), ``multiverse``.
+    """
+
+    name: str
+    title: str
+    outcome: str
+    comparator: str | None = None
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    subgroup: str | None = None
+    report_policy: str = "latest_cut"
+    assessor_preference: tuple[str, ...] = ASSESSORS
+    transform: str = "logit"
+    median_method: str = "log_iv"
+    model: ModelSpec = ModelSpec()
+    sensitivity: tuple[str, ...] = SENSITIVITY_KINDS
+    multiverse: Multiverse | None = None
+
+    def __post_init__(self):
+        for what, value, allowed in (("outcome", self.outcome, OUTCOMES), ("transform", self.transform, TRANSFORMS),
+                                     ("median_method", self.median_method, MEDIAN_METHOD_FACTS)):
+            if value not in allowed:
+                raise ValueError(f"analysis '{self.name}': {what} must be one of {', '.join(allowed)}, "
+                                 f"got {value!r}")
+
+    # ------------------------------------------------------------------------------------ built from data
+
+    @classmethod
+    def from_options(cls, name: str, options: Mapping) -> AnalysisSpec:
+        """The analysis ``name`` of a config entry merged with the config's ``defaults:`` (``options``: the
+        keys of the config schema); an option not given takes its built-in default."""
+        given = {key: options[key] for key in ("title", "outcome", "comparator", "subgroup", "report_policy",
+                                                "transform", "median_method") if key in options}
+        if options.get("filters"):
+            given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
+        if "assessor_preference" in options:
+            given["assessor_preference"] = tuple(options["assessor_preference"])
+        if "sensitivity" in options:
+            given["sensitivity"] = tuple(options["sensitivity"] or ())
+        if options.get("multiverse") is not None:
+            block = options["multiverse"]
+            given["multiverse"] = Multiverse(
+                threshold=block["threshold"],
+                choices={dim: tuple(_option(o) for o in block[dim]) for dim in MULTIVERSE_DIMENSIONS if dim in block},
+            )
+        model = ModelSpec(**{key: options[key] for key in _MODEL_FIELDS if key in options})
+        return cls(name=name, model=model, **given)
+
+    def to_params(self) -> dict:
+        """The analysis as plain data (text, numbers, lists, mappings): its complete config entry and its
+        ``name``, the params of the jobs that run it (:meth:`from_params` rebuilds the spec)."""
+        out = {"name": self.name, "title": self.title, "outcome": self.outcome}
+        if self.comparator is not None:
+            out["comparator"] = self.comparator
+        out["filters"] = {column: list(values) for column, values in self.filters.items()}
+        if self.subgroup is not None:
+            out["subgroup"] = self.subgroup
+        out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
+                   transform=self.transform, median_method=self.median_method, **self.model.keywords(),
+                   sensitivity=list(self.sensitivity))
+        if self.multiverse is not None:
+            out["multiverse"] = {"threshold": self.multiverse.threshold,
+                                 **{dim: [_plain(o) for o in options]
+                                    for dim, options in self.multiverse.choices.items()}}
+        return out
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> AnalysisSpec:
+        """The spec written by :meth:`to_params`."""
+        return cls.from_options(params["name"], params)
+
+    def pooling_only(self) -> AnalysisSpec:
+        """The analysis without what does not change its pooled result (its sensitivity tables and
+        multiverse): the params of the pooling job, so that editing a multiverse reruns no pooling."""
+        return replace(self, sensitivity=(), multiverse=None)
+
+    # ------------------------------------------------------------------------------------ derived facts
+
+    @property
+    def measure(self) -> str:
+        """``proportion``, ``median``, ``hr`` or ``ratio_of_medians``."""
+        return OUTCOMES[self.outcome].measure
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The per-study estimate tables (``results/tables/<table>_estimates.tsv``) the analysis reads."""
+        return OUTCOMES[self.outcome].tables
+
+    @property
+    def comparative(self) -> bool:
+        """Pooled against one comparator arm (hazard ratios, ratios of medians)."""
+        return MEASURES[self.measure].comparative
+
+    @property
+    def glmm(self) -> bool:
+        """Proportions pooled by the binomial-normal GLMM (one step, from the counts)."""
+        return self.measure == "proportion" and self.transform == "glmm"
+
+    @property
+    def inverse_variance(self) -> bool:
+        """Pooled by inverse variance (not the GLMM, not the median of medians)."""
+        if self.measure == "proportion":
+            return TRANSFORMS[self.transform].inverse_variance
+        if self.measure == "median":
+            return MEDIAN_METHOD_FACTS[self.median_method].inverse_variance
+        return True
+
+    @property
+    def has_standard_errors(self) -> bool:
+        """Every pooled study has an effect size and its standard error on the analysis scale (inverse
+        variance and the GLMM; not the median of medians): a funnel plot, a model CI and method."""
+        return self.inverse_variance or self.glmm
+
+    @property
+    def scale(self) -> str:
+        """The analysis scale: the transform of proportions (``logit``, ``freeman_tukey``, ``arcsine``,
+        ``raw``, ``glmm``), ``log`` or ``identity`` for medians pooled by inverse variance, ``none`` for
+        the median of medians, ``log`` for hazard ratios and ratios of medians."""
+        if self.measure == "proportion":
+            return self.transform
+        if self.measure == "median":
+            return MEDIAN_METHOD_FACTS[self.median_method].scale
+        return "log"
+
+    @property
+    def median_method_used(self) -> str:
+        """The median method of the pooling: the configured one for medians, ``log_iv`` for a ratio of
+        medians (each arm's log median), '' for the other measures."""
+        if self.measure == "median":
+            return self.median_method
+        return "log_iv" if self.measure == "ratio_of_medians" else ""
+
+    @property
+    def sensitivity_tables(self) -> tuple[str, ...]:
+        """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set) and the
+        ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``."""
+        kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity)
+        return (("subgroups",) if self.subgroup else ()) + kinds
+
+    @property
+    def selection_key(self) -> tuple:
+        """What the selection of reports and their effect sizes depend on (not the model's method, CI or
+        prediction interval): two analyses with the same key share one selection."""
+        return (self.outcome, self.comparator, tuple(sorted(self.filters.items())), self.report_policy,
+                self.assessor_preference, self.median_method, self.transform, self.model.level)
