@@ -404,7 +404,7 @@ def test_hr_subgroups_by_drug_with_the_test_for_differences(estimates):
 
 def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_flagged_hrs(workflow_run, tmp_path):
     from metapool.analysis.config import resolve_analyses
-    from metapool.reporting.report import build_report
+    from metapool.reporting.page import build_report
     import yaml
 
     run = Path(workflow_run)

@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.figures.funnel import funnel_step
+from metapool.steps import funnel_step
 
 funnel_step(snakemake.input.studies, snakemake.input.pooled, snakemake.params.spec, list(snakemake.output))

@@ -15,10 +15,10 @@ reports: "records" are reports of a trial cohort in ``data/``):
 4. selected reports that cannot be pooled, by reason;
 5. pooled, with the number of participants.
 
-:func:`flow_diagram` draws the counts as boxes and arrows; :func:`flow_step`
-writes ``flow.tsv`` (one row per count) and the figure. Only matplotlib's
-object API; deterministic output through
-:func:`metapool.figures.forest.save_figure`.
+:func:`flow_diagram` draws the counts as boxes and arrows;
+:func:`metapool.steps.flow_step` writes ``flow.tsv`` (one row per count) and
+the figure. Only matplotlib's object API; deterministic output through
+:func:`metapool.figures.style.save_figure`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -38,9 +37,9 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from ..vocabulary import OUTCOMES
 from ..analysis.selection import apply_filters
-from .forest import _RC, FS, FS_SMALL, FS_TITLE, INK, RULE, _fp, _Measurer, save_figure
+from .style import FS, FS_SMALL, FS_TITLE, INK, RC, RULE, Measurer, font_properties
 
-__all__ = ["StudyFlow", "study_flow", "flow_frame", "flow_diagram", "flow_step", "FLOW_COLUMNS"]
+__all__ = ["StudyFlow", "study_flow", "flow_frame", "flow_diagram", "FLOW_COLUMNS"]
 
 FLOW_COLUMNS = ["analysis", "stage", "reason", "n"]
 _OUTCOME_WORDS = {"orr": "objective response", "intracranial_orr": "intracranial response",
@@ -195,7 +194,7 @@ def _n(n: int, word: str = "report") -> str:
 
 def flow_diagram(flow: StudyFlow, *, title: str = "") -> Figure:
     """Draw the study flow as a PRISMA-style diagram (main boxes left, exclusions right)."""
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         return _draw(flow, title)
 
 
@@ -206,8 +205,8 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
     pad, line_h, box_gap = 0.1, 0.2, 0.42
     fig = Figure(figsize=(W, 5.0), dpi=100)
     FigureCanvasAgg(fig)
-    meas = _Measurer(fig)
-    fp, fp_b, fp_s = _fp(FS), _fp(FS, weight="bold"), _fp(FS_SMALL)
+    meas = Measurer(fig)
+    fp, fp_b, fp_s = font_properties(FS), font_properties(FS, weight="bold"), font_properties(FS_SMALL)
 
     what = _OUTCOME_WORDS.get(flow.outcome, "the outcome")
     part = f"; {int(round(flow.participants))} participants" if math.isfinite(flow.participants) else ""
@@ -241,7 +240,8 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
         h_main = len(main_lines[i]) * line_h + 2 * pad
         h_side = len(side_lines[i]) * line_h + 2 * pad if i < 3 else 0.0
         heights.append((h_main, h_side, max(h_main, h_side)))
-    title_lines = meas.wrap(f"{title}: study flow" if title else "Study flow", _fp(FS_TITLE, "bold"), W - 2 * margin)
+    title_lines = meas.wrap(f"{title}: study flow" if title else "Study flow", font_properties(FS_TITLE, "bold"),
+                            W - 2 * margin)
     top = 0.15 + 0.26 * len(title_lines) + 0.2
     H = top + sum(h for _, _, h in heights) + box_gap * 3 + 0.2
     fig.set_size_inches(W, H)
@@ -249,7 +249,7 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
 
     for i, line in enumerate(title_lines):
         fig.text(margin, H - 0.15 - (i + 0.5) * 0.26, line, transform=tr, ha="left", va="center",
-                 fontproperties=_fp(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
+                 fontproperties=font_properties(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
 
     def box(x, y_top, w, h, lines):
         fig.add_artist(Rectangle((x, y_top - h), w, h, transform=tr, facecolor="white", edgecolor=RULE, lw=0.9))
@@ -280,26 +280,3 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
         prev_bottom = y_main - h_main
         y -= h_row + box_gap
     return fig
-
-
-def flow_step(estimates, analysis_studies, pooled, spec: Mapping, table_out, outputs: Sequence) -> list[Path]:
-    """Snakemake step: ``flow.tsv`` and the study-flow diagram of one analysis in every format of ``outputs``.
-
-    ``estimates`` is the per-study estimate table the analysis reads (a path), or several (stacked): those of
-    its outcome only, so that editing another extraction table reruns nothing here.
-    """
-    from ..analysis.estimates import TEXT_COLUMNS
-    from ..io import read_tsv, write_tsv
-
-    text = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup"]
-    paths = [estimates] if isinstance(estimates, (str, Path)) else list(estimates)
-    est = pd.concat([read_tsv(p, text_columns=text) for p in paths], ignore_index=True)
-    st = read_tsv(analysis_studies, text_columns=text)
-    row = read_tsv(pooled, text_columns=text).iloc[0].to_dict()
-    participants = row.get("participants")
-    participants = float(participants) if isinstance(participants, (int, float)) else math.nan
-    flow = study_flow(est, st, spec, participants)
-    write_tsv(flow_frame(flow), table_out)
-    outputs = [Path(p) for p in outputs]
-    fig = flow_diagram(flow, title=str(row.get("title", "")))
-    return save_figure(fig, outputs[0].with_suffix(""), formats=tuple(p.suffix.lstrip(".") for p in outputs))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .forest import forest_plot, save_figure
+from .forest import forest_plot
+from .style import save_figure
 
 __all__ = ["analysis_forest", "forest_rows", "model_label", "header_model", "subgroup_test_text"]
 
