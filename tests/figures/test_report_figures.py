@@ -18,10 +18,11 @@ from matplotlib.text import Text
 from metapool.stats.effects import clopper_pearson
 from metapool.analysis.flow import StudyFlow
 from metapool.figures.flow import flow_diagram
-from metapool.figures.forest import ROW_H, forest_plot, save_figure
+from metapool.figures.forest import ROW_H, forest_plot
 from metapool.figures.funnel import EggerLine, funnel_plot
 from metapool.figures.loo import loo_plot
 from metapool.figures.plots import forest_rows, header_model, model_label, subgroup_test_text
+from metapool.figures.style import save_figure
 
 DRUGS = ("alectinib", "crizotinib", "lorlatinib")
 

@@ -406,7 +406,7 @@ def test_hr_subgroups_by_drug_with_the_test_for_differences(estimates):
 
 def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_flagged_hrs(workflow_run, tmp_path):
     from metapool.analysis.config import analysis_specs
-    from metapool.reporting.report import build_report
+    from metapool.reporting.page import build_report
     import yaml
 
     run = Path(workflow_run)
@@ -422,7 +422,7 @@ def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_fla
     assert "No hazard ratio in the data is flagged" in html
     # a flagged hazard ratio is listed
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = {name: spec.to_params() for name, spec in analysis_specs(config).items()}
+    analyses = analysis_specs(config)
     tables = run / "results/tables"
     studies = read_tsv(tables / "studies.tsv", text_columns=TEXT_COLUMNS)
     studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_not_centred"] = True

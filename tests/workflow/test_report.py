@@ -1,13 +1,12 @@
-"""results/report.html: its numbers against the tables, escaping, sections and sources; the XLSX workbook;
-Snakemake's own report."""
+"""results/report.html of a workflow run: its numbers against the tables, escaping, sections and sources; the XLSX
+workbook; Snakemake's own report (the pure functions are tested in tests/reporting)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import shutil
-import zipfile
+from dataclasses import replace
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,17 +18,8 @@ import yaml
 from metapool.analysis.config import analysis_specs
 from metapool.analysis.estimates import TEXT_COLUMNS
 from metapool.io import read_tsv, write_tsv
-from metapool.reporting.report import (
-    COCHRANE_BANDS,
-    build_report,
-    discover_layout,
-    fmt_estimate,
-    heterogeneity_bands,
-    heterogeneity_interpretation,
-    methods_text,
-    synthesis_methods,
-    write_workbook,
-)
+from metapool.reporting.page import build_report, discover_layout
+from metapool.reporting.words import fmt_estimate, heterogeneity_bands
 
 from conftest import snakemake
 
@@ -102,13 +92,8 @@ def pooled(workflow_run) -> pd.DataFrame:
     return read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=POOLED_TEXT).set_index("analysis")
 
 
-def params(config) -> dict:
-    """Each analysis of ``config`` as the report job gets it."""
-    return {name: spec.to_params() for name, spec in analysis_specs(config).items()}
-
-
 def specs(run: Path) -> dict:
-    return params(yaml.safe_load((run / "config/config.yaml").read_text()))
+    return analysis_specs(yaml.safe_load((run / "config/config.yaml").read_text()))
 
 
 # ---------------------------------------------------------------- summary of findings
@@ -174,7 +159,7 @@ def test_each_analysis_has_flow_forest_heterogeneity_sensitivity_and_small_study
             assert "Egger&#39;s regression test" in section and "Begg&#39;s rank correlation" in section
         else:
             assert f"k = {int(p['k'])} &lt; 10: too few studies to test for funnel-plot asymmetry" in section, name
-        assert ('alt="Specification curve' in section) == bool(analyses[name].get("multiverse")), name
+        assert ('alt="Specification curve' in section) == (analyses[name].multiverse is not None), name
 
 
 def test_heterogeneity_is_read_against_the_cochrane_bands(html, pooled):
@@ -221,9 +206,9 @@ def render_with_markup(run: Path, dest: Path) -> Path:
     """The report of ``run`` rebuilt with markup in a study label, a trial name, a source location and an analysis
     title (orr_tki_naive); returns the path of the HTML."""
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = params(config)
+    analyses = analysis_specs(config)
     name = "orr_tki_naive"
-    analyses[name]["title"] = f"ORR {MARKUP}"
+    analyses[name] = replace(analyses[name], title=f"ORR {MARKUP}")
     # the analysis's own tables, with markup in a study label, a trial name and a source location
     results = dest / "results"
     shutil.copytree(run / "results/analyses", results / "analyses")
@@ -264,10 +249,8 @@ def test_a_study_label_with_markup_is_shown_as_text(workflow_run, tmp_path):
 def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     run = workflow_run
     config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = params(config)
-    for spec in analyses.values():
-        spec["sensitivity"] = []
-        spec.pop("multiverse", None)
+    analyses = {name: replace(spec, sensitivity=(), multiverse=None)
+                for name, spec in analysis_specs(config).items()}
     layout = discover_layout(sorted((run / "results/analyses").glob("*/studies.tsv")),
                              sorted((run / "results/figures").glob("forest_*.svg")))
     for files in layout.values():
@@ -287,75 +270,6 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     assert "No funnel plot in this run." in text
     assert "No sensitivity analysis was configured" in text
     assert text.count("data:image/svg+xml;base64,") == n  # the forest plots only
-
-
-# ---------------------------------------------------------------- text generated from the config
-
-
-def test_cochrane_bands_overlap_as_in_the_handbook():
-    assert [w for _, _, w in heterogeneity_bands(0.0)] == ["might not be important"]
-    assert [w for _, _, w in heterogeneity_bands(35.0)] == ["might not be important",
-                                                             "may represent moderate heterogeneity"]
-    assert [w for _, _, w in heterogeneity_bands(80.0)] == ["may represent substantial heterogeneity",
-                                                             "considerable heterogeneity"]
-    assert [w for _, _, w in heterogeneity_bands(100.0)] == ["considerable heterogeneity"]
-    assert heterogeneity_bands(math.nan) == []
-    assert [(lo, hi) for lo, hi, _ in COCHRANE_BANDS] == [(0, 40), (30, 60), (50, 90), (75, 100)]
-
-
-def _row(**kw):
-    row = {"measure": "proportion", "k": 8, "estimate": 0.6, "ci_lower": 0.5, "ci_upper": 0.7, "pi_lower": 0.3,
-           "pi_upper": 0.85, "tau2": 0.2, "i2": 55.0, "q": 20.0, "df": 7, "q_pvalue": 0.005, "method": "REML",
-           "transform": "logit", "level": 0.95, "median_method": ""}
-    return {**row, **kw}
-
-
-def test_heterogeneity_interpretation_in_words():
-    text = heterogeneity_interpretation(_row())
-    assert "I² = 55.0%" in text and "30% to 60% (may represent moderate heterogeneity)" in text
-    assert "50% to 90% (may represent substantial heterogeneity)" in text and "Q = 20.00 on 7 df, p = 0.005" in text
-    assert "95% prediction interval, 30.0% to 85.0%" in text
-    assert heterogeneity_interpretation(_row(k=1)) == "A single study: heterogeneity is not estimable."
-    assert "no I² or Q" in heterogeneity_interpretation(_row(transform="glmm", i2=math.nan))
-    assert "very imprecise" in heterogeneity_interpretation(_row(k=3))
-    assert "median of medians" in heterogeneity_interpretation(_row(measure="median",
-                                                                    median_method="median_of_medians"))
-
-
-def _spec(**kw):
-    spec = {"name": "a", "title": "A", "outcome": "orr", "filters": {"setting": ["tki_naive"]}, "method": "REML",
-            "ci": "z", "hk_adhoc": False, "pi": "default", "level": 0.95, "transform": "logit",
-            "median_method": "log_iv", "report_policy": "latest_cut", "sensitivity": []}
-    return {**spec, **kw}
-
-
-@pytest.mark.parametrize("transform, words", [
-    ("logit", "logit transformed (0.5 added"),
-    ("freeman_tukey", "Miller's inversion at the harmonic mean"),
-    ("arcsine", "arcsine square-root transformed"),
-    ("raw", "p(1 − p)/n"),
-    ("glmm", "binomial-normal generalised linear mixed model"),
-])
-def test_methods_name_the_transformation_and_its_continuity_correction(transform, words):
-    assert words in methods_text(_spec(transform=transform))
-
-
-def test_synthesis_methods_are_generated_from_the_analyses_as_run():
-    versions = {"python": "3.11", "metapool": "0.1.0"}
-    one = {h: t for _, h, t in synthesis_methods(
-        {"a": _spec(method="DL", ci="hartung_knapp", sensitivity=["leave_one_out"])}, versions)}
-    assert "DerSimonian-Laird" in one["Synthesis methods"] and "REML" not in one["Synthesis methods"]
-    assert "Hartung-Knapp-Sidik-Jonkman" in one["Synthesis methods"]
-    assert "leave-one-out" in one["Sensitivity analyses"] and "cumulative" not in one["Sensitivity analyses"]
-    assert "No test for small-study effects was configured" in one["Reporting bias assessment"]
-    assert "python 3.11, metapool 0.1.0" in one["Software"]
-    two = {h: t for _, h, t in synthesis_methods({"a": _spec(sensitivity=["small_study"], subgroup="drug"),
-                                                  "b": _spec(method="PM", pi="t_k2")}, versions)}
-    assert "Paule-Mandel" in two["Synthesis methods"] and "t on k − 2 df" in two["Synthesis methods"]
-    assert "subgroup analysis (drug)" in two["Heterogeneity and its causes"]
-    assert "Egger's regression test" in two["Reporting bias assessment"]
-    assert [item for item, _, _ in synthesis_methods({"a": _spec()}, versions)] == ["13d", "13e", "13f", "14", "15",
-                                                                                  "13d"]
 
 
 # ---------------------------------------------------------------- the workbook
@@ -384,26 +298,6 @@ def test_workbook_holds_every_result_table(workflow_run):
     est = list(pooled.columns).index("estimate")
     assert [r[est] for r in rows[1:]] == pytest.approx(list(pooled["estimate"]), rel=1e-15)
     assert all(len(name) <= 31 for name in wb.sheetnames)
-
-
-def test_workbook_bytes_do_not_depend_on_the_time(tmp_path, monkeypatch):
-    table = tmp_path / "t.tsv"
-    write_tsv(pd.DataFrame({"analysis": ["a", "b"], "estimate": [0.5, 0.25]}), table)
-    first = write_workbook({"a table with a very long title beyond thirty-one characters": table}, tmp_path / "1.xlsx")
-    import datetime as dt
-
-    class Later(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=tz)
-
-    monkeypatch.setattr("openpyxl.writer.excel.datetime.datetime", Later)
-    second = write_workbook({"a table with a very long title beyond thirty-one characters": table},
-                            tmp_path / "2.xlsx")
-    assert hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
-    with zipfile.ZipFile(first) as z:
-        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        assert "2031" not in z.read("docProps/core.xml").decode()
 
 
 # ---------------------------------------------------------------- Snakemake's own report

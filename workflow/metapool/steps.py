@@ -21,8 +21,9 @@ from .io import read_tsv, write_tsv
 from .spec import AnalysisSpec
 
 __all__ = [
-    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "flow_step", "sensitivity_step",
-    "multiverse_step", "spec_curve_step", "analyses_batch_step", "MULTIVERSE_TEXT_COLUMNS",
+    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
+    "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
+    "report_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -31,12 +32,19 @@ PathLike = str | os.PathLike
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
                            "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
                            "notes"]
+# text columns of an analysis's studies.tsv beyond those of the per-study estimates
+_STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 
 
-def _text_columns() -> list[str]:
+def _text_columns(*extra: str) -> list[str]:
     from .analysis.estimates import TEXT_COLUMNS
 
-    return TEXT_COLUMNS
+    return TEXT_COLUMNS + list(extra)
+
+
+def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
+    """The common stem of ``outputs`` (one figure in several formats) and their formats."""
+    return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
 
 
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
@@ -69,9 +77,9 @@ def audit_step(response: PathLike, output: PathLike) -> None:
     write_tsv(audit_response(read_raw(response)), output)
 
 
-def _read_estimates(estimates: PathLike | Sequence[PathLike]) -> pd.DataFrame:
+def _read_estimates(estimates: PathLike | Sequence[PathLike], *extra_text: str) -> pd.DataFrame:
     paths = [estimates] if isinstance(estimates, (str, os.PathLike)) else list(estimates)
-    text = _text_columns()
+    text = _text_columns(*extra_text)
     return pd.concat([read_tsv(p, text_columns=text) for p in paths], ignore_index=True)
 
 
@@ -90,8 +98,48 @@ def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike]
     from .figures.plots import analysis_forest
 
     text = _text_columns()
-    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text),
-                    Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs])
+    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs))
+
+
+def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike]) -> None:
+    """Funnel plot of one analysis (its ``studies.tsv`` and ``pooled.tsv``) in every format named by ``outputs``
+    (same stem); Egger's line is fitted with the model of ``spec``."""
+    from .figures.funnel import analysis_funnel
+
+    text = _text_columns(*_STUDY_TEXT)
+    analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
+                    *_formats(outputs))
+
+
+def loo_step(leave_one_out: PathLike, pooled: PathLike, outputs: Sequence[PathLike]) -> None:
+    """Leave-one-out plot of one analysis in every format named by ``outputs`` (same stem)."""
+    from .figures.loo import analysis_loo
+
+    text = _text_columns("label", "reason")
+    analysis_loo(read_tsv(leave_one_out, text_columns=text), read_tsv(pooled, text_columns=text),
+                 *_formats(outputs))
+
+
+def flow_step(estimates: PathLike | Sequence[PathLike], analysis_studies: PathLike, pooled: PathLike,
+              spec: AnalysisSpec, table_out: PathLike, outputs: Sequence[PathLike]) -> None:
+    """``flow.tsv`` and the study-flow diagram of one analysis in every format named by ``outputs`` (same stem).
+
+    ``estimates`` is the per-study estimate table the analysis reads (a path), or several (stacked): those of
+    its outcome only, so that editing another extraction table reruns nothing here.
+    """
+    from .analysis.flow import flow_frame, study_flow
+    from .figures.flow import flow_diagram
+    from .figures.style import save_figure
+
+    text = _text_columns(*_STUDY_TEXT)
+    st = read_tsv(analysis_studies, text_columns=text)
+    row = read_tsv(pooled, text_columns=text).iloc[0].to_dict()
+    participants = row.get("participants")
+    participants = float(participants) if isinstance(participants, (int, float)) else math.nan
+    flow = study_flow(_read_estimates(estimates, *_STUDY_TEXT), st, spec, participants)
+    write_tsv(flow_frame(flow), table_out)
+    stem, formats = _formats(outputs)
+    save_figure(flow_diagram(flow, title=str(row.get("title", ""))), stem, formats=tuple(formats))
 
 
 def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, outputs: Mapping[str, PathLike],
@@ -126,28 +174,6 @@ def multiverse_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec
     _multiverse(_read_estimates(estimates), spec, table_out, summary_out)
 
 
-def flow_step(estimates: PathLike | Sequence[PathLike], analysis_studies: PathLike, pooled: PathLike,
-              spec: AnalysisSpec, table_out: PathLike, outputs: Sequence[PathLike]) -> list[Path]:
-    """``flow.tsv`` and the study-flow diagram of one analysis in every format of ``outputs`` (same stem).
-
-    ``estimates`` are the per-study estimate tables the analysis reads (those of its outcome only, so that
-    editing another extraction table reruns nothing here).
-    """
-    from .analysis.flow import flow_frame, study_flow
-    from .figures.flow import flow_diagram
-    from .figures.forest import save_figure
-
-    text = _text_columns() + ["label", "reason", "status", "se_note", "subgroup"]
-    row = read_tsv(pooled, text_columns=text).iloc[0].to_dict()
-    participants = row.get("participants")
-    participants = float(participants) if isinstance(participants, (int, float)) else math.nan
-    flow = study_flow(_read_estimates(estimates), read_tsv(analysis_studies, text_columns=text), spec, participants)
-    write_tsv(flow_frame(flow), table_out)
-    outputs = [Path(p) for p in outputs]
-    fig = flow_diagram(flow, title=str(row.get("title", "")))
-    return save_figure(fig, outputs[0].with_suffix(""), formats=tuple(p.suffix.lstrip(".") for p in outputs))
-
-
 def spec_curve_step(table: PathLike, summary: PathLike, outputs: Sequence[PathLike],
                     pooled: PathLike | None = None) -> None:
     """The specification curve of one multiverse in every format named by ``outputs`` (same stem); with
@@ -159,8 +185,7 @@ def spec_curve_step(table: PathLike, summary: PathLike, outputs: Sequence[PathLi
     reference = None
     if pooled is not None:
         reference = float(read_tsv(pooled, text_columns=_text_columns())["estimate"].iloc[0])
-    spec_curve(tab, summ, Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs],
-               title=str(summ.iloc[0]["title"]), reference=reference)
+    spec_curve(tab, summ, *_formats(outputs), title=str(summ.iloc[0]["title"]), reference=reference)
 
 
 def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outputs: Mapping[str, PathLike]) -> None:
@@ -212,3 +237,27 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
             _multiverse(frame, spec, paths["multiverse"], paths["multiverse_summary"])
     print(f"{len(layout)} analyses ({len(prepared)} distinct selections of studies) in "
           f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
+
+
+def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
+    """Every result table in one XLSX workbook: ``sheets`` maps each sheet title to its TSV
+    (:func:`metapool.reporting.workbook.write_workbook`)."""
+    from .reporting.workbook import write_workbook
+
+    write_workbook(sheets, output)
+
+
+def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
+                data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
+                layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike) -> None:
+    """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
+
+    ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
+    (name -> spec); ``data`` are the extraction tables (listed with their checksums), ``studies``, ``audit`` and
+    ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
+    ``workbook`` is the XLSX of every table.
+    """
+    from .reporting.page import build_report
+
+    build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
+                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output)

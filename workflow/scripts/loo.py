@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.figures.loo import loo_step
+from metapool.steps import loo_step
 
 loo_step(snakemake.input.leave_one_out, snakemake.input.pooled, list(snakemake.output))

@@ -3,17 +3,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.reporting.report import build_report
+from metapool.spec import AnalysisSpec
+from metapool.steps import report_step
 
-build_report(
-    template=snakemake.input.template,
-    config=snakemake.params.config,
-    analyses=snakemake.params.analyses,
-    data=list(snakemake.input.data),
-    studies=snakemake.input.studies,
-    audit=snakemake.input.audit,
-    pooled=snakemake.input.pooled,
-    layout=snakemake.params.layout,
-    workbook=snakemake.input.workbook,
-    output=snakemake.output[0],
-)
+report_step(template=snakemake.input.template, config=snakemake.params.config,
+            analyses={name: AnalysisSpec.from_params(p) for name, p in snakemake.params.analyses.items()},
+            data=snakemake.input.data, studies=snakemake.input.studies, audit=snakemake.input.audit,
+            pooled=snakemake.input.pooled, layout=snakemake.params.layout, workbook=snakemake.input.workbook,
+            output=snakemake.output[0])

@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from metapool.reporting.report import write_workbook
+from metapool.steps import workbook_step
 
-write_workbook(snakemake.params.sheets, snakemake.output[0])
+workbook_step(snakemake.params.sheets, snakemake.output[0])

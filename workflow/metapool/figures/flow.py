@@ -1,8 +1,10 @@
 """The study flow of one analysis as a PRISMA-style diagram (main boxes left, exclusions right).
 
 :func:`flow_diagram` draws the counts of :func:`metapool.analysis.flow.study_flow`
-(PRISMA 2020 flow diagram, Page et al. BMJ 2021;372:n71). Only matplotlib's
-object API; deterministic output through :func:`metapool.figures.forest.save_figure`.
+(PRISMA 2020 flow diagram, Page et al. BMJ 2021;372:n71);
+:func:`metapool.steps.flow_step` writes them as ``flow.tsv`` and the figure.
+Only matplotlib's object API; deterministic output through
+:func:`metapool.figures.style.save_figure`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from ..analysis.flow import StudyFlow
 from ..vocabulary import OUTCOMES
-from .forest import _RC, FS, FS_SMALL, FS_TITLE, INK, RULE, _fp, _Measurer
+from .style import FS, FS_SMALL, FS_TITLE, INK, RC, RULE, Measurer, font_properties
 
 __all__ = ["flow_diagram"]
 
 
 def flow_diagram(flow: StudyFlow, *, title: str = "") -> Figure:
     """Draw the study flow as a PRISMA-style diagram (main boxes left, exclusions right)."""
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         return _draw(flow, title)
 
 
@@ -34,8 +36,8 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
     pad, line_h, box_gap = 0.1, 0.2, 0.42
     fig = Figure(figsize=(W, 5.0), dpi=100)
     FigureCanvasAgg(fig)
-    meas = _Measurer(fig)
-    fp, fp_b, fp_s = _fp(FS), _fp(FS, weight="bold"), _fp(FS_SMALL)
+    meas = Measurer(fig)
+    fp, fp_b, fp_s = font_properties(FS), font_properties(FS, weight="bold"), font_properties(FS_SMALL)
 
     what = OUTCOMES[flow.outcome].phrase if flow.outcome in OUTCOMES else "the outcome"
     part = f"; {int(round(flow.participants))} participants" if math.isfinite(flow.participants) else ""
@@ -69,7 +71,8 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
         h_main = len(main_lines[i]) * line_h + 2 * pad
         h_side = len(side_lines[i]) * line_h + 2 * pad if i < 3 else 0.0
         heights.append((h_main, h_side, max(h_main, h_side)))
-    title_lines = meas.wrap(f"{title}: study flow" if title else "Study flow", _fp(FS_TITLE, "bold"), W - 2 * margin)
+    title_lines = meas.wrap(f"{title}: study flow" if title else "Study flow", font_properties(FS_TITLE, "bold"),
+                            W - 2 * margin)
     top = 0.15 + 0.26 * len(title_lines) + 0.2
     H = top + sum(h for _, _, h in heights) + box_gap * 3 + 0.2
     fig.set_size_inches(W, H)
@@ -77,7 +80,7 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
 
     for i, line in enumerate(title_lines):
         fig.text(margin, H - 0.15 - (i + 0.5) * 0.26, line, transform=tr, ha="left", va="center",
-                 fontproperties=_fp(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
+                 fontproperties=font_properties(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
 
     def box(x, y_top, w, h, lines):
         fig.add_artist(Rectangle((x, y_top - h), w, h, transform=tr, facecolor="white", edgecolor=RULE, lw=0.9))

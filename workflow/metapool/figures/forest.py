@@ -14,48 +14,38 @@ Only the object-oriented matplotlib API is used (no :mod:`matplotlib.pyplot`),
 so building figures never touches global pyplot state and the figures are
 rendered with the Agg canvas whatever the session's backend is.
 
-:func:`save_figure` writes SVG / PDF / PNG files that are byte-identical across
-runs (no time stamps, fixed SVG hash salt) and replaces each file atomically.
+:func:`row_panel`, :func:`draw_interval`, :func:`nice_log_limits` and
+:func:`log_ticks` are the parts of a row-per-study figure that the leave-one-out
+plot shares. Fonts, colours and saving come from :mod:`metapool.figures.style`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-__all__ = ["forest_plot", "row_panel", "save_figure", "MEASURES"]
+from .style import (
+    FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, Measurer, font_properties,
+)
+
+__all__ = ["forest_plot", "row_panel", "draw_interval", "nice_log_limits", "log_ticks", "heterogeneity_text",
+           "format_interval", "MEASURES"]
 
 MEASURES = ("proportion", "median", "hr")
 
-# --------------------------------------------------------------------------- style
-
-FONT = "DejaVu Sans"
-FS = 9.0  # body text
-FS_SMALL = 8.0  # ticks, notes, heterogeneity, favours
-FS_TITLE = 10.5
-
-INK = "#1a1a1a"
-SQUARE = "#2f4b7c"  # study squares and pooled diamond
-GREY = "#9a9a9a"  # studies not in the pool
-NOTE = "#5f5f5f"  # note text
-PI_COLOUR = "#b2182b"  # prediction interval
-RULE = "#4d4d4d"
+# --------------------------------------------------------------------------- layout
 
 FIG_WIDTH = 10.0  # inches, fixed
 ROW_H = 0.28  # inches per table row
@@ -81,37 +71,6 @@ PI_HALF_H = 0.11  # rows
 FIGSP = "\u2007"  # figure space: same advance width as a digit in DejaVu Sans
 MISSING = "NR"
 
-# rcParams in force while building and while saving a figure (determinism and
-# independence from the caller's matplotlib configuration).
-_RC = {
-    "font.family": "sans-serif",
-    "font.sans-serif": [FONT],
-    "font.size": FS,
-    "text.usetex": False,
-    "axes.unicode_minus": True,
-    "svg.fonttype": "path",
-    "svg.hashsalt": "metapool-forest",
-    "svg.id": "metapool-forest",
-    "pdf.fonttype": 42,
-    "pdf.compression": 6,
-    "path.simplify": True,
-    "text.hinting": "force_autohint",
-    "text.antialiased": True,
-    "lines.antialiased": True,
-    "patch.antialiased": True,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "savefig.edgecolor": "white",
-    "savefig.transparent": False,
-    "savefig.bbox": None,
-    "savefig.pad_inches": 0.1,
-}
-
-_PNG_METADATA = {"Software": "metapool forest plot (matplotlib)"}
-_SVG_METADATA = {"Date": None}
-_PDF_METADATA = {"CreationDate": None, "ModDate": None}
-
-
 @dataclass(frozen=True)
 class _Measure:
     scale: float  # natural value -> axis value
@@ -131,10 +90,6 @@ _LOG_STEPS = tuple(m * 10.0**e for e in range(-3, 4) for m in (1.0, 2.0, 5.0))
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def _fp(size: float = FS, weight: str = "normal", style: str = "normal") -> FontProperties:
-    return FontProperties(family=FONT, size=size, weight=weight, style=style)
 
 
 def _float(value) -> float:
@@ -269,50 +224,22 @@ def _format_range(lo: float, hi: float, decimals: int, widths=(0, 0)) -> str:
     return f"[{_pad(l, wl)}; {_pad(h, wh)}]"
 
 
-class _Measurer:
-    """Text extents in inches, using the figure's own Agg renderer."""
-
-    def __init__(self, fig: Figure):
-        self._renderer = fig.canvas.get_renderer()
-        self._dpi = fig.dpi
-
-    def width(self, s: str, fp: FontProperties) -> float:
-        if not s:
-            return 0.0
-        w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
-        return w / self._dpi
-
-    def fit(self, s: str, fp: FontProperties, max_w: float) -> str:
-        """``s`` truncated with an ellipsis so that it is at most ``max_w`` inches wide."""
-        if self.width(s, fp) <= max_w:
-            return s
-        lo, hi = 0, len(s)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.width(s[:mid].rstrip() + "\u2026", fp) <= max_w:
-                lo = mid
-            else:
-                hi = mid - 1
-        return s[:lo].rstrip() + "\u2026"
-
-    def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
-        words, lines, cur = s.split(), [], ""
-        for word in words:
-            trial = f"{cur} {word}" if cur else word
-            if cur and self.width(trial, fp) > max_w:
-                lines.append(cur)
-                cur = word
-            else:
-                cur = trial
-        if cur:
-            lines.append(cur)
-        return [self.fit(line, fp, max_w) for line in lines] or [""]
-
-
 # --------------------------------------------------------------------- axis setup
 
 
-def _nice_log_limits(values: Iterable[float]) -> tuple[float, float]:
+def nice_log_limits(values: Iterable[float]) -> tuple[float, float]:
+    """Limits of a log axis: 0.1 to 2, widened to the 1-2-5 steps around the positive finite ``values``.
+
+    Parameters
+    ----------
+    values : iterable of float
+        The values to show (non-positive and non-finite values are ignored).
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)`` limits of the axis.
+    """
     lo, hi = 0.1, 2.0
     vals = [v for v in values if _finite(v) and v > 0]
     if vals:
@@ -324,7 +251,19 @@ def _nice_log_limits(values: Iterable[float]) -> tuple[float, float]:
     return lo, hi
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks of a log axis from ``lo`` to ``hi``: the 1-2-5 steps, or only the powers of ten and the limits
+    when that gives more than seven.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Limits of the axis (as from :func:`nice_log_limits`).
+
+    Returns
+    -------
+    list of float
+    """
     ticks = [s for s in _LOG_STEPS if lo * (1 - 1e-9) <= s <= hi * (1 + 1e-9)]
     if len(ticks) > 7:  # keep 1, 10, 100 ... and the limits
         ticks = [t for t in ticks if abs(math.log10(t) - round(math.log10(t))) < 1e-9 or t in (lo, hi)]
@@ -346,12 +285,33 @@ def _median_limits(est: np.ndarray, hi: np.ndarray, pooled_vals: list[float]) ->
 # ------------------------------------------------------------------- drawing parts
 
 
-def _interval(ax, lo: float, hi: float, y: float, xlim, *, color, lw, log, open_right=False, thick=False):
+def draw_interval(ax, lo: float, hi: float, y: float, xlim, *, color, lw, log, open_right=False, thick=False):
     """Draw a horizontal interval (a whisker, or a bar when ``thick``).
 
     The part beyond the axis is clipped and replaced by a triangular arrow head
     whose tip sits on the axis limit.  With ``open_right`` a missing upper limit
     (a median CI whose upper limit was not reached) runs to the right edge.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The plot panel (data coordinates: x on the axis scale, y in rows).
+    lo, hi : float
+        Limits of the interval on the axis scale (NaN: nothing is drawn).
+    y : float
+        Row of the interval.
+    xlim : tuple of float
+        Limits of the axis.
+    color : str
+        Colour of the line or bar and of the arrow heads.
+    lw : float
+        Line width in points (whisker only).
+    log : bool
+        Whether the axis is logarithmic (a lower limit at or below 0 is beyond the axis).
+    open_right : bool
+        A missing upper limit runs to the right edge.
+    thick : bool
+        A bar (the prediction interval) instead of a whisker.
     """
     xmin, xmax = xlim
     if open_right and math.isnan(hi) and _finite(lo):
@@ -461,7 +421,7 @@ def forest_plot(
         raise ValueError("favours must be a (left, right) pair of strings")
     m = _MEASURE[measure]
     df = _prepare(studies)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
                      [_str(f) for f in footnotes if _str(f)])
 
@@ -517,15 +477,15 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     detail_header = m.detail_header if has_detail else ""
     est_header = f"Estimate [{lvl} CI]"
 
-    fp_body, fp_bold = _fp(), _fp(weight="bold")
-    fp_note = _fp(FS_SMALL, style="italic")
-    fp_small = _fp(FS_SMALL)
-    fp_title = _fp(FS_TITLE, weight="bold")
+    fp_body, fp_bold = font_properties(), font_properties(weight="bold")
+    fp_note = font_properties(FS_SMALL, style="italic")
+    fp_small = font_properties(FS_SMALL)
+    fp_title = font_properties(FS_TITLE, weight="bold")
 
     # ---- measure text to lay out columns (a provisional figure gives the renderer)
     fig = Figure(figsize=(FIG_WIDTH, 4.0), dpi=100)
     FigureCanvasAgg(fig)
-    meas = _Measurer(fig)
+    meas = Measurer(fig)
     W = FIG_WIDTH
 
     left_labels = [*df["label"]]
@@ -604,10 +564,10 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     # ---- x axis
     if m.log:
         vals = [*est.tolist(), p_est] + [v for v in (p_lo, p_hi) if _finite(v)]
-        xlim = _nice_log_limits(vals)
+        xlim = nice_log_limits(vals)
         ax.set_xscale("log")
         ax.set_xlim(*xlim)
-        ticks = _log_ticks(*xlim)
+        ticks = log_ticks(*xlim)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
@@ -669,8 +629,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             text(x_study, y, left_labels[i], fp=fp_small, color=NOTE)
             continue
         if df["kind"][i] == "subtotal":
-            text(x_study, y, left_labels[i], fp=_fp(FS, style="italic"))
-            text(x_est, y, est_texts[i], ha="right", fp=_fp(FS, style="italic"))
+            text(x_study, y, left_labels[i], fp=font_properties(FS, style="italic"))
+            text(x_est, y, est_texts[i], ha="right", fp=font_properties(FS, style="italic"))
             e, d_lo, d_hi = est[i], lo[i], hi[i]
             if _finite(e) and xlim[0] <= e <= xlim[1]:
                 d_lo = max(d_lo if _finite(d_lo) else e, xlim[0])
@@ -690,7 +650,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             text(x_weight, y, weight_texts[i], ha="right")
         elif note_texts[i]:
             text(x_wcol, y, note_texts[i], fp=fp_note, color=NOTE)
-        _interval(ax, lo[i], hi[i], y, xlim, color=colour, lw=1.0, log=m.log, open_right=open_right)
+        draw_interval(ax, lo[i], hi[i], y, xlim, color=colour, lw=1.0, log=m.log, open_right=open_right)
         e = est[i]
         if _finite(e) and (not m.log or e > 0) and xlim[0] <= e <= xlim[1]:
             w = df["weight"][i]
@@ -723,11 +683,11 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
         if show_pi:
             text(x_study, y_pi, "Prediction interval")
             text(x_est, y_pi, pi_text, ha="right")
-            _interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
+            draw_interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
         if show_het:
             text(x_study, y_het, het, fp=fp_small)
     else:
-        text(x_study, y_pool, "No pooled estimate", fp=_fp(FS, style="italic"), color=NOTE)
+        text(x_study, y_pool, "No pooled estimate", fp=font_properties(FS, style="italic"), color=NOTE)
     for y, line in zip(y_foot, footnotes):
         text(x_study, y, line, fp=fp_small)
 
@@ -750,12 +710,26 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     return fig
 
 
-# ------------------------------------------------------------------------- saving
+# ------------------------------------------------------- shared with the leave-one-out plot
 
 
 def row_panel(fig: Figure, rect, y_end: float):
     """The plot panel of a row-per-study figure (forest, leave-one-out): rows 0..``y_end`` from the top, no
-    frame but the x axis, no y ticks."""
+    frame but the x axis, no y ticks.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure the panel is added to.
+    rect : sequence of float
+        ``(left, bottom, width, height)`` of the panel in figure coordinates.
+    y_end : float
+        The last row shown.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     ax = fig.add_axes(rect)
     ax.set_ylim(y_end + 0.5, -0.5)
     ax.patch.set_visible(False)
@@ -768,48 +742,3 @@ def row_panel(fig: Figure, rect, y_end: float):
     ax.tick_params(axis="x", which="major", direction="out", length=3.5, width=0.8, pad=3.0,
                    colors=INK, labelsize=FS_SMALL, labelfontfamily=FONT)
     return ax
-
-
-def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:
-    """Save ``fig`` as ``<stem>.<fmt>`` for each format; return the written paths.
-
-    Output is byte-identical across runs: no creation dates (SVG ``Date``, PDF
-    ``CreationDate``/``ModDate`` removed; PNG carries only a fixed ``Software``
-    text chunk), a fixed ``svg.hashsalt`` / ``svg.id``, and fixed rcParams.
-    Each file is written to a temporary file in the target directory and moved
-    into place with :func:`os.replace`.  The parent directory is created if
-    needed.  The figure is not closed.
-    """
-    if isinstance(formats, str):
-        formats = (formats,)
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for fmt in formats:
-        fmt = str(fmt).lower().lstrip(".")
-        if fmt == "svg":
-            metadata = dict(_SVG_METADATA)
-        elif fmt == "pdf":
-            metadata = dict(_PDF_METADATA)
-        elif fmt == "png":
-            metadata = dict(_PNG_METADATA)
-        else:
-            raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
-        final = stem.parent / f"{stem.name}.{fmt}"
-        tmp = stem.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                with matplotlib.rc_context(_RC):
-                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        written.append(final)
-    return written

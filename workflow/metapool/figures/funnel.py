@@ -38,9 +38,11 @@ from scipy import stats
 
 from ..spec import AnalysisSpec, ModelSpec
 from ..vocabulary import MEASURES
-from .forest import _RC, FONT, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, SQUARE, _fp, _Measurer, save_figure
+from .style import (
+    FONT, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, SQUARE, Measurer, font_properties, save_figure,
+)
 
-__all__ = ["EggerLine", "funnel_plot", "analysis_funnel", "funnel_step", "egger_line", "SCALE_LABELS"]
+__all__ = ["EggerLine", "funnel_plot", "analysis_funnel", "egger_line", "SCALE_LABELS"]
 
 LEVELS = (0.90, 0.95, 0.99)
 SHADES = ("#ffffff", "#c8c8c8", "#e6e6e6")  # inner (90%) to outer (99%) band; white outside
@@ -117,7 +119,7 @@ def funnel_plot(
     keep = np.isfinite(yi) & np.isfinite(sei) & (sei > 0)
     yi, sei = yi[keep], sei[keep]
     levels = sorted(float(lv) for lv in levels)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         return _draw(yi, sei, float(estimate), scale, measure, title, egger, note, levels)
 
 
@@ -171,9 +173,9 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
     ax.tick_params(labelsize=FS_SMALL, labelfontfamily=FONT, colors=INK, length=3.5, width=0.8)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.2f}"))
-    ax.set_ylabel("Standard error", fontproperties=_fp(FS_SMALL + 1), color=INK)
+    ax.set_ylabel("Standard error", fontproperties=font_properties(FS_SMALL + 1), color=INK)
     what = MEASURES[measure].heading if measure in MEASURES else measure
-    ax.set_xlabel(SCALE_LABELS.get(scale, "{what}").format(what=what), fontproperties=_fp(FS_SMALL + 1),
+    ax.set_xlabel(SCALE_LABELS.get(scale, "{what}").format(what=what), fontproperties=font_properties(FS_SMALL + 1),
                   color=INK)
     nat = _natural_ticks(scale)
     placed = False
@@ -206,11 +208,11 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
 
     if title:
-        fig.text(0.15 / W, 1 - 0.28 / H, title, ha="left", va="center", fontproperties=_fp(FS_TITLE, "bold"),
-                 color=INK, usetex=False, parse_math=False)
+        fig.text(0.15 / W, 1 - 0.28 / H, title, ha="left", va="center",
+                 fontproperties=font_properties(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
     legend_x = (left + aw + 0.25) / W
     leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(legend_x, (bottom + ah) / H),
-                     frameon=False, prop=_fp(FS_SMALL), handlelength=1.8, borderaxespad=0.0)
+                     frameon=False, prop=font_properties(FS_SMALL), handlelength=1.8, borderaxespad=0.0)
     for text in leg.get_texts():
         text.set_color(INK)
     lines = []
@@ -221,17 +223,17 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
         lines.append(f"Egger's test: {stat} = {egger.statistic:.2f}{df}, p {p}")
     if note:
         lines.append(note)
-    meas = _Measurer(fig)
+    meas = Measurer(fig)
     y = leg.get_window_extent(fig.canvas.get_renderer()).y0 / fig.dpi / H - 0.25 / H
     for line in lines:
-        for part in meas.wrap(line, _fp(FS_SMALL), W - legend_x * W - 0.15):
-            fig.text(legend_x, y, part, ha="left", va="top", fontproperties=_fp(FS_SMALL),
+        for part in meas.wrap(line, font_properties(FS_SMALL), W - legend_x * W - 0.15):
+            fig.text(legend_x, y, part, ha="left", va="top", fontproperties=font_properties(FS_SMALL),
                      color=INK if line is lines[0] and egger is not None else NOTE, usetex=False,
                      parse_math=False)
             y -= 0.2 / H
     if not len(yi):
         ax.text(0.5, 0.5, "no study with a standard error", transform=ax.transAxes, ha="center", va="center",
-                fontproperties=_fp(FS_SMALL), color=GREY)
+                fontproperties=font_properties(FS_SMALL), color=GREY)
     return fig
 
 
@@ -278,15 +280,3 @@ def analysis_funnel(studies: pd.DataFrame, pooled: pd.DataFrame, spec: AnalysisS
     fig = funnel_plot(yi, np.sqrt(vi), estimate=beta, scale="logit" if spec.glmm else spec.scale,
                       measure=spec.measure, title=title, egger=egger, note=note)
     return save_figure(fig, stem, formats=tuple(formats))
-
-
-def funnel_step(studies, pooled, spec: AnalysisSpec, outputs: Sequence) -> list[Path]:
-    """Snakemake step: read ``studies.tsv`` and ``pooled.tsv`` of one analysis, write the funnel plot in every
-    format named by ``outputs`` (same stem)."""
-    from ..analysis.estimates import TEXT_COLUMNS
-    from ..io import read_tsv
-
-    text = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup"]
-    outputs = [Path(p) for p in outputs]
-    return analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
-                           outputs[0].with_suffix(""), [p.suffix.lstrip(".") for p in outputs])

@@ -15,7 +15,7 @@ analysis's ``pooled.tsv``; only matplotlib's object API; saved with
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -28,12 +28,10 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from .forest import (
-    _RC, FS_SMALL, FS_TITLE, INK, NOTE, RULE, SQUARE, _fp, _interval, _log_ticks, _Measurer,
-    _nice_log_limits, format_interval, row_panel, save_figure,
-)
+from .forest import draw_interval, format_interval, log_ticks, nice_log_limits, row_panel
+from .style import FS_SMALL, FS_TITLE, INK, NOTE, RC, RULE, SQUARE, Measurer, font_properties, save_figure
 
-__all__ = ["loo_plot", "analysis_loo", "loo_step"]
+__all__ = ["loo_plot", "analysis_loo"]
 
 ROW_H = 0.26
 WIDTH = 9.0
@@ -64,7 +62,7 @@ def loo_plot(rows: pd.DataFrame, overall: Mapping, *, measure: str, title: str =
     """
     if measure not in _DECIMALS:
         raise ValueError(f"measure must be one of {sorted(_DECIMALS)}, got {measure!r}")
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         return _draw(rows.reset_index(drop=True), overall, measure, title, float(level))
 
 
@@ -92,10 +90,10 @@ def _draw(rows, overall, measure, title, level) -> Figure:
     pct = f"{100 * level:.10g}%"
     head_est = f"Estimate [{pct} CI]"
 
-    fp, fp_b, fp_s = _fp(), _fp(weight="bold"), _fp(FS_SMALL, style="italic")
+    fp, fp_b, fp_s = font_properties(), font_properties(weight="bold"), font_properties(FS_SMALL, style="italic")
     fig = Figure(figsize=(WIDTH, 4.0), dpi=100)
     FigureCanvasAgg(fig)
-    meas = _Measurer(fig)
+    meas = Measurer(fig)
     margin, gap = 0.15, 0.25
     w_lab = max([meas.width(s, fp) for s in labels] + [meas.width(o_label, fp_b), meas.width("Omitted study", fp_b)])
     w_est = max([meas.width(s, fp) for s in est_texts] + [meas.width(o_text, fp_b), meas.width(head_est, fp_b)])
@@ -115,7 +113,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
     reasons = [meas.fit(r, fp_s, WIDTH - margin - x) if r else "" for r, x in zip(reasons, x_reason)]
 
     title_lines = meas.wrap(f"{title}: leave-one-out analysis" if title else "Leave-one-out analysis",
-                            _fp(FS_TITLE, "bold"), WIDTH - 2 * margin)
+                            font_properties(FS_TITLE, "bold"), WIDTH - 2 * margin)
     top = 0.15 + 0.24 * len(title_lines) + 0.1 + 1.3 * ROW_H
     y_overall = n + 0.6
     n_rows = y_overall + 0.5 + 0.5
@@ -126,10 +124,10 @@ def _draw(rows, overall, measure, title, level) -> Figure:
 
     vals = [v for v in [*lo, *hi, *est, o_lo, o_hi, o_est] if math.isfinite(v)]
     if log:
-        xlim = _nice_log_limits([v for v in vals if v > 0])
+        xlim = nice_log_limits([v for v in vals if v > 0])
         ax.set_xscale("log")
         ax.set_xlim(*xlim)
-        ax.xaxis.set_major_locator(FixedLocator(_log_ticks(*xlim)))
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(*xlim)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
     else:
@@ -159,7 +157,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
 
     for i, line in enumerate(title_lines):
         fig.text(margin, H - 0.15 - (i + 0.5) * 0.24, line, transform=fig.dpi_scale_trans, ha="left", va="center",
-                 fontproperties=_fp(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
+                 fontproperties=font_properties(FS_TITLE, "bold"), color=INK, usetex=False, parse_math=False)
     y_head = -1.1
     text(x_lab, y_head, "Omitted study", font=fp_b)
     text(x_est, y_head, head_est, ha="right", font=fp_b)
@@ -183,7 +181,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
         if math.isfinite(est[i]):
             text(x_est, i, est_texts[i], ha="right")
             text(x_i2, i, i2_texts[i], ha="right")
-            _interval(ax, lo[i], hi[i], i, xlim, color=INK, lw=1.0, log=log)
+            draw_interval(ax, lo[i], hi[i], i, xlim, color=INK, lw=1.0, log=log)
             if xlim[0] <= est[i] <= xlim[1]:
                 ax.add_line(Line2D([est[i]], [i], marker="s", markersize=5.5, linestyle="none",
                                    markerfacecolor=SQUARE, markeredgecolor="none", zorder=5))
@@ -199,7 +197,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
         ax.add_patch(Polygon([(d_lo, y_overall), (o_est, y_overall - 0.34), (d_hi, y_overall),
                               (o_est, y_overall + 0.34)], closed=True, facecolor=SQUARE, edgecolor=INK, lw=0.6,
                              zorder=5))
-    ax.set_xlabel(_AXIS[measure], fontproperties=_fp(FS_SMALL), color=INK, labelpad=4)
+    ax.set_xlabel(_AXIS[measure], fontproperties=font_properties(FS_SMALL), color=INK, labelpad=4)
     return fig
 
 
@@ -214,14 +212,3 @@ def analysis_loo(leave_one_out: pd.DataFrame, pooled: pd.DataFrame, stem, format
                              "ci_upper": [math.nan], "i2": [math.nan], "reason": [reason]})
     fig = loo_plot(rows, row, measure=row["measure"], title=row.get("title", ""), level=_f(row.get("level")) or 0.95)
     return save_figure(fig, stem, formats=tuple(formats))
-
-
-def loo_step(leave_one_out, pooled, outputs: Sequence) -> list[Path]:
-    """Snakemake step: the leave-one-out plot of one analysis in every format named by ``outputs``."""
-    from ..analysis.estimates import TEXT_COLUMNS
-    from ..io import read_tsv
-
-    text = TEXT_COLUMNS + ["label", "reason"]
-    outputs = [Path(p) for p in outputs]
-    return analysis_loo(read_tsv(leave_one_out, text_columns=text), read_tsv(pooled, text_columns=text),
-                        outputs[0].with_suffix(""), [p.suffix.lstrip(".") for p in outputs])

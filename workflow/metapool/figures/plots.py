@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .forest import forest_plot, save_figure
+from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
+from .forest import forest_plot
+from .style import save_figure
 
 __all__ = ["analysis_forest", "forest_rows", "model_label", "header_model", "subgroup_test_text"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
+# the median methods without per-study standard errors (no model, a sign-test CI)
+_MEDIAN_OF_MEDIANS = tuple(name for name, m in MEDIAN_METHOD_FACTS.items() if not m.inverse_variance)
 
 
 def _missing(value) -> bool:
@@ -140,10 +144,6 @@ def _fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
 
 
-MEASURE_HEADER = {"proportion": "Proportion", "median": "Median (months)", "hr": "Hazard ratio",
-                  "ratio_of_medians": "Ratio of medians"}
-
-
 def subgroup_test_text(row: dict) -> str:
     """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27`` ('' without a test)."""
     if not row.get("subgroup") or _missing(row.get("q_between")):
@@ -155,13 +155,13 @@ def subgroup_test_text(row: dict) -> str:
 def header_model(row: dict) -> str:
     """The header's model part, e.g. ``Proportion, random effects (REML, logit)``."""
     label = model_label(row, subgroup_test=False)
-    return f"{MEASURE_HEADER[row['measure']]}, {label[:1].lower()}{label[1:]}"
+    return f"{MEASURES[row['measure']].heading}, {label[:1].lower()}{label[1:]}"
 
 
 def model_label(row: dict, *, subgroup_test: bool = True) -> str:
     """The model named in the plot's header line (its first word names the diamond row)."""
     measure = row["measure"]
-    if row.get("median_method") in ("median_of_medians", "weighted_median_of_medians"):
+    if row.get("median_method") in _MEDIAN_OF_MEDIANS:
         label = ("Weighted-median-of-medians" if row["median_method"].startswith("weighted") else "Median-of-medians")
         label += " (sign-test CI"
         if not _missing(row.get("coverage")):

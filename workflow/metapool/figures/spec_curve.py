@@ -28,13 +28,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..vocabulary import MULTIVERSE_DIMENSIONS
-from .forest import save_figure
+from .style import FONT, FS_TITLE, INK, PI_COLOUR, RULE, SQUARE, save_figure
 
 __all__ = ["spec_curve", "spec_curve_figure", "DENSE"]
 
 DENSE = 400  # more specifications than this: CI band and indicator image
-INK, GREY, DARK, THRESHOLD, MEDIAN = "#1a1a1a", "#a6a6a6", "#2f4b7c", "#b2182b", "#4d4d4d"
-_RC = {"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 8.5,
+LIGHT_GREY = "#a6a6a6"  # CI band, specifications whose CI includes the threshold, the estimate as configured
+_RC = {"font.family": "sans-serif", "font.sans-serif": [FONT], "font.size": 8.5,
        "axes.unicode_minus": True, "path.simplify": True}
 _AXIS = {"proportion": ("Proportion (%)", 100.0, False), "median": ("Median (months)", 1.0, False),
          "hr": ("Hazard ratio", 1.0, True), "ratio_of_medians": ("Ratio of medians", 1.0, True)}
@@ -103,23 +103,23 @@ def spec_curve_figure(table: pd.DataFrame, summary: pd.DataFrame, *, title: str 
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0.2, (height_bottom + 0.75) / total, 0.77, height_top / total))
         axb = fig.add_axes((0.2, 0.45 / total, 0.77, height_bottom / total), sharex=ax)
-        colours = np.where(excl, DARK, GREY)
+        colours = np.where(excl, SQUARE, LIGHT_GREY)
         if n and n <= DENSE:
             segs = np.stack([np.column_stack([x, lo]), np.column_stack([x, hi])], axis=1)
             ax.add_collection(LineCollection(segs, colors=list(colours), linewidths=0.8 if n < 150 else 0.5))
             ax.scatter(x, est, s=9 if n < 150 else 4, c=list(colours), zorder=3, linewidths=0)
         elif n:
-            ax.fill_between(x, lo, hi, color=GREY, alpha=0.45, linewidth=0, step="mid")
-            ax.plot(x, est, color=DARK, linewidth=1.0)
+            ax.fill_between(x, lo, hi, color=LIGHT_GREY, alpha=0.45, linewidth=0, step="mid")
+            ax.plot(x, est, color=SQUARE, linewidth=1.0)
         if log:
             ax.set_yscale("log")
         if n:
             ax.set_ylim(*_limits(est, lo, hi, threshold * scale, log, measure == "proportion"))
-        ax.axhline(threshold * scale, color=THRESHOLD, linestyle="--", linewidth=0.9)
+        ax.axhline(threshold * scale, color=PI_COLOUR, linestyle="--", linewidth=0.9)
         if math.isfinite(float(s["median_estimate"])):
-            ax.axhline(float(s["median_estimate"]) * scale, color=MEDIAN, linestyle=":", linewidth=0.9)
+            ax.axhline(float(s["median_estimate"]) * scale, color=RULE, linestyle=":", linewidth=0.9)
         if reference is not None and math.isfinite(reference):
-            ax.axhline(reference * scale, color=GREY, linestyle="-", linewidth=0.9, zorder=0)
+            ax.axhline(reference * scale, color=LIGHT_GREY, linestyle="-", linewidth=0.9, zorder=0)
         ax.set_ylabel(label)
         ax.set_xlim(0.5, max(n, 1) + 0.5)
         ax.tick_params(labelbottom=False)
@@ -135,7 +135,7 @@ def spec_curve_figure(table: pd.DataFrame, summary: pd.DataFrame, *, title: str 
         legend = ("Dashed: the threshold; dotted: the median"
                   + ("; solid: the analysis as configured" if reference is not None and math.isfinite(reference)
                      else "") + "; dark: a CI that excludes the threshold")
-        fig.text(0.03, 1 - 0.12 / total, title, ha="left", va="top", fontsize=10.5, weight="bold", color=INK)
+        fig.text(0.03, 1 - 0.12 / total, title, ha="left", va="top", fontsize=FS_TITLE, weight="bold", color=INK)
         fig.text(0.03, 1 - 0.38 / total, headline, ha="left", va="top", fontsize=8.5, color=INK)
         fig.text(0.03, 1 - 0.56 / total, legend, ha="left", va="top", fontsize=8.5, color=INK)
 

@@ -1,0 +1,196 @@
+"""The style kit every figure shares: fonts, colours, rcParams, text measurement and deterministic saving.
+
+Forest, funnel, leave-one-out, study-flow and specification-curve figures draw
+with the same font sizes and ink, are built and saved under the same
+rcParams (:data:`RC`, so that the caller's matplotlib configuration changes
+nothing), lay out text with a :class:`Measurer` on the figure's own Agg
+renderer, and are written by :func:`save_figure`: SVG / PDF / PNG files that
+are byte-identical across runs (no time stamps, fixed SVG hash salt), each
+replaced atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+
+__all__ = [
+    "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "RC",
+    "font_properties", "Measurer", "save_figure",
+]
+
+FONT = "DejaVu Sans"
+FS = 9.0  # body text
+FS_SMALL = 8.0  # ticks, notes, heterogeneity, favours
+FS_TITLE = 10.5
+
+INK = "#1a1a1a"
+SQUARE = "#2f4b7c"  # study squares and pooled diamond
+GREY = "#9a9a9a"  # studies not in the pool
+NOTE = "#5f5f5f"  # note text
+PI_COLOUR = "#b2182b"  # prediction interval
+RULE = "#4d4d4d"
+
+# rcParams in force while building and while saving a figure (determinism and
+# independence from the caller's matplotlib configuration).
+RC = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT],
+    "font.size": FS,
+    "text.usetex": False,
+    "axes.unicode_minus": True,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "metapool-forest",
+    "svg.id": "metapool-forest",
+    "pdf.fonttype": 42,
+    "pdf.compression": 6,
+    "path.simplify": True,
+    "text.hinting": "force_autohint",
+    "text.antialiased": True,
+    "lines.antialiased": True,
+    "patch.antialiased": True,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "white",
+    "savefig.transparent": False,
+    "savefig.bbox": None,
+    "savefig.pad_inches": 0.1,
+}
+
+_PNG_METADATA = {"Software": "metapool forest plot (matplotlib)"}
+_SVG_METADATA = {"Date": None}
+_PDF_METADATA = {"CreationDate": None, "ModDate": None}
+
+
+def font_properties(size: float = FS, weight: str = "normal", style: str = "normal") -> FontProperties:
+    """The figures' font (:data:`FONT`) at a size, weight and style.
+
+    Parameters
+    ----------
+    size : float
+        Font size in points (:data:`FS` body text, :data:`FS_SMALL`, :data:`FS_TITLE`).
+    weight : str
+        ``"normal"`` or ``"bold"``.
+    style : str
+        ``"normal"`` or ``"italic"``.
+
+    Returns
+    -------
+    matplotlib.font_manager.FontProperties
+    """
+    return FontProperties(family=FONT, size=size, weight=weight, style=style)
+
+
+class Measurer:
+    """Text extents in inches, using the figure's own Agg renderer.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure with an Agg canvas; text is measured as it will be drawn on it.
+    """
+
+    def __init__(self, fig: Figure):
+        self._renderer = fig.canvas.get_renderer()
+        self._dpi = fig.dpi
+
+    def width(self, s: str, fp: FontProperties) -> float:
+        """Width of ``s`` in font ``fp``, in inches (0 for an empty string)."""
+        if not s:
+            return 0.0
+        w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
+        return w / self._dpi
+
+    def fit(self, s: str, fp: FontProperties, max_w: float) -> str:
+        """``s`` truncated with an ellipsis so that it is at most ``max_w`` inches wide."""
+        if self.width(s, fp) <= max_w:
+            return s
+        lo, hi = 0, len(s)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.width(s[:mid].rstrip() + "\u2026", fp) <= max_w:
+                lo = mid
+            else:
+                hi = mid - 1
+        return s[:lo].rstrip() + "\u2026"
+
+    def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
+        """``s`` broken at spaces into lines at most ``max_w`` inches wide (a word wider than that is cut
+        with an ellipsis); at least one line."""
+        words, lines, cur = s.split(), [], ""
+        for word in words:
+            trial = f"{cur} {word}" if cur else word
+            if cur and self.width(trial, fp) > max_w:
+                lines.append(cur)
+                cur = word
+            else:
+                cur = trial
+        if cur:
+            lines.append(cur)
+        return [self.fit(line, fp, max_w) for line in lines] or [""]
+
+
+def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:
+    """Save ``fig`` as ``<stem>.<fmt>`` for each format; return the written paths.
+
+    Output is byte-identical across runs: no creation dates (SVG ``Date``, PDF
+    ``CreationDate``/``ModDate`` removed; PNG carries only a fixed ``Software``
+    text chunk), a fixed ``svg.hashsalt`` / ``svg.id``, and fixed rcParams
+    (:data:`RC`). Each file is written to a temporary file in the target
+    directory and moved into place with :func:`os.replace`. The parent
+    directory is created if needed. The figure is not closed.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to save.
+    stem : str or os.PathLike
+        Path of the files without their suffix.
+    formats : str or sequence of str
+        ``"svg"``, ``"pdf"`` and/or ``"png"``.
+    dpi : int
+        Resolution of the PNG (and of rasterised parts).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files, in the order of ``formats``.
+    """
+    if isinstance(formats, str):
+        formats = (formats,)
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for fmt in formats:
+        fmt = str(fmt).lower().lstrip(".")
+        if fmt == "svg":
+            metadata = dict(_SVG_METADATA)
+        elif fmt == "pdf":
+            metadata = dict(_PDF_METADATA)
+        elif fmt == "png":
+            metadata = dict(_PNG_METADATA)
+        else:
+            raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
+        final = stem.parent / f"{stem.name}.{fmt}"
+        tmp = stem.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                with matplotlib.rc_context(RC):
+                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        written.append(final)
+    return written

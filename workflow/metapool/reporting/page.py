@@ -1,0 +1,314 @@
+"""The self-contained HTML report: every table and figure of a run, its methods and provenance.
+
+The report follows the PRISMA 2020 items of a synthesis (Page et al. BMJ
+2021;372:n71; items 13d-22): synthesis methods generated from the config as
+run, then per analysis the study flow, the included reports with every number
+linked to its source and location, the forest plot, the pooled result in
+words, heterogeneity interpreted with the Cochrane Handbook's bands (section
+10.10.2), subgroups, sensitivity analyses, and small-study effects (or why
+they were not assessed).
+
+Rendered with Jinja2 with autoescaping on, so text from the data or the config
+is always shown as text (a study label ``<script>...</script>`` stays text).
+Figures are embedded as data URIs; the page loads nothing and runs no script.
+The output has no timestamps, so that the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from ..analysis.estimates import TEXT_COLUMNS
+from ..io import atomic_write_text, read_tsv
+from ..spec import AnalysisSpec
+from ..vocabulary import OUTCOMES, SENSITIVITY_KINDS
+from .methods import REFERENCES, methods_text, synthesis_methods
+from .provenance import git_commit, package_versions, sha256
+from .tables import read_result, records
+from .words import (
+    fmt_estimate, fmt_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
+    is_missing, loo_summary, result_sentence, small_study_summary,
+)
+
+__all__ = ["build_report", "discover_layout"]
+
+def _data_uri(path) -> str:
+    payload = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"data:image/svg+xml;base64,{payload}"
+
+
+def _flagged(df):
+    """Hazard ratios not at the centre of their CI beyond what rounding explains (``ci_not_centred``)."""
+    if "ci_not_centred" not in df.columns:
+        return df.iloc[0:0]
+    return df[df["ci_not_centred"].astype(str).str.lower() == "true"]
+
+
+def _subgroup_rows(st) -> list[dict]:
+    """One row per subgroup from the analysis's studies.tsv (when subgroups.tsv is not there)."""
+    if "subgroup" not in st.columns or not (st["subgroup"] != "").any():
+        return []
+    shown = st[st["status"] != "set_aside"]
+    rows = []
+    for g, grp in shown.groupby("subgroup", sort=True):
+        first = {k: (None if is_missing(v) else v) for k, v in grp.iloc[0].to_dict().items()}
+        rows.append({
+            "group": g, "reports": int(len(grp)), "k": 0 if first["subgroup_k"] is None else int(first["subgroup_k"]),
+            "participants": None, "estimate": first["subgroup_estimate"], "ci_lower": first["subgroup_ci_lower"],
+            "ci_upper": first["subgroup_ci_upper"], "pi_lower": None, "pi_upper": None,
+            "tau2": first["subgroup_tau2"], "i2": first["subgroup_i2"], "q": None, "q_pvalue": None, "notes": "",
+        })
+    return rows
+
+
+_FIGURES = {"forest": "forest", "funnel": "funnel", "loo": "loo", "flow_figure": "flow", "spec_curve": "spec_curve"}
+
+
+def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[str, dict[str, str]]:
+    """Per analysis, kind -> path of every file of a finished run that the report shows, found next to its
+    ``results/analyses/<analysis>/studies.tsv`` and the folder of the forest plots (files that exist only).
+
+    Parameters
+    ----------
+    analysis_tables : sequence of path
+        The ``studies.tsv`` of each analysis.
+    figures : sequence of path
+        Files in the folder of the figures (default: ``results/figures`` next to ``results/analyses``).
+
+    Returns
+    -------
+    dict
+        Analysis name -> kind (as for :func:`build_report`) -> path.
+    """
+    fig_dirs = {Path(f).parent for f in figures}
+    layout: dict[str, dict[str, str]] = {}
+    for table in analysis_tables:
+        folder = Path(table).parent
+        name = folder.name
+        files = {"studies": str(table)}
+        for kind in ("pooled", "flow", "subgroups", *SENSITIVITY_KINDS):
+            if (folder / f"{kind}.tsv").exists():
+                files[kind] = str(folder / f"{kind}.tsv")
+        multi = folder.parent.parent / "multiverse"
+        for kind, fname in (("multiverse", f"{name}.tsv"), ("multiverse_summary", f"{name}_summary.tsv")):
+            if (multi / fname).exists():
+                files[kind] = str(multi / fname)
+        for kind, stem in _FIGURES.items():
+            for d in fig_dirs or {folder.parent.parent / "figures"}:
+                if (d / f"{stem}_{name}.svg").exists():
+                    files[kind] = str(d / f"{stem}_{name}.svg")
+        layout[name] = files
+    return layout
+
+
+def _is_http(url: str) -> bool:
+    return bool(re.match(r"https?://", url or ""))
+
+
+def _source(row: Mapping | None) -> dict:
+    if row is None:
+        return {"url": "", "name": "", "location": ""}
+    src = str(row.get("source") or "")
+    return {"url": src if _is_http(src) else "", "name": src, "location": str(row.get("location") or "")}
+
+
+def _included_rows(st: pd.DataFrame, spec: AnalysisSpec, estimates: pd.DataFrame) -> list[dict]:
+    """The reports an analysis shows (pooled and not pooled), each number with its source and location."""
+    code, measure = OUTCOMES[spec.outcome].code, spec.measure
+    look = "median" if measure == "ratio_of_medians" else measure
+    idx = {}
+    for r in estimates.to_dict("records"):
+        key = (r["study_id"], r["outcome"], r["measure"], r["assessor"],
+               r.get("comparator", "") if r["measure"] == "hr" else "")
+        idx.setdefault(key, r)
+    out = []
+    for r in records(st[st["status"] != "set_aside"]):
+        comp = (r.get("comparator") or "") if measure == "hr" else ""
+        src = idx.get((r["study_id"], code, look, r.get("assessor") or "", comp))
+        arm = None
+        if measure == "ratio_of_medians" and r.get("comparator_study_id"):
+            arm = idx.get((r["comparator_study_id"], code, "median", r.get("assessor") or "", ""))
+        out.append({**r, "src": _source(src), "comparator_src": _source(arm) if arm is not None else None})
+    return out
+
+
+def _section_table(path, *, drop_reason_only=True) -> tuple[list[dict], str]:
+    """Rows of a sensitivity table and the reason when it has none (one row with only a reason)."""
+    df = read_result(path)
+    if drop_reason_only and "label" in df.columns:
+        computed = df[df["label"] != ""]
+        if computed.empty:
+            return [], "; ".join(sorted(set(df["reason"].astype(str)) - {""})) or "not computed"
+        df = computed
+    return records(df), ""
+
+
+def _why_missing(spec: AnalysisSpec, kind: str) -> str:
+    if kind in SENSITIVITY_KINDS and kind not in spec.sensitivity:
+        return (f"Not requested: the sensitivity list of this analysis in the config does not include "
+                f"{kind}.")
+    return "Not available in this run."
+
+
+def _multiverse_summary(path, measure) -> dict | None:
+    df = read_result(path)
+    if df.empty:
+        return None
+    r = records(df)[0]
+    r["measure"] = measure
+    return r
+
+
+def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[str, str],
+                      estimates: pd.DataFrame) -> dict:
+    from ..analysis.flow import flow_from_frame
+
+    st = read_result(files["studies"])
+    measure = row["measure"]
+    figures = {kind: (_data_uri(files[kind]) if kind in files else None) for kind in _FIGURES}
+    section = {
+        "name": name, "row": row, "spec": spec, "sentence": result_sentence(row),
+        "heterogeneity": heterogeneity_interpretation(row), "methods": methods_text(spec),
+        "figure": figures.get("forest"), "figures": figures,
+        "left_out": records(st[st["status"] != "pooled"]),
+        "se_notes": records(st[(st["status"] == "pooled") & (st["se_note"] != "")]),
+        "flagged_hrs": records(_flagged(st)) if measure == "hr" else [],
+        "included": _included_rows(st, spec, estimates),
+        "bands": [what for _, _, what in heterogeneity_bands(row.get("i2"))],
+    }
+    # study flow
+    section["flow"] = flow_from_frame(read_result(files["flow"])) if "flow" in files else None
+    # subgroups
+    if "subgroups" in files:
+        sub = read_result(files["subgroups"])
+        reports = st[st["status"] != "set_aside"].groupby("subgroup").size().to_dict() if "subgroup" in st else {}
+        section["subgroups"] = [{**r, "reports": reports.get(r["group"])} for r in records(sub)]
+    else:
+        section["subgroups"] = _subgroup_rows(st)
+    # sensitivity tables: rows, or why there are none
+    sens = {}
+    for kind in SENSITIVITY_KINDS:
+        if kind in files:
+            rows, why = _section_table(files[kind], drop_reason_only=kind != "small_study")
+            sens[kind] = {"rows": rows, "why": why}
+        else:
+            sens[kind] = {"rows": [], "why": _why_missing(spec, kind), "absent": True}
+    if sens["leave_one_out"]["rows"]:
+        sens["leave_one_out"]["summary"] = loo_summary(sens["leave_one_out"]["rows"], row)
+    if sens["influence"]["rows"]:
+        infl = [r for r in sens["influence"]["rows"] if str(r.get("influential")).lower() == "true"]
+        sens["influence"]["summary"] = (
+            f"Influential by metafor's criteria: {', '.join(r['label'] for r in infl)}." if infl
+            else "No study is influential by metafor's criteria (Viechtbauer & Cheung 2010).")
+    if sens["cumulative"]["rows"]:
+        cum = [r for r in sens["cumulative"]["rows"] if is_finite(r.get("estimate"))]
+        if cum:
+            first, last = cum[0], cum[-1]
+            sens["cumulative"]["summary"] = (
+                f"Adding the studies by publication year, the pooled estimate went from "
+                f"{fmt_estimate(first['estimate'], measure)} ({first['label']}) to "
+                f"{fmt_estimate(last['estimate'], measure)} with all {int(last['k'])} studies.")
+    if "small_study" in files:
+        lines, why = small_study_summary(sens["small_study"]["rows"], row)
+        sens["small_study"]["lines"], sens["small_study"]["why"] = lines, why
+    else:
+        sens["small_study"]["lines"] = []
+    section["sensitivity"] = sens
+    if "funnel" not in files:
+        section["funnel_why"] = ("The median of medians has no per-study standard errors: no funnel plot."
+                                 if is_median_of_medians(row) else "No funnel plot in this run.")
+    section["multiverse"] = (_multiverse_summary(files["multiverse_summary"], measure)
+                             if "multiverse_summary" in files else None)
+    section["multiverse_why"] = ("" if section["multiverse"] else
+                                 "No multiverse configured for this analysis (no multiverse block in the config).")
+    return section
+
+
+def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
+                 figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None) -> None:
+    """Render ``results/report.html`` from the run's tables and figures.
+
+    ``layout`` maps each analysis to kind -> path of its files (``studies``,
+    ``pooled``, ``flow``, ``subgroups``, ``leave_one_out``, ``influence``,
+    ``cumulative``, ``small_study``, ``multiverse_summary``, and the SVG figures
+    ``forest``, ``funnel``, ``loo``, ``flow_figure``, ``spec_curve``); a section
+    whose file is absent says why. Without ``layout`` the files are found
+    next to ``analysis_tables`` and ``figures`` (:func:`discover_layout`).
+    ``workbook`` (the XLSX of every table) is listed with its checksum.
+
+    Parameters
+    ----------
+    template : str or os.PathLike
+        The Jinja2 template (``workflow/report/report.html.j2``).
+    config : Mapping
+        The workflow config as run (shown as YAML).
+    analyses : Mapping
+        Analysis name -> its :class:`~metapool.spec.AnalysisSpec`.
+    data : sequence of path
+        The extraction tables, listed with their checksums.
+    studies, audit, pooled : str or os.PathLike
+        ``results/tables/studies.tsv``, ``audit.tsv`` and ``pooled.tsv``.
+    output : str or os.PathLike
+        The HTML file, written atomically.
+    analysis_tables, figures : sequence of path
+        Where to find the files of each analysis when ``layout`` is not given.
+    layout : Mapping, optional
+        Analysis name -> kind -> path.
+    workbook : str or os.PathLike, optional
+        The XLSX workbook of every table.
+    """
+    if layout is None:
+        layout = discover_layout(analysis_tables, figures)
+    pooled_df = read_tsv(pooled, text_columns=TEXT_COLUMNS + ["notes", "comparator", "title", "subgroup"])
+    studies_df = read_tsv(studies, text_columns=TEXT_COLUMNS)
+    sections = []
+    for row in records(pooled_df):
+        name = row["analysis"]
+        sections.append(_analysis_section(name, row, analyses[name], layout[name], studies_df))
+    audit_df = read_tsv(audit, text_columns=["study_id", "pct_printed", "ci_level", "ci_lower_printed",
+                                            "ci_upper_printed", "evaluable", "responders", "count_source",
+                                            "pct_agrees", "ci_agrees", "status", "source", "location"])
+    flagged_hrs = records(_flagged(studies_df[studies_df["measure"] == "hr"]))
+    characteristics = studies_df.drop_duplicates("study_id").sort_values(["setting", "trial", "year", "study_id"])
+    pooled_in: dict[str, list[dict]] = {}
+    for s in sections:
+        for r in s["included"]:
+            if r["status"] == "pooled":
+                pooled_in.setdefault(r["study_id"], []).append({"name": s["name"], "title": s["row"]["title"]})
+    versions = package_versions()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(template).parent)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["est"] = fmt_estimate
+    env.filters["num"] = lambda v, fmt="{:.1f}": "" if v is None or is_missing(v) else fmt.format(v)
+    env.filters["pval"] = fmt_p
+    env.filters["finite"] = is_finite
+    html = env.get_template(Path(template).name).render(
+        sections=sections,
+        pooled=records(pooled_df),
+        audit=records(audit_df),
+        audit_disagreements=records(audit_df[audit_df["status"] == "disagrees"]),
+        characteristics=records(characteristics),
+        pooled_in=pooled_in,
+        estimates=records(studies_df),
+        flagged_hrs=flagged_hrs,
+        methods=synthesis_methods(analyses, versions),
+        references=REFERENCES,
+        inputs=[{"path": str(p), "sha256": sha256(p)} for p in data],
+        workbook={"path": "tables/" + Path(workbook).name, "sha256": sha256(workbook)} if workbook else None,
+        versions=versions,
+        commit=git_commit(),
+        config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100),
+    )
+    atomic_write_text(output, html)
