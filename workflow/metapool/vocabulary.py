@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 __all__ = [
     "Outcome", "Measure", "Estimator", "Transform", "MedianMethod",
-    "OUTCOMES", "MEASURES", "COMPARATIVE_MEASURES", "ESTIMATE_MEASURES", "outcome_codes",
+    "OUTCOMES", "MEASURES", "COMPARATIVE_MEASURES", "ESTIMATE_MEASURES", "EXTRACTION_TABLES", "outcome_codes",
     "ESTIMATORS", "TAU2_METHODS", "CI_METHODS", "PI_METHODS",
     "TRANSFORMS", "PROPORTION_TRANSFORMS", "IV_TRANSFORMS",
     "MEDIAN_METHOD_FACTS", "MEDIAN_METHODS", "IV_MEDIAN_METHODS",
@@ -86,6 +86,8 @@ COMPARATIVE_MEASURES = tuple(name for name, m in MEASURES.items() if m.comparati
 # extraction table -> the measure of its per-study estimates (results/tables/<table>_estimates.tsv)
 ESTIMATE_MEASURES: Mapping[str, str] = _frozen({"response": "proportion", "survival": "median",
                                                 "hazard_ratios": "hr"})
+# the extraction tables (data/<table>.tsv): the studies, then those with per-study estimates
+EXTRACTION_TABLES = ("studies", *ESTIMATE_MEASURES)
 
 
 # ---------------------------------------------------------------------------------------- outcomes

@@ -20,7 +20,7 @@ from metapool.analysis.config import (
     data_problems,
     fill_defaults,
 )
-from metapool.vocabulary import ESTIMATE_MEASURES
+from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
 
 def engine_checksum():
@@ -37,8 +37,7 @@ def engine_checksum():
 ENGINE = engine_checksum()
 
 config.update(fill_defaults(config))
-TABLES = ("studies", *ESTIMATE_MEASURES)
-DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in TABLES}
+DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
 
 
 def checks_digest():
@@ -165,9 +164,9 @@ def all_targets():
 
 
 def sensitivity_rule_name(kinds):
-    if kinds == ("leave_one_out", "influence", "cumulative", "small_study"):
+    if kinds == SENSITIVITY_KINDS:
         return "sensitivity"
-    if kinds == ("subgroups", "leave_one_out", "influence", "cumulative", "small_study"):
+    if kinds == ("subgroups", *SENSITIVITY_KINDS):
         return "sensitivity_with_subgroups"
     return "sensitivity_" + "_".join(kinds)
 

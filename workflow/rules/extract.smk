@@ -22,7 +22,7 @@ rule estimates:
 
 rule studies_table:
     input:
-        expand("results/tables/{table}_estimates.tsv", table=TABLES[1:]),
+        expand("results/tables/{table}_estimates.tsv", table=ESTIMATE_MEASURES),
     output:
         "results/tables/studies.tsv",
     params:

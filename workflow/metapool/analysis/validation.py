@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..vocabulary import EXTRACTION_TABLES
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-TABLES = ("studies", "response", "survival", "hazard_ratios")
 ESTIMATE = {"response": "pct", "survival": "median", "hazard_ratios": "hr"}  # what the CI brackets
 GROUP = ("study_id", "outcome", "assessor")  # response rows sharing these (one per CI level) ...
 AGREE = ("evaluable", "responders", "count_source", "pct")  # ... must agree on these
@@ -95,17 +96,18 @@ def read_raw(path: str | PathLike) -> pd.DataFrame:
 
 
 def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFrame]:
-    """Validate the tables named in `paths` (keys from TABLES; "studies" is required) and return them typed.
+    """Validate the tables named in `paths` (some of EXTRACTION_TABLES; "studies" is required) and return them
+    typed.
 
     Integers -> "Int64", decimals -> float64 (NaN when empty), "NR" -> NaN plus a boolean `<col>_nr` column,
     strings stay str; every frame gets a `line` column (the file line). Raises DataValidationError listing
     every violation of every table.
     """
-    if unknown := set(paths) - set(TABLES):
-        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {TABLES}")
+    if unknown := set(paths) - set(EXTRACTION_TABLES):
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {EXTRACTION_TABLES}")
     if "studies" not in paths:
         raise ValueError("validate_tables needs the 'studies' table to resolve study ids")
-    names = [t for t in TABLES if t in paths]
+    names = [t for t in EXTRACTION_TABLES if t in paths]
     raw, found = {}, {t: [] for t in names}
     for t in names:
         try:
