@@ -128,8 +128,20 @@ class AnalysisSpec:
 
     @classmethod
     def from_options(cls, name: str, options: Mapping) -> AnalysisSpec:
-        """The analysis ``name`` of a config entry merged with the config's ``defaults:`` (``options``: the
-        keys of the config schema); an option not given takes its built-in default."""
+        """An analysis from its config entry; an option not given takes its built-in default.
+
+        Parameters
+        ----------
+        name : str
+            The analysis's name (its key under ``analyses:``).
+        options : Mapping
+            The config entry merged with the config's ``defaults:`` (keys of the config schema: ``title``,
+            ``outcome``, ``method``, ``filters``, ``multiverse``, ...), or :meth:`to_params`.
+
+        Returns
+        -------
+        AnalysisSpec
+        """
         given = {key: options[key] for key in ("title", "outcome", "comparator", "subgroup", "report_policy",
                                                 "transform", "median_method") if key in options}
         if options.get("filters"):
@@ -148,8 +160,14 @@ class AnalysisSpec:
         return cls(name=name, model=model, **given)
 
     def to_params(self) -> dict:
-        """The analysis as plain data (text, numbers, lists, mappings): its complete config entry and its
-        ``name``, the params of the jobs that run it (:meth:`from_params` rebuilds the spec)."""
+        """The analysis as plain data, the params of the jobs that run it (:meth:`from_params` rebuilds it).
+
+        Returns
+        -------
+        dict
+            Its complete config entry (every option set; text, numbers, lists and mappings only) and its
+            ``name``.
+        """
         out = {"name": self.name, "title": self.title, "outcome": self.outcome}
         if self.comparator is not None:
             out["comparator"] = self.comparator

@@ -1,1 +1,2 @@
-"""Configured analyses: per-study estimates, validation, selection, pooling of an analysis, sensitivity tables, multiverse."""
+"""Configured analyses: the config resolved into specs, per-study estimates, validation, selection, pooling of an
+analysis, study flow, sensitivity tables, multiverse."""

@@ -199,8 +199,20 @@ def schema_problems(config: Mapping, schema: dict | None = None) -> list[str]:
 
 
 def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
-    """Each analysis of a schema-valid ``config`` with every option set: the built-in defaults
-    (:class:`~metapool.spec.AnalysisSpec`) < the config's ``defaults:`` < the analysis entry."""
+    """Each analysis of a config with every option set: the only place where defaults are merged.
+
+    Parameters
+    ----------
+    config : Mapping
+        A config that conforms to the schema (:func:`schema_problems`).
+
+    Returns
+    -------
+    dict of str to AnalysisSpec
+        In config order; an option comes from the analysis entry, else the config's ``defaults:``, else the
+        built-in default (the field defaults of :class:`~metapool.spec.AnalysisSpec` and
+        :class:`~metapool.spec.ModelSpec`).
+    """
     defaults = dict(config.get("defaults") or {})
     return {name: AnalysisSpec.from_options(name, {**defaults, **entry})
             for name, entry in config["analyses"].items()}

@@ -87,15 +87,32 @@ def _arm_links(rows: Sequence[Mapping[str, str]], code: str) -> dict[str, dict[s
 
 
 def candidates(rows: Sequence[Mapping[str, str]], spec: AnalysisSpec) -> list[Candidate]:
-    """Every row of the analysis's outcome in ``rows`` (per-study estimates with their study columns, as
-    :func:`records`), in order, each with what excludes it from the analysis (see :class:`Candidate`).
+    """Every row of the analysis's outcome, each with what excludes it from the analysis.
 
     The rows of the outcome are its measure's rows of its outcome code; for a
     ratio of medians the medians of the arms linked to a comparator arm by a
     hazard-ratio row (of any comparator; another comparator than the
-    analysis's excludes it). Raises :class:`AnalysisError` when a ratio of
-    medians has no hazard-ratio rows to link the arms, or an arm is linked to
-    two comparator arms of the analysis's comparator.
+    analysis's excludes it). A row the comparator keeps is excluded by the
+    first filter it fails.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Per-study estimates with their study columns, as text (:func:`records`); the rows of the extraction
+        tables joined with ``studies.tsv`` will do (with ``measure`` as in ``ESTIMATE_MEASURES``).
+    spec : AnalysisSpec
+        The analysis (outcome, comparator, filters).
+
+    Returns
+    -------
+    list of Candidate
+        In the order of ``rows``; those with an empty ``excluded_by`` are the rows the analysis may pool.
+
+    Raises
+    ------
+    AnalysisError
+        A ratio of medians without hazard-ratio rows to link the arms, or an arm linked to two comparator
+        arms of the analysis's comparator.
     """
     outcome = OUTCOMES[spec.outcome]
     found: list[Candidate] = []
