@@ -136,7 +136,7 @@ def test_every_job_names_each_layer_it_imports_and_no_other(run):
         assert names <= layers, f"{rule} is rerun when {sorted(names - layers)} change, which it does not import"
 
 
-def test_the_batch_job_names_each_layer_it_imports(run, tmp_path):
+def test_the_batch_job_names_each_layer_it_imports(run):
     """`analyses_per_job` > 1 (another copy of the run, so that the rule producing the analyses' tables of this
     module's run does not change): the one job that pools, refits and runs the multiverse of several analyses."""
     batch = Run(run.workdir.parent, "batch")
