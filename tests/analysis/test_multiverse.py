@@ -245,7 +245,7 @@ def test_spec_curve_is_drawn_sparse_and_dense_and_saved_identically(fixture_resu
 
 def test_spec_curve_text_is_inside_the_figure_and_never_overlaps(fixture_result):
     from metapool.figures.spec_curve import spec_curve_figure
-    from test_report_figures import assert_legible
+    from figures.test_report_figures import assert_legible  # tests/ is on sys.path (conftest), tests/figures not always
 
     _, result = fixture_result
     fig = spec_curve_figure(result.table, result.summary, title="Objective response rate after crizotinib",

@@ -16,7 +16,7 @@ for _i, _members in enumerate(BATCHES, start=1):
         output:
             **batch_outputs(_members),
         params:
-            engine=ENGINE,
+            engine=engine_code("analysis", "stats"),
             specs=batch_digest(_members),
         log:
             f"results/logs/analyses_batch_{_i}.log",

@@ -23,29 +23,63 @@ from metapool.analysis.config import (
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
 
-def engine_checksum():
-    """Checksum of the metapool sources: a rule param, so that a change in the engine reruns its jobs
-    (Snakemake's code trigger sees only the script file, not the modules it imports)."""
-    root = Path(metapool.__file__).parent
-    digest = hashlib.sha256()
+def layer_checksums(root):
+    """Layer -> checksum of its Python files, for the metapool package at ``root`` (the copy the jobs import):
+    one layer per sub-package (stats, analysis, figures, reporting, ...) and ``shared`` for the top-level
+    modules (vocabulary.py, io.py, steps.py, ...) that every job loads. Snakemake's code trigger sees only a
+    job's script, not the modules it imports; a layer's checksum in the params of the jobs that import it
+    reruns them when it changes, and only them. Hashing bytes is cheap: nothing is imported."""
+    digests = {}
     for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+        relative = path.relative_to(root)
+        layer = relative.parts[0] if len(relative.parts) > 1 else "shared"
+        data = path.read_bytes()
+        digest = digests.setdefault(layer, hashlib.sha256())
+        digest.update(f"{relative.as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return {layer: digest.hexdigest()[:12] for layer, digest in sorted(digests.items())}
 
 
-ENGINE = engine_checksum()
+PACKAGE = Path(metapool.__file__).parent
+CODE = layer_checksums(PACKAGE)
+
+
+def engine_code(*layers):
+    """The rerun trigger of a job that imports these layers of metapool, and the shared modules every job
+    imports: "layer:checksum" of each, sorted (readable in Snakemake's records, so that a rerun says which
+    layer changed). Name every layer the job's step imports, directly or not: a job that loads a layer its
+    trigger leaves out is not rerun when that layer changes (tests/workflow/test_rerun.py checks each job)."""
+    unknown = set(layers) - set(CODE)
+    if unknown:
+        raise WorkflowError(f"engine_code: no layer {sorted(unknown)} in {PACKAGE} (layers: {sorted(CODE)})")
+    return " ".join(f"{layer}:{CODE[layer]}" for layer in sorted({"shared", *layers}))
+
+
+def table_schema(table):
+    """The schema an estimates job validates ``table`` against, from the imported package: an input, so that
+    editing it reruns the job. Relative to the working directory when the package lies below it (the
+    workflow's own: Snakemake's records then do not depend on where the checkout is), else absolute (an
+    installed package). The config schema is no job's input: no job reads it; what it gives the jobs (the
+    defaults filled in here, the options it admits) reaches them through their params, and the checks'
+    digest covers it."""
+    path = (PACKAGE / "schemas" / f"{table}.schema.yaml").resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
 
 config.update(fill_defaults(config))
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
 
 
 def checks_digest():
-    """Digest of everything the checks read: the config as run, the data tables, the schemas and the engine
-    (None when a file cannot be read: the checks then run and say why)."""
+    """Digest of everything the checks read: the config as run, the data tables, the schemas and the code that
+    checks (metapool.analysis.config and .validation, the shared vocabulary), None when a file cannot be
+    read: the checks then run and say why."""
     try:
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-        digest.update(ENGINE.encode())
+        digest.update(engine_code("analysis").encode())
         for path in [*DATA.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
             digest.update(str(path).encode())
             digest.update(Path(path).read_bytes())

@@ -5,10 +5,12 @@ rule estimates:
     input:
         studies=DATA["studies"],
         table=lambda wildcards: DATA[wildcards.table],
+        # the job validates both tables against their schemas: editing one reruns it
+        schemas=lambda wildcards: [table_schema("studies"), table_schema(wildcards.table)],
     output:
         "results/tables/{table}_estimates.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
         level=config["level"],
     log:
         "results/logs/estimates_{table}.log",
@@ -26,7 +28,7 @@ rule studies_table:
     output:
         "results/tables/studies.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
     log:
         "results/logs/studies_table.log",
     group:
@@ -43,7 +45,7 @@ rule audit:
     output:
         "results/tables/audit.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
     log:
         "results/logs/audit.log",
     group:

@@ -22,7 +22,7 @@ rule forest:
         pdf="results/figures/forest_{analysis}.pdf",
         png="results/figures/forest_{analysis}.png",
     params:
-        engine=ENGINE,
+        engine=engine_code("figures", "analysis", "stats"),
     log:
         "results/logs/forest_{analysis}.log",
     group:
@@ -47,7 +47,7 @@ rule funnel:
         pdf="results/figures/funnel_{analysis}.pdf",
         png="results/figures/funnel_{analysis}.png",
     params:
-        engine=ENGINE,
+        engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         "results/logs/funnel_{analysis}.log",
@@ -75,7 +75,7 @@ rule leave_one_out_plot:
         pdf="results/figures/loo_{analysis}.pdf",
         png="results/figures/loo_{analysis}.png",
     params:
-        engine=ENGINE,
+        engine=engine_code("figures", "analysis", "stats"),
     log:
         "results/logs/loo_{analysis}.log",
     wildcard_constraints:
@@ -104,7 +104,7 @@ rule flow:
         pdf="results/figures/flow_{analysis}.pdf",
         png="results/figures/flow_{analysis}.png",
     params:
-        engine=ENGINE,
+        engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         "results/logs/flow_{analysis}.log",

@@ -10,7 +10,7 @@ rule multiverse:
         table="results/multiverse/{analysis}.tsv",
         summary="results/multiverse/{analysis}_summary.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: multiverse_params(wildcards.analysis),
     log:
         "results/logs/multiverse_{analysis}.log",
@@ -32,7 +32,7 @@ rule spec_curve:
     output:
         multiext("results/figures/spec_curve_{analysis}", ".svg", ".pdf", ".png"),
     params:
-        engine=ENGINE,
+        engine=engine_code("figures", "analysis", "stats"),
     log:
         "results/logs/spec_curve_{analysis}.log",
     wildcard_constraints:

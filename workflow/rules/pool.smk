@@ -8,7 +8,7 @@ rule pool:
         studies="results/analyses/{analysis}/studies.tsv",
         pooled="results/analyses/{analysis}/pooled.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         "results/logs/pool_{analysis}.log",
@@ -26,7 +26,7 @@ rule pooled_table:
     output:
         "results/tables/pooled.tsv",
     params:
-        engine=ENGINE,
+        engine=engine_code("analysis", "stats"),
     log:
         "results/logs/pooled_table.log",
     group:

@@ -52,7 +52,7 @@ rule workbook:
             labels={"table": "all result tables (XLSX)"},
         ),
     params:
-        engine=ENGINE,
+        engine=engine_code("reporting", "analysis", "stats"),
         sheets=WORKBOOK_SHEETS,
     log:
         "results/logs/workbook.log",
@@ -81,7 +81,7 @@ rule report:
             labels={"report": "self-contained HTML report"},
         ),
     params:
-        engine=ENGINE,
+        engine=engine_code("reporting", "analysis", "stats"),
         config=config,
         analyses={name: spec.to_params() for name, spec in SPECS.items()},
         layout=REPORT_FILES,

@@ -15,7 +15,7 @@ for _kinds, _members in SENSITIVITY_RULES.items():
         output:
             **{kind: f"results/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
         params:
-            engine=ENGINE,
+            engine=engine_code("analysis", "stats"),
             spec=lambda wildcards: ANALYSES[wildcards.analysis],
         log:
             "results/logs/sensitivity_{analysis}.log",

@@ -8,7 +8,7 @@ expand an analysis's multiverse into its specifications.
 :func:`check_config` runs in three layers and reports every problem at once
 (a :class:`ConfigError`, one line per problem, each starting ``config: <where>:``):
 
-1. the JSON Schema ``workflow/schemas/config.schema.yaml`` (draft 2020-12,
+1. the JSON Schema ``metapool/schemas/config.schema.yaml`` (draft 2020-12,
    :mod:`jsonschema`), its errors rewritten: an unknown key gets the closest
    valid key (``config: analyses.orr_tki_naive: unknown key 'methd'; did you
    mean 'method'?``), a value outside a vocabulary the allowed values
@@ -56,7 +56,8 @@ __all__ = [
     "choice_label", "batches",
 ]
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+# package data (pyproject.toml): found beside the code wherever the package is installed
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 _MEDIAN_OUTCOMES = tuple(name for name, o in OUTCOMES.items() if o.measure == "median")
 

@@ -1,4 +1,4 @@
-"""Validation of the four extraction tables (data/*.tsv) against workflow/schemas/<table>.schema.yaml.
+"""Validation of the four extraction tables (data/*.tsv) against metapool/schemas/<table>.schema.yaml.
 
 Each schema is a JSON Schema (draft 2020-12) for ONE ROW read as strings: `pattern` / `enum` check the
 format of every cell; the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique
@@ -25,7 +25,8 @@ import yaml
 
 from ..vocabulary import EXTRACTION_TABLES
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# package data (pyproject.toml): found beside the code wherever the package is installed
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ESTIMATE = {"response": "pct", "survival": "median", "hazard_ratios": "hr"}  # what the CI brackets
 GROUP = ("study_id", "outcome", "assessor")  # response rows sharing these (one per CI level) ...
 AGREE = ("evaluable", "responders", "count_source", "pct")  # ... must agree on these

@@ -1,0 +1,188 @@
+"""Rerun triggers per layer of the engine: each job's params carry the checksums of the layers of metapool it
+imports (workflow/rules/common.smk, ``engine_code``), and the schemas are inputs of the jobs that read them.
+
+The workflow is copied and run once, with the copy's own metapool imported (PYTHONPATH: the copy's workflow/
+folder, so that editing the copy's files is editing the engine the jobs import) and each job's imports
+recorded; each test then edits one file of the copy, asks Snakemake what it would rerun (a dry run) and puts
+the file back as it was, bytes and modification time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_workflow, snakemake
+
+# Written as sitecustomize.py on the jobs' PYTHONPATH: when a job's script ends, the metapool files it imported
+# and the layers its trigger names (its `engine` param) go to METAPOOL_IMPORTS_DIR, one file per job.
+RECORDER = '''
+import atexit, json, os, sys
+
+
+def _record():
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    if not (hasattr(job, "rule") and hasattr(job.params, "engine")) or "metapool" not in sys.modules:
+        return  # Snakemake itself, or a job that is not a metapool step
+    root = os.path.dirname(sys.modules["metapool"].__file__)
+    files = sorted(os.path.relpath(module.__file__, root) for name, module in list(sys.modules.items())
+                   if name.split(".")[0] == "metapool" and getattr(module, "__file__", None))
+    path = os.path.join(os.environ["METAPOOL_IMPORTS_DIR"], f"{job.rule}-{os.getpid()}.json")
+    with open(path, "w") as out:
+        json.dump({"rule": job.rule, "engine": job.params.engine, "files": files}, out)
+
+
+atexit.register(_record)
+'''
+
+# the jobs that compute the numbers: none of them draws or writes prose
+POOLING_RULES = {"estimates", "studies_table", "audit", "pool", "pooled_table", "multiverse"}
+
+
+class Run:
+    """A copy of the workflow, run once, and the environment its jobs ran in."""
+
+    def __init__(self, base: Path, name: str):
+        self.workdir = base / name
+        self.imports = base / f"{name}_imports"
+        self.imports.mkdir()
+        self.env = {"PYTHONPATH": os.pathsep.join([str(self.workdir / "workflow"), str(base / "recorder")]),
+                    "METAPOOL_IMPORTS_DIR": str(self.imports)}
+        self.package = self.workdir / "workflow" / "metapool"
+
+    def snakemake(self, *args: str):
+        return snakemake(self.workdir, *args, env=self.env)
+
+    def scheduled(self, *args: str) -> list[tuple[str, dict]]:
+        """(rule, wildcards) of every job a dry run schedules, the target rule `all` left out."""
+        proc = self.snakemake("--dry-run", *args)
+        jobs = []
+        for line in (proc.stdout + proc.stderr).splitlines():
+            if match := re.match(r"\s*(?:local)?rule (\w+):$", line):
+                jobs.append((match.group(1), {}))
+            elif (match := re.match(r"\s*wildcards: (.*)$", line)) and jobs:
+                jobs[-1][1].update(item.split("=", 1) for item in match.group(1).split(", "))
+        return [(rule, wildcards) for rule, wildcards in jobs if rule != "all"]
+
+    def records(self) -> list[dict]:
+        return [json.loads(path.read_text()) for path in sorted(self.imports.glob("*.json"))]
+
+
+def layer(relative: str) -> str:
+    """The layer of a file of the package (as common.smk's layer_checksums counts it)."""
+    parts = Path(relative).parts
+    return parts[0] if len(parts) > 1 else "shared"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    base = tmp_path_factory.mktemp("rerun")
+    (base / "recorder").mkdir()
+    (base / "recorder" / "sitecustomize.py").write_text(RECORDER)
+    copied = Run(base, "workflow")
+    copy_workflow(copied.workdir)
+    copied.snakemake()
+    return copied
+
+
+@contextlib.contextmanager
+def edited(path: Path, pattern: str, replacement: str):
+    """``path`` with the first match of ``pattern`` replaced, then restored: bytes and modification time (a
+    schema or the template is an input, whose time Snakemake compares with its outputs')."""
+    before, stat = path.read_bytes(), path.stat()
+    text, n = re.subn(pattern, replacement, before.decode(), count=1)
+    assert n == 1, f"{path}: nothing matches {pattern!r}"
+    path.write_text(text)
+    try:
+        yield
+    finally:
+        path.write_bytes(before)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def first_file(folder: Path, pattern: str) -> Path:
+    """The first Python file of ``folder`` (sorted) in which ``pattern`` matches."""
+    for path in sorted(folder.rglob("*.py")):
+        if re.search(pattern, path.read_text()):
+            return path
+    raise AssertionError(f"nothing in {folder} matches {pattern!r}")
+
+
+def rules(jobs) -> set[str]:
+    return {rule for rule, _ in jobs}
+
+
+def test_nothing_to_rerun_after_the_run(run):
+    assert run.scheduled() == []
+
+
+def test_every_job_names_each_layer_it_imports_and_no_other(run):
+    every_rule = rules(run.scheduled("--forceall"))
+    imported, declared = {}, {}
+    for record in run.records():
+        imported.setdefault(record["rule"], set()).update(layer(f) for f in record["files"])
+        declared.setdefault(record["rule"], set()).add(frozenset(x.split(":")[0] for x in record["engine"].split()))
+    assert set(imported) == every_rule, "every rule of the workflow ran a metapool step"
+    for rule, layers in imported.items():
+        (names,) = declared[rule]  # one trigger for the rule's jobs
+        assert layers <= names, f"{rule} imports {sorted(layers - names)} but is not rerun when they change"
+        assert names <= layers, f"{rule} is rerun when {sorted(names - layers)} change, which it does not import"
+
+
+def test_the_batch_job_names_each_layer_it_imports(run):
+    """`analyses_per_job` > 1 (another copy of the run, so that the rule producing the analyses' tables of this
+    module's run does not change): the one job that pools, refits and runs the multiverse of several analyses."""
+    batch = Run(run.workdir.parent, "batch")
+    shutil.copytree(run.workdir, batch.workdir, symlinks=True)
+    target = next(batch.workdir.glob("results/analyses/*/pooled.tsv")).relative_to(batch.workdir)
+    batch.snakemake("--config", "analyses_per_job=100", "--force", str(target))
+    (record,) = [r for r in batch.records() if r["rule"] == "analyses_batch_1"]
+    layers = {layer(f) for f in record["files"]}
+    assert layers == {x.split(":")[0] for x in record["engine"].split()}
+
+
+def test_rewording_the_report_reruns_the_report_and_workbook_only(run):
+    """A sentence of the report's prose: the report and the workbook jobs import the reporting layer."""
+    sentence = r'(return \(?)"([A-Z][^"{}]*\.)"'
+    with edited(first_file(run.package / "reporting", sentence), sentence, r'\1"Note: \2"'):
+        assert rules(run.scheduled()) == {"report", "workbook"}
+
+
+def test_rewording_the_template_reruns_the_report_only(run):
+    with edited(run.workdir / "workflow" / "report" / "report.html.j2", r"<p>([A-Z])", r"<p>Note: \1"):
+        assert rules(run.scheduled()) == {"report"}
+
+
+def test_recolouring_a_figure_reruns_no_pooling(run):
+    colour = r'"#[0-9a-fA-F]{6}"'
+    with edited(first_file(run.package / "figures", colour), colour, '"#123456"'):
+        jobs = run.scheduled()
+    assert not rules(jobs) & POOLING_RULES
+    assert not {rule for rule in rules(jobs) if rule.startswith("sensitivity")}
+    analyses = sorted(p.name for p in (run.workdir / "results" / "analyses").iterdir())
+    assert sorted(w["analysis"] for rule, w in jobs if rule == "forest") == analyses
+    assert "report" in rules(jobs)
+
+
+def test_a_tau2_estimator_reruns_every_pooling_job(run):
+    with edited(run.package / "stats" / "tau2.py", r"\Z", "\n# a comment changes the bytes of the stats layer\n"):
+        jobs = run.scheduled()
+    analyses = sorted(p.name for p in (run.workdir / "results" / "analyses").iterdir())
+    assert sorted(w["analysis"] for rule, w in jobs if rule == "pool") == analyses
+    assert rules(jobs) == rules(run.scheduled("--forceall")), "every job imports the stats layer"
+
+
+def test_a_table_schema_reruns_the_estimates_of_that_table(run):
+    schema = run.package / "schemas" / "response.schema.yaml"
+    with edited(schema, r"\Z", "\n# a comment changes the schema's bytes\n"):
+        jobs = run.scheduled()
+    assert [w["table"] for rule, w in jobs if rule == "estimates"] == ["response"]
+    analyses = list((run.workdir / "results" / "analyses").iterdir())
+    assert 0 < Counter(rule for rule, _ in jobs)["pool"] < len(analyses), "the ORR analyses only"
