@@ -40,12 +40,13 @@ import yaml
 
 import metapool
 from metapool.analysis.config import SCHEMA_PATH, ConfigError, check_config, data_problems, fill_defaults
-from metapool.analysis.validation import SCHEMA_DIR, TABLES, validate_tables
+from metapool.analysis.validation import SCHEMA_DIR, validate_tables
+from metapool.vocabulary import EXTRACTION_TABLES
 
 root = Path(sys.argv[1])
 config = fill_defaults(yaml.safe_load((root / "config" / "config.yaml").read_text(encoding="utf-8")))
 specs = check_config(config)
-tables = validate_tables({table: root / config["data_dir"] / f"{table}.tsv" for table in TABLES})
+tables = validate_tables({table: root / config["data_dir"] / f"{table}.tsv" for table in EXTRACTION_TABLES})
 try:  # outside the schema's bounds: refused only if the schema was read
     check_config({**config, "level": 2})
     refused = ""
