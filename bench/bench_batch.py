@@ -161,7 +161,7 @@ def main() -> None:
         f"run in lockstep over all groups) takes {pm_best:.3f} s, {pm_best / reml_best:.1f}x REML: every group "
         f"needs about {rows[1][5]:.0f} root-finding steps, against about {rows[0][5]:.0f} Fisher-scoring steps "
         f"for REML, and each step costs one pass over the studies still iterating. Results are identical "
-        f"(bit for bit) to the scalar path; see tests/test_batch.py.\n"
+        f"(bit for bit) to pooling each group alone and to a scalar oracle; see tests/stats/test_pooling.py.\n"
     )
     if not args.no_write:
         update_results(SECTION, section)
