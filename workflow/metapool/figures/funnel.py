@@ -241,8 +241,8 @@ def egger_line(yi, vi, spec: Mapping) -> EggerLine:
     """Egger's test of the analysis's model (metafor ``regtest``: its tau² estimator and test)."""
     from ..stats.bias import egger_test
 
-    test = "z" if spec.get("ci", "z") != "hartung_knapp" else ("adhoc" if spec.get("hk_adhoc") else "knha")
-    res = egger_test(yi, vi, method=spec.get("method", "REML"), test=test, level=spec.get("level", 0.95))
+    res = egger_test(yi, vi, method=spec.get("method", "REML"), ci=spec.get("ci", "z"),
+                     hk_adhoc=bool(spec.get("hk_adhoc", False)), level=spec.get("level", 0.95))
     return EggerLine(res.limit_estimate, res.slope, res.statistic, res.pvalue, res.df)
 
 
