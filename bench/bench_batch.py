@@ -1,4 +1,4 @@
-"""Benchmark of metapool.stats.batch.pool_many: 10,000 specifications of a 20-study analysis.
+"""Benchmark of metapool.stats.pooling.pool_many: 10,000 specifications of a 20-study analysis.
 
 Not a test. Run from the repository root:
 
@@ -35,10 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from metapool.stats.batch import pool_many  # noqa: E402
 from metapool.stats.effects import logit_effects  # noqa: E402
-from metapool.stats.pooling import inverse_variance  # noqa: E402
-from metapool.stats.tau2 import ConvergenceError  # noqa: E402
+from metapool.stats.lockstep import ConvergenceError  # noqa: E402
+from metapool.stats.pooling import inverse_variance, pool_many  # noqa: E402
 from metapool.vocabulary import TAU2_METHODS  # noqa: E402
 from common import RESULTS, update_results  # noqa: E402
 
@@ -151,7 +150,7 @@ def main() -> None:
     section = (
         f"{SECTION}\n\n"
         f"`bench/bench_batch.py` ({info['date']}; `nproc` = {info['nproc']}, {info['python']}, numpy "
-        f"{info['numpy']}, CPU {info['cpu']}, 1-min load average {info['load']} at the start): `metapool.stats.batch.pool_many` on {n_specs:,} specifications of a "
+        f"{info['numpy']}, CPU {info['cpu']}, 1-min load average {info['load']} at the start): `metapool.stats.pooling.pool_many` on {n_specs:,} specifications of a "
         f"{k}-study analysis ({n_specs * k:,} studies; logit effects of random events/totals, totals 20-400, "
         f"true logits N(logit 0.55, 0.5^2)). Wall time of one call, best and median of {args.repeats} runs after "
         f"a warm-up; peak memory = tracemalloc peak during one call (numpy buffers included); the scalar loop is "
@@ -162,7 +161,7 @@ def main() -> None:
         f"run in lockstep over all groups) takes {pm_best:.3f} s, {pm_best / reml_best:.1f}x REML: every group "
         f"needs about {rows[1][5]:.0f} root-finding steps, against about {rows[0][5]:.0f} Fisher-scoring steps "
         f"for REML, and each step costs one pass over the studies still iterating. Results are identical "
-        f"(bit for bit) to the scalar path; see tests/test_batch.py.\n"
+        f"(bit for bit) to pooling each group alone and to a scalar oracle; see tests/stats/test_pooling.py.\n"
     )
     if not args.no_write:
         update_results(SECTION, section)

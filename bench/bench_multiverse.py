@@ -47,7 +47,6 @@ from synthetic import write_synthetic_data  # noqa: E402
 SECTION = "## Multiverse against metafor (bench/bench_multiverse.py)"
 ANALYSIS = "orr_synthetic"
 NUMBERS = ["estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se"]
-TEST = {("z", False): "z", ("hartung_knapp", False): "knha", ("hartung_knapp", True): "adhoc"}
 
 CONFIG = {
     "data_dir": "data",
@@ -89,6 +88,7 @@ def run(workdir: Path, repeats: int) -> dict:
     from metapool.analysis.estimates import TEXT_COLUMNS
     from metapool.io import read_tsv
     from metapool.analysis.multiverse import run_multiverse
+    from metapool.spec import ModelSpec
 
     config_path = workdir / "config" / "bench_multiverse.yaml"
     out = {}
@@ -126,7 +126,7 @@ def run(workdir: Path, repeats: int) -> dict:
             sets[key] = len(sets) + 1
             set_rows += [{"set": sets[key], "events": int(e), "totals": int(n)} for e, n in zip(inc["events"], inc["n"])]
         spec_rows.append({"spec": row.specification, "set": sets[key], "transform": row.transform,
-                          "method": row.method, "test": TEST[(row.ci_method, bool(row.hk_adhoc))]})
+                          "method": row.method, "test": ModelSpec(ci=row.ci_method, hk_adhoc=bool(row.hk_adhoc)).test})
     pd.DataFrame(spec_rows).to_csv(folder / "specs.tsv", sep="\t", index=False)
     pd.DataFrame(set_rows).to_csv(folder / "sets.tsv", sep="\t", index=False)
     out["table"] = table

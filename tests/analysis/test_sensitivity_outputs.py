@@ -1,10 +1,10 @@
 """The per-analysis sensitivity tables (results/analyses/<analysis>/*.tsv) and the proportion transforms.
 
 The tables refit the analysis's own studies and model; each is compared with the engine function that
-tests/test_sensitivity.py and tests/test_bias.py pin to metafor (leave1out, cumul, influence, regtest,
-ranktest, trimfill), or with the pooling of each subset by the single-analysis path (the Hartung-Knapp ad
-hoc correction and the Freeman-Tukey back-transformation of each subset, which the engine functions do not
-take). The transform fix: per-study effects and the pooled result are those of the configured transform.
+tests/stats/test_sensitivity.py and tests/stats/test_bias.py pin to metafor (leave1out, cumul, influence,
+regtest, ranktest, trimfill) called with the analysis's model (method, ci, hk_adhoc, level, pi), or with the
+pooling of each subset by the single-analysis path (the Freeman-Tukey back-transformation of each subset).
+The transform fix: per-study effects and the pooled result are those of the configured transform.
 """
 
 from __future__ import annotations
@@ -92,21 +92,20 @@ def test_leave_one_out_and_cumulative_equal_metafor_pinned_engine(estimates, spe
     data, frames = tables_of(estimates, spec, ["leave_one_out", "cumulative", "influence"])
     yi, vi = data.included_effects()
     bt = data.backtransform()
-    test = "z" if ci == "z" else "hartung_knapp"
-    loo = leave_one_out(yi, vi, method=spec.model.method, test=test)
+    loo = leave_one_out(yi, vi, method=spec.model.method, ci=ci)
     got = frames["leave_one_out"]
     assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].tolist()
     assert close(got["beta"], loo.estimate) and close(got["se"], loo.se) and close(got["tau2"], loo.tau2)
     assert close(got["estimate"], bt(loo.estimate)) and close(got["ci_lower"], bt(loo.ci_lower))
     assert close(got["i2"], loo.i2) and close(got["q"], loo.q) and (got["k"] == len(yi) - 1).all()
     years = data.selected.loc[data.included, "year"].to_numpy()
-    cum = cumulative(yi, vi, years, method=spec.model.method, test=test)
+    cum = cumulative(yi, vi, years, method=spec.model.method, ci=ci)
     got = frames["cumulative"]
     assert got["study_id"].tolist() == data.selected.loc[data.included, "study_id"].to_numpy()[cum.study].tolist()
     assert got["step"].tolist() == got["k"].tolist() == list(range(1, len(yi) + 1))
     assert close(got["beta"], cum.estimate) and close(got["ci_upper"], bt(cum.ci_upper))
     assert (np.diff(got["year"].to_numpy()) >= 0).all()
-    inf = influence(yi, vi, method=spec.model.method, test="z" if ci == "z" else "knha")
+    inf = influence(yi, vi, method=spec.model.method, ci=ci)
     got = frames["influence"]
     for ours, theirs in (("rstudent", "rstudent"), ("dffits", "dffits"), ("cooks_distance", "cooks_distance"),
                          ("cov_ratio", "cov_ratio"), ("hat", "hat"), ("weight", "weight")):
@@ -157,6 +156,25 @@ def test_hartung_knapp_ad_hoc_and_prediction_interval_follow_the_analysis(estima
         m = inverse_variance(yi[keep], vi[keep], method="PM", ci="hartung_knapp", hk_adhoc=True, pi="t_k2")
         assert (row.beta, row.se, row.tau2) == (m.beta, m.se, m.tau2)
         assert row.ci_lower == ilogit(m.ci_lower) and row.pi_upper == ilogit(m.pi_upper)
+
+
+def test_small_study_and_influence_take_the_analysis_model_with_the_ad_hoc_correction(estimates, specs):
+    """Egger, trim and fill and influence are fitted with the analysis's interval options, the Hartung-Knapp ad
+    hoc correction included (trim and fill once refitted the filled data without it)."""
+    spec = with_model(specs["orr_tki_naive"], ci="hartung_knapp", hk_adhoc=True, method="HE")
+    data, frames = tables_of(estimates, spec, ["small_study", "influence"])
+    yi, vi = data.included_effects()
+    model = dict(method="HE", ci="hartung_knapp", hk_adhoc=True)
+    table = frames["small_study"].set_index("test")
+    tf = trim_and_fill(yi, vi, **model)
+    without = trim_and_fill(yi, vi, method="HE", ci="hartung_knapp")
+    assert tf.model.se > without.model.se  # the ad hoc correction widens this interval
+    assert table.loc["trim_and_fill", "ci_lower"] == ilogit(tf.model.ci_lower)
+    assert table.loc["trim_and_fill", "ci_upper"] == ilogit(tf.model.ci_upper)
+    eg = egger_test(yi, vi, **model)
+    assert table.loc["egger", "statistic"] == eg.statistic and table.loc["egger", "df"] == eg.df
+    inf = influence(yi, vi, **model)
+    assert close(frames["influence"]["rstudent"], inf.rstudent) and close(frames["influence"]["dffits"], inf.dffits)
 
 
 def test_freeman_tukey_subsets_are_back_transformed_with_their_own_totals(estimates, specs):

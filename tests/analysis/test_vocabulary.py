@@ -108,6 +108,12 @@ def test_every_config_option_is_a_field_of_the_analysis_spec():
     assert tuple(p for p in analysis["multiverse"]["properties"] if p != "threshold") == MULTIVERSE_DIMENSIONS
 
 
+def test_the_estimators_of_the_statistics_are_the_registry_methods():
+    from metapool.stats.tau2 import TAU2_ESTIMATORS
+
+    assert tuple(TAU2_ESTIMATORS) == TAU2_METHODS
+
+
 def test_the_registry_and_the_spec_import_no_numpy_scipy_or_pandas():
     code = ("import sys; import metapool.vocabulary, metapool.spec; "
             "print(sorted(m for m in ('numpy', 'scipy', 'pandas') if m in sys.modules))")

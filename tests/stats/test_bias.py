@@ -28,6 +28,7 @@ from conftest import load_fixture
 REL, ABS = 1e-6, 1e-12
 FIX = load_fixture("bias_sensitivity.json")
 DATA = {d["name"]: d for d in FIX["datasets"]}
+CI = {"z": "z", "knha": "hartung_knapp"}  # metafor's test -> ci
 
 
 def close(got, expected) -> bool:
@@ -53,7 +54,7 @@ def test_egger_matches_regtest(case):
     d = DATA[case["dataset"]]
     kw = dict(model=case["model"], predictor=case["predictor"], ni=d["ni"], force=True)
     if case["model"] == "rma":
-        kw.update(method=case["method"], test=case["test"])
+        kw.update(method=case["method"], ci=CI[case["test"]])
     res = egger_test(d["yi"], d["vi"], **kw)
     assert_close(
         {"zval": res.statistic, "pval": res.pvalue, "est": res.limit_estimate, "ci_lb": res.limit_ci_lower,
@@ -81,7 +82,7 @@ def test_ranktest_fixture_covers_exact_and_tied_branches():
 @pytest.mark.parametrize("case", FIX["trimfill"], ids=_id)
 def test_trim_and_fill_matches_trimfill(case):
     d = DATA[case["dataset"]]
-    kw = dict(method=case["method"], estimator=case["estimator"], test=case["test"], force=True,
+    kw = dict(method=case["method"], estimator=case["estimator"], ci=CI[case["test"]], force=True,
               side=None if case["side_arg"] == "auto" else case["side_arg"])
     if "error" in case:
         with pytest.raises(ValueError):

@@ -20,7 +20,8 @@ from metapool.stats.effects import logit_effects
 from metapool.stats.heterogeneity import (HeterogeneityCI, h2_from_q, i2_from_q, q_profile_ci, typical_within_variance)
 from metapool.stats.pooling import inverse_variance
 from metapool.stats.proportions import pool_proportions
-from metapool.stats.tau2 import UNIROOT_TOL, ConvergenceError, estimate_tau2, q_statistic
+from metapool.stats.lockstep import UNIROOT_TOL, ConvergenceError
+from metapool.stats.tau2 import estimate_tau2, q_statistic
 
 from conftest import load_fixture
 

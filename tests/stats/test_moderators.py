@@ -19,14 +19,15 @@ from hypothesis import strategies as st
 from metapool.stats.moderators import design_matrix, meta_regression, subgroup_analysis, wald_test
 from metapool.stats.pooling import inverse_variance
 from metapool.stats.regression import estimate_tau2_regression, fit_meta_regression
-from metapool.stats.tau2 import ConvergenceError, estimate_tau2
+from metapool.stats.lockstep import ConvergenceError
+from metapool.stats.tau2 import estimate_tau2
 
 from conftest import load_fixture
 
 REL, ABS = 1e-6, 1e-12
 FIX = load_fixture("moderators.json")
 DATA = {d["name"]: d for d in FIX["datasets"]}
-CI = {"z": "z", "knha": "hartung_knapp"}
+CI = {"z": "z", "knha": "hartung_knapp"}  # metafor's test -> ci
 
 
 def arr(values) -> np.ndarray:
@@ -58,7 +59,7 @@ def test_meta_regression_matches_rma_with_mods(case):
     d = DATA[case["dataset"]]
     terms = formula_terms(case["formula"])
     mods = {name: d["moderators"][name] for name, _ in terms}
-    fit = meta_regression(d["yi"], d["vi"], mods, method=case["method"], test=case["test"],
+    fit = meta_regression(d["yi"], d["vi"], mods, method=case["method"], ci=CI[case["test"]],
                           categorical=[n for n, is_factor in terms if is_factor], levels=d["levels"])
     np.testing.assert_array_equal(fit.X, np.array(case["X"], dtype=float))
     r_names = [re.sub(r"factor\((\w+)\)(.+)", r"\1[\2]", n) for n in case["coef_names"]]
@@ -126,13 +127,14 @@ def test_meta_regression_rejects_rank_deficient_and_too_small_designs():
 def test_intercept_only_regression_is_the_pooled_model():
     d = DATA["bcg"]
     for method in ("REML", "DL", "ML", "EB", "PM", "SJ", "HE", "EE"):
-        for test, ci in CI.items():
-            fit = fit_meta_regression(d["yi"], d["vi"], np.ones((len(d["yi"]), 1)), method=method, test=test)
-            pool = inverse_variance(d["yi"], d["vi"], method=method, ci=ci)
-            assert fit.r2 is None
+        for ci, hk_adhoc in (("z", False), ("hartung_knapp", False), ("hartung_knapp", True)):
+            fit = fit_meta_regression(d["yi"], d["vi"], np.ones((len(d["yi"]), 1)), method=method, ci=ci,
+                                      hk_adhoc=hk_adhoc)
+            pool = inverse_variance(d["yi"], d["vi"], method=method, ci=ci, hk_adhoc=hk_adhoc)
+            assert fit.r2 is None and (fit.ci, fit.hk_adhoc) == (ci, hk_adhoc)
             for a, b in ((fit.beta[0], pool.beta), (fit.se[0], pool.se), (fit.ci_lower[0], pool.ci_lower),
                          (fit.tau2, pool.tau2), (fit.qe, pool.q), (fit.i2, pool.i2), (fit.h2, pool.h2)):
-                assert a == pytest.approx(b, rel=1e-9, abs=1e-12), (method, test)
+                assert a == pytest.approx(b, rel=1e-9, abs=1e-12), (method, ci, hk_adhoc)
 
 
 groups_data = st.integers(min_value=6, max_value=16).flatmap(

@@ -12,16 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metapool.stats.lockstep import ConvergenceError
 from metapool.stats.pooling import inverse_variance
+from metapool.vocabulary import PI_METHODS
 from metapool.stats.sensitivity import cumulative, influence, leave_one_out
-from metapool.stats.tau2 import ConvergenceError
 
+import scalar_oracle
 from conftest import load_fixture
 
 REL, ABS = 1e-6, 1e-12
 FIX = load_fixture("bias_sensitivity.json")
 DATA = {d["name"]: d for d in FIX["datasets"]}
-TEST_NAMES = {"z": "z", "knha": "hartung_knapp"}
+CI = {"z": "z", "knha": "hartung_knapp"}  # metafor's test -> ci
 
 
 def arr(values) -> np.ndarray:
@@ -46,7 +48,7 @@ SUBSET_KEYS = {"estimate": "estimate", "se": "se", "stat": "statistic", "pval": 
 @pytest.mark.parametrize("case", FIX["leave1out"], ids=_id)
 def test_leave_one_out_matches_leave1out(case):
     d = DATA[case["dataset"]]
-    res = leave_one_out(d["yi"], d["vi"], method=case["method"], test=TEST_NAMES[case["test"]])
+    res = leave_one_out(d["yi"], d["vi"], method=case["method"], ci=CI[case["test"]])
     assert_arrays({k: getattr(res, a) for k, a in SUBSET_KEYS.items()}, case, _id(case))
     np.testing.assert_array_equal(res.study, np.arange(len(d["yi"])))
     assert len(res.frame()) == len(d["yi"])
@@ -55,7 +57,7 @@ def test_leave_one_out_matches_leave1out(case):
 @pytest.mark.parametrize("case", FIX["cumul"], ids=_id)
 def test_cumulative_matches_cumul(case):
     d = DATA[case["dataset"]]
-    res = cumulative(d["yi"], d["vi"], d["order"], method=case["method"], test=case["test"])
+    res = cumulative(d["yi"], d["vi"], d["order"], method=case["method"], ci=CI[case["test"]])
     np.testing.assert_array_equal(res.study + 1, case["perm"])
     assert_arrays({k: getattr(res, a) for k, a in SUBSET_KEYS.items()}, case, _id(case))
 
@@ -64,7 +66,7 @@ def test_cumulative_matches_cumul(case):
 def test_influence_matches_influence_rma_uni(case):
     d = DATA[case["dataset"]]
     X = None if case["mods"] is None else np.array(case["X"], dtype=float)
-    res = influence(d["yi"], d["vi"], X, method=case["method"], test=case["test"])
+    res = influence(d["yi"], d["vi"], X, method=case["method"], ci=CI[case["test"]])
     dfbs = res.dfbetas if X is not None else res.dfbetas[:, 0]
     assert_arrays(
         {"rstudent": res.rstudent, "dffits": res.dffits, "cook_d": res.cooks_distance, "cov_r": res.cov_ratio,
@@ -96,13 +98,16 @@ def test_cumulative_decreasing_and_default_order():
         cumulative(d["yi"], d["vi"], [1, 2])
 
 
-def test_sensitivity_rejects_single_study_and_bad_test():
+def test_sensitivity_rejects_single_study_and_bad_options():
     with pytest.raises(ValueError):
         leave_one_out([0.1], [0.1])
     with pytest.raises(ValueError):
         influence([0.1], [0.1])
-    with pytest.raises(ValueError, match="test"):
-        leave_one_out([0.1, 0.2, 0.3], [0.1, 0.1, 0.2], test="bogus")
+    for fn in (leave_one_out, cumulative, influence):
+        with pytest.raises(ValueError, match="ci must be one of"):
+            fn([0.1, 0.2, 0.3], [0.1, 0.1, 0.2], ci="knha")
+    with pytest.raises(ValueError, match="pi must be one of"):
+        cumulative([0.1, 0.2, 0.3], [0.1, 0.1, 0.2], pi="t")
 
 
 effects = st.integers(min_value=3, max_value=12).flatmap(
@@ -141,3 +146,51 @@ def test_influence_hat_values_sum_to_p_and_weights_to_100(data, method):
         except ConvergenceError:  # REML may not converge on a random meta-regression; metafor refuses too
             return
         assert res2.hat.sum() == pytest.approx(2.0, rel=1e-8)
+
+
+SUBSETS = ("estimate", "se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "q", "q_pvalue", "tau2", "i2", "h2")
+ORACLE = {"estimate": "beta"}
+
+
+def refit_oracle(yi, vi, **model):
+    """The scalar oracle's model for one subset, or None where it does not converge (metafor's NA)."""
+    try:
+        return scalar_oracle.pool(yi, vi, **model)
+    except scalar_oracle.NotConverged:
+        return None
+
+
+def assert_row(res, j, ref) -> None:
+    if ref is None:
+        assert not res.converged[j] and np.isnan(res.estimate[j]) and res.message[j]
+        return
+    assert res.converged[j] and res.k[j] == ref.k
+    for name in SUBSETS:
+        got, want = getattr(res, name)[j], getattr(ref, ORACLE.get(name, name))
+        assert got == want or (np.isnan(got) and np.isnan(want)), name
+    t = ref.ci == "hartung_knapp"
+    assert (res.df[j] == ref.k - 1) if t else np.isnan(res.df[j])
+
+
+models = st.fixed_dictionaries({
+    "method": st.sampled_from(["EE", "DL", "HE", "SJ", "ML", "REML", "EB", "PM"]),
+    "ci": st.sampled_from(["z", "hartung_knapp"]), "hk_adhoc": st.booleans(),
+    "level": st.sampled_from([0.9, 0.95]), "pi": st.sampled_from(PI_METHODS),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(effects, models, st.booleans())
+def test_leave_one_out_and_cumulative_refit_each_subset_as_the_scalar_oracle(data, model, decreasing):
+    """One pool_many call for all subsets gives, bit for bit, each subset pooled on its own."""
+    yi, vi = map(np.asarray, data)
+    k = len(yi)
+    loo = leave_one_out(yi, vi, **model)
+    for i in range(k):
+        keep = np.arange(k) != i
+        assert_row(loo, i, refit_oracle(yi[keep], vi[keep], **model))
+    order = np.arange(k) % 3
+    cum = cumulative(yi, vi, order, decreasing=decreasing, **model)
+    for j in range(k):
+        studies = cum.study[: j + 1]
+        assert_row(cum, j, refit_oracle(yi[studies], vi[studies], **model))

@@ -17,7 +17,8 @@ from metapool.stats.effects import (PROPORTION_CI_METHODS, agresti_coull, arcsin
                               ilogit, jeffreys, logit, proportion_ci, raw_effects, wilson)
 from metapool.stats.pooling import inverse_variance
 from metapool.stats.tau2 import ConvergenceError
-from metapool.stats.proportions import TRANSFORMS, backtransform, pool_proportions, proportion_effects
+from metapool.stats.proportions import backtransform, pool_proportions, proportion_effects
+from metapool.vocabulary import IV_TRANSFORMS
 
 from conftest import load_fixture
 
@@ -119,7 +120,7 @@ def test_raw_limits_outside_zero_one_are_kept_and_noted():
 def test_unknown_transform_is_refused():
     with pytest.raises(ValueError, match="transform"):
         pool_proportions([1, 2], [10, 10], transform="probit")
-    assert TRANSFORMS == ("logit", "freeman_tukey", "arcsine", "raw")
+    assert IV_TRANSFORMS == ("logit", "freeman_tukey", "arcsine", "raw")
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def pool_or_skip(*args, **kwargs):
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(studies(), st.sampled_from(TRANSFORMS), st.sampled_from(["DL", "REML", "EE"]),
+@given(studies(), st.sampled_from(IV_TRANSFORMS), st.sampled_from(["DL", "REML", "EE"]),
        st.sampled_from(["z", "hartung_knapp"]))
 def test_estimate_lies_inside_its_ci_and_pi(data, transform, method, ci):
     events, totals = data
@@ -230,7 +231,7 @@ def test_estimate_lies_inside_its_ci_and_pi(data, transform, method, ci):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(studies(min_k=2), st.sampled_from(TRANSFORMS))
+@given(studies(min_k=2), st.sampled_from(IV_TRANSFORMS))
 def test_higher_level_gives_a_wider_ci(data, transform):
     events, totals = data
     a = pool_or_skip(events, totals, transform=transform, level=0.90, heterogeneity_ci=False)
@@ -254,7 +255,7 @@ def test_study_ci_contains_p_and_widens_with_level(xn, method):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(studies(min_k=2), st.sampled_from(TRANSFORMS), st.randoms(use_true_random=False))
+@given(studies(min_k=2), st.sampled_from(IV_TRANSFORMS), st.randoms(use_true_random=False))
 def test_pooling_is_invariant_to_study_order(data, transform, rnd):
     events, totals = data
     order = list(range(len(events)))
@@ -276,7 +277,7 @@ def test_transform_round_trips(xn):
     assert float(ifreeman_tukey_hm(freeman_tukey(p, n), [n, n, n])) == pytest.approx(p, abs=1e-12)
     if 0 < x < n:
         assert float(ilogit(logit(p))) == pytest.approx(p, abs=1e-12)
-    for transform in TRANSFORMS:
+    for transform in IV_TRANSFORMS:
         bt = backtransform(transform, [n])
         if transform == "freeman_tukey":
             assert float(bt(freeman_tukey(p, n))) == pytest.approx(p, abs=1e-12)

@@ -62,10 +62,24 @@ class ModelSpec:
         """The CI in one word, as a multiverse lists it: ``z``, ``hartung_knapp`` or ``hartung_knapp_adhoc``."""
         return "hartung_knapp_adhoc" if self.test == "adhoc" else self.ci
 
-    def keywords(self) -> dict:
-        """``method``, ``ci``, ``hk_adhoc``, ``pi`` and ``level`` as keyword arguments of a pooling function
-        (:func:`metapool.stats.pooling.inverse_variance`, :func:`metapool.stats.batch.pool_many`, ...)."""
-        return asdict(self)
+    def keywords(self, *, pi: bool = True) -> dict:
+        """The model as keyword arguments of the functions of :mod:`metapool.stats`.
+
+        Parameters
+        ----------
+        pi : bool
+            With the prediction interval (``pi``); ``False`` for the functions that have none
+            (:func:`metapool.stats.sensitivity.influence`, :func:`metapool.stats.bias.egger_test`).
+
+        Returns
+        -------
+        dict
+            ``method``, ``ci``, ``hk_adhoc``, ``pi`` (when asked) and ``level``.
+        """
+        options = asdict(self)
+        if not pi:
+            del options["pi"]
+        return options
 
 
 @dataclass(frozen=True)

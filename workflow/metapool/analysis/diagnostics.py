@@ -19,11 +19,12 @@ written as ``results/analyses/<analysis>/<kind>.tsv``:
   10 studies (Sterne et al. BMJ 2011;343:d4002); otherwise one row per test with
   the reason.
 
-Inverse-variance refits of leave-one-out and cumulative are one vectorised
-:func:`metapool.stats.batch.pool_many` call (identical to
-:func:`metapool.stats.pooling.inverse_variance` bit for bit). The GLMM and the median
-of medians are refitted one subset at a time; influence and small-study
-diagnostics need an inverse-variance model and give a reason otherwise.
+Inverse-variance leave-one-out and cumulative tables are those of
+:func:`metapool.stats.sensitivity.leave_one_out` and :func:`~metapool.stats.sensitivity.cumulative`
+(one vectorised :func:`~metapool.stats.pooling.pool_many` call each, identical to
+:func:`~metapool.stats.pooling.inverse_variance` bit for bit), back-transformed here. The
+GLMM and the median of medians are refitted one subset at a time; influence and
+small-study diagnostics need an inverse-variance model and give a reason otherwise.
 
 Every table has a ``reason`` column: empty for a computed row; otherwise why the
 row (or the whole table, then one row) has no numbers.
@@ -37,9 +38,8 @@ import numpy as np
 import pandas as pd
 
 from .run import AnalysisData, _result_numbers, pool_analysis, subgroup_frame
-from ..stats.batch import pool_many
 from ..stats.bias import MIN_STUDIES, begg_test, egger_test, trim_and_fill
-from ..stats.sensitivity import influence
+from ..stats.sensitivity import SubsetFits, cumulative, influence, leave_one_out
 
 __all__ = [
     "LEAVE_ONE_OUT_COLUMNS", "CUMULATIVE_COLUMNS", "INFLUENCE_COLUMNS", "SMALL_STUDY_COLUMNS",
@@ -73,36 +73,31 @@ def _not_poolable_reason(data: AnalysisData, need: int, what: str) -> str:
     return ""
 
 
+def _iv_columns(data: AnalysisData, fits: SubsetFits, masks: list[np.ndarray]) -> tuple[dict, list[str]]:
+    """The columns of ``_FIT`` from the inverse-variance refits ``fits`` of the subsets ``masks`` (boolean
+    arrays over ``data.selected``), the estimate and limits back-transformed; a reason per refit."""
+    cols = {"k": fits.k.astype(float), "tau2": fits.tau2, "i2": fits.i2, "q": fits.q, "q_pvalue": fits.q_pvalue,
+            "beta": fits.estimate, "se": fits.se}
+    natural = {"estimate": fits.estimate, "ci_lower": fits.ci_lower, "ci_upper": fits.ci_upper,
+               "pi_lower": fits.pi_lower, "pi_upper": fits.pi_upper}
+    if data.spec.scale in ("freeman_tukey", "arcsine"):
+        # back-transformed one value at a time, as the single analysis does (exactly the same floats)
+        bts = [data.backtransform(mask) for mask in masks]
+        for c, values in natural.items():
+            cols[c] = np.array([float(bt(float(x))) for bt, x in zip(bts, values)])
+    else:
+        bt = data.backtransform()
+        for c, values in natural.items():
+            cols[c] = np.asarray(bt(values), dtype=float)
+    method = data.spec.model.method
+    reasons = ["" if ok else f"the {method} estimator of tau2 did not converge" for ok in fits.converged]
+    return cols, reasons
+
+
 def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The analysis refitted on each subset (boolean masks over ``data.selected``): the columns of ``_FIT``
-    (one entry per subset) and a reason per subset ('' when it was fitted)."""
-    spec, model = data.spec, data.spec.model
-    n = len(masks)
-    if spec.inverse_variance:
-        inc = data.included
-        ys, vs, gs = [], [], []
-        for g, mask in enumerate(masks):
-            sel = inc & mask
-            ys.append(data.yi[sel])
-            vs.append(data.vi[sel])
-            gs.append(np.full(int(sel.sum()), g, dtype=np.intp))
-        res = pool_many(np.concatenate(ys), np.concatenate(vs), np.concatenate(gs), **model.keywords())
-        cols = {"k": res.k.astype(float), "tau2": res.tau2, "i2": res.i2, "q": res.q, "q_pvalue": res.q_pvalue,
-                "beta": res.beta, "se": res.se}
-        natural = {"estimate": res.beta, "ci_lower": res.ci_lower, "ci_upper": res.ci_upper,
-                   "pi_lower": res.pi_lower, "pi_upper": res.pi_upper}
-        if spec.scale in ("freeman_tukey", "arcsine"):
-            # back-transformed one value at a time, as the single analysis does (exactly the same floats)
-            bts = [data.backtransform(mask) for mask in masks]
-            for c, values in natural.items():
-                cols[c] = np.array([float(bt(float(x))) for bt, x in zip(bts, values)])
-        else:
-            bt = data.backtransform()
-            for c, values in natural.items():
-                cols[c] = np.asarray(bt(values), dtype=float)
-        reasons = ["" if ok else f"the {model.method} estimator of tau2 did not converge" for ok in res.converged]
-        return cols, reasons
-    cols = {c: np.full(n, math.nan) for c in _FIT}
+    """The GLMM or median-of-medians analysis refitted on each subset (boolean masks over ``data.selected``):
+    the columns of ``_FIT`` (one entry per subset) and a reason per subset ('' when it was fitted)."""
+    cols = {c: np.full(len(masks), math.nan) for c in _FIT}
     reasons = []
     for g, mask in enumerate(masks):
         try:
@@ -134,7 +129,12 @@ def leave_one_out_frame(data: AnalysisData) -> pd.DataFrame:
         return _empty(LEAVE_ONE_OUT_COLUMNS, name, reason)
     inc = np.flatnonzero(data.included)
     idx = np.arange(len(data.selected))
-    cols, reasons = _subset_fits(data, [idx != i for i in inc])
+    masks = [idx != i for i in inc]
+    if data.spec.inverse_variance:
+        fits = leave_one_out(*data.included_effects(), **data.spec.model.keywords())
+        cols, reasons = _iv_columns(data, fits, masks)
+    else:
+        cols, reasons = _subset_fits(data, masks)
     frame = pd.DataFrame({"analysis": name, **_study_columns(data, inc), **cols, "reason": reasons})
     frame["k"] = frame["k"].astype(int)
     return frame[LEAVE_ONE_OUT_COLUMNS]
@@ -149,13 +149,18 @@ def cumulative_frame(data: AnalysisData) -> pd.DataFrame:
         return _empty(CUMULATIVE_COLUMNS, name, reason)
     inc = np.flatnonzero(data.included)
     years = data.selected["year"].to_numpy()[inc]
-    order = inc[np.argsort(years, kind="stable")]
+    fits = None
+    if data.spec.inverse_variance:
+        fits = cumulative(*data.included_effects(), years, **data.spec.model.keywords())
+        order = inc[fits.study]
+    else:
+        order = inc[np.argsort(years, kind="stable")]
     masks = []
     for step in range(1, len(order) + 1):
         mask = np.zeros(len(data.selected), dtype=bool)
         mask[order[:step]] = True
         masks.append(mask)
-    cols, reasons = _subset_fits(data, masks)
+    cols, reasons = _iv_columns(data, fits, masks) if fits is not None else _subset_fits(data, masks)
     frame = pd.DataFrame({"analysis": name, "step": np.arange(1, len(order) + 1), **_study_columns(data, order),
                           **cols, "reason": reasons})
     frame["k"] = frame["k"].astype(int)
@@ -170,10 +175,9 @@ def influence_frame(data: AnalysisData) -> pd.DataFrame:
     reason = _not_poolable_reason(data, 3, "the influence analysis")
     if reason:
         return _empty(INFLUENCE_COLUMNS, name, reason)
-    model = data.spec.model
     yi, vi = data.included_effects()
     try:
-        res = influence(yi, vi, method=model.method, test=model.test, level=model.level)
+        res = influence(yi, vi, **data.spec.model.keywords(pi=False))
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
         return _empty(INFLUENCE_COLUMNS, name, f"influence diagnostics not computed: {err}")
     inc = data.selected[data.included]
@@ -225,9 +229,8 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
     yi, vi = data.included_effects()
     bt = data.backtransform()
-    test = model.test
     try:
-        eg = egger_test(yi, vi, method=model.method, test=test, level=model.level)
+        eg = egger_test(yi, vi, **model.keywords(pi=False))
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
         row("egger", reason=f"not computed: {err}")
     else:
@@ -241,7 +244,7 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
     else:
         row("begg", statistic=bg.tau, pvalue=bg.pvalue)
     try:
-        tf = trim_and_fill(yi, vi, method=model.method, test="z" if test == "z" else "knha", level=model.level)
+        tf = trim_and_fill(yi, vi, **model.keywords())
     except (ValueError, RuntimeError) as err:
         row("trim_and_fill", reason=f"not computed: {err}")
     else:

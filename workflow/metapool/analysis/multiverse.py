@@ -26,7 +26,7 @@ distinct inclusion choice then selects from them on arrays exactly as the
 single analysis of :func:`metapool.analysis.config.specification_spec` selects
 (filters, assessor preference, report policy, order); all inverse-variance
 specifications are then pooled in ONE call of
-:func:`metapool.stats.batch.pool_many` (per-specification method, CI method and
+:func:`metapool.stats.pooling.pool_many` (per-specification method, CI method and
 ad hoc flag), whose results are bit-identical to
 :func:`metapool.stats.pooling.inverse_variance`. GLMM specifications are fitted by
 :func:`metapool.stats.glmm.glmm_proportions`, once per inclusion choice (ML with a
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import AnalysisSpec
-from ..stats.batch import pool_many
+from ..stats.pooling import pool_many
 from ..stats.glmm import glmm_proportions
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import proportion_effects

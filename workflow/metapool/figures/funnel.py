@@ -241,7 +241,7 @@ def egger_line(yi, vi, model: ModelSpec) -> EggerLine:
     """Egger's test of the analysis's model (metafor ``regtest``: its tau² estimator and test)."""
     from ..stats.bias import egger_test
 
-    res = egger_test(yi, vi, method=model.method, test=model.test, level=model.level)
+    res = egger_test(yi, vi, **model.keywords(pi=False))
     return EggerLine(res.limit_estimate, res.slope, res.statistic, res.pvalue, res.df)
 
 

@@ -18,8 +18,8 @@ from fractions import Fraction
 import numpy as np
 from scipy import stats
 
-from .pooling import PoolResult, inverse_variance
-from .regression import MetaRegressionFit, check_effects, fit_meta_regression, normalise_test
+from .pooling import PoolResult, check_effects, check_model_options, critical_value, inverse_variance, wald_pvalue
+from .regression import MetaRegressionFit, fit_meta_regression
 
 __all__ = [
     "MIN_STUDIES",
@@ -47,8 +47,9 @@ def _require_k(name: str, k: int, force: bool) -> None:
 class EggerResult:
     """Regression test for funnel plot asymmetry.
 
-    ``statistic`` is the z (or t, with ``df`` degrees of freedom) of the
-    predictor's coefficient and ``pvalue`` its two-sided p-value.
+    ``statistic`` is the z (``df`` None) or t (with ``df`` degrees of
+    freedom) of the predictor's coefficient and ``pvalue`` its two-sided
+    p-value.
     ``limit_estimate`` (with its CI) is the intercept: the estimate as the
     predictor goes to 0, i.e. for an infinitely precise study (``sei``,
     ``vi``, ``ninv``, ``sqrtninv`` only; ``None`` otherwise).
@@ -63,7 +64,6 @@ class EggerResult:
     model: str
     predictor: str
     method: str
-    test: str
     k: int
     slope: float
     slope_se: float
@@ -90,7 +90,8 @@ def egger_test(
     model: str = "rma",
     predictor: str = "sei",
     method: str = "REML",
-    test: str = "z",
+    ci: str = "z",
+    hk_adhoc: bool = False,
     level: float = 0.95,
     ni=None,
     force: bool = False,
@@ -101,15 +102,33 @@ def egger_test(
     detected by a simple, graphical test. BMJ 1997;315:629-634.
 
     ``model="rma"`` (metafor's default) fits the mixed-effects meta-regression
-    of ``yi`` on the predictor (default the standard error ``sei``; also
-    ``vi``, or with ``ni`` the sample size ``ni``, ``ninv``, ``sqrtni``,
-    ``sqrtninv``) with the tau^2 estimator ``method`` and ``test`` (``z`` or
-    ``knha`` / ``hartung_knapp``, Knapp & Hartung 2003), and tests the
+    of ``yi`` on the predictor with the model's tau^2 estimator and tests
+    (z, or the Knapp-Hartung t; Knapp & Hartung 2003), and tests the
     predictor's coefficient. ``model="lm"`` is the classical Egger test:
     the weighted least-squares regression with weights ``1 / vi`` and a
     multiplicative dispersion, a t test on ``k - 2`` df (equivalent to
-    regressing ``yi / sei`` on ``1 / sei`` and testing the intercept);
-    ``method`` and ``test`` are then not used.
+    regressing ``yi / sei`` on ``1 / sei`` and testing the intercept).
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    model : str
+        ``"rma"`` or ``"lm"``.
+    predictor : str
+        The standard error ``sei`` (default), ``vi``, or with ``ni`` the sample
+        size ``ni``, ``ninv``, ``sqrtni``, ``sqrtninv``.
+    method, ci, hk_adhoc, level
+        The model (as :func:`~metapool.stats.pooling.inverse_variance`); ``method``,
+        ``ci`` and ``hk_adhoc`` are not used by ``model="lm"``.
+    ni : array_like, optional
+        Sample sizes.
+    force : bool
+        Run with fewer than :data:`MIN_STUDIES` studies.
+
+    Returns
+    -------
+    EggerResult
     """
     yi, vi = check_effects(yi, vi)
     k = len(yi)
@@ -118,20 +137,19 @@ def egger_test(
         raise ValueError(f"model must be 'rma' or 'lm', got {model!r}")
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    check_model_options(ci=ci, level=level)
     x = _predictor_column(predictor, vi, ni)
     X = np.column_stack([np.ones(k), x])
     has_limit = predictor in ("sei", "vi", "ninv", "sqrtninv")
     if model == "rma":
-        fit = fit_meta_regression(yi, vi, X, method=method, test=test, level=level,
+        fit = fit_meta_regression(yi, vi, X, method=method, ci=ci, hk_adhoc=hk_adhoc, level=level,
                                   names=("intrcpt", predictor), compute_r2=False)
         return EggerResult(
             statistic=float(fit.stat[1]), pvalue=float(fit.pval[1]), df=fit.ddf,
             limit_estimate=float(fit.beta[0]) if has_limit else None,
             limit_ci_lower=float(fit.ci_lower[0]) if has_limit else None,
             limit_ci_upper=float(fit.ci_upper[0]) if has_limit else None,
-            model=model, predictor=predictor, method=fit.method, test=fit.test, k=k,
+            model=model, predictor=predictor, method=fit.method, k=k,
             slope=float(fit.beta[1]), slope_se=float(fit.se[1]), fit=fit,
         )
     if k < 3:
@@ -146,14 +164,14 @@ def egger_test(
     se = np.sqrt(np.diag(sigma2 * np.linalg.inv(xtwx)))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = beta / se
-    p = 2 * stats.t.sf(np.abs(t), df)
-    crit = float(stats.t.isf((1.0 - level) / 2, df))
+    p = wald_pvalue(t, df, True)
+    crit = critical_value(level, df, True)
     return EggerResult(
         statistic=float(t[1]), pvalue=float(p[1]), df=df,
         limit_estimate=float(beta[0]) if has_limit else None,
         limit_ci_lower=float(beta[0] - crit * se[0]) if has_limit else None,
         limit_ci_upper=float(beta[0] + crit * se[0]) if has_limit else None,
-        model=model, predictor=predictor, method="EE (weighted least squares)", test="t", k=k,
+        model=model, predictor=predictor, method="EE (weighted least squares)", k=k,
         slope=float(beta[1]), slope_se=float(se[1]), fit=None,
     )
 
@@ -318,8 +336,10 @@ def trim_and_fill(
     method: str = "REML",
     estimator: str = "L0",
     side: str | None = None,
-    test: str = "z",
+    ci: str = "z",
+    hk_adhoc: bool = False,
     level: float = 0.95,
+    pi: str = "default",
     maxiter: int = 100,
     force: bool = False,
 ) -> TrimFillResult:
@@ -335,8 +355,28 @@ def trim_and_fill(
     number of missing studies is estimated iteratively with ``estimator``
     ``L0`` (default), ``R0`` or ``Q0`` from the signed ranks of the centred
     effects; the most extreme ``k0`` studies are mirrored about the trimmed
-    estimate and the model (``method``, ``test``, ``level``) refitted to the
-    filled data.
+    estimate and the model refitted to the filled data.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    method, ci, hk_adhoc, level, pi
+        The model refitted to the filled data (as
+        :func:`~metapool.stats.pooling.inverse_variance`); ``method`` also
+        estimates the side and the trimmed estimates.
+    estimator : str
+        ``"L0"``, ``"R0"`` or ``"Q0"``.
+    side : str, optional
+        ``"left"`` or ``"right"``; ``None``: estimated.
+    maxiter : int
+        Iterations of the trimming at the most.
+    force : bool
+        Run with fewer than :data:`MIN_STUDIES` studies.
+
+    Returns
+    -------
+    TrimFillResult
     """
     yi, vi = check_effects(yi, vi)
     k = len(yi)
@@ -345,9 +385,7 @@ def trim_and_fill(
         raise ValueError("trim and fill needs more than one study")
     if estimator not in ("L0", "R0", "Q0"):
         raise ValueError(f"estimator must be 'L0', 'R0' or 'Q0', got {estimator!r}")
-    ci = "hartung_knapp" if normalise_test(test) == "knha" else "z"
-    if normalise_test(test) not in ("z", "knha"):
-        raise ValueError("test must be 'z' or 'knha' / 'hartung_knapp'")
+    check_model_options(ci=ci, pi=pi, level=level)
     if side is None:
         fit = fit_meta_regression(yi, vi, np.column_stack([np.ones(k), np.sqrt(vi)]), method=method,
                                   compute_r2=False)
@@ -394,7 +432,6 @@ def trim_and_fill(
         k0 = max(0, int(round(k0f)))
         se_k0 = se if math.isnan(se) else max(0.0, se)
 
-    ci_kw = dict(method=method, ci=ci, level=level)
     if k0 > 0:
         yc_end = -(yc - beta) if side == "right" else yc - beta
         y_fill = np.concatenate([yi, -yc_end[k - k0:]])
@@ -402,7 +439,7 @@ def trim_and_fill(
         filled = np.concatenate([np.zeros(k, dtype=bool), np.ones(k0, dtype=bool)])
     else:
         y_fill, v_fill, filled = yi.copy(), vi.copy(), np.zeros(k, dtype=bool)
-    model = inverse_variance(y_fill, v_fill, **ci_kw)
+    model = inverse_variance(y_fill, v_fill, method=method, ci=ci, hk_adhoc=hk_adhoc, level=level, pi=pi)
     p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else None
     return TrimFillResult(k0=k0, se_k0=se_k0, side=side, estimator=estimator, yi=y_fill, vi=v_fill,
                           filled=filled, model=model, p_k0=p_k0, iterations=iteration)

@@ -1,4 +1,9 @@
-"""Heterogeneity inference: Q-profile confidence intervals for tau^2, tau, I^2 and H^2.
+"""Heterogeneity: I^2, H^2 and the typical within-study variance; Q-profile confidence intervals.
+
+The point estimates (:func:`typical_within_variance`, :func:`i2_from_tau2`,
+:func:`h2_from_tau2`, :func:`i2_from_q`, :func:`h2_from_q`) are written once for one
+meta-analysis or many (arrays, one entry per group) and serve the pooling
+(:mod:`metapool.stats.pooling`), the meta-regression and the Q-profile intervals alike.
 
 The Q-profile method (Viechtbauer W. Confidence intervals for the amount of
 heterogeneity in meta-analysis. Stat Med 2007;26:37-52) inverts the
@@ -9,7 +14,7 @@ tau^2 and decreases in tau^2. The limits are the tau^2 values at which
 
 :func:`q_profile_ci` follows metafor's ``confint.rma.uni`` (type ``"QP"``,
 metafor 3.8-1) step for step: the search interval is ``[0, max(100, 10 tau2)]``,
-the roots are found with R's ``uniroot`` (:func:`metapool.stats.tau2.zeroin`,
+the roots are found with R's ``uniroot`` (:func:`metapool.stats.lockstep.zeroin`,
 ``tol = .Machine$double.eps^0.25``, ``maxiter = 1000``), a bound outside the
 interval is reported at the interval's end with a sign (``"<"`` / ``">"``),
 and when ``Q(0)`` is already below the lower quantile the interval is the
@@ -27,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .tau2 import ConvergenceError, UNIROOT_TOL, q_statistic, zeroin
+from .lockstep import UNIROOT_TOL, Groups, as_scalar, max0, zeroin
+from .tau2 import TAU2_MAX, q_statistic
 
 __all__ = [
     "HeterogeneityCI",
@@ -40,8 +46,7 @@ __all__ = [
     "h2_from_q",
 ]
 
-TAU2_MAX = 100.0
-MAXITER = 1000
+MAXITER = 1000  # R's uniroot default
 
 
 @dataclass(frozen=True)
@@ -115,48 +120,107 @@ def not_estimable(reason: str, *, level: float = 0.95, tau2: float = math.nan, i
     )
 
 
-def typical_within_variance(vi) -> float:
+def typical_within_variance(vi, groups: Groups | None = None):
     """Higgins & Thompson's typical within-study variance ``vt = (k - 1) / (sum w - sum w^2 / sum w)``, ``w = 1/v``.
 
     Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis.
     Stat Med 2002;21:1539-1558 (metafor's ``vt``).
+
+    Parameters
+    ----------
+    vi : array_like
+        Sampling variances.
+    groups : Groups, optional
+        The meta-analyses the studies form (studies stored by group); ``None``: one.
+
+    Returns
+    -------
+    float, or ndarray with one value per group
     """
     w = 1.0 / np.asarray(vi, dtype=float)
-    k = len(w)
-    return (k - 1) / float(w.sum() - np.sum(w**2) / w.sum())
+    g = Groups.single(len(w)) if groups is None else groups
+    sw = g.sum(w)
+    vt = (g.k - 1) / (sw - g.sum(w**2) / sw)
+    return float(vt[0]) if groups is None else vt
 
 
-def i2_from_tau2(tau2: float, vt: float) -> float:
-    """``I2 = 100 tau2 / (vt + tau2)`` in percent (metafor's I^2 for any tau^2 estimator)."""
+def i2_from_tau2(tau2, vt):
+    """``I2 = 100 tau2 / (vt + tau2)`` in percent (metafor's I^2 for any tau^2 estimator).
+
+    Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis.
+    Stat Med 2002;21:1539-1558.
+
+    Parameters
+    ----------
+    tau2 : float or ndarray
+        Between-study variance.
+    vt : float or ndarray
+        Typical within-study variance (:func:`typical_within_variance`).
+
+    Returns
+    -------
+    float or ndarray
+    """
     return 100.0 * tau2 / (vt + tau2)
 
 
-def h2_from_tau2(tau2: float, vt: float) -> float:
-    """``H2 = 1 + tau2 / vt`` (metafor's H^2 for any tau^2 estimator)."""
+def h2_from_tau2(tau2, vt):
+    """``H2 = 1 + tau2 / vt`` (metafor's H^2 for any tau^2 estimator; Higgins & Thompson 2002).
+
+    Parameters
+    ----------
+    tau2, vt
+        As :func:`i2_from_tau2`.
+
+    Returns
+    -------
+    float or ndarray
+    """
     return tau2 / vt + 1.0
 
 
-def i2_from_q(q: float, df: int) -> float:
-    """Higgins & Thompson's Q-based I^2 in percent: ``100 max(0, (Q - df) / Q)``.
+def i2_from_q(q, df):
+    """Higgins & Thompson's Q-based I^2 in percent: ``max(0, 100 (Q - df) / Q)``.
 
     Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis.
     Stat Med 2002;21:1539-1558; Higgins JPT et al. Measuring inconsistency in
     meta-analyses. BMJ 2003;327:557-560. This is R meta's default
-    (``method.I2 = "Q"``) and equals metafor's I^2 under the DL estimator;
-    0 when ``Q = 0``; NaN when ``df < 1``.
+    (``method.I2 = "Q"``), metafor's I^2 for the common-effect model, and
+    equals metafor's I^2 under the DL estimator; 0 when ``Q = 0``; NaN when
+    ``df < 1``.
+
+    Parameters
+    ----------
+    q : float or ndarray
+        Cochran's Q.
+    df : int or ndarray
+        Its degrees of freedom (``k - 1``; ``k - p`` for a meta-regression).
+
+    Returns
+    -------
+    float or ndarray
     """
-    if df < 1:
-        return math.nan
-    if q <= 0:
-        return 0.0
-    return 100.0 * max(0.0, (q - df) / q)
+    q = np.asarray(q, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i2 = np.where(q > 0, max0(100.0 * (q - df) / q), 0.0)
+    return as_scalar(np.where(np.asarray(df) >= 1, i2, np.nan))
 
 
-def h2_from_q(q: float, df: int) -> float:
-    """Q-based ``H^2 = Q / df`` (Higgins & Thompson 2002); NaN when ``df < 1``."""
-    if df < 1:
-        return math.nan
-    return q / df
+def h2_from_q(q, df):
+    """Q-based ``H^2 = Q / df`` (Higgins & Thompson 2002; metafor's H^2 for the common-effect model); NaN when ``df < 1``.
+
+    Parameters
+    ----------
+    q, df
+        As :func:`i2_from_q`.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    df = np.asarray(df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return as_scalar(np.where(df >= 1, np.asarray(q, dtype=float) / df, np.nan))
 
 
 def q_profile_ci(
@@ -223,9 +287,7 @@ def q_profile_ci(
     crit_u = float(stats.chi2.isf(alpha / 2.0, df))  # upper quantile: gives the lower limit
     crit_l = float(stats.chi2.ppf(alpha / 2.0, df))  # lower quantile: gives the upper limit
 
-    def q_minus(objective):
-        return lambda t: q_statistic(yi, vi, t) - objective
-
+    one = Groups.single(k)
     q_at_max = q_statistic(yi, vi, tau2_max)
     q_at_min = q_statistic(yi, vi, tau2_min)
     notes: list[str] = []
@@ -234,14 +296,12 @@ def q_profile_ci(
     ci_null = False
 
     def root(objective):
-        f = q_minus(objective)
-        try:
-            value, _ = zeroin(f, tau2_min, tau2_max, q_at_min - objective, q_at_max - objective,
-                              tol=tol, maxiter=maxiter)
-        except ConvergenceError as exc:
-            notes.append(f"Q-profile: {exc}")
+        value, _, converged = zeroin(lambda ids, t: q_statistic(yi, vi, t, one) - objective, tau2_min, tau2_max,
+                                     q_at_min - objective, q_at_max - objective, tol=tol, maxiter=maxiter)
+        if not converged[0]:
+            notes.append(f"Q-profile: root finding did not converge in {maxiter} iterations")
             return math.nan
-        return value
+        return float(value[0])
 
     if q_at_min < crit_l:
         lower = upper = tau2_min

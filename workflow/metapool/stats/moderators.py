@@ -11,6 +11,10 @@
   Thompson SG, Higgins JPT. How should meta-regression analyses be undertaken
   and interpreted? Stat Med 2002;21:1559-1573), with Wald-type z tests or the
   Knapp-Hartung t and F tests (Knapp G, Hartung J. Stat Med 2003;22:2693-2710).
+
+Both take the model's options under the names of
+:func:`metapool.stats.pooling.inverse_variance` (``method``, ``ci``, ``hk_adhoc``,
+``level``; ``pi`` for the subgroup models).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .pooling import PoolResult, inverse_variance
-from .regression import MetaRegressionFit, check_effects, fit_meta_regression
+from .pooling import PoolResult, check_effects, inverse_variance
+from .regression import MetaRegressionFit, fit_meta_regression
 
 __all__ = ["SubgroupResult", "subgroup_analysis", "design_matrix", "meta_regression", "wald_test"]
 
@@ -81,15 +85,29 @@ def subgroup_analysis(
     level: float = 0.95,
     levels=None,
     hk_adhoc: bool = False,
+    pi: str = "default",
 ) -> SubgroupResult:
     """Pool each subgroup with its own tau^2 and test whether the subgroup estimates differ.
 
-    ``groups`` labels each study; ``levels`` fixes the order of the subgroups
-    (default: sorted). Every subgroup is pooled with
-    :func:`~metapool.stats.pooling.inverse_variance` (``method``, ``ci``, ``level``);
-    the test for subgroup differences is Cochran's Q of the subgroup
+    The test for subgroup differences is Cochran's Q of the subgroup
     estimates with weights ``1 / se_g^2``, chi-square on ``G - 1`` df
     (metafor: ``rma(estimates, sei = se, method = "FE")$QE``).
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    groups : array_like
+        The subgroup label of each study.
+    method, ci, level, hk_adhoc, pi
+        The model of every subgroup and of the overall pool, as
+        :func:`~metapool.stats.pooling.inverse_variance`.
+    levels : sequence, optional
+        The order of the subgroups (default: sorted).
+
+    Returns
+    -------
+    SubgroupResult
     """
     yi, vi = check_effects(yi, vi)
     groups = np.asarray(groups, dtype=object)
@@ -98,7 +116,7 @@ def subgroup_analysis(
     labels = _levels(groups, levels)
     if len(labels) < 2:
         raise ValueError("subgroup analysis needs at least two subgroups")
-    kw = dict(method=method, ci=ci, level=level, hk_adhoc=hk_adhoc)
+    kw = dict(method=method, ci=ci, level=level, hk_adhoc=hk_adhoc, pi=pi)
     models = {}
     for g in labels:
         sel = groups == g
@@ -178,7 +196,8 @@ def meta_regression(
     moderators,
     *,
     method: str = "REML",
-    test: str = "z",
+    ci: str = "z",
+    hk_adhoc: bool = False,
     level: float = 0.95,
     categorical=(),
     levels=None,
@@ -190,17 +209,33 @@ def meta_regression(
     Thompson SG, Higgins JPT. How should meta-regression analyses be
     undertaken and interpreted? Stat Med 2002;21:1559-1573.
 
-    Returns coefficients with standard errors, z (``test="z"``) or
-    Knapp-Hartung t (``test="knha"`` / ``"hartung_knapp"``, on ``k - p`` df)
-    statistics, p-values and confidence intervals; the omnibus test of the
-    moderators ``QM`` (chi-square, or F under Knapp-Hartung; Knapp & Hartung,
-    Stat Med 2003;22:2693-2710), the residual heterogeneity test ``QE`` on
-    ``k - p`` df, the residual tau^2, I^2 and H^2, and metafor's pseudo-R^2
-    ``max(0, 100 (tau2_RE - tau2_ME) / tau2_RE)`` (percent). See
-    :func:`design_matrix` for how moderators are coded.
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    moderators : mapping or DataFrame
+        Name -> values; see :func:`design_matrix` for how they are coded.
+    method, ci, hk_adhoc, level
+        The model, as :func:`~metapool.stats.regression.fit_meta_regression`.
+    categorical, levels, intercept
+        As :func:`design_matrix`.
+    btt : sequence of int, optional
+        The coefficients tested by ``QM`` (default: all but the intercept).
+
+    Returns
+    -------
+    MetaRegressionFit
+        Coefficients with standard errors, z (``ci="z"``) or Knapp-Hartung t
+        (``ci="hartung_knapp"``, on ``k - p`` df) statistics, p-values and
+        confidence intervals; the omnibus test of the moderators ``QM``
+        (chi-square, or F under Knapp-Hartung; Knapp & Hartung, Stat Med
+        2003;22:2693-2710), the residual heterogeneity test ``QE`` on ``k - p``
+        df, the residual tau^2, I^2 and H^2, and metafor's pseudo-R^2
+        ``max(0, 100 (tau2_RE - tau2_ME) / tau2_RE)`` (percent).
     """
     X, names = design_matrix(moderators, categorical=categorical, levels=levels, intercept=intercept)
-    return fit_meta_regression(yi, vi, X, method=method, test=test, level=level, btt=btt, names=names)
+    return fit_meta_regression(yi, vi, X, method=method, ci=ci, hk_adhoc=hk_adhoc, level=level, btt=btt,
+                               names=names)
 
 
 def wald_test(fit: MetaRegressionFit, btt) -> tuple[float, tuple[int, int | None], float]:

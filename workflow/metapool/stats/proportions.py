@@ -25,15 +25,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..vocabulary import IV_TRANSFORMS
 from .effects import (arcsine_effects, freeman_tukey_effects, iarcsine, ifreeman_tukey_hm, ilogit,
                       logit_effects, raw_effects)
 from .heterogeneity import not_estimable, q_profile_ci
 from .pooling import inverse_variance
 from .results import PooledEstimate
 
-__all__ = ["pool_proportions", "proportion_effects", "backtransform", "TRANSFORMS"]
-
-from ..vocabulary import IV_TRANSFORMS as TRANSFORMS  # the two-step transforms
+__all__ = ["pool_proportions", "proportion_effects", "backtransform"]
 
 
 def _check(events, totals) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +51,8 @@ def _check(events, totals) -> tuple[np.ndarray, np.ndarray]:
 
 def proportion_effects(events, totals, transform: str = "logit") -> tuple[np.ndarray, np.ndarray]:
     """Per-study ``(yi, vi)`` on the analysis scale of ``transform`` (metafor's ``escalc`` defaults)."""
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if transform not in IV_TRANSFORMS:
+        raise ValueError(f"transform must be one of {IV_TRANSFORMS}, got {transform!r}")
     events, totals = _check(events, totals)
     if transform == "logit":
         return logit_effects(events, totals)
@@ -82,7 +81,7 @@ def backtransform(transform: str, totals=None):
         return iarcsine
     if transform == "raw":
         return lambda y: y
-    raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    raise ValueError(f"transform must be one of {IV_TRANSFORMS}, got {transform!r}")
 
 
 def pool_proportions(
@@ -121,8 +120,8 @@ def pool_proportions(
     prevalence); Schwarzer G et al. Res Synth Methods 2019;10:476-483 (why the
     Freeman-Tukey back-transformation can mislead).
     """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if transform not in IV_TRANSFORMS:
+        raise ValueError(f"transform must be one of {IV_TRANSFORMS}, got {transform!r}")
     events, totals = _check(events, totals)
     yi, vi = proportion_effects(events, totals, transform)
     if np.any(vi <= 0):

@@ -1,20 +1,24 @@
 """Mixed-effects meta-regression: metafor's ``rma.uni`` with a design matrix.
 
-The intercept-only engine (:mod:`metapool.stats.tau2`, :mod:`metapool.stats.pooling`)
-generalised to ``y = X beta + u + e``, ``u ~ N(0, tau2)``, ``e_i ~ N(0, v_i)``,
-following ``rma.uni`` (metafor 3.8-1) formula for formula so that the numbers
-agree to floating-point precision:
+The generalisation of the intercept-only engine (:mod:`metapool.stats.tau2`,
+:mod:`metapool.stats.pooling`) to ``y = X beta + u + e``, ``u ~ N(0, tau2)``,
+``e_i ~ N(0, v_i)``, following ``rma.uni`` (metafor 3.8-1) formula for formula so that
+the numbers agree to floating-point precision:
 
 * ``W = diag(1 / (v_i + tau2))``, ``(X'WX)^-1`` computed from the QR
   decomposition of ``W^(1/2) X`` (metafor's ``.invcalc``) and the residual
   projection ``P = W - W X (X'WX)^-1 X' W``;
-* tau^2 estimators DL, HE, SJ, ML, REML, EB (Fisher scoring from the Hedges
-  estimate, threshold 1e-5, at most 100 iterations, ``ll0check``) and PM
-  (R's ``uniroot`` on ``y'Py = k - p`` over ``[0, max(100, 10 mad(y)^2)]``),
-  with the mean-centred ``y`` that ``rma.uni`` uses while estimating tau^2;
+* the tau^2 estimators of :mod:`metapool.stats.tau2` generalised to ``X``: DL, HE,
+  SJ, ML, REML, EB (Fisher scoring from the Hedges estimate by the same
+  :func:`~metapool.stats.tau2.fisher_scoring`: threshold 1e-5, at most 100
+  iterations, ``ll0check``) and PM (the same
+  :func:`~metapool.stats.tau2.paule_mandel_search`, R's ``uniroot`` on
+  ``y'Py = k - p`` over ``[0, max(100, 10 mad(y)^2)]``), with the mean-centred
+  ``y`` that ``rma.uni`` uses while estimating tau^2;
 * Wald-type z tests, or the Knapp-Hartung t/F tests (Knapp G, Hartung J.
   Improved tests for a random effects meta-regression with a single
-  covariate. Stat Med 2003;22:2693-2710) with ``s2w = y'Py / (k - p)``;
+  covariate. Stat Med 2003;22:2693-2710) with the factor
+  :func:`~metapool.stats.pooling.hartung_knapp_factor` of ``y'Py / (k - p)``;
 * the omnibus test ``QM`` of the moderators, the residual heterogeneity test
   ``QE`` (Cochran's Q of the fixed-effects meta-regression), I^2 and H^2 from
   tau^2 with the typical variance ``vt = (k - p) / tr(P_FE)`` (Higgins &
@@ -35,46 +39,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .tau2 import ConvergenceError, Tau2Estimate, UNIROOT_TOL, zeroin
+from .heterogeneity import h2_from_q, h2_from_tau2, i2_from_q, i2_from_tau2
+from .lockstep import ConvergenceError
+from .pooling import check_effects, check_model_options, critical_value, hartung_knapp_factor, wald_pvalue
+from .tau2 import Tau2Estimate, Tau2Estimates, fisher_scoring, paule_mandel_search
 
 __all__ = [
     "MetaRegressionFit",
-    "TESTS",
     "REGRESSION_METHODS",
-    "check_effects",
     "estimate_tau2_regression",
     "fit_meta_regression",
-    "normalise_test",
 ]
 
-THRESHOLD = 1e-5
-MAXITER = 100
 EVTOL = 1e-7
 REGRESSION_METHODS = ("EE", "FE", "DL", "HE", "SJ", "ML", "REML", "EB", "PM")
-TESTS = ("z", "knha", "t", "adhoc")
-_TEST_ALIASES = {"z": "z", "knha": "knha", "hartung_knapp": "knha", "t": "t", "adhoc": "adhoc",
-                 "hartung_knapp_adhoc": "adhoc"}
-
-
-def normalise_test(test: str) -> str:
-    """metafor's name for a test: ``z``, ``knha`` (alias ``hartung_knapp``), ``t`` or ``adhoc``."""
-    try:
-        return _TEST_ALIASES[test]
-    except KeyError:
-        raise ValueError(f"test must be one of {sorted(_TEST_ALIASES)}, got {test!r}") from None
-
-
-def check_effects(yi, vi) -> tuple[np.ndarray, np.ndarray]:
-    """``yi`` and ``vi`` as float arrays, checked: same length, finite, ``vi > 0``."""
-    yi = np.asarray(yi, dtype=float).ravel()
-    vi = np.asarray(vi, dtype=float).ravel()
-    if yi.shape != vi.shape:
-        raise ValueError("yi and vi must have the same length")
-    if len(yi) == 0:
-        raise ValueError("no studies")
-    if not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi)) and np.all(vi > 0)):
-        raise ValueError("every study needs a finite effect size and a positive, finite variance")
-    return yi, vi
 
 
 def _invcalc(X: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -97,19 +75,20 @@ def _mad(y: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(y - np.median(y))))
 
 
+def _single(method: str, estimates: tuple) -> Tau2Estimate:
+    """The :class:`Tau2Estimate` of a one-group search result ``(tau2, iterations, converged, message)``."""
+    return Tau2Estimates(*estimates, np.array([method], dtype=object)).single()
+
+
 def _fisher_scoring(ymc, vi, X, method: str) -> Tau2Estimate:
+    """ML, REML or EB for the design ``X``: the scoring steps of ``rma.uni`` from the Hedges estimate."""
     k, p = X.shape
-    # Hedges' estimate as the starting value (metafor: tau2.init = NULL)
     stxx = _invcalc(X, np.ones(k))
     p0 = np.eye(k) - X @ stxx @ X.T
-    rss0 = float(ymc @ p0 @ ymc)
-    tau2 = max(0.0, (rss0 - float(np.sum(np.diag(p0) * vi))) / (k - p))
-    change = THRESHOLD + 1.0
-    iteration = 0
-    while change > THRESHOLD:
-        iteration += 1
-        old = tau2
-        wi = 1.0 / (vi + tau2)
+    start = max(0.0, (float(ymc @ p0 @ ymc) - float(np.sum(np.diag(p0) * vi))) / (k - p))
+
+    def step(ids, tau2):
+        wi = 1.0 / (vi + float(tau2[0]))
         P = _p_matrix(X, wi)
         if method == "ML":
             py = P @ ymc
@@ -119,43 +98,48 @@ def _fisher_scoring(ymc, vi, X, method: str) -> Tau2Estimate:
             adj = (float(py @ py) - float(np.trace(P))) / float(np.sum(P * P.T))
         else:  # EB
             adj = (float(ymc @ P @ ymc) * k / (k - p) - k) / float(wi.sum())
-        if math.isnan(adj):
-            adj = 0.0
-        while tau2 + adj < 0.0:
-            adj /= 2.0
-        tau2 = tau2 + adj
-        change = abs(old - tau2)
-        if iteration > MAXITER:
-            raise ConvergenceError(
-                f"{method}: Fisher scoring did not converge in {MAXITER} iterations "
-                f"(last change {change:.3g} > {THRESHOLD:g})"
-            )
-    if method in ("ML", "REML"):
-        # metafor's ll0check: if tau2 = 0 fits better, Fisher scoring found a local maximum
-        def loglik(t):
-            w = 1.0 / (vi + t)
-            st = _invcalc(X, w)
-            b = st @ (X.T @ (w * ymc))
-            rss = float(np.sum(w * (ymc - X @ b) ** 2))
-            if method == "ML":
-                return -0.5 * k * math.log(2 * math.pi) - 0.5 * float(np.sum(np.log(vi + t))) - 0.5 * rss
-            _, logdet = np.linalg.slogdet((X.T * w) @ X)
-            return (-0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * float(np.sum(np.log(vi + t)))
-                    - 0.5 * logdet - 0.5 * rss)
+        return np.array([adj])
 
-        if loglik(0.0) - loglik(tau2) > UNIROOT_TOL and tau2 > THRESHOLD:
-            tau2 = 0.0
-    return Tau2Estimate(max(0.0, tau2), method, iteration)
+    def loglik(mask, tau2):
+        t = float(tau2[0])
+        w = 1.0 / (vi + t)
+        b = _invcalc(X, w) @ (X.T @ (w * ymc))
+        rss = float(np.sum(w * (ymc - X @ b) ** 2))
+        if method == "ML":
+            return np.array([-0.5 * k * math.log(2 * math.pi) - 0.5 * float(np.sum(np.log(vi + t))) - 0.5 * rss])
+        _, logdet = np.linalg.slogdet((X.T * w) @ X)
+        return np.array([-0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * float(np.sum(np.log(vi + t)))
+                         - 0.5 * logdet - 0.5 * rss])
+
+    return _single(method, fisher_scoring(method, np.array([start]), step, loglik))
 
 
 def estimate_tau2_regression(yi, vi, X, method: str = "REML") -> Tau2Estimate:
     """Residual heterogeneity tau^2 of the meta-regression of ``yi`` on ``X``, as ``rma.uni``.
 
-    ``method``: ``EE``/``FE`` (0), ``DL`` (DerSimonian & Laird 1986; generalised
-    by Raudenbush 2009), ``HE`` (Hedges 1983), ``SJ`` (Sidik & Jonkman 2005),
-    ``ML``, ``REML`` (Viechtbauer 2005), ``EB`` (Morris 1983), ``PM`` (Paule &
-    Mandel 1982). For ``X`` a column of ones these are the estimators of
-    :mod:`metapool.stats.tau2`.
+    The documented generalisation of the intercept-only estimators of
+    :mod:`metapool.stats.tau2` (for ``X`` a column of ones they estimate the
+    same tau^2): ``EE``/``FE`` (0), ``DL`` (DerSimonian & Laird 1986;
+    generalised by Raudenbush 2009), ``HE`` (Hedges 1983), ``SJ`` (Sidik &
+    Jonkman 2005), ``ML`` (Hardy & Thompson 1996), ``REML`` (Viechtbauer 2005),
+    ``EB`` (Morris 1983), ``PM`` (Paule & Mandel 1982). ML, REML and EB share
+    :func:`~metapool.stats.tau2.fisher_scoring`, PM shares
+    :func:`~metapool.stats.tau2.paule_mandel_search` with them.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    X : ndarray
+        The design matrix (k x p).
+    method : str
+        The estimator.
+
+    Returns
+    -------
+    Tau2Estimate
+        Raises :class:`~metapool.stats.lockstep.ConvergenceError` when the
+        estimator does not converge.
     """
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
@@ -184,20 +168,10 @@ def estimate_tau2_regression(yi, vi, X, method: str = "REML") -> Tau2Estimate:
         tau2 = tau2_0 * float(ymc @ P @ ymc) / (k - p)
         return Tau2Estimate(max(0.0, tau2), method)
     if method == "PM":
-        target = k - p
-        tau2_max = max(100.0, 10.0 * _mad(yi) ** 2)
+        def f(ids, tau2):
+            return np.array([float(ymc @ _p_matrix(X, 1.0 / (vi + float(tau2[0]))) @ ymc) - (k - p)])
 
-        def f(t):
-            return float(ymc @ _p_matrix(X, 1.0 / (vi + t)) @ ymc) - target
-
-        f0 = f(0.0)
-        if f0 < 0:
-            return Tau2Estimate(0.0, method)
-        fmax = f(tau2_max)
-        if fmax > 0:
-            raise ConvergenceError(f"PM: tau2 exceeds the search limit {tau2_max:g}")
-        root, iterations = zeroin(f, 0.0, tau2_max, f0, fmax, tol=UNIROOT_TOL, maxiter=MAXITER)
-        return Tau2Estimate(max(0.0, root), method, iterations)
+        return _single(method, paule_mandel_search(f, 1, max(100.0, 10.0 * _mad(yi) ** 2)))
     return _fisher_scoring(ymc, vi, X, method)
 
 
@@ -205,9 +179,9 @@ def estimate_tau2_regression(yi, vi, X, method: str = "REML") -> Tau2Estimate:
 class MetaRegressionFit:
     """A fitted (mixed-effects) meta-regression, the fields of metafor's ``rma.uni`` object.
 
-    ``stat`` holds z values (test ``z``) or t values (``knha``, ``t``,
-    ``adhoc``), with ``ddf = k - p`` degrees of freedom for the latter
-    (``None`` for z). ``qm`` is the omnibus Wald statistic of the coefficients
+    ``stat`` holds z values (``ci="z"``) or Knapp-Hartung t values
+    (``ci="hartung_knapp"``), with ``ddf = k - p`` degrees of freedom for the
+    latter (``None`` for z); ``s2w`` is the Knapp-Hartung factor (1 under z). ``qm`` is the omnibus Wald statistic of the coefficients
     ``btt`` (chi-square on ``m`` df under z; divided by ``m`` and an F on
     ``(m, k - p)`` df otherwise). ``r2`` is ``None`` for models without
     moderators (or without an intercept).
@@ -237,7 +211,8 @@ class MetaRegressionFit:
     ddf: int | None
     btt: tuple[int, ...]
     method: str
-    test: str
+    ci: str
+    hk_adhoc: bool
     level: float
     iterations: int = 0
     X: np.ndarray = field(repr=False, default=None)
@@ -274,7 +249,8 @@ def fit_meta_regression(
     X,
     *,
     method: str = "REML",
-    test: str = "z",
+    ci: str = "z",
+    hk_adhoc: bool = False,
     level: float = 0.95,
     btt=None,
     names=None,
@@ -282,15 +258,37 @@ def fit_meta_regression(
 ) -> MetaRegressionFit:
     """Fit ``yi = X beta + u_i + e_i`` by weighted least squares with the estimated tau^2.
 
-    ``X`` is the full design matrix (include a column of ones for the
-    intercept); ``btt`` the 0-based indices of the coefficients tested by
-    ``QM`` (default: all but the intercept, as metafor). ``test`` is ``z``,
-    ``knha`` / ``hartung_knapp`` (Knapp & Hartung 2003), ``adhoc`` (the
-    Knapp-Hartung factor truncated at 1) or ``t``. A design that is not of
-    full rank raises :class:`ValueError` (metafor drops redundant columns
-    with a warning instead).
+    Formulas as metafor's ``rma.uni`` (Viechtbauer 2010). A design that is
+    not of full rank raises :class:`ValueError` (metafor drops redundant
+    columns with a warning instead).
 
-    Formulas as metafor's ``rma.uni`` (Viechtbauer 2010).
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    X : ndarray
+        The full design matrix (include a column of ones for the intercept).
+    method : str
+        The tau^2 estimator (:func:`estimate_tau2_regression`).
+    ci : str
+        ``"z"`` (Wald z tests, chi-square QM) or ``"hartung_knapp"`` (the
+        Knapp-Hartung t tests on ``k - p`` df and F test of QM; Knapp &
+        Hartung 2003). A single study gets z, as metafor.
+    hk_adhoc : bool
+        With Hartung-Knapp, the factor truncated at 1 (metafor ``test="adhoc"``).
+    level : float
+        Confidence level.
+    btt : sequence of int, optional
+        0-based indices of the coefficients tested by ``QM`` (default: all
+        but the intercept, as metafor).
+    names : sequence of str, optional
+        Coefficient names (default ``intrcpt`` and ``x<j>``).
+    compute_r2 : bool
+        Compute the pseudo-R^2 (needs the intercept-only fit).
+
+    Returns
+    -------
+    MetaRegressionFit
     """
     yi, vi = check_effects(yi, vi)
     X = np.asarray(X, dtype=float)
@@ -308,14 +306,13 @@ def fit_meta_regression(
         method = "EE"
     if method not in REGRESSION_METHODS:
         raise ValueError(f"unknown tau2 method {method!r}; choose one of {', '.join(REGRESSION_METHODS)}")
-    test = normalise_test(test)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    check_model_options(ci=ci, level=level)
     int_cols = [j for j in range(p) if _is_intercept(X[:, j])]
     int_incl = bool(int_cols)
     int_only = p == 1 and int_incl
-    if k == 1 and test != "z":
-        test = "z"  # metafor: 'Setting argument test="z" since k=1.'
+    if k == 1:
+        ci = "z"  # metafor: 'Setting argument test="z" since k=1.'
+    hk_adhoc = bool(hk_adhoc) and ci == "hartung_knapp"
     if not (int_only and k == 1):
         needed = p if method == "EE" else p + 1
         if needed > k:
@@ -335,13 +332,9 @@ def fit_meta_regression(
     vb = _invcalc(X, wi)
     beta = vb @ (X.T @ (wi * yi))
     rss = float(np.sum(wi * (yi - X @ beta) ** 2))
-    s2w = 1.0
-    if test in ("knha", "adhoc"):
-        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
-        if test == "adhoc" and s2w < 1.0:
-            s2w = 1.0
+    s2w = hartung_knapp_factor(rss, k - p, adhoc=hk_adhoc) if ci == "hartung_knapp" else 1.0
     vb = s2w * vb
-    ddf = k - p if test in ("knha", "adhoc", "t") else None
+    ddf = k - p if ci == "hartung_knapp" else None
     try:
         sub = vb[np.ix_(btt, btt)]
         b = beta[list(btt)]
@@ -352,18 +345,16 @@ def fit_meta_regression(
     se = np.sqrt(np.diag(vb))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = beta / se
-    alpha = 1.0 - level
-    if ddf is not None:
+    use_t = ddf is not None
+    pval = wald_pvalue(stat, k - p, use_t)
+    crit = critical_value(level, k - p, use_t)
+    if use_t:
         qm = qm / m
         qm_df = (m, k - p)
         qm_p = float(stats.f.sf(qm, m, k - p)) if k - p > 0 else math.nan
-        pval = 2 * stats.t.sf(np.abs(stat), ddf) if ddf > 0 else np.full(p, math.nan)
-        crit = float(stats.t.isf(alpha / 2, ddf)) if ddf > 0 else math.nan
     else:
         qm_df = (m, None)
         qm_p = float(stats.chi2.sf(qm, m))
-        pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = float(stats.norm.isf(alpha / 2))
     ci_lower = beta - crit * se
     ci_upper = beta + crit * se
 
@@ -375,11 +366,9 @@ def fit_meta_regression(
         qe_p = float(stats.chi2.sf(qe, k - p))
         vt = (k - p) / float(np.trace(P))
         if method == "EE":
-            i2 = max(0.0, 100.0 * (qe - (k - p)) / qe) if qe > 0 else 0.0
-            h2 = qe / (k - p)
+            i2, h2 = i2_from_q(qe, k - p), h2_from_q(qe, k - p)
         else:
-            i2 = 100.0 * tau2 / (vt + tau2)
-            h2 = tau2 / vt + 1.0
+            i2, h2 = i2_from_tau2(tau2, vt), h2_from_tau2(tau2, vt)
     else:
         qe, qe_p, i2, h2 = 0.0, 1.0, 0.0, 1.0
 
@@ -391,7 +380,7 @@ def fit_meta_regression(
         names=names, beta=beta, se=se, stat=stat, pval=np.asarray(pval, dtype=float), ci_lower=ci_lower,
         ci_upper=ci_upper, vcov=vb, tau2=tau2, qm=qm, qm_df=qm_df, qm_pvalue=qm_p, qe=qe, qe_df=k - p,
         qe_pvalue=qe_p, i2=i2, h2=h2, r2=r2, s2w=s2w, k=k, p=p, ddf=ddf, btt=btt, method=method,
-        test=test, level=level, iterations=est.iterations, X=X, yi=yi, vi=vi,
+        ci=ci, hk_adhoc=hk_adhoc, level=level, iterations=est.iterations, X=X, yi=yi, vi=vi,
     )
 
 

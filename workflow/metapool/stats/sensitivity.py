@@ -1,8 +1,12 @@
 """Sensitivity analyses: leave-one-out, influence diagnostics, cumulative meta-analysis.
 
-Each function takes the effect sizes ``yi`` and sampling variances ``vi`` (and
-the model's settings) and refits the model on subsets of the studies, as
-metafor 3.8-1's ``leave1out``, ``influence`` and ``cumul`` do:
+Each function takes the effect sizes ``yi`` and sampling variances ``vi`` and the
+model's options (``method``, ``ci``, ``hk_adhoc``, ``level`` and, where a
+prediction interval is computed, ``pi``, as
+:func:`metapool.stats.pooling.inverse_variance`) and refits the model on subsets of
+the studies, as metafor 3.8-1's ``leave1out``, ``influence`` and ``cumul`` do.
+:func:`leave_one_out` and :func:`cumulative` pool all their subsets in one
+:func:`~metapool.stats.pooling.pool_many` call.
 
 Viechtbauer W, Cheung MW-L. Outlier and influence diagnostics for
 meta-analysis. Res Synth Methods 2010;1:112-125.
@@ -17,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .pooling import PoolResult, inverse_variance
-from .regression import MetaRegressionFit, _invcalc, check_effects, fit_meta_regression, normalise_test
+from .pooling import BatchPoolResult, check_effects, pool_many, wald_pvalue
+from .regression import MetaRegressionFit, _invcalc, fit_meta_regression
 
 __all__ = ["SubsetFits", "InfluenceResult", "leave_one_out", "influence", "cumulative"]
 
@@ -29,102 +33,109 @@ class SubsetFits:
 
     Arrays are aligned with ``study`` (0-based indices into the input arrays):
     for :func:`leave_one_out` row ``i`` omits study ``i``; for
-    :func:`cumulative` row ``j`` pools ``order[:j + 1]``. ``statistic`` is z,
-    or t (on ``df`` degrees of freedom) under Hartung-Knapp.
+    :func:`cumulative` row ``j`` pools ``order[:j + 1]``. ``k`` is the number
+    of studies pooled; ``statistic`` is z, or t (on ``df`` degrees of freedom)
+    under Hartung-Knapp. A refit whose tau^2 estimator did not converge has
+    ``converged == False``, the reason in ``message`` and NaN for every number
+    that depends on tau^2 (metafor's ``NA``); Q and its p-value do not.
     """
 
     study: np.ndarray
+    k: np.ndarray
     estimate: np.ndarray
     se: np.ndarray
     statistic: np.ndarray
     pvalue: np.ndarray
     ci_lower: np.ndarray
     ci_upper: np.ndarray
+    pi_lower: np.ndarray
+    pi_upper: np.ndarray
     q: np.ndarray
     q_pvalue: np.ndarray
     tau2: np.ndarray
     i2: np.ndarray
     h2: np.ndarray
     df: np.ndarray
-    models: tuple = field(repr=False, default=())
+    converged: np.ndarray
+    message: np.ndarray
 
     def frame(self) -> pd.DataFrame:
         """The results as a data frame, one row per refit (metafor's printed ``list.rma``)."""
         return pd.DataFrame({
-            "study": self.study, "estimate": self.estimate, "se": self.se, "statistic": self.statistic,
-            "pvalue": self.pvalue, "ci_lower": self.ci_lower, "ci_upper": self.ci_upper, "q": self.q,
+            "study": self.study, "k": self.k, "estimate": self.estimate, "se": self.se,
+            "statistic": self.statistic, "pvalue": self.pvalue, "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper, "pi_lower": self.pi_lower, "pi_upper": self.pi_upper, "q": self.q,
             "q_pvalue": self.q_pvalue, "tau2": self.tau2, "i2": self.i2, "h2": self.h2,
         })
 
 
-def _ci_name(test: str) -> str:
-    t = normalise_test(test)
-    if t not in ("z", "knha"):
-        raise ValueError("test must be 'z' or 'knha' / 'hartung_knapp'")
-    return "hartung_knapp" if t == "knha" else "z"
+def _subset_fits(study: np.ndarray, res: BatchPoolResult) -> SubsetFits:
+    use_t = res.ci == "hartung_knapp"
+    df = (res.k - 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.where(res.se > 0, res.beta / res.se, math.nan)
+    return SubsetFits(
+        study=study, k=res.k, estimate=res.beta, se=res.se, statistic=statistic,
+        pvalue=wald_pvalue(statistic, df, use_t), ci_lower=res.ci_lower, ci_upper=res.ci_upper,
+        pi_lower=res.pi_lower, pi_upper=res.pi_upper, q=res.q, q_pvalue=res.q_pvalue, tau2=res.tau2, i2=res.i2,
+        h2=res.h2, df=np.where(use_t, df, math.nan), converged=res.converged, message=res.message,
+    )
 
 
-def _stat_p(res: PoolResult) -> tuple[float, float, float]:
-    z = res.beta / res.se if res.se > 0 else math.nan
-    if res.ci == "hartung_knapp":
-        df = res.k - 1
-        p = float(2 * stats.t.sf(abs(z), df)) if df > 0 else math.nan
-        return z, p, float(df)
-    return z, float(2 * stats.norm.sf(abs(z))), math.nan
+def leave_one_out(yi, vi, *, method: str = "REML", ci: str = "z", hk_adhoc: bool = False, level: float = 0.95,
+                  pi: str = "default") -> SubsetFits:
+    """Leave-one-out analysis (metafor ``leave1out``; Viechtbauer & Cheung 2010).
 
+    The model refitted ``k`` times, each time without one study (the others
+    in their input order), all in one :func:`~metapool.stats.pooling.pool_many` call.
 
-def _collect(study, fits: list[PoolResult | None]) -> SubsetFits:
-    cols = {name: [] for name in ("estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "q",
-                                  "q_pvalue", "tau2", "i2", "h2", "df")}
-    for res in fits:
-        if res is None:
-            for v in cols.values():
-                v.append(math.nan)
-            continue
-        z, p, df = _stat_p(res)
-        for name, value in (("estimate", res.beta), ("se", res.se), ("statistic", z), ("pvalue", p),
-                            ("ci_lower", res.ci_lower), ("ci_upper", res.ci_upper), ("q", res.q),
-                            ("q_pvalue", res.q_pvalue), ("tau2", res.tau2), ("i2", res.i2), ("h2", res.h2),
-                            ("df", df)):
-            cols[name].append(float(value))
-    return SubsetFits(study=np.asarray(study), **{k: np.asarray(v, dtype=float) for k, v in cols.items()},
-                      models=tuple(fits))
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances (at least two studies).
+    method, ci, hk_adhoc, level, pi
+        The model, as :func:`~metapool.stats.pooling.inverse_variance`.
 
-
-def _try_pool(yi, vi, **kw) -> PoolResult | None:
-    try:
-        return inverse_variance(yi, vi, **kw)
-    except (ValueError, RuntimeError):  # metafor's try(): a failed refit gives NA
-        return None
-
-
-def leave_one_out(yi, vi, *, method: str = "REML", test: str = "z", level: float = 0.95) -> SubsetFits:
-    """Leave-one-out analysis (metafor ``leave1out``): the model refitted ``k`` times, each
-    time without one study (Viechtbauer & Cheung 2010)."""
+    Returns
+    -------
+    SubsetFits
+        Row ``i`` without study ``i``.
+    """
     yi, vi = check_effects(yi, vi)
     k = len(yi)
     if k == 1:
         raise ValueError("leave-one-out needs more than one study")
-    ci = _ci_name(test)
-    fits = []
-    for i in range(k):
-        keep = np.arange(k) != i
-        fits.append(_try_pool(yi[keep], vi[keep], method=method, ci=ci, level=level))
-    return _collect(np.arange(k), fits)
+    refit, study = np.nonzero(~np.eye(k, dtype=bool))  # refit i: every study but i, in input order
+    res = pool_many(yi[study], vi[study], refit, method=method, ci=ci, hk_adhoc=hk_adhoc, level=level, pi=pi)
+    return _subset_fits(np.arange(k), res)
 
 
-def cumulative(yi, vi, order=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
-               decreasing: bool = False) -> SubsetFits:
+def cumulative(yi, vi, order=None, *, method: str = "REML", ci: str = "z", hk_adhoc: bool = False,
+               level: float = 0.95, pi: str = "default", decreasing: bool = False) -> SubsetFits:
     """Cumulative meta-analysis (metafor ``cumul``): studies added one at a time.
-
-    ``order`` is a sorting variable (e.g. publication year), as metafor's
-    argument: the studies are added in increasing (or, with ``decreasing``,
-    decreasing) order of it, ties in their input order; ``None`` keeps the
-    input order. Row ``j`` of the result pools the first ``j + 1`` studies;
-    ``study`` gives their indices in the input.
 
     Lau J, Antman EM, Jimenez-Silva J, et al. Cumulative meta-analysis of
     therapeutic trials for myocardial infarction. N Engl J Med 1992;327:248-254.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    order : array_like, optional
+        A sorting variable (e.g. publication year), as metafor's argument: the
+        studies are added in increasing (or, with ``decreasing``, decreasing)
+        order of it, ties in their input order; ``None`` keeps the input order.
+    method, ci, hk_adhoc, level, pi
+        The model, as :func:`~metapool.stats.pooling.inverse_variance`.
+    decreasing : bool
+        Add the studies in decreasing order of ``order``.
+
+    Returns
+    -------
+    SubsetFits
+        Row ``j`` pools the first ``j + 1`` studies in that order; ``study``
+        gives their indices in the input. All refits are one
+        :func:`~metapool.stats.pooling.pool_many` call.
     """
     yi, vi = check_effects(yi, vi)
     k = len(yi)
@@ -139,10 +150,10 @@ def cumulative(yi, vi, order=None, *, method: str = "REML", test: str = "z", lev
             perm = np.lexsort((np.arange(k), -_rank_key(key)))
         else:
             perm = np.argsort(key, kind="stable")
-    ci = _ci_name(test)
-    ys, vs = yi[perm], vi[perm]
-    fits = [_try_pool(ys[: j + 1], vs[: j + 1], method=method, ci=ci, level=level) for j in range(k)]
-    return _collect(perm, fits)
+    refit, step = np.nonzero(np.tri(k, dtype=bool))  # refit j: the first j + 1 studies in that order
+    study = perm[step]
+    res = pool_many(yi[study], vi[study], refit, method=method, ci=ci, hk_adhoc=hk_adhoc, level=level, pi=pi)
+    return _subset_fits(perm, res)
 
 
 def _rank_key(key: np.ndarray) -> np.ndarray:
@@ -189,13 +200,12 @@ class InfluenceResult:
         return df
 
 
-def influence(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
-              names=None) -> InfluenceResult:
+def influence(yi, vi, X=None, *, method: str = "REML", ci: str = "z", hk_adhoc: bool = False,
+              level: float = 0.95, names=None) -> InfluenceResult:
     """Outlier and influence diagnostics of a random-effects model or meta-regression
     (metafor ``influence.rma.uni``; Viechtbauer & Cheung, Res Synth Methods 2010;1:112-125).
 
-    ``X`` is the design matrix (``None``: intercept only). Each study ``i`` is
-    deleted in turn and the model refitted (tau^2 re-estimated):
+    Each study ``i`` is deleted in turn and the model refitted (tau^2 re-estimated):
 
     * ``rstudent_i = (y_i - x_i b_(-i)) / sqrt(s2w_(-i) (v_i + tau2_(-i)) + x_i Var(b_(-i)) x_i')``;
     * ``DFFITS_i = (x_i b - x_i b_(-i)) / sqrt(s2w_(-i) h_i (tau2_(-i) + v_i))``;
@@ -203,6 +213,21 @@ def influence(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: f
     * the covariance ratio ``det Var(b_(-i)) / det Var(b)``;
     * ``DFBETAS_i = (b - b_(-i)) / sqrt(s2w_(-i) diag((X' W_(-i) X)^-1))`` with
       ``W_(-i) = diag(1 / (v + tau2_(-i)))`` over all ``k`` studies.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances (at least two studies).
+    X : ndarray, optional
+        The design matrix (``None``: intercept only).
+    method, ci, hk_adhoc, level
+        The model, as :func:`~metapool.stats.regression.fit_meta_regression`.
+    names : sequence of str, optional
+        Coefficient names.
+
+    Returns
+    -------
+    InfluenceResult
     """
     yi, vi = check_effects(yi, vi)
     k = len(yi)
@@ -214,7 +239,8 @@ def influence(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: f
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
-    full = fit_meta_regression(yi, vi, X, method=method, test=test, level=level, names=names, compute_r2=False)
+    model = dict(method=method, ci=ci, hk_adhoc=hk_adhoc, level=level, compute_r2=False)
+    full = fit_meta_regression(yi, vi, X, names=names, **model)
     p = full.p
     btt = tuple(range(p))  # influence(): every coefficient, intercept included
     m = len(btt)
@@ -231,8 +257,7 @@ def influence(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: f
         if np.linalg.matrix_rank(X[keep]) < p:
             continue  # metafor: redundant predictors after deletion -> NA
         try:
-            res = fit_meta_regression(yi[keep], vi[keep], X[keep], method=method, test=test, level=level,
-                                      compute_r2=False)
+            res = fit_meta_regression(yi[keep], vi[keep], X[keep], **model)
         except (ValueError, RuntimeError, np.linalg.LinAlgError):
             continue
         xi = X[i]

@@ -32,13 +32,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+
+from ..vocabulary import IV_MEDIAN_METHODS, MEDIAN_METHODS
 from .effects import se_from_ci, z_crit
 from .pooling import inverse_variance
 from .results import PooledEstimate
 
 __all__ = [
-    "MEDIAN_METHODS",
-    "IV_MEDIAN_METHODS",
     "ONE_SIDED_NOTE",
     "log_scale_effects",
     "pool_log_scale",
@@ -53,7 +53,6 @@ __all__ = [
     "printed_decimals",
 ]
 
-from ..vocabulary import IV_MEDIAN_METHODS, MEDIAN_METHODS
 ONE_SIDED_NOTE = "upper CI limit not reached: one-sided SE from the lower half of the CI"
 
 

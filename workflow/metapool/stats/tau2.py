@@ -1,31 +1,47 @@
-"""Between-study variance (tau^2) estimators for the random-effects model.
+"""Between-study variance (tau^2) estimators of the random-effects model, for one meta-analysis or many.
 
-All functions take the effect sizes ``yi`` and sampling variances ``vi`` of one
-meta-analysis (intercept-only model) and return ``Tau2Estimate``. They follow
-metafor's ``rma.uni`` (Viechtbauer 2010, J Stat Softw 36(3)) step for step,
-including starting values, stopping rules and truncation at zero, so that the
+Each estimator is one function named as in the literature (``tau2_dl``, ``tau2_reml``, ...),
+written once for ``G`` meta-analyses computed in lockstep (:mod:`metapool.stats.lockstep`).
+Called with the studies of one meta-analysis (``groups=None``) it returns a
+:class:`Tau2Estimate` and raises :class:`ConvergenceError` when the estimator does not
+converge; called with ``groups`` it returns :class:`Tau2Estimates`, one entry per group, a
+group that does not converge getting NaN and the message, without affecting the others.
+
+The estimators follow metafor's ``rma.uni`` (Viechtbauer 2010, J Stat Softw 36(3)) step
+for step, including starting values, stopping rules and truncation at zero, so that the
 numbers agree to floating-point precision:
 
-* iterative estimators (ML, REML, EB) use Fisher scoring from the Hedges
-  estimate, stop when the change is below ``threshold`` (1e-5) and raise
-  :class:`ConvergenceError` after ``maxiter`` (100) steps instead of returning
-  a wrong number;
-* PM solves its estimating equation with Brent's method exactly as R's
-  ``uniroot`` does (tolerance ``.Machine$double.eps^0.25``).
+* a group of one study has tau^2 = 0 (heterogeneity is not estimable);
+* the iterative estimators (ML, REML, EB) run :func:`fisher_scoring` from the Hedges
+  estimate, stop when the change is at most ``THRESHOLD`` (1e-5) and fail after
+  ``MAXITER`` (100) steps instead of returning a wrong number;
+* PM solves its estimating equation with Brent's method exactly as R's ``uniroot``
+  does (:func:`paule_mandel_search`, tolerance ``.Machine$double.eps^0.25``).
+
+The design-matrix estimators of meta-regression (:mod:`metapool.stats.regression`) are
+the generalisation of these to ``y = X beta + u + e``; they share :func:`fisher_scoring`
+and :func:`paule_mandel_search`.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..vocabulary import TAU2_METHODS
+from .lockstep import UNIROOT_TOL, ConvergenceError, Groups, WorkingSet, libm, max0, zeroin
+
 __all__ = [
     "ConvergenceError",
     "Tau2Estimate",
-    "TAU2_METHODS",
+    "Tau2Estimates",
+    "TAU2_ESTIMATORS",
+    "check_methods",
     "estimate_tau2",
+    "tau2_ee",
     "tau2_dl",
     "tau2_he",
     "tau2_sj",
@@ -34,235 +50,440 @@ __all__ = [
     "tau2_eb",
     "tau2_pm",
     "q_statistic",
+    "fisher_scoring",
+    "paule_mandel_search",
 ]
 
 THRESHOLD = 1e-5
 MAXITER = 100
-UNIROOT_TOL = np.finfo(float).eps ** 0.25
 TAU2_MAX = 100.0
-
-
-class ConvergenceError(RuntimeError):
-    """An iterative tau^2 estimator did not converge."""
+_LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
 class Tau2Estimate:
+    """The tau^2 estimate of one meta-analysis (``iterations`` of an iterative estimator, else 0)."""
+
     tau2: float
     method: str
     iterations: int = 0
 
 
-def _wmean(yi, wi):
-    return float(np.sum(wi * yi) / np.sum(wi))
+@dataclass(frozen=True)
+class Tau2Estimates:
+    """The tau^2 estimates of ``G`` meta-analyses, one entry per group.
+
+    A group whose estimator did not converge has ``converged == False``, NaN for
+    ``tau2`` and the reason in ``message`` (empty for the others).
+    """
+
+    tau2: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    message: np.ndarray
+    method: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tau2)
+
+    def single(self) -> Tau2Estimate:
+        """The estimate of a one-group call; :class:`ConvergenceError` when it did not converge."""
+        if not self.converged[0]:
+            raise ConvergenceError(self.message[0])
+        return Tau2Estimate(float(self.tau2[0]), str(self.method[0]), int(self.iterations[0]))
 
 
-def q_statistic(yi, vi, tau2: float = 0.0) -> float:
+_ESTIMATOR_SECTIONS = """
+Parameters
+----------
+yi, vi : array_like
+    Effect sizes and sampling variances.
+groups : Groups, optional
+    The meta-analyses the studies form, stored by group
+    (:class:`~metapool.stats.lockstep.Groups`); ``None``: the studies are one meta-analysis.
+
+Returns
+-------
+Tau2Estimate
+    Without ``groups``; :class:`ConvergenceError` when the estimator does not converge.
+Tau2Estimates
+    With ``groups``: one entry per group.
+"""
+
+
+def _estimator(func):
+    """An estimator's docstring completed with the parameters and returns every estimator shares."""
+    func.__doc__ = inspect.cleandoc(func.__doc__) + "\n" + _ESTIMATOR_SECTIONS
+    return func
+
+
+def _estimate(method: str, kernel, yi, vi, groups: Groups | None):
+    """Run an estimator's ``kernel(y, v, groups)`` on the groups of more than one study.
+
+    The kernel returns the tau^2 per group (closed forms) or ``(tau2, iterations,
+    converged, message)``. Without ``groups`` the studies are one meta-analysis and
+    the result is its :class:`Tau2Estimate`.
+    """
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    single = groups is None
+    if single:
+        groups = Groups.single(len(y))
+    n = len(groups)
+    tau2 = np.zeros(n)
+    iterations = np.zeros(n, dtype=np.int64)
+    converged = np.ones(n, dtype=bool)
+    message = np.full(n, "", dtype=object)
+    multi = groups.k > 1
+    if multi.any():
+        sub, studies = (groups, slice(None)) if multi.all() else groups.subset(multi)
+        with np.errstate(all="ignore"):
+            out = kernel(y[studies], v[studies], sub)
+        if isinstance(out, tuple):
+            tau2[multi], iterations[multi], converged[multi], message[multi] = out
+        else:
+            tau2[multi] = out
+    est = Tau2Estimates(tau2, iterations, converged, message, np.full(n, method, dtype=object))
+    return est.single() if single else est
+
+
+def q_statistic(yi, vi, tau2=0.0, groups: Groups | None = None):
     """Generalised Cochran's Q: ``sum w_i (y_i - ybar_w)^2`` with ``w_i = 1/(v_i + tau2)``.
 
     Cochran WG. The combination of estimates from different experiments.
     Biometrics 1954;10:101-129.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    tau2 : float or ndarray
+        The between-study variance (one value, or one per group).
+    groups : Groups, optional
+        The meta-analyses the studies form; ``None``: one.
+
+    Returns
+    -------
+    float, or ndarray with one Q per group
     """
-    wi = 1.0 / (vi + tau2)
-    return float(np.sum(wi * (yi - _wmean(yi, wi)) ** 2))
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    g = Groups.single(len(y)) if groups is None else groups
+    wi = 1.0 / (v + g.expand(tau2))
+    mean = g.sum(wi * y) / g.sum(wi)
+    q = g.sum(wi * (y - g.expand(mean)) ** 2)
+    return float(q[0]) if groups is None else q
 
 
-def _trace_p(wi) -> float:
-    s = wi.sum()
-    return float(s - np.sum(wi**2) / s)
+@_estimator
+def tau2_ee(yi, vi, groups: Groups | None = None):
+    """The common-effect (equal-effects) model: tau^2 = 0.
+
+    """
+    return _estimate("EE", lambda y, v, g: np.zeros(len(g)), yi, vi, groups)
 
 
-def tau2_dl(yi, vi) -> Tau2Estimate:
+@_estimator
+def tau2_dl(yi, vi, groups: Groups | None = None):
     """DerSimonian-Laird method-of-moments estimator.
+
+    ``tau2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w))`` with ``w = 1/v``
+    and Cochran's Q.
 
     DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin
     Trials 1986;7:177-188.
+
     """
-    k = len(yi)
-    wi = 1.0 / vi
-    tau2 = (q_statistic(yi, vi) - (k - 1)) / _trace_p(wi)
-    return Tau2Estimate(max(0.0, tau2), "DL")
+    def dl(y, v, g):
+        wi = 1.0 / v
+        s = g.sum(wi)
+        return max0((q_statistic(y, v, 0.0, g) - (g.k - 1)) / (s - g.sum(wi**2) / s))
+
+    return _estimate("DL", dl, yi, vi, groups)
 
 
-def _he_raw(yi, vi) -> float:
-    k = len(yi)
-    rss = float(np.sum((yi - yi.mean()) ** 2))
-    tr_pv = float(vi.sum() - vi.sum() / k)
-    return (rss - tr_pv) / (k - 1)
+def _he_rss(y, g: Groups) -> np.ndarray:
+    """Unweighted residual sum of squares about the mean, per group."""
+    return g.sum((y - g.expand(g.sum(y) / g.k)) ** 2)
 
 
-def tau2_he(yi, vi) -> Tau2Estimate:
+def _he_raw(y, v, g: Groups) -> np.ndarray:
+    """Hedges' estimate before truncation at zero."""
+    k = g.k
+    sv = g.sum(v)
+    return (_he_rss(y, g) - (sv - sv / k)) / (k - 1)
+
+
+@_estimator
+def tau2_he(yi, vi, groups: Groups | None = None):
     """Hedges' (unweighted method-of-moments) estimator.
+
+    ``tau2 = max(0, (sum (y_i - ybar)^2 - (sum v - sum v / k)) / (k - 1))``.
 
     Hedges LV, Olkin I. Statistical Methods for Meta-Analysis. Academic Press,
     1985.
+
     """
-    return Tau2Estimate(max(0.0, _he_raw(yi, vi)), "HE")
+    return _estimate("HE", lambda y, v, g: max0(_he_raw(y, v, g)), yi, vi, groups)
 
 
-def tau2_sj(yi, vi) -> Tau2Estimate:
-    """Sidik-Jonkman estimator (one step from the sample variance of ``yi``).
+@_estimator
+def tau2_sj(yi, vi, groups: Groups | None = None):
+    """Sidik-Jonkman estimator: one step from the sample variance of ``yi``.
+
+    ``tau2 = tau2_0 Q(tau2_0) / (k - 1)`` with ``tau2_0 = sum (y_i - ybar)^2 / k``
+    and the generalised Q at ``tau2_0``.
 
     Sidik K, Jonkman JN. Simple heterogeneity variance estimation for
     meta-analysis. J R Stat Soc C 2005;54:367-384.
+
     """
-    k = len(yi)
-    tau2_0 = float(np.var(yi))  # var(yi) * (k - 1) / k
-    tau2 = tau2_0 * q_statistic(yi, vi, tau2_0) / (k - 1)
-    return Tau2Estimate(max(0.0, tau2), "SJ")
+    def sj(y, v, g):
+        tau2_0 = _he_rss(y, g) / g.k  # np.var(yi)
+        return max0(tau2_0 * q_statistic(y, v, tau2_0, g) / (g.k - 1))
+
+    return _estimate("SJ", sj, yi, vi, groups)
 
 
-def _loglik(yi, vi, tau2: float, reml: bool) -> float:
-    k = len(yi)
-    wi = 1.0 / (vi + tau2)
-    rss = float(np.sum(wi * (yi - _wmean(yi, wi)) ** 2))
-    ll = -0.5 * k * math.log(2 * math.pi) - 0.5 * float(np.sum(np.log(vi + tau2))) - 0.5 * rss
-    if reml:
-        ll += 0.5 * math.log(2 * math.pi) - 0.5 * math.log(float(wi.sum()))
-    return ll
+def fisher_scoring(method: str, tau2, step, loglik=None):
+    """Fisher scoring for tau^2 of many meta-analyses in lockstep, with metafor's stopping rule and checks.
 
+    From the starting values ``tau2``, each iteration adds the scoring step
+    ``adj`` (0 when NaN), halved while ``tau2 + adj < 0``; a group stops when the
+    change is at most ``THRESHOLD`` and fails after ``MAXITER`` iterations. For
+    ML and REML, metafor's ``ll0check`` then sets tau^2 to 0 when the
+    log-likelihood at 0 exceeds that at the estimate (a local maximum). The
+    estimate is truncated at 0; an infinite one is a failure.
 
-def _fisher_scoring(yi, vi, method: str) -> Tau2Estimate:
-    k = len(yi)
-    tau2 = max(0.0, _he_raw(yi, vi))
-    change = THRESHOLD + 1.0
+    Parameters
+    ----------
+    method : str
+        ``"ML"``, ``"REML"`` or ``"EB"`` (for the messages and the ``ll0check``).
+    tau2 : ndarray
+        Starting values, one per group.
+    step : callable
+        ``step(ids, tau2)``: the scoring steps of the groups ``ids`` (an
+        increasing subsequence of those still iterating) at ``tau2``.
+    loglik : callable, optional
+        ``loglik(mask, tau2)``: the (restricted) log-likelihood of the groups
+        selected by the boolean ``mask`` at ``tau2`` (ML and REML).
+
+    Returns
+    -------
+    tau2, iterations, converged, message : ndarray
+        One entry per group.
+    """
+    tau2 = np.asarray(tau2, dtype=float)
+    n = len(tau2)
+    out = np.full(n, np.nan)
+    iterations = np.zeros(n, dtype=np.int64)
+    converged = np.zeros(n, dtype=bool)
+    message = np.full(n, "", dtype=object)
+    ids = np.arange(n)  # the groups still iterating
     iteration = 0
-    while change > THRESHOLD:
+    while len(ids):
         iteration += 1
         old = tau2
-        wi = 1.0 / (vi + tau2)
-        s = wi.sum()
-        resid = yi - np.sum(wi * yi) / s
-        py = wi * resid  # P y for the intercept-only model
-        if method == "ML":
-            adj = (np.sum(py**2) - s) / np.sum(wi**2)
-        elif method == "REML":
-            s2, s3 = np.sum(wi**2), np.sum(wi**3)
-            tr_p = s - s2 / s
-            tr_pp = s2 - 2.0 * s3 / s + s2**2 / s**2
-            adj = (np.sum(py**2) - tr_p) / tr_pp
-        else:  # EB
-            adj = (np.sum(wi * resid**2) * k / (k - 1) - k) / s
-        adj = float(adj)
-        if math.isnan(adj):
-            adj = 0.0
-        while tau2 + adj < 0.0:
-            adj /= 2.0
+        adj = np.asarray(step(ids, tau2), dtype=float)
+        adj = np.where(np.isnan(adj), 0.0, adj)
+        negative = tau2 + adj < 0.0
+        halvings = 0
+        while negative.any() and halvings < 2200:  # any finite step underflows to 0 by then
+            adj = np.where(negative, adj / 2.0, adj)
+            negative = tau2 + adj < 0.0
+            halvings += 1
         tau2 = tau2 + adj
-        change = abs(old - tau2)
+        change = np.abs(old - tau2)
         if iteration > MAXITER:
-            raise ConvergenceError(
-                f"{method}: Fisher scoring did not converge in {MAXITER} iterations "
-                f"(last change {change:.3g} > {THRESHOLD:g})"
-            )
-    if method in ("ML", "REML") and tau2 > THRESHOLD:
-        # metafor's ll0check: a fit worse than tau2 = 0 means a local maximum.
-        reml = method == "REML"
-        if _loglik(yi, vi, 0.0, reml) - _loglik(yi, vi, tau2, reml) > UNIROOT_TOL:
-            tau2 = 0.0
-    return Tau2Estimate(max(0.0, tau2), method, iteration)
+            iterations[ids] = iteration
+            for i, c in zip(ids, change):
+                message[i] = (f"{method}: Fisher scoring did not converge in {MAXITER} iterations "
+                              f"(last change {c:.3g} > {THRESHOLD:g})")
+            break
+        done = ~(change > THRESHOLD)
+        if done.any():
+            out[ids[done]] = tau2[done]
+            iterations[ids[done]] = iteration
+            converged[ids[done]] = True
+            ids, tau2 = ids[~done], tau2[~done]
+    if method in ("ML", "REML"):
+        check = converged & (out > THRESHOLD)
+        if check.any():
+            ll0 = loglik(check, np.zeros(int(check.sum())))
+            out[check] = np.where(ll0 - loglik(check, out[check]) > UNIROOT_TOL, 0.0, out[check])
+    out = np.where(converged, max0(out), np.nan)
+    infinite = converged & ~np.isfinite(out)
+    converged &= ~infinite
+    out[infinite] = np.nan
+    message[infinite] = f"{method}: Fisher scoring diverged (tau2 is infinite)"
+    return out, iterations, converged, message
 
 
-def tau2_ml(yi, vi) -> Tau2Estimate:
-    """Maximum-likelihood estimator (Fisher scoring).
+def paule_mandel_search(f, n: int, tau2_max):
+    """The tau^2 at which a generalised Q statistic equals its expected value, for ``n`` groups in lockstep.
 
-    Hardy RJ, Thompson SG. A likelihood approach to meta-analysis with random
-    effects. Stat Med 1996;15:619-629.
-    """
-    return _fisher_scoring(yi, vi, "ML")
-
-
-def tau2_reml(yi, vi) -> Tau2Estimate:
-    """Restricted maximum-likelihood estimator (Fisher scoring).
-
-    Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in
-    the random-effects model. J Educ Behav Stat 2005;30:261-293.
-    """
-    return _fisher_scoring(yi, vi, "REML")
-
-
-def tau2_eb(yi, vi) -> Tau2Estimate:
-    """Empirical Bayes estimator (Morris 1983), by Fisher-type scoring as metafor.
-
-    Morris CN. Parametric empirical Bayes inference: theory and applications.
-    J Am Stat Assoc 1983;78:47-55.
-    """
-    return _fisher_scoring(yi, vi, "EB")
-
-
-def zeroin(f, lower: float, upper: float, f_lower: float, f_upper: float,
-           tol: float = UNIROOT_TOL, maxiter: int = 1000) -> tuple[float, int]:
-    """Brent's root finder as implemented in R's ``uniroot`` (``R_zeroin2``).
-
-    Brent RP. Algorithms for Minimization without Derivatives. Prentice-Hall,
-    1973, chapter 4. Returns ``(root, iterations)``.
-    """
-    eps = np.finfo(float).eps
-    a, b, fa, fb = lower, upper, f_lower, f_upper
-    c, fc = a, fa
-    if fa == 0.0:
-        return a, 0
-    if fb == 0.0:
-        return b, 0
-    for iteration in range(maxiter + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2.0 * eps * abs(b) + tol / 2.0
-        new_step = (c - b) / 2.0
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b, iteration
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p = cb * t1
-                q = 1.0 - t1
-            else:
-                q = fa / fc
-                t1 = fb / fc
-                t2 = fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < (0.75 * cb * q - abs(tol_act * q) / 2.0) and p < abs(prev_step * q / 2.0):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    raise ConvergenceError(f"root finding did not converge in {maxiter} iterations")
-
-
-def tau2_pm(yi, vi) -> Tau2Estimate:
-    """Paule-Mandel estimator: the tau^2 at which generalised Q equals k - 1.
+    ``f(ids, tau2)`` is ``Q(tau2) - df`` of the groups ``ids``, decreasing in
+    tau^2. As metafor: tau^2 = 0 when ``f(0) < 0``; a failure when
+    ``f(tau2_max) > 0`` (the root lies beyond the search limit); otherwise the
+    root on ``[0, tau2_max]`` by R's ``uniroot`` (:func:`~metapool.stats.lockstep.zeroin`,
+    at most ``MAXITER`` iterations).
 
     Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur
     Stand 1982;87:377-385.
+
+    Parameters
+    ----------
+    f : callable
+        The estimating function (see above).
+    n : int
+        The number of groups.
+    tau2_max : float or ndarray
+        The upper end of the search (one value, or one per group).
+
+    Returns
+    -------
+    tau2, iterations, converged, message : ndarray
+        One entry per group.
     """
-    k = len(yi)
+    tau2_max = np.broadcast_to(np.asarray(tau2_max, dtype=float), (n,))
+    every = np.arange(n)
+    f0 = f(every, np.zeros(n))
+    fmax = f(every, tau2_max.copy())
+    tau2 = np.full(n, np.nan)
+    iterations = np.zeros(n, dtype=np.int64)
+    message = np.full(n, "", dtype=object)
+    zero = f0 < 0
+    tau2[zero] = 0.0
+    converged = zero.copy()
+    for i in np.flatnonzero(~zero & (fmax > 0)):
+        message[i] = f"PM: tau2 exceeds the search limit {tau2_max[i]:g}"
+    solve = np.flatnonzero(~zero & ~(fmax > 0))
+    if len(solve):
+        root, its, ok = zeroin(lambda ids, t: f(solve[ids], t), np.zeros(len(solve)), tau2_max[solve],
+                               f0[solve], fmax[solve], maxiter=MAXITER)
+        tau2[solve] = np.where(ok, max0(root), np.nan)
+        iterations[solve] = its
+        converged[solve] = ok
+        message[solve[~ok]] = f"root finding did not converge in {MAXITER} iterations"
+    return tau2, iterations, converged, message
 
-    def f(t):
-        return q_statistic(yi, vi, t) - (k - 1)
 
-    f0 = f(0.0)
-    if f0 < 0:
-        return Tau2Estimate(0.0, "PM")
-    fmax = f(TAU2_MAX)
-    if fmax > 0:
-        raise ConvergenceError(f"PM: tau2 exceeds the search limit {TAU2_MAX:g}")
-    root, iterations = zeroin(f, 0.0, TAU2_MAX, f0, fmax, maxiter=MAXITER)
-    return Tau2Estimate(max(0.0, root), "PM", iterations)
+def _weighted_residuals(ws: WorkingSet, tau2):
+    """``groups, w, sum w, y - ybar_w`` of the working set at ``tau2`` (``w = 1/(v + tau2)``)."""
+    y, v = ws.arrays
+    g = ws.groups
+    wi = 1.0 / (v + g.expand(tau2))
+    s = g.sum(wi)
+    return g, wi, s, y - g.expand(g.sum(wi * y) / s)
 
 
-_ESTIMATORS = {
+def _loglik(y, v, g: Groups, tau2, reml: bool) -> np.ndarray:
+    """The ML (or REML) log-likelihood of the intercept-only random-effects model at ``tau2``, per group."""
+    tau2_long = g.expand(tau2)
+    wi = 1.0 / (v + tau2_long)
+    s = g.sum(wi)
+    rss = g.sum(wi * (y - g.expand(g.sum(wi * y) / s)) ** 2)
+    ll = -0.5 * g.k.astype(float) * _LOG_2PI - 0.5 * g.sum(np.log(v + tau2_long)) - 0.5 * rss
+    if reml:
+        ll = ll + (0.5 * _LOG_2PI - 0.5 * libm(math.log, s))
+    return ll
+
+
+def _scoring(method: str, step):
+    """The kernel of an intercept-only Fisher-scoring estimator with scoring step ``step(working_set, tau2)``."""
+    def kernel(y, v, g):
+        ws = WorkingSet(g, y, v)
+
+        def loglik(mask, tau2):
+            sub, studies = g.subset(mask)
+            return _loglik(y[studies], v[studies], sub, tau2, method == "REML")
+
+        return fisher_scoring(method, max0(_he_raw(y, v, g)), lambda ids, t: step(ws.restrict(ids), t), loglik)
+
+    return kernel
+
+
+@_estimator
+def tau2_ml(yi, vi, groups: Groups | None = None):
+    """Maximum-likelihood estimator, by Fisher scoring.
+
+    Step ``(sum (w_i (y_i - ybar_w))^2 - sum w) / sum w^2`` with ``w = 1/(v + tau2)``.
+
+    Hardy RJ, Thompson SG. A likelihood approach to meta-analysis with random
+    effects. Stat Med 1996;15:619-629.
+
+    """
+    def step(ws, tau2):
+        g, wi, s, resid = _weighted_residuals(ws, tau2)
+        return (g.sum((wi * resid) ** 2) - s) / g.sum(wi**2)
+
+    return _estimate("ML", _scoring("ML", step), yi, vi, groups)
+
+
+@_estimator
+def tau2_reml(yi, vi, groups: Groups | None = None):
+    """Restricted maximum-likelihood estimator, by Fisher scoring.
+
+    Step ``(y'PPy - tr P) / tr(PP)`` with the residual projection
+    ``P = W - w w' / sum w`` of the intercept-only model, ``W = diag(1/(v + tau2))``.
+
+    Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in
+    the random-effects model. J Educ Behav Stat 2005;30:261-293.
+
+    """
+    def step(ws, tau2):
+        g, wi, s, resid = _weighted_residuals(ws, tau2)
+        s2, s3 = g.sum(wi**2), g.sum(wi**3)
+        tr_p = s - s2 / s
+        # metafor squares these sums as single numbers: the C library's pow
+        tr_pp = s2 - 2.0 * s3 / s + libm(math.pow, s2, 2.0) / libm(math.pow, s, 2.0)
+        return (g.sum((wi * resid) ** 2) - tr_p) / tr_pp
+
+    return _estimate("REML", _scoring("REML", step), yi, vi, groups)
+
+
+@_estimator
+def tau2_eb(yi, vi, groups: Groups | None = None):
+    """Empirical Bayes estimator, by Fisher-type scoring as metafor.
+
+    Step ``(k / (k - 1) sum w_i (y_i - ybar_w)^2 - k) / sum w`` with ``w = 1/(v + tau2)``.
+
+    Morris CN. Parametric empirical Bayes inference: theory and applications.
+    J Am Stat Assoc 1983;78:47-55.
+
+    """
+    def step(ws, tau2):
+        g, wi, s, resid = _weighted_residuals(ws, tau2)
+        k = g.k
+        return (g.sum(wi * resid**2) * k / (k - 1) - k) / s
+
+    return _estimate("EB", _scoring("EB", step), yi, vi, groups)
+
+
+@_estimator
+def tau2_pm(yi, vi, groups: Groups | None = None):
+    """Paule-Mandel estimator: the tau^2 at which the generalised Q equals ``k - 1``.
+
+    Solved on ``[0, 100]`` by :func:`paule_mandel_search` (R's ``uniroot``).
+
+    Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur
+    Stand 1982;87:377-385.
+
+    """
+    def pm(y, v, g):
+        ws = WorkingSet(g, y, v)
+
+        def f(ids, tau2):
+            ws.restrict(ids)
+            return q_statistic(*ws.arrays, tau2, ws.groups) - (ws.groups.k - 1)
+
+        return paule_mandel_search(f, len(g), TAU2_MAX)
+
+    return _estimate("PM", pm, yi, vi, groups)
+
+
+TAU2_ESTIMATORS = {
+    "EE": tau2_ee,
     "DL": tau2_dl,
     "HE": tau2_he,
     "SJ": tau2_sj,
@@ -271,21 +492,46 @@ _ESTIMATORS = {
     "EB": tau2_eb,
     "PM": tau2_pm,
 }
-from ..vocabulary import TAU2_METHODS  # "EE" and the keys of _ESTIMATORS
 
 
-def estimate_tau2(yi, vi, method: str = "REML") -> Tau2Estimate:
-    """Dispatch to a tau^2 estimator by metafor's name.
+def check_methods(method) -> None:
+    """Raise :class:`ValueError` unless every entry of ``method`` is one of :data:`TAU2_METHODS`."""
+    for m in np.unique(np.asarray(method, dtype=object).astype(str)).tolist():
+        if m not in TAU2_ESTIMATORS:
+            raise ValueError(f"unknown tau2 method {m!r}; choose one of {', '.join(TAU2_METHODS)}")
 
-    ``"EE"`` (equal/common effect) returns 0; with a single study every
-    estimator returns 0 (heterogeneity is not estimable).
+
+def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None):
+    """tau^2 by the estimator named as in metafor (``EE``, ``DL``, ``HE``, ``SJ``, ``ML``, ``REML``, ``EB``, ``PM``).
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes and sampling variances.
+    method : str or array of str
+        The estimator; with ``groups`` also one per group.
+    groups : Groups, optional
+        The meta-analyses the studies form (studies stored by group); ``None``: one.
+
+    Returns
+    -------
+    Tau2Estimate, or Tau2Estimates with ``groups``
     """
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    if method == "EE":
-        return Tau2Estimate(0.0, "EE")
-    if method not in _ESTIMATORS:
-        raise ValueError(f"unknown tau2 method {method!r}; choose one of {', '.join(TAU2_METHODS)}")
-    if len(yi) == 1:
-        return Tau2Estimate(0.0, method)
-    return _ESTIMATORS[method](yi, vi)
+    check_methods(method)
+    if groups is None:
+        return TAU2_ESTIMATORS[str(method)](yi, vi)
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    n = len(groups)
+    methods = np.broadcast_to(np.asarray(method, dtype=object), (n,)).astype(str)
+    tau2 = np.zeros(n)
+    iterations = np.zeros(n, dtype=np.int64)
+    converged = np.ones(n, dtype=bool)
+    message = np.full(n, "", dtype=object)
+    for name in np.unique(methods):
+        sel = methods == name
+        sub, studies = (groups, slice(None)) if sel.all() else groups.subset(sel)
+        est = TAU2_ESTIMATORS[name](y[studies], v[studies], sub)
+        tau2[sel], iterations[sel], converged[sel], message[sel] = (est.tau2, est.iterations, est.converged,
+                                                                     est.message)
+    return Tau2Estimates(tau2, iterations, converged, message, methods.astype(object))

@@ -1,26 +1,28 @@
-"""pool_many (vectorised pooling of many meta-analyses) against the scalar engine and metafor.
+"""The inverse-variance core (pool_many and its one-group call inverse_variance) against a scalar oracle and metafor.
 
-The scalar path (metapool.stats.pooling.inverse_variance) is the reference: every
-group of a pool_many call must give its numbers (rtol 1e-10 for closed-form
+The oracle (tests/stats/scalar_oracle.py: one meta-analysis at a time in plain Python) is the
+reference: every group of a pool_many call must give its numbers (rtol 1e-10 for closed-form
 estimators, 1e-9 for iterative ones; in fact they are identical, which
-test_identical_to_scalar_path pins), fail where it fails (ConvergenceError ->
-converged False and NaN) and match metafor 3.8-1 on the proportions fixture.
+test_identical_to_the_scalar_oracle pins), fail where it fails (-> converged False and NaN;
+inverse_variance raises ConvergenceError) and match metafor 3.8-1 on the proportions fixture.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from metapool.stats.batch import BatchPoolResult, pool_many
 from metapool.stats.effects import ilogit, logit_effects
-from metapool.stats.pooling import CI_METHODS, PI_METHODS, inverse_variance
-from metapool.stats.tau2 import TAU2_METHODS, ConvergenceError
+from metapool.stats.lockstep import ConvergenceError
+from metapool.stats.pooling import BatchPoolResult, hartung_knapp_factor, inverse_variance, pool_many
+from metapool.vocabulary import CI_METHODS, PI_METHODS, TAU2_METHODS
 
+import scalar_oracle
 from conftest import load_fixture
 
 CLOSED_FORM = ("EE", "DL", "HE", "SJ")
@@ -33,9 +35,9 @@ LEVELS = (0.8, 0.9, 0.95, 0.99)
 def _scalar(yi, vi, group, g, method, ci, level, pi, hk_adhoc):
     m = group == g
     try:
-        return inverse_variance(yi[m], vi[m], method=method[g], ci=ci[g], level=level[g], pi=pi[g],
-                                hk_adhoc=bool(hk_adhoc[g]))
-    except ConvergenceError:
+        return scalar_oracle.pool(yi[m], vi[m], method=method[g], ci=ci[g], level=level[g], pi=pi[g],
+                                  hk_adhoc=bool(hk_adhoc[g]))
+    except scalar_oracle.NotConverged:
         return None
 
 
@@ -45,7 +47,7 @@ def assert_matches_scalar(res: BatchPoolResult, yi, vi, group, method, ci, level
     for g in range(n_groups):
         ref = _scalar(yi, vi, group, g, method, ci, level, pi, hk_adhoc)
         where = f"group {g}: {method[g]} {ci[g]} level={level[g]} pi={pi[g]} k={res.k[g]}"
-        if ref is None:  # the scalar path raised ConvergenceError
+        if ref is None:  # the oracle did not converge
             assert not res.converged[g], where
             for name in TAU2_DEPENDENT:
                 assert np.isnan(getattr(res, name)[g]), f"{where}: {name} should be NaN"
@@ -90,7 +92,7 @@ def batches(draw, methods=TAU2_METHODS, cis=CI_METHODS):
 @pytest.mark.parametrize("method", TAU2_METHODS)
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
-def test_every_method_and_ci_equals_the_scalar_path(method, ci, data):
+def test_every_method_and_ci_equals_the_scalar_oracle(method, ci, data):
     b = data.draw(batches(methods=(method,), cis=(ci,)))
     res = pool_many(b["yi"], b["vi"], b["group"], method=method, ci=ci, level=b["level"], pi=b["pi"],
                     hk_adhoc=b["hk_adhoc"])
@@ -99,14 +101,14 @@ def test_every_method_and_ci_equals_the_scalar_path(method, ci, data):
 
 @settings(max_examples=50, deadline=None)
 @given(b=batches())
-def test_a_multiverse_mixing_estimators_and_intervals_equals_the_scalar_path(b):
+def test_a_multiverse_mixing_estimators_and_intervals_equals_the_scalar_oracle(b):
     res = pool_many(**b)
     assert_matches_scalar(res, **b)
 
 
-def test_identical_to_scalar_path():
+def test_identical_to_the_scalar_oracle():
     """Not merely close: the same floating-point operations in the same order (segment sums as
-    np.sum's pairwise summation, libm pow/log where the reference calls them on numpy scalars)."""
+    np.sum's pairwise summation, libm pow/log where the oracle calls them on numpy scalars)."""
     rng = np.random.default_rng(20240611)
     n_groups = 400
     ks = rng.integers(1, 31, n_groups)
@@ -159,7 +161,7 @@ def test_all_proportion_fixtures_in_one_call_match_metafor():
 
 # --------------------------------------------------------------------------- failures, edge cases
 
-# Each makes the scalar path raise ConvergenceError.
+# Each makes inverse_variance raise ConvergenceError.
 NOT_CONVERGING = {
     "ML": ([1.04, -0.58, -0.17, -1.29, 1.68, 0.44, 1.39], [0.558, 1.19, 0.667, 0.525, 0.527, 0.042, 1.349]),
     "REML": ([-0.02, -0.15, -0.64, -1.58, 0.52, -1.44, -1.24], [1.139, 1.83, 1.564, 1.716, 0.049, 0.041, 1.273]),
@@ -252,3 +254,72 @@ def test_invalid_input_is_rejected(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         pool_many(**args)
+
+
+# --------------------------------------------------------------------------- the one-group call
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=batches())
+def test_inverse_variance_is_the_one_group_pool_many(b):
+    """inverse_variance gives the PoolResult of its studies' group in any pool_many call."""
+    res = pool_many(**b)
+    for g in range(len(res)):
+        m = b["group"] == g
+        opts = dict(method=b["method"][g], ci=b["ci"][g], level=b["level"][g], pi=b["pi"][g],
+                    hk_adhoc=bool(b["hk_adhoc"][g]))
+        if not res.converged[g]:
+            with pytest.raises(ConvergenceError, match=re.escape(res.message[g])):
+                inverse_variance(b["yi"][m], b["vi"][m], **opts)
+            continue
+        one = inverse_variance(b["yi"][m], b["vi"][m], **opts)
+        for name in FIELDS + ("iterations",):
+            got, want = getattr(one, name), getattr(res, name)[g]
+            assert got == want or (np.isnan(got) and np.isnan(want)), name
+        assert one.ci == res.ci[g] and one.method == res.method[g] and one.level == res.level[g]
+        assert np.array_equal(one.weights, res.weights[m])
+        assert bool(one.notes) == (one.k == 1)
+
+
+@pytest.mark.parametrize("method, message", [
+    ("ML", r"^ML: Fisher scoring did not converge in 100 iterations \(last change .* > 1e-05\)$"),
+    ("REML", r"^REML: Fisher scoring did not converge in 100 iterations \(last change .* > 1e-05\)$"),
+    ("EB", r"^EB: Fisher scoring did not converge in 100 iterations \(last change .* > 1e-05\)$"),
+    ("PM", r"^PM: tau2 exceeds the search limit 100$"),
+])
+def test_non_convergence_says_why(method, message):
+    y, v = (np.array(x) for x in NOT_CONVERGING[method])
+    with pytest.raises(ConvergenceError, match=message):
+        inverse_variance(y, v, method=method)
+    res = pool_many(np.r_[y, 0.1, 0.2], np.r_[v, 0.1, 0.1], np.repeat([0, 1], [len(y), 2]), method=method)
+    assert re.match(message, res.message[0]) and res.message[1] == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(yi=[], vi=[]), "^cannot pool zero studies$"),
+        (dict(vi=[0.1, 0.2]), "^yi and vi must have the same length$"),
+        (dict(vi=[0.1, -0.2, 0.3]), "^every study needs a finite effect size and a positive, finite variance$"),
+        (dict(ci="knha"), r"^ci must be one of \('z', 'hartung_knapp'\), got 'knha'$"),
+        (dict(pi="t"), r"^pi must be one of \('default', 'normal', 't_k1', 't_k2'\), got 't'$"),
+        (dict(level=1.0), r"^level must be in \(0, 1\), got 1.0$"),
+        (dict(method="XX"), "^unknown tau2 method 'XX'; choose one of EE, DL, HE, SJ, ML, REML, EB, PM$"),
+    ],
+)
+def test_inverse_variance_rejects_invalid_input(kwargs, message):
+    args = dict(yi=[0.1, 0.4, 0.2], vi=[0.1, 0.2, 0.3])
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        inverse_variance(**args)
+
+
+def test_hartung_knapp_factor_is_the_weighted_residual_variance():
+    yi, vi = np.array([0.1, 0.5, -0.2, 0.9]), np.array([0.1, 0.2, 0.15, 0.3])
+    res = inverse_variance(yi, vi, method="DL", ci="hartung_knapp")
+    s2w = hartung_knapp_factor(scalar_oracle.q_statistic(yi, vi, res.tau2), 3)
+    assert res.se == np.sqrt(s2w / np.sum(1.0 / (vi + res.tau2)))
+    assert hartung_knapp_factor(0.0, 3) == 0.0 and hartung_knapp_factor(1e-20, 3, adhoc=True) == 1.0
+    assert hartung_knapp_factor(1.5, 3) == 0.5 and hartung_knapp_factor(1.5, 3, adhoc=True) == 1.0
+    np.testing.assert_array_equal(hartung_knapp_factor(np.array([1.5, 6.0]), np.array([3, 2]),
+                                                       adhoc=np.array([True, False])), [1.0, 3.0])
