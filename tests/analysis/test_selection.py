@@ -16,13 +16,21 @@ from metapool.analysis.run import prepare_analysis
 from metapool.analysis.selection import AnalysisError, candidates, records, select_reports
 from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec
-from metapool.vocabulary import ASSESSORS, COMPARATORS, OUTCOMES, REPORT_POLICIES
+from metapool.vocabulary import (
+    ASSESSORS,
+    COMPARATIVE_MEASURES,
+    COMPARATORS,
+    EXTRACTION_TABLES,
+    OUTCOMES,
+    REPORT_POLICIES,
+)
 
 from conftest import ROOT, estimate_frames
 
+
 @pytest.fixture(scope="module")
 def tables():
-    return validate_tables({t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")})
+    return validate_tables({table: ROOT / "data" / f"{table}.tsv" for table in EXTRACTION_TABLES})
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +42,7 @@ def every_outcome() -> list[AnalysisSpec]:
     """One analysis of every outcome (every comparator of the comparative ones), without filters."""
     specs = []
     for outcome, o in OUTCOMES.items():
-        for comparator in (COMPARATORS if o.measure in ("hr", "ratio_of_medians") else (None,)):
+        for comparator in (COMPARATORS if o.measure in COMPARATIVE_MEASURES else (None,)):
             specs.append(AnalysisSpec(name=f"{outcome}_{comparator}", title=outcome, outcome=outcome,
                                       comparator=comparator))
     return specs

@@ -3,9 +3,9 @@
 Nothing here imports Snakemake; each function reads its inputs, calls the
 engine and writes its outputs atomically. An analysis arrives as an
 :class:`~metapool.spec.AnalysisSpec` (a script rebuilds it from its rule's
-params with :meth:`~metapool.spec.AnalysisSpec.from_params`). Each step imports the engine modules
-it uses when it runs, so that a job loads only what it needs (a pooling job
-never loads matplotlib or statsmodels).
+params with :meth:`~metapool.spec.AnalysisSpec.from_params`). Each step
+imports the engine modules it uses when it runs, so that a job loads only what
+it needs (a pooling job never loads matplotlib or statsmodels).
 """
 
 from __future__ import annotations
