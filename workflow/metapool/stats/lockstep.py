@@ -22,7 +22,6 @@ not depend on the other groups of the call, bit for bit:
 
 from __future__ import annotations
 
-import math
 from itertools import repeat
 
 import numpy as np
