@@ -37,7 +37,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .run import AnalysisData, _result_numbers, pool_analysis, subgroup_frame
+from .run import AnalysisData, _row, pool_analysis, subgroup_frame
 from ..stats.bias import MIN_STUDIES, begg_test, egger_test, trim_and_fill
 from ..stats.sensitivity import SubsetFits, cumulative, influence, leave_one_out
 
@@ -104,7 +104,7 @@ def _subset_fits(data: AnalysisData, masks: list[np.ndarray]) -> tuple[dict[str,
             result, notes = pool_analysis(data, mask)
         except (ValueError, RuntimeError) as err:
             result, notes = None, [str(err)]
-        numbers = _result_numbers(result)
+        numbers = _row(result)
         numbers["k"] = int((data.included & mask).sum())
         reason = "; ".join(notes)
         if result is None or not np.isfinite(numbers["estimate"]):

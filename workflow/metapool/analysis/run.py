@@ -41,13 +41,13 @@ from scipy import stats
 
 from ..spec import AnalysisSpec
 from ..stats.effects import clopper_pearson, ilogit, z_crit
-from ..stats.glmm import GlmmResult, glmm_proportions
-from ..stats.medians import MedianOfMedians, median_of_medians, weighted_median_of_medians
+from ..stats.glmm import glmm_proportions
+from ..stats.medians import median_of_medians, weighted_median_of_medians
 from ..stats.moderators import subgroup_analysis
 from ..stats.pooling import inverse_variance
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import pool_proportions, proportion_effects
-from ..stats.results import PooledEstimate
+from ..stats.results import ROW_FIELDS, PooledEstimate, table_row
 from ..stats.survival import (
     hr_not_poolable_reason,
     log_scale_effects,
@@ -62,7 +62,6 @@ from .selection import AnalysisError, candidates, no_study_matches, records, sel
 __all__ = [
     "AnalysisData", "prepare_analysis", "pool_analysis", "subgroup_results", "subgroup_frame", "run_analysis",
     "POOLED_COLUMNS", "ANALYSIS_STUDY_COLUMNS", "SUBGROUP_COLUMNS", "SUBGROUP_TABLE_COLUMNS", "RATIO_ARM_COLUMNS",
-    "GLMM_NOTE",
 ]
 
 POOLED_COLUMNS = [
@@ -93,7 +92,6 @@ RATIO_ARM_COLUMNS = [
     for col in ("n", "median", "ci_lower", "ci_upper", "ci_level", "median_nr", "ci_lower_nr", "ci_upper_nr")
 ]
 
-GLMM_NOTE = "binomial-normal GLMM (ML, Wald CI): no prediction interval, no I2 or Q"
 
 # the columns the not-poolable reason of a report reads, by measure
 _REASON_COLUMNS = {
@@ -352,7 +350,8 @@ def pool_analysis(data: AnalysisData, mask=None):
 
     Returns ``(result, notes)``: ``result`` is a :class:`~metapool.stats.results.PooledEstimate` (inverse
     variance), a :class:`~metapool.stats.glmm.GlmmResult` (``transform: glmm``), a
-    :class:`~metapool.stats.medians.MedianOfMedians`, or ``None`` when nothing can be pooled; ``notes`` say why
+    :class:`~metapool.stats.medians.MedianOfMedians`, or ``None`` when nothing can be pooled (every one a
+    :class:`~metapool.stats.results.PooledResult`); ``notes`` say why
     not. Raises what the estimators raise (e.g. :class:`metapool.stats.tau2.ConvergenceError`).
     """
     spec = data.spec
@@ -376,34 +375,11 @@ def pool_analysis(data: AnalysisData, mask=None):
     return PooledEstimate.from_model(fit, data.backtransform(sel), spec.scale), []
 
 
-def _result_numbers(result) -> dict:
-    """The pooled-row numbers of any result of :func:`pool_analysis` (NaN where a model has none)."""
-    nan = math.nan
-    out = dict(estimate=nan, ci_lower=nan, ci_upper=nan, pi_lower=nan, pi_upper=nan, tau2=nan, i2=nan, h2=nan,
-               q=nan, df=nan, q_pvalue=nan, beta=nan, se=nan, k=0)
-    notes: list[str] = []
-    if isinstance(result, PooledEstimate):
-        m = result.model
-        out.update(estimate=result.estimate, ci_lower=result.ci_lower, ci_upper=result.ci_upper,
-                   pi_lower=result.pi_lower, pi_upper=result.pi_upper, tau2=m.tau2, i2=m.i2, h2=m.h2, q=m.q,
-                   df=m.df, q_pvalue=m.q_pvalue, beta=m.beta, se=m.se, k=m.k)
-        notes = list(m.notes)
-    elif isinstance(result, GlmmResult):
-        out.update(estimate=result.estimate, ci_lower=result.ci_lower, ci_upper=result.ci_upper,
-                   tau2=result.tau2, beta=result.beta, se=result.se, k=result.k)
-        notes = [GLMM_NOTE] + ([result.message] if result.message else [])
-        if not result.converged:
-            notes = [f"the GLMM did not converge: {result.message}"]
-    elif isinstance(result, MedianOfMedians):
-        out.update(estimate=result.estimate, ci_lower=result.ci_lower, ci_upper=result.ci_upper, k=result.k)
-        notes = list(result.notes)
-    return {**out, "notes": notes}
-
-
-def _weights(result) -> np.ndarray | None:
-    if isinstance(result, (PooledEstimate, MedianOfMedians)):
-        return result.weights
-    return None
+def _row(result) -> dict:
+    """:func:`metapool.stats.results.table_row` of a fitted model; all NaN (k = 0) when nothing was pooled."""
+    if result is None:
+        return {**{name: math.nan for name in ROW_FIELDS}, "k": 0, "notes": []}
+    return table_row(result)
 
 
 # ---------------------------------------------------------------------------------------- subgroups
@@ -476,7 +452,7 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
                 result, g_notes = pool_analysis(data, mask)
             except (ValueError, RuntimeError) as err:  # e.g. a tau2 estimator that does not converge
                 result, g_notes = None, [str(err)]
-        numbers = _result_numbers(result)
+        numbers = _row(result)
         numbers["k"] = int(sel.sum())
         numbers["notes"] = numbers["notes"] + g_notes
         numbers["participants"] = float(n[sel].sum()) if np.isfinite(n[sel]).all() else math.nan
@@ -533,9 +509,8 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
     inc_mask = data.included
     result, pool_notes = pool_analysis(data)
     weight = np.full(len(selected), np.nan)
-    w = _weights(result)
-    if w is not None:
-        weight[inc_mask] = w
+    if result is not None and result.weights is not None:
+        weight[inc_mask] = result.weights
 
     sub_test, sub_notes = {}, []
     if spec.subgroup:
@@ -577,13 +552,10 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
         subgroup=spec.subgroup or "", notes="",
     )
     pooled.update(sub_test)
-    numbers = _result_numbers(result)
+    numbers = _row(result)
     notes = pool_notes + numbers.pop("notes") + list(sub_notes)
     numbers.pop("k")
-    if isinstance(result, MedianOfMedians):
-        pooled.update(estimate=result.estimate, ci_lower=result.ci_lower, ci_upper=result.ci_upper,
-                      coverage=result.coverage)
-    elif result is not None:
+    if result is not None:
         pooled.update(numbers)
     pooled["notes"] = "; ".join(notes)
     return studies, pd.DataFrame([pooled], columns=POOLED_COLUMNS)

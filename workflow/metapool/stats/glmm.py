@@ -59,6 +59,10 @@ BETA_MAX = 30.0
 QUADRATURE_NOTE = 0.01
 
 
+#: The note of every converged GLMM fit in a pooled row.
+GLMM_NOTE = "binomial-normal GLMM (ML, Wald CI): no prediction interval, no I2 or Q"
+
+
 @dataclass(frozen=True)
 class GlmmResult:
     """Result of :func:`glmm_proportions`.
@@ -96,6 +100,18 @@ class GlmmResult:
     @property
     def tau(self) -> float:
         return math.sqrt(self.tau2) if self.tau2 == self.tau2 else math.nan
+
+    # the fields of metapool.stats.results.ROW_FIELDS that the GLMM does not estimate
+    pi_lower = pi_upper = i2 = h2 = q = df = q_pvalue = coverage = math.nan
+    weights = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the pooled row says of the fit: the model (no prediction interval, I^2 or Q) and a
+        quadrature note, or why it did not converge."""
+        if not self.converged:
+            return (f"the GLMM did not converge: {self.message}",)
+        return (GLMM_NOTE,) + ((self.message,) if self.message else ())
 
     @property
     def ci_beta(self) -> tuple[float, float]:

@@ -62,6 +62,9 @@ class MedianOfMedians:
     weighted: bool
     notes: tuple[str, ...] = ()
 
+    # the fields of metapool.stats.results.ROW_FIELDS that a median of medians does not estimate
+    pi_lower = pi_upper = tau2 = i2 = h2 = q = df = q_pvalue = beta = se = math.nan
+
     @property
     def method(self) -> str:
         return "weighted_median_of_medians" if self.weighted else "median_of_medians"

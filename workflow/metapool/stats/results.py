@@ -1,10 +1,18 @@
-"""Results objects shared by every pooled outcome."""
+"""Results objects shared by every pooled outcome, and the one protocol every fitted model follows.
+
+Every model an analysis can fit (:class:`PooledEstimate` of the inverse-variance models,
+:class:`metapool.stats.glmm.GlmmResult`, :class:`metapool.stats.medians.MedianOfMedians`) has the fields of
+:data:`ROW_FIELDS` (NaN where the model has no such number: no prediction interval for the GLMM, no
+tau^2 for the median of medians), per-study ``weights`` (``None`` when the model has none) and ``notes``;
+:func:`table_row` turns any of them into the numbers of a pooled-table row, so that no caller needs to
+know which model it holds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -12,7 +20,48 @@ import pandas as pd
 from .heterogeneity import HeterogeneityCI
 from .pooling import PoolResult
 
-__all__ = ["PooledEstimate"]
+__all__ = ["PooledEstimate", "PooledResult", "ROW_FIELDS", "table_row"]
+
+#: The numbers of a pooled-table row that every fitted model provides (NaN where it has none): ``k``, the
+#: estimate and its confidence and prediction limits on the natural scale, tau^2, I^2, H^2, Cochran's Q
+#: with its degrees of freedom and p-value, ``beta`` and ``se`` on the analysis scale, and the exact
+#: coverage of a sign-test interval (the median of medians).
+ROW_FIELDS = ("k", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "h2", "q", "df",
+              "q_pvalue", "beta", "se", "coverage")
+
+
+class PooledResult(Protocol):
+    """What every fitted model of an analysis provides: the fields of :data:`ROW_FIELDS`, the per-study
+    ``weights`` in percent (``None`` when the model has none) and ``notes`` (what a reader of the row
+    should know: a fallback metafor also takes, a model that did not converge)."""
+
+    k: int
+    estimate: float
+    ci_lower: float
+    ci_upper: float
+
+    @property
+    def weights(self) -> np.ndarray | None: ...
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+
+
+def table_row(result: PooledResult) -> dict:
+    """The pooled-row numbers of a fitted model (:data:`ROW_FIELDS`) and its ``notes`` (a list).
+
+    Parameters
+    ----------
+    result
+        Any fitted model of an analysis (:class:`PooledResult`).
+
+    Returns
+    -------
+    dict
+        Field -> value for every name of :data:`ROW_FIELDS`, and ``notes``.
+    """
+    return {**{name: getattr(result, name) for name in ROW_FIELDS}, "notes": list(result.notes)}
+
 
 
 @dataclass(frozen=True)
@@ -87,6 +136,24 @@ class PooledEstimate:
     @property
     def q_pvalue(self) -> float:
         return self.model.q_pvalue
+
+    @property
+    def df(self) -> int:
+        return self.model.df
+
+    @property
+    def beta(self) -> float:
+        """The pooled estimate on the analysis scale."""
+        return self.model.beta
+
+    @property
+    def coverage(self) -> float:
+        """NaN: the interval is a Wald interval, not a sign-test interval of exact coverage."""
+        return math.nan
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.model.notes
 
     @property
     def k(self) -> int:
