@@ -306,3 +306,24 @@ def test_sensitivity_job_refuses_tables_that_would_not_describe_the_pooled_resul
     write_tsv(pooled.assign(k=pooled["k"] + 1), tmp_path / "stale.tsv")
     with pytest.raises(ValueError, match="rerun its pooling first"):
         sensitivity_step([tmp_path / "response.tsv"], spec, out, pooled=tmp_path / "stale.tsv")
+
+
+def test_overall_false_keeps_the_subgroups_and_their_test_but_no_overall_estimate(estimates, default_specs):
+    """overall: false (R meta's overall = FALSE): the pooled row has k, participants and the test for subgroup
+    differences, no estimate across the subgroups; the subgroups are the same as with overall: true."""
+    spec = default_specs["orr_tki_naive"].pooling_only()
+    assert spec.subgroup == "drug" and not spec.overall
+    studies, pooled = run_analysis(frame_for(estimates, spec), spec)
+    both, pooled_both = run_analysis(frame_for(estimates, spec), replace(spec, overall=True))
+    row, row_both = pooled.iloc[0], pooled_both.iloc[0]
+    assert not row["overall"] and row_both["overall"]
+    for col in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se"):
+        assert np.isnan(row[col]) and np.isfinite(row_both[col]), col
+    for col in ("k", "participants", "q_between", "df_between", "q_between_pvalue"):
+        assert row[col] == row_both[col] and np.isfinite(row[col]), col
+    assert row["question"] == spec.question and "overall: false" in row["notes"]
+    assert studies["weight"].isna().all()  # no overall model, no overall weights
+    subgroup_cols = [c for c in studies.columns if c.startswith("subgroup_")]
+    assert close(studies[subgroup_cols], both[subgroup_cols])
+    pooled_rows = studies[studies.status == "pooled"]
+    assert (pooled_rows.groupby("subgroup")["subgroup_k"].first().sum()) == row["k"] == len(pooled_rows)
