@@ -99,7 +99,7 @@ def test_params_rebuild_the_spec_and_pooling_params_leave_out_what_does_not_chan
 
 def test_derived_facts_of_the_spec(config):
     specs = analysis_specs(config)
-    orr, hr = specs["orr_tki_naive"], specs["pfs_hr_vs_chemotherapy"]
+    orr, hr = specs["orr_tki_naive"], specs["pfs_hr_vs_chemotherapy_first_line"]
     ratio, median = specs["pfs_median_ratio_vs_crizotinib_first_line"], specs["pfs_median_tki_naive"]
     assert (orr.measure, orr.tables, orr.scale, orr.comparative) == ("proportion", ("response",), "logit", False)
     assert (hr.measure, hr.tables, hr.scale, hr.comparative) == ("hr", ("hazard_ratios",), "log", True)
@@ -119,12 +119,47 @@ def test_derived_facts_of_the_spec(config):
 
 def test_sensitivity_tables_add_subgroups_when_the_analysis_has_a_subgroup(config):
     specs = analysis_specs(config)
-    assert specs["orr_tki_naive"].sensitivity_tables == SENSITIVITY_KINDS
-    assert specs["pfs_hr_vs_chemotherapy"].sensitivity_tables == ("subgroups",) + SENSITIVITY_KINDS
-    config["analyses"]["orr_tki_naive"]["sensitivity"] = ["small_study", "leave_one_out"]
-    assert analysis_specs(config)["orr_tki_naive"].sensitivity_tables == ("leave_one_out", "small_study")
-    config["analyses"]["orr_tki_naive"]["sensitivity"] = []
-    assert analysis_specs(config)["orr_tki_naive"].sensitivity_tables == ()
+    name = "pfs_median_ratio_vs_crizotinib_first_line"  # no subgroup
+    assert specs[name].sensitivity_tables == SENSITIVITY_KINDS
+    assert specs["pfs_hr_vs_chemotherapy_first_line"].sensitivity_tables == ("subgroups",) + SENSITIVITY_KINDS
+    config["analyses"][name]["sensitivity"] = ["small_study", "leave_one_out"]
+    assert analysis_specs(config)[name].sensitivity_tables == ("leave_one_out", "small_study")
+    config["analyses"][name]["sensitivity"] = []
+    assert analysis_specs(config)[name].sensitivity_tables == ()
+
+
+def test_overall_defaults_to_true_without_a_subgroup_and_false_with_one(config):
+    specs = analysis_specs(config)
+    assert specs["pfs_median_ratio_vs_crizotinib_first_line"].overall is True
+    assert specs["orr_tki_naive"].overall is False  # subgroup: drug, overall not set
+    assert specs["pfs_hr_vs_crizotinib_first_line"].overall is True  # subgroup: drug, overall: true
+    # without an overall estimate the sensitivity kinds (which perturb it) are not computed, nor a funnel plot
+    assert specs["orr_tki_naive"].sensitivity_tables == ("subgroups",)
+    assert not specs["orr_tki_naive"].funnel and specs["pfs_hr_vs_crizotinib_first_line"].funnel
+    spec = specs["orr_tki_naive"]
+    assert AnalysisSpec.from_params(spec.to_params()) == spec
+    assert spec.to_params()["overall"] is False and spec.to_params()["question"] == spec.question != ""
+
+
+def test_overall_false_needs_a_subgroup(config):
+    config["analyses"]["pfs_median_ratio_vs_crizotinib_first_line"]["overall"] = False
+    assert problems(config) == [
+        "config: analyses.pfs_median_ratio_vs_crizotinib_first_line.overall: false needs a subgroup (without one "
+        "the overall estimate is all the analysis shows); add subgroup: or remove overall: false"]
+
+
+def test_the_default_plan_pools_no_drugs_or_lines_together_unless_asked(config):
+    """Response rates and medians by drug without an overall estimate; hazard ratios within one line of
+    therapy (one setting or named trials) and one comparator; response rates from no comparator arm."""
+    for name, spec in analysis_specs(config).items():
+        assert spec.question, name
+        if spec.comparative:
+            lines = spec.filters.get("setting") or ()
+            assert len(lines) == 1 or ("trial" in spec.filters and not lines), name
+        else:
+            assert spec.subgroup == "drug" and spec.overall is False, name
+        if spec.measure == "proportion":
+            assert "control" not in spec.filters["arm_role"], name
 
 
 def test_batches_keep_config_order():
@@ -213,8 +248,8 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
     ("orr_tki_naive", {"comparator": "crizotinib"},
      "config: analyses.orr_tki_naive.comparator: only hazard ratios and ratios of medians have a comparator "
      "(outcome orr is a proportion)"),
-    ("pfs_hr_vs_chemotherapy", {"comparator": None},
-     "config: analyses.pfs_hr_vs_chemotherapy: outcome pfs_hr is pooled against one comparator; add comparator: "
+    ("pfs_hr_vs_chemotherapy_first_line", {"comparator": None},
+     "config: analyses.pfs_hr_vs_chemotherapy_first_line: outcome pfs_hr is pooled against one comparator; add comparator: "
      "crizotinib, alectinib or chemotherapy"),
     ("orr_tki_naive", {"transform": "glmm"},
      "config: analyses.orr_tki_naive: transform glmm is fitted by maximum likelihood: set method: ML "
@@ -223,8 +258,8 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
      "config: analyses.orr_tki_naive: transform glmm has a Wald (z) CI only: set ci: z (ci is hartung_knapp)"),
     ("orr_tki_naive", {"transform": "glmm", "method": "ML", "pi": "t_k2"},
      "config: analyses.orr_tki_naive: transform glmm gives no prediction interval: remove pi (pi is t_k2)"),
-    ("pfs_hr_vs_chemotherapy", {"transform": "arcsine"},
-     "config: analyses.pfs_hr_vs_chemotherapy.transform: applies to proportions only (outcome pfs_hr is a "
+    ("pfs_hr_vs_chemotherapy_first_line", {"transform": "arcsine"},
+     "config: analyses.pfs_hr_vs_chemotherapy_first_line.transform: applies to proportions only (outcome pfs_hr is a "
      "hazard ratio)"),
     ("orr_tki_naive", {"median_method": "raw_iv"},
      "config: analyses.orr_tki_naive.median_method: applies to pfs_median and os_median only (outcome orr)"),
@@ -237,8 +272,8 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
     ("orr_tki_naive", {"multiverse": {"threshold": 50, "method": ["DL", "REML"]}},
      "config: analyses.orr_tki_naive.multiverse.threshold: a proportion strictly between 0 and 1 for outcome orr "
      "(got 50)"),
-    ("pfs_hr_vs_chemotherapy", {"multiverse": {"threshold": 1, "transform": ["logit", "raw"]}},
-     "config: analyses.pfs_hr_vs_chemotherapy.multiverse.transform: applies to proportions only (outcome pfs_hr "
+    ("pfs_hr_vs_chemotherapy_first_line", {"multiverse": {"threshold": 1, "transform": ["logit", "raw"]}},
+     "config: analyses.pfs_hr_vs_chemotherapy_first_line.multiverse.transform: applies to proportions only (outcome pfs_hr "
      "is a hazard ratio)"),
     ("pfs_median_tki_naive", {"median_method": "median_of_medians", "multiverse": {"threshold": 10,
                                                                                     "report_policy": ["latest_cut", "largest_n"]}},
@@ -274,7 +309,8 @@ def test_filter_matching_no_study_names_the_analysis(config, tables):
     config["analyses"]["orr_tki_naive"]["filters"].update(setting=["post_alectinib"], design=["randomised"])
     assert problems(config, tables) == [
         "config: analyses.orr_tki_naive: no study with outcome orr matches the filters (setting: post_alectinib; "
-        "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; design: randomised)"
+        "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; arm_role: experimental, single_arm; "
+            "design: randomised)"
     ]
 
 
@@ -309,7 +345,7 @@ def test_every_problem_is_reported_at_once(config):
     a = config["analyses"]
     a["orr_tki_naive"]["hk_adhoc"] = True
     a["orr_post_crizotinib"]["comparator"] = "crizotinib"
-    a["pfs_hr_vs_chemotherapy"]["transform"] = "raw"
+    a["pfs_hr_vs_chemotherapy_first_line"]["transform"] = "raw"
     assert len(problems(config)) == 3
 
 

@@ -50,8 +50,14 @@ def estimates() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def specs() -> dict:
+def default_specs() -> dict:
     return analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+
+
+@pytest.fixture(scope="module")
+def specs(default_specs) -> dict:
+    """The default analyses, each with its overall estimate (``overall: true``): the tables below perturb it."""
+    return {name: replace(spec, overall=True) for name, spec in default_specs.items()}
 
 
 def frame_for(estimates, spec) -> pd.DataFrame:
@@ -74,17 +80,20 @@ def close(a, b) -> bool:
     return bool(np.allclose(a, b, rtol=REL, atol=1e-12, equal_nan=True))
 
 
-def test_every_default_analysis_has_its_tables_with_the_documented_columns(estimates, specs):
-    for name, spec in specs.items():
+def test_every_default_analysis_has_its_tables_with_the_documented_columns(estimates, specs, default_specs):
+    for name, spec in [*specs.items(), *default_specs.items()]:
         data, frames = tables_of(estimates, spec)
         assert set(frames) == set(spec.sensitivity_tables), name
         for kind, frame in frames.items():
             assert list(frame.columns) == COLUMNS[kind], (name, kind)
             assert len(frame) >= 1 and (frame["analysis"] == name).all()
-        assert list(frames["small_study"]["test"]) == ["egger", "begg", "trim_and_fill"]
+        if spec.overall:
+            assert list(frames["small_study"]["test"]) == ["egger", "begg", "trim_and_fill"]
+        else:  # no overall estimate: its subgroups only
+            assert set(frames) == {"subgroups"}, name
 
 
-@pytest.mark.parametrize("name", ["orr_tki_naive", "orr_post_crizotinib", "pfs_hr_vs_chemotherapy",
+@pytest.mark.parametrize("name", ["orr_tki_naive", "orr_post_crizotinib", "pfs_hr_vs_chemotherapy_first_line",
                                   "pfs_median_tki_naive"])
 @pytest.mark.parametrize("ci", ["z", "hartung_knapp"])
 def test_leave_one_out_and_cumulative_equal_metafor_pinned_engine(estimates, specs, name, ci):
@@ -140,7 +149,8 @@ def test_small_study_tests_with_fewer_than_ten_studies_say_why(estimates, specs)
 
 
 def test_tables_of_an_analysis_with_one_study_say_why(estimates, specs):
-    data, frames = tables_of(estimates, specs["os_median_post_second_gen"])
+    """After crizotinib only ALUR has a hazard ratio vs chemotherapy with a CI (ASCEND-5 prints none)."""
+    data, frames = tables_of(estimates, specs["pfs_hr_vs_chemotherapy_post_crizotinib"])
     assert data.k == 1
     assert frames["leave_one_out"]["reason"].tolist() == ["leave-one-out needs at least 2 pooled studies (k = 1)"]
     assert frames["influence"]["reason"].tolist() == ["the influence analysis needs at least 3 pooled studies (k = 1)"]
@@ -213,7 +223,7 @@ def test_median_of_medians_tables(estimates, specs):
 # ---------------------------------------------------------------- subgroups.tsv
 
 
-@pytest.mark.parametrize("name", ["pfs_median_tki_naive", "pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"])
+@pytest.mark.parametrize("name", ["pfs_median_tki_naive", "pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy_first_line"])
 def test_subgroups_table_agrees_with_the_pooled_row_and_the_study_rows(estimates, specs, name):
     spec = specs[name].pooling_only()
     studies, pooled = run_analysis(frame_for(estimates, spec), spec)
@@ -296,3 +306,24 @@ def test_sensitivity_job_refuses_tables_that_would_not_describe_the_pooled_resul
     write_tsv(pooled.assign(k=pooled["k"] + 1), tmp_path / "stale.tsv")
     with pytest.raises(ValueError, match="rerun its pooling first"):
         sensitivity_step([tmp_path / "response.tsv"], spec, out, pooled=tmp_path / "stale.tsv")
+
+
+def test_overall_false_keeps_the_subgroups_and_their_test_but_no_overall_estimate(estimates, default_specs):
+    """overall: false (R meta's overall = FALSE): the pooled row has k, participants and the test for subgroup
+    differences, no estimate across the subgroups; the subgroups are the same as with overall: true."""
+    spec = default_specs["orr_tki_naive"].pooling_only()
+    assert spec.subgroup == "drug" and not spec.overall
+    studies, pooled = run_analysis(frame_for(estimates, spec), spec)
+    both, pooled_both = run_analysis(frame_for(estimates, spec), replace(spec, overall=True))
+    row, row_both = pooled.iloc[0], pooled_both.iloc[0]
+    assert not row["overall"] and row_both["overall"]
+    for col in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se"):
+        assert np.isnan(row[col]) and np.isfinite(row_both[col]), col
+    for col in ("k", "participants", "q_between", "df_between", "q_between_pvalue"):
+        assert row[col] == row_both[col] and np.isfinite(row[col]), col
+    assert row["question"] == spec.question and "overall: false" in row["notes"]
+    assert studies["weight"].isna().all()  # no overall model, no overall weights
+    subgroup_cols = [c for c in studies.columns if c.startswith("subgroup_")]
+    assert close(studies[subgroup_cols], both[subgroup_cols])
+    pooled_rows = studies[studies.status == "pooled"]
+    assert (pooled_rows.groupby("subgroup")["subgroup_k"].first().sum()) == row["k"] == len(pooled_rows)

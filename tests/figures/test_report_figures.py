@@ -21,7 +21,9 @@ from metapool.figures.flow import flow_diagram
 from metapool.figures.forest import ROW_H, forest_plot
 from metapool.figures.funnel import EggerLine, funnel_plot
 from metapool.figures.loo import loo_plot
-from metapool.figures.plots import forest_rows, header_model, model_label, subgroup_test_text
+from metapool.figures.plots import (
+    NO_OVERALL_TEXT, analysis_forest, forest_rows, header_model, model_label, subgroup_test_text,
+)
 from metapool.figures.style import save_figure
 
 DRUGS = ("alectinib", "crizotinib", "lorlatinib")
@@ -79,10 +81,11 @@ POOLED = {"title": "Objective response rate, a synthetic analysis of many studie
           "q_pvalue": 1e-5, "subgroup": "drug", "q_between": 3.2, "df_between": 2, "q_between_pvalue": 0.2}
 
 
-def draw_forest(st: pd.DataFrame, pooled: dict, measure: str = "proportion"):
-    return forest_plot(forest_rows(st, measure), pooled, measure=measure, title=pooled["title"],
+def draw_forest(st: pd.DataFrame, pooled: dict, measure: str = "proportion", **options):
+    shown = None if math.isnan(pooled["estimate"]) else pooled
+    return forest_plot(forest_rows(st, measure), shown, measure=measure, title=pooled["title"],
                        model_label=header_model(pooled), level=0.95,
-                       footnotes=[t for t in (subgroup_test_text(pooled),) if t])
+                       footnotes=[t for t in (subgroup_test_text(pooled),) if t], **options)
 
 
 # ---------------------------------------------------------------- forest plots
@@ -102,6 +105,23 @@ def test_forest_with_40_studies_in_3_subgroups_has_no_overlapping_text():
     assert "Random-effects model" in drawn and "Prediction interval" in drawn
     assert "Events/Total" in drawn and "Weight" in drawn and "Estimate [95% CI]" in drawn
     assert {"0%", "40%", "100%"} <= set(drawn)  # percent axis
+
+
+def test_forest_without_an_overall_estimate_shows_the_subgroups_and_their_test(tmp_path):
+    """overall: false: the subtotals and the test for subgroup differences, no overall diamond; the pooled
+    row's place says why."""
+    st = proportion_studies(12, groups=3)
+    nan = math.nan
+    pooled = pd.DataFrame([{**POOLED, "estimate": nan, "ci_lower": nan, "ci_upper": nan, "pi_lower": nan,
+                            "pi_upper": nan, "tau2": nan, "i2": nan, "q": nan, "df": nan, "q_pvalue": nan,
+                            "overall": False, "level": 0.95, "comparator": "", "median_method": ""}])
+    assert analysis_forest(st, pooled, tmp_path / "forest", ["svg"])[0].stat().st_size > 1000
+    fig = draw_forest(st, {**POOLED, "estimate": nan}, absent=NO_OVERALL_TEXT)
+    assert_legible(fig)
+    drawn = [s for s, _ in texts(fig)]
+    assert NO_OVERALL_TEXT in drawn and sum(s.startswith("Subtotal ") for s in drawn) == 3
+    assert "Test for subgroup differences (drug): Q = 3.20, df = 2, p = 0.20" in drawn
+    assert not any(s.startswith("Heterogeneity: I\u00b2 = 80.0%") for s in drawn)
 
 
 @pytest.mark.parametrize("k", [2, 5, 20, 60])

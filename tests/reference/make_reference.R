@@ -312,7 +312,7 @@ map_test <- function(ci_method) {
   stop(sprintf("unknown ci_method '%s'", ci_method))
 }
 
-analysis_case <- function(results_dir, row) {
+analysis_case <- function(results_dir, row, group = NULL) {
   analysis <- row[["analysis"]]
   measure <- row[["measure"]]
   method <- row[["method"]]
@@ -321,6 +321,7 @@ analysis_case <- function(results_dir, row) {
   if (!is.na(level) && level > 1) level <- level / 100
   hd <- list(analysis = analysis, measure = measure, method = method,
                ci_method = ci_method, level = level)
+  if (!is.null(group)) hd$group <- group
   fail <- function(msg) c(hd, list(converged = FALSE, error = msg, warnings = arr(character())))
 
   test <- tryCatch(map_test(ci_method), error = function(e) e)
@@ -333,6 +334,7 @@ analysis_case <- function(results_dir, row) {
                           na.strings = c("", "NA", "nan", "NaN", "None"))
   if (!"included" %in% names(st)) return(fail("studies.tsv has no 'included' column"))
   st <- st[parse_bool(st$included), , drop = FALSE]
+  if (!is.null(group)) st <- st[st$subgroup == group, , drop = FALSE]
   if (nrow(st) == 0) return(fail("no included studies"))
   hd$study_ids <- arr(st$study_id)
 
@@ -392,7 +394,22 @@ analyses_fixture <- function(results_dir) {
   miss <- setdiff(need, names(pooled))
   if (length(miss)) stop(sprintf("pooled.tsv lacks columns: %s", paste(miss, collapse = ", ")))
   spec <- unique(pooled[, c(need, intersect("transform", names(pooled))), drop = FALSE])
-  cases <- lapply(seq_len(nrow(spec)), function(i) analysis_case(results_dir, spec[i, ]))
+  overall <- if ("overall" %in% names(pooled)) pooled$overall else rep("True", nrow(pooled))
+  spec$overall <- overall[match(spec$analysis, pooled$analysis)]
+  # overall: false -> no estimate across the subgroups: one case per subgroup (its own rma, own tau2)
+  # instead, compared with results/analyses/<analysis>/subgroups.tsv
+  cases <- list()
+  for (i in seq_len(nrow(spec))) {
+    row <- spec[i, ]
+    if (parse_bool(row[["overall"]])) {
+      cases[[length(cases) + 1]] <- analysis_case(results_dir, row)
+    } else {
+      st <- utils::read.delim(file.path(results_dir, "analyses", row[["analysis"]], "studies.tsv"),
+                              colClasses = "character", check.names = FALSE)
+      groups <- sort(unique(st$subgroup[parse_bool(st$included)]))
+      for (g in groups) cases[[length(cases) + 1]] <- analysis_case(results_dir, row, g)
+    }
+  }
   list(
     generated_by = generated_by("--analyses"),
     description = paste(
@@ -402,7 +419,9 @@ analyses_fixture <- function(results_dir) {
       "xi = events, ni = total), bt_* = transf.ilogit; median/hr -> rma(yi, sei = sei),",
       "bt_* = exp (identity for medians pooled on the raw scale; one-sided SE where ci_upper_nr);",
       "ratio_of_medians -> log(e_median / c_median), sei = sqrt(seE^2 + seC^2), bt_* = exp;",
-      "test = 'knha' for ci_method hartung_knapp"),
+      "test = 'knha' for ci_method hartung_knapp. An analysis with overall = False in pooled.tsv",
+      "has one case per subgroup (field group: the included rows of that subgroup) instead of one",
+      "across all studies"),
     cases = cases
   )
 }

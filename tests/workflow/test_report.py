@@ -24,7 +24,7 @@ from metapool.reporting.words import fmt_estimate, heterogeneity_bands
 from conftest import snakemake
 
 MARKUP = "<script>alert(1)</script>"
-POOLED_TEXT = TEXT_COLUMNS + ["title", "notes", "subgroup", "model", "method", "median_method", "transform",
+POOLED_TEXT = TEXT_COLUMNS + ["title", "question", "notes", "subgroup", "model", "method", "median_method", "transform",
                               "ci_method", "pi_method", "report_policy", "direction"]
 
 
@@ -125,7 +125,8 @@ def test_every_number_in_the_summary_table_equals_pooled_tsv(html, pooled):
         text = {k: c["text"].strip() for k, c in cells.items()}
         assert text["k"] == str(int(p["k"]))
         assert text["participants"] == ("" if math.isnan(p["participants"]) else f"{p['participants']:.0f}")
-        assert text["estimate"] == fmt_estimate(p["estimate"], m)
+        # no estimate for an analysis with overall: false
+        assert text["estimate"] == ("" if math.isnan(p["estimate"]) else fmt_estimate(p["estimate"], m))
         assert text["ci"] == (f"{fmt_estimate(p['ci_lower'], m)} to {fmt_estimate(p['ci_upper'], m)}"
                               if not math.isnan(p["ci_lower"]) else "")
         assert text["pi"] == (f"{fmt_estimate(p['pi_lower'], m)} to {fmt_estimate(p['pi_upper'], m)}"
@@ -147,6 +148,15 @@ def test_each_analysis_has_flow_forest_heterogeneity_sensitivity_and_small_study
                         "Sensitivity analyses", "Small-study effects and reporting bias", "Certainty of evidence"):
             assert heading in section, (name, heading)
         assert "<strong>Heterogeneity.</strong>" in section and "<strong>Methods.</strong>" in section
+        assert f'<p class="question"><strong>Question.</strong> {escape(p["question"])}</p>' in section, name
+        if not p["overall"]:
+            # no estimate across the subgroups: no leave-one-out, influence, cumulative or small-study
+            # analysis of it, no funnel plot, and the report says why
+            assert "No estimate across the drug subgroups (the analysis sets overall: false)" in section, name
+            assert "Leave-one-out plot" not in section and 'alt="Funnel plot' not in section, name
+            assert "Not computed: leave one out perturbs the overall estimate" in section, name
+            assert ('alt="Specification curve' in section) == (analyses[name].multiverse is not None), name
+            continue
         if p["k"] >= 2:
             assert "Cochrane Handbook" in section
         # leave-one-out: the plot when it could be computed, otherwise the reason
@@ -160,6 +170,17 @@ def test_each_analysis_has_flow_forest_heterogeneity_sensitivity_and_small_study
         else:
             assert f"k = {int(p['k'])} &lt; 10: too few studies to test for funnel-plot asymmetry" in section, name
         assert ('alt="Specification curve' in section) == (analyses[name].multiverse is not None), name
+
+
+def test_summary_table_is_ordered_by_question_and_shows_it(html, pooled):
+    table = html.split('<table id="summary-table">')[1].split("</table>")[0]
+    rows = [r.split('"', 1)[0] for r in table.split('<tr data-analysis="')[1:]]
+    questions = [pooled.loc[name, "question"] for name in rows]
+    assert sorted(rows) == sorted(pooled.index)
+    # each question's analyses together, the questions in their config order
+    assert questions == sorted(questions, key=list(dict.fromkeys(pooled["question"])).index)
+    for q in set(questions):
+        assert f'<td class="question">{escape(q)}</td>' in table
 
 
 def test_heterogeneity_is_read_against_the_cochrane_bands(html, pooled):
@@ -264,8 +285,10 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
                  output=out)
     text = out.read_text()
     n = len(layout)
+    with_overall = sum(spec.overall for spec in analyses.values())  # overall: false computes none of them
     for kind in ("leave_one_out", "influence", "cumulative", "small_study"):
-        assert text.count(f"does not include {kind}") == n, kind
+        assert text.count(f"does not include {kind}") == with_overall, kind
+        assert text.count(f"Not computed: {kind.replace('_', ' ')} perturbs the overall estimate") == n - with_overall
     assert text.count("No multiverse configured for this analysis") == n
     assert "No funnel plot in this run." in text
     assert "No sensitivity analysis was configured" in text
@@ -296,7 +319,9 @@ def test_workbook_holds_every_result_table(workflow_run):
     rows = list(wb[files["results/tables/pooled.tsv"]].iter_rows(values_only=True))
     assert list(rows[0]) == list(pooled.columns) and len(rows) == len(pooled) + 1
     est = list(pooled.columns).index("estimate")
-    assert [r[est] for r in rows[1:]] == pytest.approx(list(pooled["estimate"]), rel=1e-15)
+    # an empty cell (no overall estimate: overall false) is NaN in the table
+    got = [math.nan if r[est] is None else r[est] for r in rows[1:]]
+    assert got == pytest.approx(list(pooled["estimate"]), rel=1e-15, nan_ok=True)
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import pandas as pd
 import pytest
 
 from metapool.analysis.estimates import TEXT_COLUMNS
@@ -80,40 +81,59 @@ def test_jalex_and_pemetrexed_medians(workflow_run):
 # ---------------------------------------------------------------- pooled estimates against metafor
 
 DEFAULT_CASES = load_fixture("default_analyses.json")["cases"]
+DEFAULT_ANALYSES = sorted({c["analysis"] for c in DEFAULT_CASES})
+METAFOR_NAMES = [("estimate", "bt_pred"), ("ci_lower", "bt_ci_lb"), ("ci_upper", "bt_ci_ub"), ("pi_lower", "bt_pi_lb"),
+                 ("pi_upper", "bt_pi_ub"), ("tau2", "tau2"), ("i2", "I2"), ("q", "QE"), ("beta", "beta"), ("se", "se")]
 
 
-@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c["analysis"])
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c["analysis"] + (f"[{c['group']}]" if "group" in c else ""))
 def test_default_analyses_equal_metafor(workflow_run, case):
-    studies = read_tsv(workflow_run / f"results/analyses/{case['analysis']}/studies.tsv", text_columns=["study_id"])
-    assert studies.loc[studies.included, "study_id"].tolist() == case["study_ids"]
-    pooled = table(workflow_run, "pooled.tsv").set_index("analysis").loc[case["analysis"]]
-    for ours, theirs in [("estimate", "bt_pred"), ("ci_lower", "bt_ci_lb"), ("ci_upper", "bt_ci_ub"),
-                         ("pi_lower", "bt_pi_lb"), ("pi_upper", "bt_pi_ub"), ("tau2", "tau2"), ("i2", "I2"),
-                         ("q", "QE"), ("beta", "beta"), ("se", "se")]:
-        assert pooled[ours] == pytest.approx(case[theirs], rel=1e-6, abs=1e-12), ours
+    """Each analysis's pooled row equals metafor's fit of its included studies; an analysis with
+    ``overall: false`` has no estimate in its pooled row, and each of its subgroups (subgroups.tsv)
+    equals metafor's fit of that subgroup's studies."""
+    name = case["analysis"]
+    studies = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id", "subgroup"])
+    pooled = table(workflow_run, "pooled.tsv").set_index("analysis").loc[name]
+    included = studies[studies.included]
+    if "group" in case:
+        assert not pooled["overall"] and pd.isna(pooled["estimate"]) and pd.isna(pooled["tau2"])
+        included = included[included.subgroup == case["group"]]
+        groups = read_tsv(workflow_run / f"results/analyses/{name}/subgroups.tsv", text_columns=["group"])
+        ours = groups.set_index("group").loc[case["group"]]
+    else:
+        assert pooled["overall"]
+        ours = pooled
+    assert included["study_id"].tolist() == case["study_ids"]
+    for col, theirs in METAFOR_NAMES:
+        if "group" in case and col == "q" and case["k"] == 1:
+            continue
+        assert ours[col] == pytest.approx(case[theirs], rel=1e-6, abs=1e-12), col
 
 
 def test_every_configured_analysis_has_a_pooled_row_and_a_forest_plot(workflow_run):
     pooled = table(workflow_run, "pooled.tsv")
-    assert set(pooled.analysis) == {c["analysis"] for c in DEFAULT_CASES}
+    assert sorted(pooled.analysis) == DEFAULT_ANALYSES
     for name in pooled.analysis:
         for ext in ("svg", "pdf", "png"):
             assert (workflow_run / f"results/figures/forest_{name}.{ext}").stat().st_size > 1000
 
 
-def test_hazard_ratio_pools_never_mix_comparators(workflow_run):
+def test_hazard_ratio_pools_never_mix_comparators_or_lines_of_therapy(workflow_run):
     est = table(workflow_run, "hazard_ratios_estimates.tsv").set_index("study_id")
-    for name in ("pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"):
+    for name in ("pfs_hr_vs_crizotinib_first_line", "os_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy_first_line",
+                 "os_hr_vs_chemotherapy_first_line", "pfs_hr_vs_chemotherapy_post_crizotinib"):
         st = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id"])
         comparators = set(est.loc[st.study_id, "comparator"])
         assert len(comparators) == 1, (name, comparators)
+        lines = set(est.loc[st.study_id, "setting"])  # one line of therapy
+        assert len(lines) == 1, (name, lines)
 
 
 def test_report_is_self_contained_and_lists_audit_and_set_aside_reports(workflow_run):
     html = (workflow_run / "results/report.html").read_text()
     assert "<script" not in html and 'src="http' not in html and "<link" not in html
     assert html.count('<img src="data:image/svg+xml;base64,') == html.count("<img ")
-    assert html.count('alt="Forest plot: ') == len(DEFAULT_CASES)
+    assert html.count('alt="Forest plot: ') == len(DEFAULT_ANALYSES)
     assert "PROFILE1005_2011" in html and "set aside" in html
     assert "Extraction audit" in html and "Provenance" in html
     assert "restricted maximum likelihood" in html

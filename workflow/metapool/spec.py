@@ -109,9 +109,14 @@ _MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
 class AnalysisSpec:
     """One configured analysis with every option set.
 
-    ``name`` and ``title``; what is pooled: ``outcome`` (a key of ``OUTCOMES``),
+    ``name``, ``title`` and ``question`` (the clinical question the analysis answers, in words; '' when
+    not given); what is pooled: ``outcome`` (a key of ``OUTCOMES``),
     ``comparator`` (hazard ratios and ratios of medians), ``filters`` (study
-    column -> allowed values), ``subgroup`` (a study column, or ``None``); which
+    column -> allowed values), ``subgroup`` (a study column, or ``None``),
+    ``overall`` (whether the pooled row carries the estimate across all studies; ``False``, with a
+    subgroup only, shows the subgroups and their test for differences without an overall estimate,
+    as R meta's ``overall = FALSE``; ``None`` in the constructor means the default: ``True`` without a
+    subgroup, ``False`` with one, so that an estimate across subgroups is shown only when asked); which
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
     else is written: ``sensitivity`` (the tables), ``multiverse``.
@@ -123,6 +128,8 @@ class AnalysisSpec:
     comparator: str | None = None
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     subgroup: str | None = None
+    overall: bool | None = None
+    question: str = ""
     report_policy: str = "latest_cut"
     assessor_preference: tuple[str, ...] = ASSESSORS
     transform: str = "logit"
@@ -137,6 +144,8 @@ class AnalysisSpec:
             if value not in allowed:
                 raise ValueError(f"analysis '{self.name}': {what} must be one of {', '.join(allowed)}, "
                                  f"got {value!r}")
+        if self.overall is None:
+            object.__setattr__(self, "overall", self.subgroup is None)
 
     # ------------------------------------------------------------------------------------ built from data
 
@@ -156,8 +165,8 @@ class AnalysisSpec:
         -------
         AnalysisSpec
         """
-        given = {key: options[key] for key in ("title", "outcome", "comparator", "subgroup", "report_policy",
-                                                "transform", "median_method") if key in options}
+        given = {key: options[key] for key in ("title", "question", "outcome", "comparator", "subgroup",
+                                                "overall", "report_policy", "transform", "median_method") if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
         if "assessor_preference" in options:
@@ -182,12 +191,13 @@ class AnalysisSpec:
             Its complete config entry (every option set; text, numbers, lists and mappings only) and its
             ``name``.
         """
-        out = {"name": self.name, "title": self.title, "outcome": self.outcome}
+        out = {"name": self.name, "title": self.title, "question": self.question, "outcome": self.outcome}
         if self.comparator is not None:
             out["comparator"] = self.comparator
         out["filters"] = {column: list(values) for column, values in self.filters.items()}
         if self.subgroup is not None:
             out["subgroup"] = self.subgroup
+        out["overall"] = self.overall
         out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
                    transform=self.transform, median_method=self.median_method, **self.model.keywords(),
                    sensitivity=list(self.sensitivity))
@@ -264,10 +274,17 @@ class AnalysisSpec:
         return "log_iv" if self.measure == "ratio_of_medians" else ""
 
     @property
+    def funnel(self) -> bool:
+        """A funnel plot is drawn: studies with standard errors around an overall estimate
+        (:attr:`has_standard_errors` and ``overall``)."""
+        return self.has_standard_errors and bool(self.overall)
+
+    @property
     def sensitivity_tables(self) -> tuple[str, ...]:
         """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set) and the
-        ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``."""
-        kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity)
+        ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``; with ``overall: false`` the subgroups
+        only (the sensitivity kinds perturb the overall estimate, which such an analysis does not show)."""
+        kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity and self.overall)
         return (("subgroups",) if self.subgroup else ()) + kinds
 
     @property

@@ -314,6 +314,9 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
         if "median_method" in entry and outcome not in _MEDIAN_OUTCOMES:
             problems.append(f"{where}.median_method: applies to {' and '.join(_MEDIAN_OUTCOMES)} only "
                             f"(outcome {outcome})")
+        if not spec.overall and not spec.subgroup:
+            problems.append(f"{where}.overall: false needs a subgroup (without one the overall estimate is "
+                            f"all the analysis shows); add subgroup: or remove overall: false")
         if spec.glmm:
             if model.method != "ML":
                 problems.append(f"{where}: transform glmm is fitted by maximum likelihood: set method: ML "

@@ -28,6 +28,12 @@ multiverse reuse them, so that they pool exactly what the analysis pools):
 
 With ``subgroup: <column>`` the per-study rows carry their subgroup's result
 (``subgroup_*`` columns) and the pooled row the test for subgroup differences.
+With ``overall: false`` (the default with a subgroup; R meta's ``overall =
+FALSE``) nothing is pooled across the subgroups: the pooled row keeps ``k``,
+``participants`` and the test for subgroup differences, its ``overall`` column
+is false, and the overall estimate, its intervals, heterogeneity and the
+studies' overall weights are left empty; each subgroup's estimate is in
+``subgroups.tsv`` and in the studies' ``subgroup_*`` columns.
 """
 
 from __future__ import annotations
@@ -62,13 +68,14 @@ from .selection import AnalysisError, candidates, no_study_matches, records, sel
 __all__ = [
     "AnalysisData", "prepare_analysis", "pool_analysis", "subgroup_results", "subgroup_frame", "run_analysis",
     "POOLED_COLUMNS", "ANALYSIS_STUDY_COLUMNS", "SUBGROUP_COLUMNS", "SUBGROUP_TABLE_COLUMNS", "RATIO_ARM_COLUMNS",
+    "NO_OVERALL_NOTE", "overall_shown",
 ]
 
 POOLED_COLUMNS = [
-    "analysis", "title", "outcome", "measure", "comparator", "direction", "model", "method", "median_method",
+    "analysis", "title", "question", "outcome", "measure", "comparator", "direction", "model", "method", "median_method",
     "transform", "ci_method", "pi_method", "level", "report_policy", "k", "participants", "estimate",
     "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "h2", "q", "df", "q_pvalue", "beta", "se",
-    "coverage", "subgroup", "q_between", "df_between", "q_between_pvalue", "notes",
+    "coverage", "subgroup", "overall", "q_between", "df_between", "q_between_pvalue", "notes",
 ]
 SUBGROUP_COLUMNS = [
     "subgroup", "subgroup_k", "subgroup_estimate", "subgroup_ci_lower", "subgroup_ci_upper", "subgroup_tau2",
@@ -92,6 +99,7 @@ RATIO_ARM_COLUMNS = [
     for col in ("n", "median", "ci_lower", "ci_upper", "ci_level", "median_nr", "ci_lower_nr", "ci_upper_nr")
 ]
 
+NO_OVERALL_NOTE = "overall: false: no estimate across the subgroups (each subgroup's estimate in subgroups.tsv)"
 
 # the columns the not-poolable reason of a report reads, by measure
 _REASON_COLUMNS = {
@@ -507,7 +515,10 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
         data = prepare_analysis(estimates, spec)
     selected = data.selected
     inc_mask = data.included
-    result, pool_notes = pool_analysis(data)
+    if spec.overall:
+        result, pool_notes = pool_analysis(data)
+    else:
+        result, pool_notes = None, [NO_OVERALL_NOTE]
     weight = np.full(len(selected), np.nan)
     if result is not None and result.weights is not None:
         weight[inc_mask] = result.weights
@@ -541,7 +552,7 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
     n_total = selected.loc[inc_mask, "n"]  # both arms for a ratio of medians
     model, with_se = spec.model, spec.has_standard_errors
     pooled.update(
-        analysis=spec.name, title=spec.title, outcome=spec.outcome, measure=spec.measure,
+        analysis=spec.name, title=spec.title, question=spec.question, outcome=spec.outcome, measure=spec.measure,
         comparator=spec.comparator if spec.comparative else "",
         direction=f"experimental vs {spec.comparator}" if spec.comparative else "",
         model=_model_label(spec), method=model.method if with_se else "",
@@ -549,7 +560,7 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
         ci_method=model.ci if with_se else "sign_test", pi_method=model.pi if spec.inverse_variance else "",
         level=model.level, report_policy=spec.report_policy, k=int(inc_mask.sum()),
         participants=float(n_total.sum()) if len(n_total) and n_total.notna().all() else math.nan,
-        subgroup=spec.subgroup or "", notes="",
+        subgroup=spec.subgroup or "", overall=spec.overall, notes="",
     )
     pooled.update(sub_test)
     numbers = _row(result)
@@ -559,6 +570,23 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
         pooled.update(numbers)
     pooled["notes"] = "; ".join(notes)
     return studies, pd.DataFrame([pooled], columns=POOLED_COLUMNS)
+
+
+def overall_shown(row) -> bool:
+    """Whether the analysis shows an estimate across all its studies: false for ``overall: false``
+    (R meta's ``overall = FALSE``: subgroups only), read from the ``overall`` column of ``pooled.tsv``.
+
+    Parameters
+    ----------
+    row : Mapping
+        The analysis's row of ``pooled.tsv`` (a table without the column shows the overall estimate).
+
+    Returns
+    -------
+    bool
+    """
+    value = row.get("overall", True)
+    return pd.isna(value) or str(value).lower() not in ("false", "0")
 
 
 def _model_label(spec: AnalysisSpec) -> str:

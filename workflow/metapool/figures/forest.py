@@ -379,6 +379,7 @@ def forest_plot(
     level: float = 0.95,
     favours: tuple[str, str] | None = None,
     footnotes: Sequence[str] = (),
+    absent: str = "No pooled estimate",
 ) -> Figure:
     """Draw a forest plot and return the (unsaved, open) figure.
 
@@ -408,6 +409,9 @@ def forest_plot(
     footnotes
         Lines of small text under the heterogeneity line (e.g. the test for
         subgroup differences), each truncated to the figure width.
+    absent
+        The text in the pooled row's place when ``pooled`` is ``None`` (e.g. that the analysis asks for
+        no overall estimate across its subgroups).
 
     Rows of ``kind`` ``"note"`` are a line of small text in the study column
     (e.g. a subgroup's heterogeneity under its subtotal), truncated to the width
@@ -423,10 +427,11 @@ def forest_plot(
     df = _prepare(studies)
     with matplotlib.rc_context(RC):
         return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
-                     [_str(f) for f in footnotes if _str(f)])
+                     [_str(f) for f in footnotes if _str(f)], absent)
 
 
-def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=()) -> Figure:
+def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=(),
+          absent: str = "No pooled estimate") -> Figure:
     n = len(df)
     dec = m.decimals
     lvl = _level_text(level)
@@ -687,7 +692,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
         if show_het:
             text(x_study, y_het, het, fp=fp_small)
     else:
-        text(x_study, y_pool, "No pooled estimate", fp=font_properties(FS, style="italic"), color=NOTE)
+        text(x_study, y_pool, absent, fp=font_properties(FS, style="italic"), color=NOTE)
     for y, line in zip(y_foot, footnotes):
         text(x_study, y, line, fp=fp_small)
 

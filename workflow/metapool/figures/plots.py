@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.run import overall_shown
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot
 from .style import save_figure
@@ -189,6 +190,9 @@ def _favours(row: dict):
     return None
 
 
+NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
+
+
 def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
     """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``."""
     row = pooled.iloc[0].to_dict()
@@ -203,5 +207,6 @@ def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Pat
         level=row["level"],
         favours=_favours(row),
         footnotes=[t for t in (subgroup_test_text(row),) if t],
+        absent=NO_OVERALL_TEXT if not overall_shown(row) else "No pooled estimate",
     )
     return save_figure(fig, stem, formats=tuple(formats))

@@ -222,6 +222,8 @@ def _subgroup_text(spec: AnalysisSpec, *, iv: bool) -> str:
             " (each with its own τ²) and compared by the test for subgroup differences, Cochran's Q of the "
             "subgroup estimates weighted by 1/SE² on (number of subgroups − 1) df (Borenstein & Higgins 2013)"
         )
+    if not spec.overall:
+        text += f"; no estimate across the {spec.subgroup} subgroups is reported (overall: false)"
     return text + "."
 
 

@@ -151,6 +151,9 @@ def _section_table(path, *, drop_reason_only=True) -> tuple[list[dict], str]:
 
 
 def _why_missing(spec: AnalysisSpec, kind: str) -> str:
+    if kind in SENSITIVITY_KINDS and not spec.overall:
+        return (f"Not computed: {kind.replace('_', ' ')} perturbs the overall estimate, and this analysis shows "
+                f"none (overall: false); see its subgroups.")
     if kind in SENSITIVITY_KINDS and kind not in spec.sensitivity:
         return (f"Not requested: the sensitivity list of this analysis in the config does not include "
                 f"{kind}.")
@@ -223,12 +226,37 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
     section["sensitivity"] = sens
     if "funnel" not in files:
         section["funnel_why"] = ("The median of medians has no per-study standard errors: no funnel plot."
-                                 if is_median_of_medians(row) else "No funnel plot in this run.")
+                                 if is_median_of_medians(row) else
+                                 "No overall estimate (overall: false): no funnel plot around it."
+                                 if not spec.overall else "No funnel plot in this run.")
     section["multiverse"] = (_multiverse_summary(files["multiverse_summary"], measure)
                              if "multiverse_summary" in files else None)
     section["multiverse_why"] = ("" if section["multiverse"] else
                                  "No multiverse configured for this analysis (no multiverse block in the config).")
     return section
+
+
+def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
+    """The pooled rows ordered by the clinical question they answer: the analyses of one question together,
+    the questions in the order they first appear, each analysis in its place otherwise (a stable sort);
+    analyses without a question last.
+
+    Parameters
+    ----------
+    pooled : pandas.DataFrame
+        ``results/tables/pooled.tsv`` (one row per analysis, in config order; ``question`` '' when not set).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows, reordered.
+    """
+    questions = pooled["question"].fillna("").astype(str) if "question" in pooled else pd.Series("", pooled.index)
+    first = {}
+    for q in questions:
+        first.setdefault(q, len(first))
+    rank = questions.map(lambda q: len(first) if q == "" else first[q])
+    return pooled.iloc[rank.argsort(kind="mergesort").to_numpy()].reset_index(drop=True)
 
 
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
@@ -266,7 +294,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     """
     if layout is None:
         layout = discover_layout(analysis_tables, figures)
-    pooled_df = read_tsv(pooled, text_columns=TEXT_COLUMNS + ["notes", "comparator", "title", "subgroup"])
+    pooled_df = by_question(read_tsv(pooled, text_columns=TEXT_COLUMNS + ["notes", "comparator", "title",
+                                                                         "subgroup", "question"]))
     studies_df = read_tsv(studies, text_columns=TEXT_COLUMNS)
     sections = []
     for row in records(pooled_df):

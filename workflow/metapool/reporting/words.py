@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from ..analysis.run import overall_shown
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 
 __all__ = [
@@ -111,6 +112,14 @@ def result_sentence(row: dict) -> str:
     str
     """
     measure = row["measure"]
+    if not overall_shown(row) and row["k"] > 0:
+        text = (f"No estimate across the {row['subgroup']} subgroups (the analysis sets overall: false): "
+                f"{int(row['k'])} {'study' if row['k'] == 1 else 'studies'} pooled within their {row['subgroup']}, "
+                f"each {row['subgroup']}'s estimate under Subgroups.")
+        if not is_missing(row.get("q_between")):
+            text += (f" Test for subgroup differences by {row['subgroup']}: Q = {row['q_between']:.2f} "
+                     f"(df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}).")
+        return text
     if row["k"] == 0 or is_missing(row["estimate"]):
         return "No study could be pooled."
     pct = round(100 * row["level"])
@@ -182,6 +191,9 @@ def heterogeneity_interpretation(row: Mapping) -> str:
     """
     measure = row["measure"]
     k = 0 if is_missing(row.get("k")) else int(row["k"])
+    if k > 0 and not overall_shown(row):
+        return (f"Not assessed across the {row['subgroup']} subgroups (overall: false); each subgroup's τ² and I² "
+                f"are under Subgroups.")
     if k == 0 or is_missing(row.get("estimate")):
         return "No study was pooled: heterogeneity is not assessed."
     if is_median_of_medians(row):
