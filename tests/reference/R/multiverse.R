@@ -26,7 +26,8 @@ if (!exists("add_metadat_proportions", mode = "function")) {
     name = "orr_post_crizotinib", outcome = "orr", level = 0.95, pi = "default",
     filters = list(setting = I("post_crizotinib"),
                    drug = I(c("crizotinib", "alectinib", "brigatinib", "ceritinib", "lorlatinib", "ensartinib")),
-                   design = I(c("randomised", "single_arm"))),
+                   design = I(c("randomised", "single_arm")),
+                   arm_role = I(c("experimental", "single_arm"))),
     threshold = 0.5,
     choices = list(
       assessor = I(c("any", "independent_review")),
@@ -67,7 +68,8 @@ if (!exists("add_metadat_proportions", mode = "function")) {
   rs <- rs[rs$outcome == spec$outcome, ]
   rs <- rs[!duplicated(rs[, c("study_id", "outcome", "assessor")]), ]
   d <- merge(rs[, c("study_id", "assessor", "evaluable", "responders")],
-             st[, c("study_id", "trial", "cohort", "drug", "setting", "design", "verification", "year", "data_cut")],
+             st[, c("study_id", "trial", "cohort", "drug", "setting", "design", "arm_role", "verification", "year",
+                   "data_cut")],
              by = "study_id")
   for (col in names(spec$filters)) d <- d[d[[col]] %in% spec$filters[[col]], ]
   d
