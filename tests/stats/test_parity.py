@@ -29,7 +29,6 @@ from metapool.stats.tau2 import DEFAULT_CONTROL, Control, estimate_tau2, mad, pm
 from conftest import load_fixture
 
 REL = 1e-6
-TESTS = {"z": "hartung_knapp", "knha": "hartung_knapp"}
 CI = {"z": "z", "knha": "hartung_knapp"}
 PARITY = load_fixture("parity.json")
 EXPECTED = Path(__file__).parent / "expected"
