@@ -144,10 +144,12 @@ def tau2(yi, vi, method):
         f0 = f(0.0)
         if f0 < 0:
             return 0.0, 0
-        fmax = f(TAU2_MAX)
+        # metafor: tau2.max <- max(100, 10 * mad(yi)^2), mad = 1.4826 * median(|y - median(y)|)
+        tau2_max = max(TAU2_MAX, 10.0 * (1.4826 * float(np.median(np.abs(yi - np.median(yi))))) ** 2)
+        fmax = f(tau2_max)
         if fmax > 0:
             raise NotConverged("PM")
-        root, its = zeroin(f, 0.0, TAU2_MAX, f0, fmax, maxiter=MAXITER)
+        root, its = zeroin(f, 0.0, tau2_max, f0, fmax, maxiter=MAXITER)
         return max(0.0, root), its
     return _fisher_scoring(yi, vi, method)
 

@@ -30,7 +30,7 @@ from types import MappingProxyType
 __all__ = [
     "Outcome", "Measure", "Estimator", "Transform", "MedianMethod",
     "OUTCOMES", "MEASURES", "COMPARATIVE_MEASURES", "ESTIMATE_MEASURES", "EXTRACTION_TABLES", "outcome_codes",
-    "ESTIMATORS", "TAU2_METHODS", "CI_METHODS", "PI_METHODS",
+    "ESTIMATORS", "TAU2_METHODS", "CI_METHODS", "PI_METHODS", "CONTINUITY_TO",
     "TRANSFORMS", "PROPORTION_TRANSFORMS", "IV_TRANSFORMS",
     "MEDIAN_METHOD_FACTS", "MEDIAN_METHODS", "IV_MEDIAN_METHODS",
     "REPORT_POLICIES", "REPORT_POLICY_TEXT",
@@ -157,6 +157,8 @@ TAU2_METHODS = tuple(ESTIMATORS)
 CI_METHODS = ("z", "hartung_knapp")
 # prediction interval: normal under z and t on k - 1 df under Hartung-Knapp (default), or as named
 PI_METHODS = ("default", "normal", "t_k1", "t_k2")
+# continuity correction of proportions with 0 or n events, as escalc's ``to``
+CONTINUITY_TO = ("only0", "all", "if0all", "none")
 
 
 @dataclass(frozen=True)

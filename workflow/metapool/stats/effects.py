@@ -6,8 +6,12 @@ once and every model consumes the same ``(yi, vi)``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special, stats
+
+from ..vocabulary import CONTINUITY_TO
 
 __all__ = [
     "clopper_pearson",
@@ -76,28 +80,54 @@ def ilogit(y):
 
 
 def continuity_correction(x, n, *, add: float = 0.5, to: str = "only0"):
-    """The amount added to the events and non-events of each study (metafor's ``add``/``to``).
+    """The amount added to the events and non-events of each study, as metafor's ``escalc(add, to)``.
 
-    ``to="only0"`` adds ``add`` only to studies with 0 or n events, ``"all"`` to every study,
-    ``"none"`` to none.
+    A study has a zero cell when it has 0 events or ``n`` events (0 non-events).
+    ``to="only0"`` (metafor's default) adds ``add`` only to studies with a zero
+    cell, ``"all"`` to every study, ``"if0all"`` to every study when at least one
+    has a zero cell, ``"none"`` to none. This is the one home of the correction:
+    :func:`logit_effects` and :func:`raw_effects` (and so ``pool_proportions``) use it.
+
+    Sweeting MJ, Sutton AJ, Lambert PC. What to add to nothing? Use and avoidance
+    of continuity corrections in meta-analysis of sparse data. Stat Med
+    2004;23:1351-1375.
+
+    Parameters
+    ----------
+    x, n : ndarray
+        Events and totals.
+    add : float
+        The amount (metafor's default 1/2).
+    to : str
+        ``"only0"``, ``"all"``, ``"if0all"`` or ``"none"``.
+
+    Returns
+    -------
+    ndarray
+        The amount added to each study's events and to its non-events.
     """
+    if not (math.isfinite(add) and add >= 0):
+        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
+    zero_cell = (x == 0) | (x == n)
     if to == "only0":
-        return np.where((x == 0) | (x == n), add, 0.0)
+        return np.where(zero_cell, add, 0.0)
     if to == "all":
-        return np.full_like(x, add)
+        return np.full(np.shape(x), float(add))
+    if to == "if0all":
+        return np.full(np.shape(x), float(add) if np.any(zero_cell) else 0.0)
     if to == "none":
-        return np.zeros_like(x)
-    raise ValueError(f"to must be 'only0', 'all' or 'none', got {to!r}")
+        return np.zeros(np.shape(x))
+    raise ValueError(f"to must be one of {CONTINUITY_TO}, got {to!r}")
 
 
 def logit_effects(events, totals, *, add: float = 0.5, to: str = "only0"):
     """Logit-transformed proportions and their sampling variances (``measure="PLO"``).
 
     ``yi = log(x / (n - x))`` and ``vi = 1/x + 1/(n - x)`` (the delta method).
-    With ``to="only0"`` (metafor's default) ``add`` is added to the events and
-    non-events of studies with 0 or n events only; ``to="all"`` adds it to every
-    study and ``to="none"`` never (studies with 0 or n events then have infinite
-    ``yi``, which the caller must reject).
+    ``add`` is added to the events and non-events as :func:`continuity_correction`
+    says (``to="only0"``, metafor's default: studies with 0 or n events only); with
+    ``to="none"`` studies with 0 or n events have infinite ``yi``, which the caller
+    must reject.
 
     Returns ``(yi, vi)`` arrays.
     """

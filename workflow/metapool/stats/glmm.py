@@ -44,6 +44,7 @@ from numpy.polynomial.hermite import hermgauss
 from scipy import special
 
 from .effects import ilogit, z_crit
+from .pooling import wald_pvalue
 
 __all__ = ["GlmmResult", "glmm_proportions", "glmm_loglik"]
 
@@ -112,6 +113,30 @@ class GlmmResult:
         if not self.converged:
             return (f"the GLMM did not converge: {self.message}",)
         return (GLMM_NOTE,) + ((self.message,) if self.message else ())
+
+    @property
+    def zval(self) -> float:
+        """Wald z of the test for the overall effect, ``beta / se`` on the logit scale (metafor's ``zval``)."""
+        return self.beta / self.se
+
+    @property
+    def ddf(self) -> float:
+        """Degrees of freedom of ``zval``: NaN (the GLMM's test is z)."""
+        return math.nan
+
+    @property
+    def pval(self) -> float:
+        """Two-sided normal p-value of ``zval`` (:func:`~metapool.stats.pooling.wald_pvalue`)."""
+        return wald_pvalue(self.zval, math.nan, False)
+
+    def __str__(self) -> str:
+        from .printing import format_glmm
+
+        return format_glmm(self)
+
+    def summary(self) -> str:
+        """A block like metafor's ``print.rma.glmm``."""
+        return str(self)
 
     @property
     def ci_beta(self) -> tuple[float, float]:

@@ -112,6 +112,13 @@ class Groups:
             out[g0:g1] = np.ascontiguousarray(x[e0:e1]).reshape(g1 - g0, kk).sum(axis=1)
         return out
 
+    def median(self, x: np.ndarray) -> np.ndarray:
+        """Per-group medians of ``x`` (one value per study), each as ``np.median`` of the group's own array."""
+        out = np.empty(len(self.k))
+        for g0, g1, e0, e1, kk in self._blocks:
+            out[g0:g1] = np.median(np.ascontiguousarray(x[e0:e1]).reshape(g1 - g0, kk), axis=1)
+        return out
+
     def expand(self, values) -> np.ndarray:
         """A per-group value (or one value for all groups) repeated over each group's studies."""
         return np.repeat(np.broadcast_to(values, self.k.shape), self.k)

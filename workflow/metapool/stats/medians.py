@@ -69,6 +69,15 @@ class MedianOfMedians:
     def method(self) -> str:
         return "weighted_median_of_medians" if self.weighted else "median_of_medians"
 
+    def __str__(self) -> str:
+        from .printing import format_median_of_medians
+
+        return format_median_of_medians(self)
+
+    def summary(self) -> str:
+        """A readable block: the pooled median, its sign-test interval and exact coverage."""
+        return str(self)
+
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame({
             "estimate": [self.estimate], "ci_lower": [self.ci_lower], "ci_upper": [self.ci_upper],

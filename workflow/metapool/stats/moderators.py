@@ -37,6 +37,7 @@ __all__ = ["SubgroupResult", "subgroup_analysis", "design_matrix", "meta_regress
 class SubgroupResult:
     """Per-subgroup pooled models and the test for subgroup differences.
 
+    ``result[group]`` (``models[group]``) is a subgroup's :class:`PoolResult`.
     ``q_between`` is Cochran's Q of the subgroup estimates weighted by
     ``1 / se_g^2`` on ``df_between = G - 1`` df; ``q_within`` the sum of the
     subgroups' Q statistics on ``df_within = sum(k_g - 1)`` df.
@@ -51,6 +52,13 @@ class SubgroupResult:
     df_within: int
     p_within: float
     overall: PoolResult = field(repr=False)
+
+    def __getitem__(self, group) -> PoolResult:
+        """The fit of one subgroup (its own tau^2), with its test for the overall effect (``zval``, ``pval``)."""
+        try:
+            return self.models[group]
+        except KeyError:
+            raise KeyError(f"no subgroup {group!r}; the subgroups are {list(self.groups)}") from None
 
     def frame(self) -> pd.DataFrame:
         """One row per subgroup: k, estimate, se, CI, tau^2, I^2, Q (on the model scale)."""

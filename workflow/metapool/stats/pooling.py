@@ -29,7 +29,7 @@ from scipy import stats
 from ..vocabulary import CI_METHODS, PI_METHODS
 from .heterogeneity import h2_from_q, h2_from_tau2, i2_from_q, i2_from_tau2, typical_within_variance
 from .lockstep import ConvergenceError, Groups, as_scalar
-from .tau2 import check_methods, estimate_tau2, q_statistic
+from .tau2 import DEFAULT_CONTROL, Control, check_methods, estimate_tau2, q_statistic
 
 __all__ = [
     "PoolResult",
@@ -186,7 +186,13 @@ def wald_pvalue(stat, df, use_t):
 
 @dataclass(frozen=True)
 class PoolResult:
-    """A pooled estimate on the analysis scale (logit, log, ...)."""
+    """A pooled estimate on the analysis scale (logit, log, ...).
+
+    ``zval`` is the Wald statistic ``beta / se`` of the test for the overall effect (z, or t
+    under Hartung-Knapp), ``ddf`` its degrees of freedom (``k - 1`` under Hartung-Knapp, NaN
+    for z) and ``pval`` its two-sided p-value (:func:`wald_pvalue`): metafor's ``zval``,
+    ``ddf`` and ``pval``. ``df`` is the degrees of freedom of Cochran's Q.
+    """
 
     beta: float
     se: float
@@ -207,6 +213,18 @@ class PoolResult:
     level: float = 0.95
     iterations: int = 0
     notes: tuple[str, ...] = ()
+    zval: float = float("nan")
+    ddf: float = float("nan")
+    pval: float = float("nan")
+
+    def __str__(self) -> str:
+        from .printing import format_pool_result
+
+        return format_pool_result(self)
+
+    def summary(self) -> str:
+        """A block like metafor's ``print.rma``: model, heterogeneity, the test for the overall effect."""
+        return str(self)
 
 
 @dataclass(frozen=True)
@@ -219,6 +237,7 @@ class BatchPoolResult:
     it (beta, se, intervals, I2, H2, weights) and the reason in ``message``; Q,
     its p-value, k and df do not depend on tau2 and are given. ``ci`` is the
     interval actually used (``"z"`` for single-study groups under Hartung-Knapp).
+    ``zval``, ``ddf`` and ``pval`` are the test for the overall effect, as :class:`PoolResult`.
     """
 
     beta: np.ndarray
@@ -236,6 +255,9 @@ class BatchPoolResult:
     k: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    zval: np.ndarray
+    ddf: np.ndarray
+    pval: np.ndarray
     message: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)
     method: np.ndarray = field(repr=False)
@@ -263,6 +285,9 @@ class BatchPoolResult:
                 "pi_method": self.pi,
                 "beta": self.beta,
                 "se": self.se,
+                "zval": self.zval,
+                "ddf": self.ddf,
+                "pval": self.pval,
                 "ci_lower": self.ci_lower,
                 "ci_upper": self.ci_upper,
                 "pi_lower": self.pi_lower,
@@ -305,6 +330,7 @@ def pool_many(
     level=0.95,
     pi="default",
     hk_adhoc=False,
+    control: Control = DEFAULT_CONTROL,
 ) -> BatchPoolResult:
     """Pool ``G`` meta-analyses at once by inverse variance (metafor's ``rma.uni`` for each).
 
@@ -334,6 +360,9 @@ def pool_many(
     hk_adhoc : bool or ndarray
         With Hartung-Knapp, never let the interval be narrower than the z one
         (``s2w`` truncated at 1; Knapp & Hartung 2003, metafor ``test="adhoc"``).
+    control : Control
+        Settings of the iterative tau^2 estimators (:class:`~metapool.stats.tau2.Control`,
+        metafor's ``control``: ``threshold``, ``maxiter``, ``stepadj``), the same for every group.
 
     Each option is a scalar for all groups or an array with one entry per
     group, so a multiverse mixing estimators, interval methods and levels is
@@ -346,6 +375,9 @@ def pool_many(
         ``I2 = 100 tau2 / (tau2 + vt)`` and ``H2 = 1 + tau2 / vt`` with the
         typical within-study variance ``vt`` (Higgins & Thompson, Stat Med
         2002;21:1539-1558); for the common-effect model the Q-based versions.
+        The test for the overall effect: ``zval = beta / se``, referred to the
+        normal distribution, or to Student's t on ``ddf = k - 1`` df under
+        Hartung-Knapp (:func:`wald_pvalue`).
     """
     yi, vi = check_effects(yi, vi)
     group = np.asarray(group)
@@ -366,7 +398,7 @@ def pool_many(
     df = k - 1
     multi = k > 1
     meth, cis, pis, lev, adhoc = (x[ids] for x in (method_g, ci_g, pi_g, level_g, adhoc_g))
-    est = estimate_tau2(y, v, meth, groups)
+    est = estimate_tau2(y, v, meth, groups, control=control)
     tau2 = est.tau2
     ee = meth == "EE"
     with np.errstate(all="ignore"):
@@ -381,6 +413,9 @@ def pool_many(
         se = np.sqrt(var_beta)
         crit = critical_value(lev, df, hk)
         ci_lower, ci_upper = beta - crit * se, beta + crit * se
+        zval = beta / se
+        ddf = np.where(hk, df, np.nan)
+        pval = wald_pvalue(zval, df, hk)
 
         use_t_pi = np.where(pis == "default", hk, np.isin(pis, ("t_k1", "t_k2")))
         half = critical_value(lev, np.where(pis == "t_k2", k - 2, df), use_t_pi) * np.sqrt(var_beta + tau2)
@@ -421,6 +456,9 @@ def pool_many(
         k=by_id(k).astype(np.int64),
         iterations=by_id(est.iterations),
         converged=by_id(est.converged),
+        zval=by_id(np.asarray(zval, dtype=float)),
+        ddf=by_id(np.asarray(ddf, dtype=float)),
+        pval=by_id(np.asarray(pval, dtype=float)),
         message=by_id(est.message),
         weights=weights,
         method=method_g,
@@ -439,6 +477,7 @@ def inverse_variance(
     level: float = 0.95,
     pi: str = "default",
     hk_adhoc: bool = False,
+    control: Control = DEFAULT_CONTROL,
 ) -> PoolResult:
     """Pool effect sizes ``yi`` with sampling variances ``vi`` by inverse variance: the one-group :func:`pool_many`.
 
@@ -446,7 +485,7 @@ def inverse_variance(
     ----------
     yi, vi : array_like
         Effect sizes and sampling variances of the studies.
-    method, ci, level, pi, hk_adhoc
+    method, ci, level, pi, hk_adhoc, control
         The model, as in :func:`pool_many` (one value each).
 
     Returns
@@ -459,7 +498,7 @@ def inverse_variance(
     """
     yi, vi = check_effects(yi, vi)
     res = pool_many(yi, vi, np.zeros(len(yi), dtype=np.intp), method=method, ci=ci, level=level, pi=pi,
-                    hk_adhoc=hk_adhoc)
+                    hk_adhoc=hk_adhoc, control=control)
     if not res.converged[0]:
         raise ConvergenceError(res.message[0])
     k = int(res.k[0])
@@ -488,4 +527,7 @@ def inverse_variance(
         level=level,
         iterations=int(res.iterations[0]),
         notes=tuple(notes),
+        zval=float(res.zval[0]),
+        ddf=float(res.ddf[0]),
+        pval=float(res.pval[0]),
     )

@@ -14,7 +14,8 @@ raw            ``PR``        ``p(1 - p)/n``               identity
 ============== ============= ============================ =====================================
 
 The logit and raw proportions get 1/2 added to the events and non-events of
-studies with 0 or n events (metafor's default ``add = 1/2, to = "only0"``);
+studies with 0 or n events (metafor's default ``add = 1/2, to = "only0"``; ``add``
+and ``to`` of :func:`pool_proportions` choose another correction);
 the two arcsine transforms are defined at 0 and n and get no correction.
 """
 
@@ -30,6 +31,7 @@ from .effects import (arcsine_effects, freeman_tukey_effects, iarcsine, ifreeman
                       logit_effects, raw_effects)
 from .heterogeneity import not_estimable, q_profile_ci
 from .pooling import inverse_variance
+from .tau2 import DEFAULT_CONTROL, Control
 from .results import PooledEstimate
 
 __all__ = ["pool_proportions", "proportion_effects", "backtransform"]
@@ -49,18 +51,28 @@ def _check(events, totals) -> tuple[np.ndarray, np.ndarray]:
     return events, totals
 
 
-def proportion_effects(events, totals, transform: str = "logit") -> tuple[np.ndarray, np.ndarray]:
-    """Per-study ``(yi, vi)`` on the analysis scale of ``transform`` (metafor's ``escalc`` defaults)."""
+def proportion_effects(events, totals, transform: str = "logit", *, add: float = 0.5,
+                       to: str = "only0") -> tuple[np.ndarray, np.ndarray]:
+    """Per-study ``(yi, vi)`` on the analysis scale of ``transform``, as metafor's ``escalc``.
+
+    ``add`` and ``to`` are the continuity correction of the logit and raw
+    proportions (:func:`~metapool.stats.effects.continuity_correction`; metafor's
+    defaults ``add = 1/2, to = "only0"``). The two arcsine transforms are defined
+    at 0 and n events and take no correction: any other ``add``/``to`` is an error.
+    """
     if transform not in IV_TRANSFORMS:
         raise ValueError(f"transform must be one of {IV_TRANSFORMS}, got {transform!r}")
     events, totals = _check(events, totals)
     if transform == "logit":
-        return logit_effects(events, totals)
+        return logit_effects(events, totals, add=add, to=to)
+    if transform == "raw":
+        return raw_effects(events, totals, add=add, to=to)
+    if (add, to) != (0.5, "only0"):
+        raise ValueError(f"transform {transform!r} takes no continuity correction (defined at 0 and n events); "
+                         f"got add={add!r}, to={to!r}")
     if transform == "freeman_tukey":
         return freeman_tukey_effects(events, totals)
-    if transform == "arcsine":
-        return arcsine_effects(events, totals)
-    return raw_effects(events, totals)
+    return arcsine_effects(events, totals)
 
 
 def backtransform(transform: str, totals=None):
@@ -95,6 +107,9 @@ def pool_proportions(
     pi: str = "default",
     hk_adhoc: bool = False,
     heterogeneity_ci: bool = True,
+    add: float = 0.5,
+    to: str = "only0",
+    control: Control = DEFAULT_CONTROL,
 ) -> PooledEstimate:
     """Random-effects (or common-effect) meta-analysis of single-group proportions.
 
@@ -113,6 +128,13 @@ def pool_proportions(
     The raw proportions can give limits outside [0, 1] (identity
     back-transformation, as metafor); a note says so.
 
+    ``add`` and ``to`` are escalc's continuity correction of the logit and raw
+    proportions (:func:`~metapool.stats.effects.continuity_correction`: ``"only0"``,
+    ``"all"``, ``"if0all"``, ``"none"``). With ``to="none"`` a study with 0 or n
+    events has an infinite logit (or a zero variance): it is an error naming the
+    studies, never dropped as metafor does. ``control`` is passed to the tau^2
+    estimator (:class:`~metapool.stats.tau2.Control`).
+
     References: Stijnen T, Hamza TH, Ozdemir P. Stat Med 2010;29:3046-3067
     (logit); Freeman MF, Tukey JW. Ann Math Stat 1950;21:607-611 and Miller JJ.
     Am Stat 1978;32:138 (double arcsine and its inverse); Barendregt JJ et al.
@@ -123,11 +145,15 @@ def pool_proportions(
     if transform not in IV_TRANSFORMS:
         raise ValueError(f"transform must be one of {IV_TRANSFORMS}, got {transform!r}")
     events, totals = _check(events, totals)
-    yi, vi = proportion_effects(events, totals, transform)
-    if np.any(vi <= 0):
-        raise ValueError(f"transform {transform!r}: some studies have zero sampling variance "
-                         "(0 or all events without continuity correction); they cannot be pooled by inverse variance")
-    model = inverse_variance(yi, vi, method=method, ci=ci, level=level, pi=pi, hk_adhoc=hk_adhoc)
+    yi, vi = proportion_effects(events, totals, transform, add=add, to=to)
+    bad = ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
+    if np.any(bad):
+        rows = ", ".join(f"study {i + 1} ({int(events[i])}/{int(totals[i])})" for i in np.flatnonzero(bad))
+        raise ValueError(f"transform {transform!r} with continuity correction to={to!r}: {rows} "
+                         "(0 or all events) have an infinite effect size or zero sampling variance and "
+                         "cannot be pooled by inverse variance")
+    model = inverse_variance(yi, vi, method=method, ci=ci, level=level, pi=pi, hk_adhoc=hk_adhoc,
+                             control=control)
     if transform == "raw":
         outside = [v for v in (model.ci_lower, model.ci_upper, model.pi_lower, model.pi_upper)
                    if not math.isnan(v) and not 0.0 <= v <= 1.0]

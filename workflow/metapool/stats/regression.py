@@ -42,7 +42,7 @@ from scipy import stats
 from .heterogeneity import h2_from_q, h2_from_tau2, i2_from_q, i2_from_tau2
 from .lockstep import ConvergenceError
 from .pooling import check_effects, check_model_options, critical_value, hartung_knapp_factor, wald_pvalue
-from .tau2 import Tau2Estimate, Tau2Estimates, fisher_scoring, paule_mandel_search
+from .tau2 import Tau2Estimate, Tau2Estimates, fisher_scoring, paule_mandel_search, pm_upper_bound
 
 __all__ = [
     "MetaRegressionFit",
@@ -68,11 +68,6 @@ def _p_matrix(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     st = _invcalc(X, w)
     wx = w[:, None] * X
     return np.diag(w) - wx @ st @ wx.T
-
-
-def _mad(y: np.ndarray) -> float:
-    """R's ``mad()``: 1.4826 times the median absolute deviation from the median."""
-    return 1.4826 * float(np.median(np.abs(y - np.median(y))))
 
 
 def _single(method: str, estimates: tuple) -> Tau2Estimate:
@@ -171,7 +166,7 @@ def estimate_tau2_regression(yi, vi, X, method: str = "REML") -> Tau2Estimate:
         def f(ids, tau2):
             return np.array([float(ymc @ _p_matrix(X, 1.0 / (vi + float(tau2[0]))) @ ymc) - (k - p)])
 
-        return _single(method, paule_mandel_search(f, 1, max(100.0, 10.0 * _mad(yi) ** 2)))
+        return _single(method, paule_mandel_search(f, 1, pm_upper_bound(yi)))
     return _fisher_scoring(ymc, vi, X, method)
 
 

@@ -165,6 +165,30 @@ class PooledEstimate:
         return self.model.se
 
     @property
+    def zval(self) -> float:
+        """Wald statistic of the test for the overall effect on the analysis scale (z, or t under Hartung-Knapp)."""
+        return self.model.zval
+
+    @property
+    def ddf(self) -> float:
+        """Degrees of freedom of ``zval`` (``k - 1`` under Hartung-Knapp, NaN for z)."""
+        return self.model.ddf
+
+    @property
+    def pval(self) -> float:
+        """Two-sided p-value of the test for the overall effect (beta = 0 on the analysis scale)."""
+        return self.model.pval
+
+    def __str__(self) -> str:
+        from .printing import format_pooled_estimate
+
+        return format_pooled_estimate(self)
+
+    def summary(self) -> str:
+        """A block like metafor's ``print.rma`` with the back-transformed estimate (``predict(transf=)``)."""
+        return str(self)
+
+    @property
     def weights(self) -> np.ndarray:
         """Study weights in percent."""
         return self.model.weights

@@ -133,7 +133,7 @@ def pool_medians(
     median,
     lower,
     upper,
-    level_reported,
+    level_reported=0.95,
     upper_nr=None,
     *,
     scale: str = "log",
@@ -146,7 +146,8 @@ def pool_medians(
     """Inverse-variance pooling of medians on the log (back-transformed with exp) or the raw scale.
 
     Equivalent to metafor's ``rma(yi, sei = sei, method, test, level)`` with
-    ``yi, sei`` from :func:`median_effects`.
+    ``yi, sei`` from :func:`median_effects`. ``level_reported`` is the level of the
+    reported CIs (default 0.95).
     """
     yi, sei = median_effects(median, lower, upper, level_reported, upper_nr, scale=scale)
     model = inverse_variance(yi, sei**2, method=method, ci=ci, level=level, pi=pi, hk_adhoc=hk_adhoc)
@@ -176,7 +177,7 @@ def pool_log_scale(
     estimate,
     lower,
     upper,
-    level_reported,
+    level_reported=0.95,
     *,
     method: str = "REML",
     ci: str = "z",
@@ -187,7 +188,8 @@ def pool_log_scale(
     """Inverse-variance pooling of medians or hazard ratios on the log scale.
 
     ``estimate``, ``lower``, ``upper`` are on the natural scale and
-    ``level_reported`` is the level of each reported CI; the result is
+    ``level_reported`` is the level of each reported CI (one value, or one per
+    study; default 0.95, the level nearly every trial reports); the result is
     back-transformed with ``exp``. Equivalent to metafor's
     ``rma(yi = log(estimate), sei = (log(upper) - log(lower)) / (2 * qnorm(1 - (1 - level) / 2)))``.
     """

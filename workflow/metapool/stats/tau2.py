@@ -13,10 +13,12 @@ numbers agree to floating-point precision:
 
 * a group of one study has tau^2 = 0 (heterogeneity is not estimable);
 * the iterative estimators (ML, REML, EB) run :func:`fisher_scoring` from the Hedges
-  estimate, stop when the change is at most ``THRESHOLD`` (1e-5) and fail after
-  ``MAXITER`` (100) steps instead of returning a wrong number;
+  estimate, stop when the change is at most ``control.threshold`` (1e-5) and fail after
+  ``control.maxiter`` (100) steps instead of returning a wrong number (:class:`Control`,
+  metafor's ``control = list(threshold, maxiter, stepadj)``);
 * PM solves its estimating equation with Brent's method exactly as R's ``uniroot``
-  does (:func:`paule_mandel_search`, tolerance ``.Machine$double.eps^0.25``).
+  does (:func:`paule_mandel_search`, tolerance ``.Machine$double.eps^0.25``) on
+  ``[0, max(100, 10 mad(yi)^2)]`` (:func:`pm_upper_bound`).
 
 The design-matrix estimators of meta-regression (:mod:`metapool.stats.regression`) are
 the generalisation of these to ``y = X beta + u + e``; they share :func:`fisher_scoring`
@@ -36,6 +38,8 @@ from .lockstep import UNIROOT_TOL, ConvergenceError, Groups, WorkingSet, libm, m
 
 __all__ = [
     "ConvergenceError",
+    "Control",
+    "DEFAULT_CONTROL",
     "Tau2Estimate",
     "Tau2Estimates",
     "TAU2_ESTIMATORS",
@@ -52,12 +56,52 @@ __all__ = [
     "q_statistic",
     "fisher_scoring",
     "paule_mandel_search",
+    "pm_upper_bound",
+    "mad",
 ]
 
 THRESHOLD = 1e-5
 MAXITER = 100
 TAU2_MAX = 100.0
 _LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class Control:
+    """The settings of the iterative tau^2 estimators, as metafor's ``rma(..., control = list(...))``.
+
+    Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat
+    Softw 2010;36(3); ``help(rma.uni)``, section "Note" / argument ``control``.
+
+    Parameters
+    ----------
+    threshold : float
+        Fisher scoring (ML, REML, EB) stops when ``|tau2_new - tau2_old| <= threshold``
+        (metafor's default 1e-5).
+    maxiter : int
+        The most Fisher-scoring iterations, and the most iterations of the
+        Paule-Mandel root search (metafor's default 100). More is a
+        :class:`ConvergenceError`, never a number.
+    stepadj : float
+        Each scoring step is multiplied by ``stepadj`` (metafor's default 1);
+        a value below 1 damps the steps when the algorithm oscillates.
+    """
+
+    threshold: float = THRESHOLD
+    maxiter: int = MAXITER
+    stepadj: float = 1.0
+
+    def __post_init__(self):
+        if not (math.isfinite(self.threshold) and self.threshold > 0):
+            raise ValueError(f"control threshold must be a positive number, got {self.threshold!r}")
+        if isinstance(self.maxiter, bool) or int(self.maxiter) != self.maxiter or self.maxiter < 1:
+            raise ValueError(f"control maxiter must be a positive whole number, got {self.maxiter!r}")
+        if not (math.isfinite(self.stepadj) and self.stepadj > 0):
+            raise ValueError(f"control stepadj must be a positive number, got {self.stepadj!r}")
+
+
+#: metafor's defaults: ``threshold = 1e-5``, ``maxiter = 100``, ``stepadj = 1``.
+DEFAULT_CONTROL = Control()
 
 
 @dataclass(frozen=True)
@@ -101,6 +145,8 @@ yi, vi : array_like
 groups : Groups, optional
     The meta-analyses the studies form, stored by group
     (:class:`~metapool.stats.lockstep.Groups`); ``None``: the studies are one meta-analysis.
+control : Control, optional
+    Settings of the iterative estimators (ML, REML, EB, PM); the others ignore it.
 
 Returns
 -------
@@ -176,7 +222,7 @@ def q_statistic(yi, vi, tau2=0.0, groups: Groups | None = None):
 
 
 @_estimator
-def tau2_ee(yi, vi, groups: Groups | None = None):
+def tau2_ee(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """The common-effect (equal-effects) model: tau^2 = 0.
 
     """
@@ -184,7 +230,7 @@ def tau2_ee(yi, vi, groups: Groups | None = None):
 
 
 @_estimator
-def tau2_dl(yi, vi, groups: Groups | None = None):
+def tau2_dl(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """DerSimonian-Laird method-of-moments estimator.
 
     ``tau2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w))`` with ``w = 1/v``
@@ -215,7 +261,7 @@ def _he_raw(y, v, g: Groups) -> np.ndarray:
 
 
 @_estimator
-def tau2_he(yi, vi, groups: Groups | None = None):
+def tau2_he(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Hedges' (unweighted method-of-moments) estimator.
 
     ``tau2 = max(0, (sum (y_i - ybar)^2 - (sum v - sum v / k)) / (k - 1))``.
@@ -228,7 +274,7 @@ def tau2_he(yi, vi, groups: Groups | None = None):
 
 
 @_estimator
-def tau2_sj(yi, vi, groups: Groups | None = None):
+def tau2_sj(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Sidik-Jonkman estimator: one step from the sample variance of ``yi``.
 
     ``tau2 = tau2_0 Q(tau2_0) / (k - 1)`` with ``tau2_0 = sum (y_i - ybar)^2 / k``
@@ -245,12 +291,13 @@ def tau2_sj(yi, vi, groups: Groups | None = None):
     return _estimate("SJ", sj, yi, vi, groups)
 
 
-def fisher_scoring(method: str, tau2, step, loglik=None):
+def fisher_scoring(method: str, tau2, step, loglik=None, control: Control = DEFAULT_CONTROL):
     """Fisher scoring for tau^2 of many meta-analyses in lockstep, with metafor's stopping rule and checks.
 
     From the starting values ``tau2``, each iteration adds the scoring step
-    ``adj`` (0 when NaN), halved while ``tau2 + adj < 0``; a group stops when the
-    change is at most ``THRESHOLD`` and fails after ``MAXITER`` iterations. For
+    ``adj`` times ``control.stepadj`` (0 when NaN), halved while ``tau2 + adj < 0``;
+    a group stops when the change is at most ``control.threshold`` and fails after
+    ``control.maxiter`` iterations. For
     ML and REML, metafor's ``ll0check`` then sets tau^2 to 0 when the
     log-likelihood at 0 exceeds that at the estimate (a local maximum). The
     estimate is truncated at 0; an infinite one is a failure.
@@ -267,6 +314,8 @@ def fisher_scoring(method: str, tau2, step, loglik=None):
     loglik : callable, optional
         ``loglik(mask, tau2)``: the (restricted) log-likelihood of the groups
         selected by the boolean ``mask`` at ``tau2`` (ML and REML).
+    control : Control
+        ``threshold``, ``maxiter`` and ``stepadj`` (metafor's defaults).
 
     Returns
     -------
@@ -285,6 +334,8 @@ def fisher_scoring(method: str, tau2, step, loglik=None):
         iteration += 1
         old = tau2
         adj = np.asarray(step(ids, tau2), dtype=float)
+        if control.stepadj != 1.0:
+            adj = adj * control.stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         negative = tau2 + adj < 0.0
         halvings = 0
@@ -294,20 +345,20 @@ def fisher_scoring(method: str, tau2, step, loglik=None):
             halvings += 1
         tau2 = tau2 + adj
         change = np.abs(old - tau2)
-        if iteration > MAXITER:
+        if iteration > control.maxiter:
             iterations[ids] = iteration
             for i, c in zip(ids, change):
-                message[i] = (f"{method}: Fisher scoring did not converge in {MAXITER} iterations "
-                              f"(last change {c:.3g} > {THRESHOLD:g})")
+                message[i] = (f"{method}: Fisher scoring did not converge in {control.maxiter} iterations "
+                              f"(last change {c:.3g} > {control.threshold:g})")
             break
-        done = ~(change > THRESHOLD)
+        done = ~(change > control.threshold)
         if done.any():
             out[ids[done]] = tau2[done]
             iterations[ids[done]] = iteration
             converged[ids[done]] = True
             ids, tau2 = ids[~done], tau2[~done]
     if method in ("ML", "REML"):
-        check = converged & (out > THRESHOLD)
+        check = converged & (out > control.threshold)
         if check.any():
             ll0 = loglik(check, np.zeros(int(check.sum())))
             out[check] = np.where(ll0 - loglik(check, out[check]) > UNIROOT_TOL, 0.0, out[check])
@@ -319,14 +370,16 @@ def fisher_scoring(method: str, tau2, step, loglik=None):
     return out, iterations, converged, message
 
 
-def paule_mandel_search(f, n: int, tau2_max):
+def paule_mandel_search(f, n: int, tau2_max, maxiter: int = MAXITER):
     """The tau^2 at which a generalised Q statistic equals its expected value, for ``n`` groups in lockstep.
 
     ``f(ids, tau2)`` is ``Q(tau2) - df`` of the groups ``ids``, decreasing in
     tau^2. As metafor: tau^2 = 0 when ``f(0) < 0``; a failure when
     ``f(tau2_max) > 0`` (the root lies beyond the search limit); otherwise the
     root on ``[0, tau2_max]`` by R's ``uniroot`` (:func:`~metapool.stats.lockstep.zeroin`,
-    at most ``MAXITER`` iterations).
+    at most ``maxiter`` iterations; metafor passes ``control$maxiter``, 100, and
+    ``tau2_max`` is :func:`pm_upper_bound`). Where ``uniroot`` would return its last
+    iterate with a warning, this is a failure.
 
     Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur
     Stand 1982;87:377-385.
@@ -339,6 +392,8 @@ def paule_mandel_search(f, n: int, tau2_max):
         The number of groups.
     tau2_max : float or ndarray
         The upper end of the search (one value, or one per group).
+    maxiter : int
+        The most iterations of the root search.
 
     Returns
     -------
@@ -360,12 +415,46 @@ def paule_mandel_search(f, n: int, tau2_max):
     solve = np.flatnonzero(~zero & ~(fmax > 0))
     if len(solve):
         root, its, ok = zeroin(lambda ids, t: f(solve[ids], t), np.zeros(len(solve)), tau2_max[solve],
-                               f0[solve], fmax[solve], maxiter=MAXITER)
+                               f0[solve], fmax[solve], maxiter=maxiter)
         tau2[solve] = np.where(ok, max0(root), np.nan)
         iterations[solve] = its
         converged[solve] = ok
-        message[solve[~ok]] = f"root finding did not converge in {MAXITER} iterations"
+        message[solve[~ok]] = f"PM: root finding did not converge in {maxiter} iterations"
     return tau2, iterations, converged, message
+
+
+def mad(yi, groups: Groups | None = None):
+    """R's ``mad()``: ``1.4826 median(|y_i - median(y)|)``, of one meta-analysis or per group.
+
+    Parameters
+    ----------
+    yi : array_like
+        Effect sizes.
+    groups : Groups, optional
+        The meta-analyses the studies form; ``None``: one.
+
+    Returns
+    -------
+    float, or ndarray with one value per group
+    """
+    y = np.asarray(yi, dtype=float)
+    g = Groups.single(len(y)) if groups is None else groups
+    centre = g.median(y)
+    out = 1.4826 * g.median(np.abs(y - g.expand(centre)))
+    return float(out[0]) if groups is None else out
+
+
+def pm_upper_bound(yi, groups: Groups | None = None):
+    """The upper end of the Paule-Mandel search: ``max(100, 10 mad(yi)^2)``, as metafor.
+
+    metafor's ``rma.uni`` sets ``con$tau2.max <- max(con$tau2.max, 10 * mad(yi)^2)``
+    with the default ``tau2.max = 100`` before the root search (metafor 3.8-1,
+    R/rma.uni.r), so that outcomes on a large scale (mean differences in mmHg,
+    days) are not cut off at 100. ``yi`` and ``groups`` as :func:`mad`; one bound
+    per group with ``groups``.
+    """
+    bound = np.maximum(TAU2_MAX, 10.0 * np.asarray(mad(yi, groups)) ** 2)
+    return float(bound) if groups is None else bound
 
 
 def _weighted_residuals(ws: WorkingSet, tau2):
@@ -389,7 +478,7 @@ def _loglik(y, v, g: Groups, tau2, reml: bool) -> np.ndarray:
     return ll
 
 
-def _scoring(method: str, step):
+def _scoring(method: str, step, control: Control):
     """The kernel of an intercept-only Fisher-scoring estimator with scoring step ``step(working_set, tau2)``."""
     def kernel(y, v, g):
         ws = WorkingSet(g, y, v)
@@ -398,13 +487,14 @@ def _scoring(method: str, step):
             sub, studies = g.subset(mask)
             return _loglik(y[studies], v[studies], sub, tau2, method == "REML")
 
-        return fisher_scoring(method, max0(_he_raw(y, v, g)), lambda ids, t: step(ws.restrict(ids), t), loglik)
+        return fisher_scoring(method, max0(_he_raw(y, v, g)), lambda ids, t: step(ws.restrict(ids), t), loglik,
+                              control)
 
     return kernel
 
 
 @_estimator
-def tau2_ml(yi, vi, groups: Groups | None = None):
+def tau2_ml(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Maximum-likelihood estimator, by Fisher scoring.
 
     Step ``(sum (w_i (y_i - ybar_w))^2 - sum w) / sum w^2`` with ``w = 1/(v + tau2)``.
@@ -417,11 +507,11 @@ def tau2_ml(yi, vi, groups: Groups | None = None):
         g, wi, s, resid = _weighted_residuals(ws, tau2)
         return (g.sum((wi * resid) ** 2) - s) / g.sum(wi**2)
 
-    return _estimate("ML", _scoring("ML", step), yi, vi, groups)
+    return _estimate("ML", _scoring("ML", step, control), yi, vi, groups)
 
 
 @_estimator
-def tau2_reml(yi, vi, groups: Groups | None = None):
+def tau2_reml(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Restricted maximum-likelihood estimator, by Fisher scoring.
 
     Step ``(y'PPy - tr P) / tr(PP)`` with the residual projection
@@ -439,11 +529,11 @@ def tau2_reml(yi, vi, groups: Groups | None = None):
         tr_pp = s2 - 2.0 * s3 / s + libm(math.pow, s2, 2.0) / libm(math.pow, s, 2.0)
         return (g.sum((wi * resid) ** 2) - tr_p) / tr_pp
 
-    return _estimate("REML", _scoring("REML", step), yi, vi, groups)
+    return _estimate("REML", _scoring("REML", step, control), yi, vi, groups)
 
 
 @_estimator
-def tau2_eb(yi, vi, groups: Groups | None = None):
+def tau2_eb(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Empirical Bayes estimator, by Fisher-type scoring as metafor.
 
     Step ``(k / (k - 1) sum w_i (y_i - ybar_w)^2 - k) / sum w`` with ``w = 1/(v + tau2)``.
@@ -457,14 +547,15 @@ def tau2_eb(yi, vi, groups: Groups | None = None):
         k = g.k
         return (g.sum(wi * resid**2) * k / (k - 1) - k) / s
 
-    return _estimate("EB", _scoring("EB", step), yi, vi, groups)
+    return _estimate("EB", _scoring("EB", step, control), yi, vi, groups)
 
 
 @_estimator
-def tau2_pm(yi, vi, groups: Groups | None = None):
+def tau2_pm(yi, vi, groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """Paule-Mandel estimator: the tau^2 at which the generalised Q equals ``k - 1``.
 
-    Solved on ``[0, 100]`` by :func:`paule_mandel_search` (R's ``uniroot``).
+    Solved on ``[0, max(100, 10 mad(yi)^2)]`` (:func:`pm_upper_bound`) by
+    :func:`paule_mandel_search` (R's ``uniroot``).
 
     Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur
     Stand 1982;87:377-385.
@@ -477,7 +568,7 @@ def tau2_pm(yi, vi, groups: Groups | None = None):
             ws.restrict(ids)
             return q_statistic(*ws.arrays, tau2, ws.groups) - (ws.groups.k - 1)
 
-        return paule_mandel_search(f, len(g), TAU2_MAX)
+        return paule_mandel_search(f, len(g), pm_upper_bound(y, g), control.maxiter)
 
     return _estimate("PM", pm, yi, vi, groups)
 
@@ -501,7 +592,7 @@ def check_methods(method) -> None:
             raise ValueError(f"unknown tau2 method {m!r}; choose one of {', '.join(TAU2_METHODS)}")
 
 
-def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None):
+def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None, *, control: Control = DEFAULT_CONTROL):
     """tau^2 by the estimator named as in metafor (``EE``, ``DL``, ``HE``, ``SJ``, ``ML``, ``REML``, ``EB``, ``PM``).
 
     Parameters
@@ -512,6 +603,8 @@ def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None):
         The estimator; with ``groups`` also one per group.
     groups : Groups, optional
         The meta-analyses the studies form (studies stored by group); ``None``: one.
+    control : Control, optional
+        Settings of the iterative estimators (metafor's defaults).
 
     Returns
     -------
@@ -519,7 +612,7 @@ def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None):
     """
     check_methods(method)
     if groups is None:
-        return TAU2_ESTIMATORS[str(method)](yi, vi)
+        return TAU2_ESTIMATORS[str(method)](yi, vi, control=control)
     y = np.asarray(yi, dtype=float)
     v = np.asarray(vi, dtype=float)
     n = len(groups)
@@ -531,7 +624,7 @@ def estimate_tau2(yi, vi, method="REML", groups: Groups | None = None):
     for name in np.unique(methods):
         sel = methods == name
         sub, studies = (groups, slice(None)) if sel.all() else groups.subset(sel)
-        est = TAU2_ESTIMATORS[name](y[studies], v[studies], sub)
+        est = TAU2_ESTIMATORS[name](y[studies], v[studies], sub, control=control)
         tau2[sel], iterations[sel], converged[sel], message[sel] = (est.tau2, est.iterations, est.converged,
                                                                      est.message)
     return Tau2Estimates(tau2, iterations, converged, message, methods.astype(object))

@@ -60,3 +60,11 @@ add_metadat_proportions <- function(add, except = character()) {
   for (s in sets) if (!(s[[1]] %in% except)) do.call(add, s)
   invisible(NULL)
 }
+
+# The `generated_by` block of a fixture written by `script`: R and package versions.
+generated_by <- function(script) {
+  list(script = script, R = R.version.string,
+       metafor = as.character(packageVersion("metafor")),
+       metadat = as.character(packageVersion("metadat")),
+       jsonlite = as.character(packageVersion("jsonlite")))
+}
