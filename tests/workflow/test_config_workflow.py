@@ -73,12 +73,18 @@ def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
 
 def test_config_overrides_and_grouping_of_analyses(workdir):
     single = _dry_run_jobs(workdir)
-    n = 10
+    specs = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
+    n = len(specs)
     assert single["pool"] == n and single["forest"] == n and single["multiverse"] == 1
-    assert single["sensitivity"] + single["sensitivity_with_subgroups"] == n
+    with_tables = sum(1 for spec in specs.values() if spec.sensitivity_tables)
+    # one sensitivity job per analysis with tables (a rule per set of tables: sensitivity, sensitivity_...)
+    assert sum(count for rule, count in single.items() if rule.startswith("sensitivity")) == with_tables
     grouped = _dry_run_jobs(workdir, "--config", "analyses_per_job=4", "level=0.9")
-    assert "pool" not in grouped and "multiverse" not in grouped and "sensitivity" not in grouped
-    assert sorted(k for k in grouped if k.startswith("analyses_batch_")) == [f"analyses_batch_{i}" for i in (1, 2, 3)]
+    assert "pool" not in grouped and "multiverse" not in grouped
+    assert not any(rule.startswith("sensitivity") for rule in grouped)
+    batches = -(-n // 4)  # ceil(n / 4): four consecutive analyses per job
+    assert sorted(k for k in grouped if k.startswith("analyses_batch_")) == [
+        f"analyses_batch_{i}" for i in range(1, batches + 1)]
     assert grouped["forest"] == n and grouped["spec_curve"] == 1
 
 
