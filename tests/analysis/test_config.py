@@ -274,7 +274,8 @@ def test_filter_matching_no_study_names_the_analysis(config, tables):
     config["analyses"]["orr_tki_naive"]["filters"].update(setting=["post_alectinib"], design=["randomised"])
     assert problems(config, tables) == [
         "config: analyses.orr_tki_naive: no study with outcome orr matches the filters (setting: post_alectinib; "
-        "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; design: randomised)"
+        "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; design: randomised) "
+        "in data/response.tsv"
     ]
 
 
@@ -282,8 +283,23 @@ def test_hazard_ratio_filter_matching_no_trial_against_that_comparator(config, t
     config["analyses"]["pfs_hr_vs_crizotinib_first_line"]["comparator"] = "alectinib"
     assert problems(config, tables) == [
         "config: analyses.pfs_hr_vs_crizotinib_first_line: no study with outcome pfs_hr vs alectinib matches the "
-        "filters (setting: tki_naive)"
+        "filters (setting: tki_naive) in data/hazard_ratios.tsv"
     ]
+
+
+def test_analysis_reading_an_absent_table_names_the_table(config, tables):
+    hr_only = {t: tables[t] for t in ("studies", "hazard_ratios")}
+    found = problems(config, hr_only)
+    assert "config: analyses.orr_tki_naive: outcome orr is read from data/response.tsv, which is absent: add the " \
+           "table or remove the analysis" in found
+    assert not any("pfs_hr_vs_crizotinib_first_line" in p for p in found)
+
+
+def test_analysis_reading_an_empty_table_names_the_table(config, tables):
+    empty = {**tables, "response": tables["response"].iloc[:0]}
+    found = problems(config, empty)
+    assert found[0].startswith("config: analyses.orr_tki_naive: no study with outcome orr matches the filters")
+    assert found[0].endswith("(data/response.tsv has no rows)")
 
 
 def test_unknown_study_id_or_trial_is_named_with_the_closest(config, tables):

@@ -50,11 +50,11 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
-    from .analysis.validation import read_raw, validate_tables
+    from .analysis.validation import read_table, validate_tables
 
     tables = validate_tables({"studies": studies, table: table_path})
     if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
-        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_raw(table_path)), output)
+        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_table(table_path, table)), output)
         return
     if table == "response":
         write_tsv(response_estimates(tables["studies"], tables[table], level), output)
@@ -69,12 +69,16 @@ def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
     write_tsv(pd.concat(frames, ignore_index=True), output)
 
 
-def audit_step(response: PathLike, output: PathLike) -> None:
-    """Printed percentages and CIs against the values recomputed from the counts."""
-    from .analysis.audit import audit_response
-    from .analysis.validation import read_raw
+def audit_step(response: PathLike | None, output: PathLike) -> None:
+    """Printed percentages and CIs against the values recomputed from the counts (no rows without a
+    ``response`` table)."""
+    from .analysis.audit import AUDIT_COLUMNS, audit_response
+    from .analysis.validation import read_table
 
-    write_tsv(audit_response(read_raw(response)), output)
+    if response is None:
+        write_tsv(pd.DataFrame(columns=AUDIT_COLUMNS), output)
+        return
+    write_tsv(audit_response(read_table(response, "response")), output)
 
 
 def _read_estimates(estimates: PathLike | Sequence[PathLike], *extra_text: str) -> pd.DataFrame:

@@ -373,7 +373,9 @@ def _table_records(tables: Mapping) -> list[dict[str, str]]:
 
 
 def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: str = "data") -> list[str]:
-    """The filters of every analysis against the validated tables (``metapool.analysis.validation.validate_tables``)."""
+    """The filters of every analysis against the validated tables (``metapool.analysis.validation.validate_tables``;
+    ``studies`` and the outcome tables the reviewer has: an analysis reading an absent table is refused, and one
+    that no study matches is named with the table it reads)."""
     from .selection import candidates, no_study_matches, records
 
     problems: list[str] = []
@@ -390,11 +392,19 @@ def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: 
                     hint = _suggest(value, known[col]) or f" (see {data_dir}/studies.tsv)"
                     problems.append(f"{where}.filters.{col}: '{value}' is not a {col} of {data_dir}/studies.tsv"
                                     f"{hint}")
+        if absent := [t for t in spec.tables if t not in tables]:
+            problems.append(f"{where}: outcome {spec.outcome} is read from "
+                            f"{' and '.join(f'{data_dir}/{t}.tsv' for t in absent)}, which is absent: add the "
+                            "table or remove the analysis")
+            continue
         if bad_value or (spec.comparative and not spec.comparator):  # a missing comparator: option_problems
             continue
         matched = [rows[c.row] for c in candidates(rows, spec) if not c.excluded_by]
         if not matched:
-            problems.append(f"{where}: {no_study_matches(spec)}")
+            empty = [f"{data_dir}/{t}.tsv" for t in spec.tables if len(tables[t]) == 0]
+            problems.append(f"{where}: {no_study_matches(spec)}"
+                            + (f" ({' and '.join(empty)} has no rows)" if empty else
+                               f" in {' and '.join(f'{data_dir}/{t}.tsv' for t in spec.tables)}"))
             continue
         if spec.multiverse is not None:
             problems += _choice_data_problems(where + ".multiverse", spec, matched)
