@@ -240,14 +240,14 @@ def test_optional_columns_may_be_absent(tmp_path, tables):
     assert studies["notes"].tolist() == ["", "", ""] and studies["phase"].isna().all()
 
 
-def test_extra_columns_are_kept_after_the_declared_ones(tmp_path, tables):
+def test_extra_columns_are_kept_after_the_declared_ones_sorted_by_name(tmp_path, tables):
     for i, row in enumerate(tables["studies"]):
         row.update(dose_mg=str(600 - 100 * i), reviewer_note=f"note {i}")
     paths = write(tmp_path, tables, {"studies": ["reviewer_note"] + COLUMNS["studies"] + ["dose_mg"]})
     studies = validate_tables(paths)["studies"]
-    assert list(studies.columns) == COLUMNS["studies"] + ["reviewer_note", "dose_mg", "line"]
+    assert list(studies.columns) == COLUMNS["studies"] + ["dose_mg", "reviewer_note", "line"]  # sorted by name
     assert studies["dose_mg"].tolist() == ["600", "500", "400"]
-    assert read_table(paths["studies"], "studies").columns.tolist()[-2:] == ["reviewer_note", "dose_mg"]
+    assert read_table(paths["studies"], "studies").columns.tolist()[-2:] == ["dose_mg", "reviewer_note"]
 
 
 @pytest.mark.parametrize("name", ["estimate", "weight", "hr", "median_nr", "subgroup_k", "line"])

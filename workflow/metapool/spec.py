@@ -111,7 +111,8 @@ class AnalysisSpec:
 
     ``name`` and ``title``; what is pooled: ``outcome`` (a key of ``OUTCOMES``),
     ``comparator`` (hazard ratios and ratios of medians), ``filters`` (study
-    column -> allowed values), ``subgroup`` (a study column, or ``None``); which
+    column -> allowed values), ``subgroup`` (a study column, or ``None``),
+    ``moderators`` (the columns of its meta-regression, none by default); which
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
     else is written: ``sensitivity`` (the tables), ``multiverse``.
@@ -123,6 +124,7 @@ class AnalysisSpec:
     comparator: str | None = None
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     subgroup: str | None = None
+    moderators: tuple[str, ...] = ()
     report_policy: str = "latest_cut"
     assessor_preference: tuple[str, ...] = ASSESSORS
     transform: str = "logit"
@@ -160,6 +162,8 @@ class AnalysisSpec:
                                                 "transform", "median_method") if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
+        if options.get("moderators"):
+            given["moderators"] = tuple(options["moderators"])
         if "assessor_preference" in options:
             given["assessor_preference"] = tuple(options["assessor_preference"])
         if "sensitivity" in options:
@@ -188,6 +192,8 @@ class AnalysisSpec:
         out["filters"] = {column: list(values) for column, values in self.filters.items()}
         if self.subgroup is not None:
             out["subgroup"] = self.subgroup
+        if self.moderators:
+            out["moderators"] = list(self.moderators)
         out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
                    transform=self.transform, median_method=self.median_method, **self.model.keywords(),
                    sensitivity=list(self.sensitivity))
@@ -265,10 +271,11 @@ class AnalysisSpec:
 
     @property
     def sensitivity_tables(self) -> tuple[str, ...]:
-        """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set) and the
-        ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``."""
+        """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set),
+        ``moderators`` (the meta-regression, when ``moderators`` are set) and the ``sensitivity`` kinds, in the
+        order of ``SENSITIVITY_KINDS``."""
         kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity)
-        return (("subgroups",) if self.subgroup else ()) + kinds
+        return (("subgroups",) if self.subgroup else ()) + (("moderators",) if self.moderators else ()) + kinds
 
     @property
     def selection_key(self) -> tuple:

@@ -2,11 +2,12 @@
 
 Each schema is a JSON Schema (draft 2020-12) for ONE ROW read as strings: `pattern` / `enum` check the
 format of every cell; the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique
-key) are read here. Columns are matched by name, in any order (:func:`conform`): a column whose schema admits an
-empty cell may be left out (read as empty cells), and columns the schema does not declare (a reviewer's
-covariates and notes) are kept after the declared ones. A file is UTF-8, with or without a byte-order mark,
-with LF or CRLF line ends (:func:`decode_table`). Rules that span cells, rows or tables are the small functions below. Every problem of
-every table is collected and raised at once as a DataValidationError; on success the tables come back typed.
+key) are read here. Columns are matched by name, in any order (:func:`conform`): a column whose schema admits
+an empty cell may be left out (read as empty cells), and columns the schema does not declare (a reviewer's
+covariates and notes) are kept after the declared ones, sorted by name. A file is UTF-8, with or without a
+byte-order mark, with LF or CRLF line ends (:func:`decode_table`). Rules that span cells, rows or tables are
+the small functions below. Every problem of every table is collected and raised at once as a
+DataValidationError; on success the tables come back typed.
 """
 from __future__ import annotations
 
@@ -132,12 +133,12 @@ def extra_columns(table: str, columns) -> list[str]:
 
 def conform(raw: pd.DataFrame, table: str) -> pd.DataFrame:
     """``raw`` (:func:`read_raw`) with its columns matched by name: the schema's columns in schema order (an
-    optional column the file leaves out as empty cells), then the extra columns in file order. Two files that
+    optional column the file leaves out as empty cells), then the extra columns sorted by name. Two files that
     differ only in the order of their columns give the same frame."""
     props = load_schema(table)["properties"]
     out = pd.DataFrame({c: raw[c] if c in raw.columns else pd.Series([""] * len(raw), dtype=str)
                         for c in props}, index=raw.index)
-    for c in extra_columns(table, raw.columns):
+    for c in sorted(extra_columns(table, raw.columns)):
         out[c] = raw[c]
     return out
 
