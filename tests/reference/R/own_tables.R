@@ -8,24 +8,19 @@
 #     method = "REML"), with test = "z" and test = "knha".
 #
 # Run from the repository root:
-#   Rscript -e 'source("tests/reference/R/own_tables.R"); x <- fixture_own_tables();
+#   Rscript -e 'source("tests/reference/R/lib/helpers.R"); source("tests/reference/R/own_tables.R");
+#     x <- fixture_own_tables();
 #     jsonlite::write_json(x, "tests/reference/fixtures/own_tables.json", digits = NA, auto_unbox = TRUE,
 #                          pretty = TRUE, na = "null")'
-# (make_reference.R in default mode does the same for every tests/reference/R/*.R.)
+# after source("tests/reference/R/lib/helpers.R") (make_reference.R in default mode does the same for every
+# tests/reference/R/*.R).
 
 fixture_own_tables <- function(data_dir = "tests/data/hr_only") {
-  suppressPackageStartupMessages({
-    library(metafor)
-    library(jsonlite)
-  })
-  arr <- function(x) I(unname(as.vector(x)))
-  num1 <- function(x) if (is.null(x) || length(x) == 0) NA_real_ else as.numeric(x[[1]])
-  rd <- function(table) {
-    utils::read.delim(file.path(data_dir, paste0(table, ".tsv")), colClasses = "character",
-                      na.strings = "", quote = "", comment.char = "", check.names = FALSE)
-  }
-  studies <- rd("studies")
-  hrs <- merge(rd("hazard_ratios"), studies[c("study_id", "year", "population")], by = "study_id", sort = FALSE)
+  suppressPackageStartupMessages(library(metafor))
+  num1 <- num  # helpers.R (sourced by make_reference.R): num, arr, read_data_table
+  studies <- read_data_table(data_dir, "studies")
+  hrs <- merge(read_data_table(data_dir, "hazard_ratios"), studies[c("study_id", "year", "population")],
+               by = "study_id", sort = FALSE)
   hrs <- hrs[order(hrs$study_id), ]
   z <- qnorm(1 - (1 - as.numeric(hrs$ci_level)) / 2)
   hrs$yi <- log(as.numeric(hrs$hr))
@@ -57,16 +52,12 @@ fixture_own_tables <- function(data_dir = "tests/data/hr_only") {
          k = m$k, ddf = if (test == "knha") m$k - m$p else NA)
   })
 
-  list(
-    generated_by = list(script = "tests/reference/R/own_tables.R", R = R.version.string,
-                        metafor = as.character(utils::packageVersion("metafor")),
-                        jsonlite = as.character(utils::packageVersion("jsonlite"))),
-    description = paste(
-      "The hazard-ratio-only review of tests/data/hr_only/ refitted in metafor: per analysis of its plan,",
-      "rma(yi = log(HR), sei = (log(U) - log(L)) / (2 z), method = 'REML'); the meta-regression",
-      "rma(yi, vi = sei^2, mods = ~ year + factor(population), method = 'REML', test = z or knha) of the",
-      "hazard ratios vs crizotinib (population: an extra column of studies.tsv)."),
-    pooled = pooled,
-    regression = regression
-  )
+  versions <- vapply(c("metafor", "jsonlite"), function(p) as.character(utils::packageVersion(p)), "")
+  description <- paste(
+    "The hazard-ratio-only review of tests/data/hr_only/ refitted in metafor: per analysis of its plan,",
+    "rma(yi = log(HR), sei = (log(U) - log(L)) / (2 z), method = 'REML'); the meta-regression",
+    "rma(yi, vi = sei^2, mods = ~ year + factor(population), method = 'REML', test = z or knha) of the",
+    "hazard ratios vs crizotinib (population: an extra column of studies.tsv).")
+  list(generated_by = c(list(script = "tests/reference/R/own_tables.R", R = R.version.string), as.list(versions)),
+       description = description, pooled = pooled, regression = regression)
 }

@@ -60,3 +60,9 @@ add_metadat_proportions <- function(add, except = character()) {
   for (s in sets) if (!(s[[1]] %in% except)) do.call(add, s)
   invisible(NULL)
 }
+
+# One extraction table of data_dir as read by the workflow's tables: every column as text, an empty cell NA
+read_data_table <- function(data_dir, table) {
+  utils::read.delim(file.path(data_dir, paste0(table, ".tsv")), colClasses = "character",
+                    na.strings = "", quote = "", comment.char = "", check.names = FALSE)
+}
