@@ -29,7 +29,7 @@ def estimate_frames() -> dict:
     """The per-study estimates of data/*.tsv by extraction table (``response``, ``survival``,
     ``hazard_ratios``), as the workflow's estimates jobs compute them."""
     from metapool.analysis.estimates import hr_estimates, response_estimates, survival_estimates
-    from metapool.analysis.validation import read_raw, validate_tables
+    from metapool.analysis.validation import read_table, validate_tables
 
     paths = {t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")}
     tables = validate_tables(paths)
@@ -37,7 +37,7 @@ def estimate_frames() -> dict:
         "response": response_estimates(tables["studies"], tables["response"], 0.95),
         "survival": survival_estimates(tables["studies"], tables["survival"]),
         "hazard_ratios": hr_estimates(tables["studies"], tables["hazard_ratios"],
-                                      printed=read_raw(paths["hazard_ratios"])),
+                                      printed=read_table(paths["hazard_ratios"], "hazard_ratios")),
     }
 
 

@@ -178,8 +178,6 @@ def test_unknown_key_names_the_analysis_and_suggests_the_closest_key(config):
 @pytest.mark.parametrize("where,key,expected", [
     ((), "lvl", "config: unknown key 'lvl'; did you mean 'level'?"),
     (("defaults",), "transfrom", "config: defaults: unknown key 'transfrom'; did you mean 'transform'?"),
-    (("analyses", "orr_tki_naive", "filters"), "setings",
-     "config: analyses.orr_tki_naive.filters: unknown key 'setings'; did you mean 'setting'?"),
     (("analyses", "orr_post_crizotinib", "multiverse"), "transforms",
      "config: analyses.orr_post_crizotinib.multiverse: unknown key 'transforms'; did you mean 'transform'?"),
     (("analyses", "orr_tki_naive"), "zzz", "config: analyses.orr_tki_naive: unknown key 'zzz'; allowed keys: "),
@@ -310,7 +308,7 @@ def test_filter_matching_no_study_names_the_analysis(config, tables):
     assert problems(config, tables) == [
         "config: analyses.orr_tki_naive: no study with outcome orr matches the filters (setting: post_alectinib; "
         "drug: crizotinib, alectinib, brigatinib, ceritinib, lorlatinib, ensartinib; arm_role: experimental, single_arm; "
-            "design: randomised)"
+        "design: randomised) in data/response.tsv"
     ]
 
 
@@ -318,8 +316,23 @@ def test_hazard_ratio_filter_matching_no_trial_against_that_comparator(config, t
     config["analyses"]["pfs_hr_vs_crizotinib_first_line"]["comparator"] = "alectinib"
     assert problems(config, tables) == [
         "config: analyses.pfs_hr_vs_crizotinib_first_line: no study with outcome pfs_hr vs alectinib matches the "
-        "filters (setting: tki_naive)"
+        "filters (setting: tki_naive) in data/hazard_ratios.tsv"
     ]
+
+
+def test_analysis_reading_an_absent_table_names_the_table(config, tables):
+    hr_only = {t: tables[t] for t in ("studies", "hazard_ratios")}
+    found = problems(config, hr_only)
+    assert "config: analyses.orr_tki_naive: outcome orr is read from data/response.tsv, which is absent: add the " \
+           "table or remove the analysis" in found
+    assert not any("pfs_hr_vs_crizotinib_first_line" in p for p in found)
+
+
+def test_analysis_reading_an_empty_table_names_the_table(config, tables):
+    empty = {**tables, "response": tables["response"].iloc[:0]}
+    found = problems(config, empty)
+    assert found[0].startswith("config: analyses.orr_tki_naive: no study with outcome orr matches the filters")
+    assert found[0].endswith("(data/response.tsv has no rows)")
 
 
 def test_unknown_study_id_or_trial_is_named_with_the_closest(config, tables):
@@ -398,3 +411,40 @@ def test_parse_time_modules_import_no_numpy_scipy_or_pandas():
 # ---------------------------------------------------------------- through Snakemake
 
 
+
+
+# ---------------------------------------------------------------- columns of the reviewer's tables
+
+
+def test_filter_subgroup_or_moderator_naming_no_column_gets_the_closest(config, tables):
+    # a filter may name an extra column of the tables: a misspelt column is found against the tables
+    entry = config["analyses"]["orr_tki_naive"]
+    entry["filters"]["seting"] = ["tki_naive"]
+    entry["subgroup"] = "drugs"
+    entry["moderators"] = ["yaer"]
+    assert problems(config, tables) == [
+        "config: analyses.orr_tki_naive.filters.seting: no table has a column 'seting'; did you mean 'setting'?",
+        "config: analyses.orr_tki_naive.subgroup: no table has a column 'drugs'; did you mean 'drug'?",
+        "config: analyses.orr_tki_naive.moderators: no table has a column 'yaer'; did you mean 'year'?",
+    ]
+
+
+def test_extra_columns_of_the_tables_are_filters_subgroups_and_moderators(config, tables):
+    population = ["asian" if i % 2 else "global" for i in range(len(tables["studies"]))]
+    studies = tables["studies"].assign(population=population)
+    with_extra = {**tables, "studies": studies}
+    entry = config["analyses"]["pfs_hr_vs_crizotinib_first_line"]
+    entry.update(subgroup="population", moderators=["year", "population"])
+    entry["filters"]["population"] = ["global", "asian"]
+    specs = check_config(config, with_extra)
+    assert specs["pfs_hr_vs_crizotinib_first_line"].moderators == ("year", "population")
+    entry["moderators"] = ["populaton"]
+    assert problems(config, with_extra) == [
+        "config: analyses.pfs_hr_vs_crizotinib_first_line.moderators: no table has a column 'populaton'; did you "
+        "mean 'population'?"]
+
+
+def test_moderators_need_an_inverse_variance_pool(config):
+    config["analyses"]["orr_tki_naive"].update(transform="glmm", method="ML", moderators=["year"])
+    assert problems(config) == ["config: analyses.orr_tki_naive.moderators: the meta-regression needs an "
+                                "inverse-variance pool (transform glmm has none)"]

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metapool.analysis.validation import (DataValidationError, Violation, derived_counts, load_schema, read_raw,
-                                 validate_tables)
+from metapool.analysis.validation import (BOM, DataValidationError, Violation, derived_counts, load_schema,
+                                          optional_columns, read_raw, read_table, validate_tables)
 
 # The column order of the data contract (/tmp/data_spec.md), written out here independently of the schemas.
 COLUMNS = {
@@ -219,20 +219,96 @@ def test_duplicate_column_name(tmp_path, tables):
 
 
 def test_missing_column(tmp_path, tables):
-    paths = write(tmp_path, tables, {"response": [c for c in COLUMNS["response"] if c != "count_source"]})
-    assert_only(problems(paths), paths["response"], 1, "count_source", "", "missing column 'count_source'")
+    paths = write(tmp_path, tables, {"response": [c for c in COLUMNS["response"] if c != "outcome"]})
+    assert_only(problems(paths), paths["response"], 1, "outcome", "", "missing column 'outcome'")
 
 
-def test_unknown_column(tmp_path, tables):
-    paths = write(tmp_path, tables, {"hazard_ratios": COLUMNS["hazard_ratios"] + ["p_value"]})
-    assert_only(problems(paths), paths["hazard_ratios"], 1, "p_value", "p_value", "unknown column 'p_value'")
+def test_missing_column_suggests_a_misspelt_extra(tmp_path, tables):
+    cols = ["outcme" if c == "outcome" else c for c in COLUMNS["response"]]
+    for row in tables["response"]:
+        row["outcme"] = row["outcome"]
+    err = problems(write(tmp_path, tables, {"response": cols}))
+    assert "missing column 'outcome' (found 'outcme')" in str(err)
 
 
-def test_wrong_column_order(tmp_path, tables):
-    cols = COLUMNS["studies"].copy()
-    cols.insert(0, cols.pop(cols.index("year")))
-    paths = write(tmp_path, tables, {"studies": cols})
-    assert_only(problems(paths), paths["studies"], 1, "year", "year", "column 'year' is out of order")
+def test_optional_columns_may_be_absent(tmp_path, tables):
+    optional = set(optional_columns("studies"))
+    assert {"regimen", "notes", "doi", "phase"} <= optional and "study_id" not in optional
+    typed = validate_tables(write(tmp_path, tables, {"studies": [c for c in COLUMNS["studies"] if c not in optional]}))
+    studies = typed["studies"]
+    assert list(studies.columns[:len(COLUMNS["studies"])]) == COLUMNS["studies"]
+    assert studies["notes"].tolist() == ["", "", ""] and studies["phase"].isna().all()
+
+
+def test_extra_columns_are_kept_after_the_declared_ones_sorted_by_name(tmp_path, tables):
+    for i, row in enumerate(tables["studies"]):
+        row.update(dose_mg=str(600 - 100 * i), reviewer_note=f"note {i}")
+    paths = write(tmp_path, tables, {"studies": ["reviewer_note"] + COLUMNS["studies"] + ["dose_mg"]})
+    studies = validate_tables(paths)["studies"]
+    assert list(studies.columns) == COLUMNS["studies"] + ["dose_mg", "reviewer_note", "line"]  # sorted by name
+    assert studies["dose_mg"].tolist() == ["600", "500", "400"]
+    assert read_table(paths["studies"], "studies").columns.tolist()[-2:] == ["dose_mg", "reviewer_note"]
+
+
+@pytest.mark.parametrize("name", ["estimate", "weight", "hr", "median_nr", "subgroup_k", "line"])
+def test_extra_column_with_a_name_the_engine_uses(tmp_path, tables, name):
+    for row in tables["studies"]:
+        row[name] = "1"
+    paths = write(tmp_path, tables, {"studies": COLUMNS["studies"] + [name]})
+    assert_only(problems(paths), paths["studies"], 1, name, name, f"extra column '{name}' has a name the engine")
+
+
+def test_extra_column_in_two_tables(tmp_path, tables):
+    for t in ("studies", "hazard_ratios"):
+        for row in tables[t]:
+            row["covariate"] = "1"
+    paths = write(tmp_path, tables, {t: COLUMNS[t] + ["covariate"] for t in ("studies", "hazard_ratios")})
+    assert_only(problems(paths), paths["hazard_ratios"], 1, "covariate", "covariate", "also a column of")
+
+
+def test_column_order_does_not_matter(tmp_path, tables):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    typed = validate_tables(write(tmp_path / "a", tables))
+    shuffled = {t: list(reversed(cols)) for t, cols in COLUMNS.items()}
+    again = validate_tables(write(tmp_path / "b", tables, shuffled))
+    for t in typed:
+        pd.testing.assert_frame_equal(typed[t], again[t])
+
+
+def _rewrite(paths, transform):
+    for path in paths.values():
+        Path(path).write_bytes(transform(Path(path).read_bytes()))
+    return paths
+
+
+@pytest.mark.parametrize("transform", [lambda b: BOM + b, lambda b: b.replace(b"\n", b"\r\n"),
+                                       lambda b: BOM + b.replace(b"\n", b"\r\n")], ids=["bom", "crlf", "bom+crlf"])
+def test_bom_and_crlf_read_the_same(tmp_path, tables, transform):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain = validate_tables(write(tmp_path / "a", tables))
+    other = validate_tables(_rewrite(write(tmp_path / "b", tables), transform))
+    for t in plain:
+        pd.testing.assert_frame_equal(plain[t], other[t])
+
+
+def test_latin1_is_refused_with_the_byte_offset(tmp_path, tables):
+    tables["studies"][2]["first_author"] = "Müller K"
+    paths = write(tmp_path, tables)
+    data = Path(paths["studies"]).read_text(encoding="utf-8").encode("latin-1")
+    Path(paths["studies"]).write_bytes(data)
+    offset = data.index("ü".encode("latin-1"))
+    err = problems(paths)
+    assert len(err.violations) == 1
+    assert str(err.violations[0]).startswith(f"{paths['studies']}, line 4: not UTF-8: byte offset {offset} (0xfc)")
+
+
+def test_utf16_is_refused_at_its_first_byte(tmp_path, tables):
+    paths = write(tmp_path, tables)
+    Path(paths["survival"]).write_bytes(Path(paths["survival"]).read_text().encode("utf-16"))
+    err = problems(paths)
+    assert str(err.violations[0]).startswith(f"{paths['survival']}, line 1: not UTF-8: byte offset 0 (0xff)")
 
 
 # ---------------------------------------------------------------------------------------- cell rules

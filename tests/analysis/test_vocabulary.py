@@ -32,7 +32,6 @@ from metapool.vocabulary import (
     SETTINGS,
     STUDY_COLUMN_VALUES,
     STUDY_FILTER_COLUMNS,
-    SUBGROUP_VARIABLES,
     TAU2_METHODS,
     VERIFICATION,
     outcome_codes,
@@ -55,7 +54,6 @@ CONFIG_ENUMS = {
     ("options", "sensitivity"): SENSITIVITY_KINDS,
     ("analyses", "outcome"): tuple(OUTCOMES),
     ("analyses", "comparator"): COMPARATORS,
-    ("analyses", "subgroup"): SUBGROUP_VARIABLES,
     ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
 }

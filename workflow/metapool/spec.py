@@ -117,6 +117,7 @@ class AnalysisSpec:
     subgroup only, shows the subgroups and their test for differences without an overall estimate,
     as R meta's ``overall = FALSE``; ``None`` in the constructor means the default: ``True`` without a
     subgroup, ``False`` with one, so that an estimate across subgroups is shown only when asked); which
+    ``moderators`` (the columns of its meta-regression, none by default); which
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
     else is written: ``sensitivity`` (the tables), ``multiverse``.
@@ -130,6 +131,7 @@ class AnalysisSpec:
     subgroup: str | None = None
     overall: bool | None = None
     question: str = ""
+    moderators: tuple[str, ...] = ()
     report_policy: str = "latest_cut"
     assessor_preference: tuple[str, ...] = ASSESSORS
     transform: str = "logit"
@@ -169,6 +171,8 @@ class AnalysisSpec:
                                                 "overall", "report_policy", "transform", "median_method") if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
+        if options.get("moderators"):
+            given["moderators"] = tuple(options["moderators"])
         if "assessor_preference" in options:
             given["assessor_preference"] = tuple(options["assessor_preference"])
         if "sensitivity" in options:
@@ -198,6 +202,8 @@ class AnalysisSpec:
         if self.subgroup is not None:
             out["subgroup"] = self.subgroup
         out["overall"] = self.overall
+        if self.moderators:
+            out["moderators"] = list(self.moderators)
         out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
                    transform=self.transform, median_method=self.median_method, **self.model.keywords(),
                    sensitivity=list(self.sensitivity))
@@ -281,11 +287,12 @@ class AnalysisSpec:
 
     @property
     def sensitivity_tables(self) -> tuple[str, ...]:
-        """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set) and the
-        ``sensitivity`` kinds, in the order of ``SENSITIVITY_KINDS``; with ``overall: false`` the subgroups
-        only (the sensitivity kinds perturb the overall estimate, which such an analysis does not show)."""
+        """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set),
+        ``moderators`` (the meta-regression, when ``moderators`` are set) and the ``sensitivity`` kinds, in the
+        order of ``SENSITIVITY_KINDS``; with ``overall: false`` no sensitivity kind (they perturb the overall
+        estimate, which such an analysis does not show)."""
         kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity and self.overall)
-        return (("subgroups",) if self.subgroup else ()) + kinds
+        return (("subgroups",) if self.subgroup else ()) + (("moderators",) if self.moderators else ()) + kinds
 
     @property
     def selection_key(self) -> tuple:

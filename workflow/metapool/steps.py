@@ -42,6 +42,15 @@ def _text_columns(*extra: str) -> list[str]:
     return TEXT_COLUMNS + list(extra)
 
 
+def _read_estimate_table(path: PathLike, *extra_text: str) -> pd.DataFrame:
+    """A per-study estimate table: its known text columns and the tables' extra columns as text (as written in
+    the extraction tables, so that a filter value matches the same cell at parse time and in a job)."""
+    from .analysis.estimates import extra_estimate_columns
+
+    header = pd.read_csv(path, sep="\t", nrows=0)
+    return read_tsv(path, text_columns=_text_columns(*extra_text) + extra_estimate_columns(header))
+
+
 def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
     """The common stem of ``outputs`` (one figure in several formats) and their formats."""
     return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
@@ -50,11 +59,11 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
 def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
-    from .analysis.validation import read_raw, validate_tables
+    from .analysis.validation import read_table, validate_tables
 
     tables = validate_tables({"studies": studies, table: table_path})
     if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
-        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_raw(table_path)), output)
+        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_table(table_path, table)), output)
         return
     if table == "response":
         write_tsv(response_estimates(tables["studies"], tables[table], level), output)
@@ -63,24 +72,27 @@ def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: f
 
 
 def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
-    """Stack tables of the same columns (per-study estimates, pooled rows)."""
-    text = _text_columns()
-    frames = [read_tsv(p, text_columns=text) for p in inputs]
+    """Stack tables of the same kind (per-study estimates, pooled rows); columns that only some tables have
+    (the extraction tables' extra columns) are empty in the others."""
+    frames = [_read_estimate_table(p) for p in inputs]
     write_tsv(pd.concat(frames, ignore_index=True), output)
 
 
-def audit_step(response: PathLike, output: PathLike) -> None:
-    """Printed percentages and CIs against the values recomputed from the counts."""
-    from .analysis.audit import audit_response
-    from .analysis.validation import read_raw
+def audit_step(response: PathLike | None, output: PathLike) -> None:
+    """Printed percentages and CIs against the values recomputed from the counts (no rows without a
+    ``response`` table)."""
+    from .analysis.audit import AUDIT_COLUMNS, audit_response
+    from .analysis.validation import read_table
 
-    write_tsv(audit_response(read_raw(response)), output)
+    if response is None:
+        write_tsv(pd.DataFrame(columns=AUDIT_COLUMNS), output)
+        return
+    write_tsv(audit_response(read_table(response, "response")), output)
 
 
 def _read_estimates(estimates: PathLike | Sequence[PathLike], *extra_text: str) -> pd.DataFrame:
     paths = [estimates] if isinstance(estimates, (str, os.PathLike)) else list(estimates)
-    text = _text_columns(*extra_text)
-    return pd.concat([read_tsv(p, text_columns=text) for p in paths], ignore_index=True)
+    return pd.concat([_read_estimate_table(p, *extra_text) for p in paths], ignore_index=True)
 
 
 def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, studies_out: PathLike,
@@ -144,9 +156,10 @@ def flow_step(estimates: PathLike | Sequence[PathLike], analysis_studies: PathLi
 
 def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, outputs: Mapping[str, PathLike],
                      pooled: PathLike | None = None) -> None:
-    """The sensitivity tables of one analysis: ``outputs`` maps each kind (``subgroups``, ``leave_one_out``,
-    ``influence``, ``cumulative``, ``small_study``) to its path. With ``pooled`` (the analysis's pooled.tsv)
-    the refit is checked to pool the same number of studies, so that the tables describe that result."""
+    """The sensitivity tables of one analysis: ``outputs`` maps each kind (``subgroups``, ``moderators``,
+    ``leave_one_out``, ``influence``, ``cumulative``, ``small_study``) to its path. With ``pooled`` (the
+    analysis's pooled.tsv) the refit is checked to pool the same number of studies, so that the tables
+    describe that result."""
     from .analysis.run import prepare_analysis
     from .analysis.diagnostics import sensitivity_frames
 
@@ -213,8 +226,7 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
     for key, path in outputs.items():
         name, kind = key.split("::")
         layout.setdefault(name, {})[kind] = path
-    text = _text_columns()
-    tables = {name: read_tsv(path, text_columns=text) for name, path in estimates.items()}
+    tables = {name: _read_estimate_table(path) for name, path in estimates.items()}
     frames: dict[tuple, pd.DataFrame] = {}
     prepared: dict[tuple, object] = {}  # analyses that differ only in their model share their selection
     for name, paths in layout.items():

@@ -71,6 +71,14 @@ def table_schema(table):
 
 config.update(fill_defaults(config))
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
+# the tables a reviewer brought: studies.tsv always (its absence is reported by the checks), the outcome tables
+# whose file exists; an analysis that needs an absent table is refused by the checks (data_problems)
+PRESENT = {table: path for table, path in DATA.items() if table == "studies" or Path(path).is_file()}
+
+
+def has_rows(path):
+    """Whether a table file has a data row below its header (read as bytes: nothing is parsed here)."""
+    return any(line.strip() for line in Path(path).read_bytes().splitlines()[1:])
 
 
 def checks_digest():
@@ -80,7 +88,7 @@ def checks_digest():
     try:
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
         digest.update(engine_code("analysis").encode())
-        for path in [*DATA.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
+        for path in [*PRESENT.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
             digest.update(str(path).encode())
             digest.update(Path(path).read_bytes())
     except (OSError, TypeError):
@@ -98,7 +106,7 @@ def run_checks():
     except ConfigError as err:
         raise WorkflowError(str(err)) from None
     try:
-        problems = data_problems(specs, validate_tables(DATA), config["data_dir"])
+        problems = data_problems(specs, validate_tables(PRESENT), config["data_dir"])
     except DataValidationError as err:
         raise WorkflowError(str(err)) from None
     if problems:
@@ -119,6 +127,11 @@ else:
             os.replace(CHECKED.with_suffix(f".{os.getpid()}"), CHECKED)
         except OSError:
             pass
+
+# the per-study estimate tables made: those of the outcome tables an analysis reads, and of every other outcome
+# table with rows (listed in results/tables/studies.tsv); a header-only table no analysis reads gets no job
+ESTIMATE_TABLES = [table for table in ESTIMATE_MEASURES if table in PRESENT and (
+    has_rows(PRESENT[table]) or any(table in spec.tables for spec in SPECS.values()))]
 
 # SPECS: name -> metapool.spec.AnalysisSpec. What each job gets, as plain data (AnalysisSpec.to_params): the
 # analysis without its sensitivity list and multiverse (ANALYSES, the params of the pooling job, so that

@@ -24,7 +24,7 @@ rule estimates:
 
 rule studies_table:
     input:
-        expand("results/tables/{table}_estimates.tsv", table=ESTIMATE_MEASURES),
+        expand("results/tables/{table}_estimates.tsv", table=ESTIMATE_TABLES),
     output:
         "results/tables/studies.tsv",
     params:
@@ -41,7 +41,8 @@ rule studies_table:
 
 rule audit:
     input:
-        response=DATA["response"],
+        # no response table: an audit with no rows
+        response=[PRESENT["response"]] if "response" in PRESENT else [],
     output:
         "results/tables/audit.tsv",
     params:

@@ -66,7 +66,7 @@ rule workbook:
 
 rule report:
     input:
-        data=list(DATA.values()),
+        data=list(PRESENT.values()),
         studies="results/tables/studies.tsv",
         audit="results/tables/audit.tsv",
         pooled="results/tables/pooled.tsv",

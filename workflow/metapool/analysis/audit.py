@@ -38,7 +38,7 @@ def _status(pct_ok, ci_ok) -> str:
 
 
 def audit_response(raw: pd.DataFrame) -> pd.DataFrame:
-    """Audit ``data/response.tsv`` as read by :func:`metapool.analysis.validation.read_raw` (all strings)."""
+    """Audit ``data/response.tsv`` as read by :func:`metapool.analysis.validation.read_table` (all strings)."""
     rows = []
     for r in raw.itertuples(index=False):
         has_counts = r.evaluable != "" and r.responders != ""

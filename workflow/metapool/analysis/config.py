@@ -19,9 +19,11 @@ expand an analysis's multiverse into its specifications.
    hazard ratio), the GLMM with a method other than ML, a CI other than z or a
    prediction-interval option, a multiverse without alternatives, ...;
 3. the filters against the data (:func:`data_problems`, when the validated
-   tables are given): a study id or trial that is not in ``studies.tsv``, an
-   analysis whose filters match no study with its outcome, a multiverse choice
-   that matches none of the analysis's studies.
+   tables are given): a filter, subgroup or moderator naming a column that no
+   table has (with the closest column), an analysis reading a table that is
+   absent, a study id or trial that is not in ``studies.tsv``, an analysis
+   whose filters match no study with its outcome (naming the table), a
+   multiverse choice that matches none of the analysis's studies.
 
 Nothing here imports Snakemake, numpy or pandas: Snakemake runs this while it
 parses the workflow, on every invocation. :func:`data_problems`, which is given
@@ -48,6 +50,8 @@ from ..vocabulary import (
     MULTIVERSE_CI,
     MULTIVERSE_DIMENSIONS,
     OUTCOMES,
+    STUDY_FILTER_COLUMNS,
+    SUBGROUP_VARIABLES,
 )
 
 __all__ = [
@@ -317,6 +321,9 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
         if not spec.overall and not spec.subgroup:
             problems.append(f"{where}.overall: false needs a subgroup (without one the overall estimate is "
                             f"all the analysis shows); add subgroup: or remove overall: false")
+        if spec.moderators and not spec.inverse_variance:
+            problems.append(f"{where}.moderators: the meta-regression needs an inverse-variance pool "
+                            f"({'transform glmm' if spec.glmm else f'median_method {spec.median_method}'} has none)")
         if spec.glmm:
             if model.method != "ML":
                 problems.append(f"{where}: transform glmm is fitted by maximum likelihood: set method: ML "
@@ -366,25 +373,60 @@ def _table_records(tables: Mapping) -> list[dict[str, str]]:
     assessor, comparator (``metapool.analysis.selection.candidates`` selects from them)."""
     from .selection import CANDIDATE_COLUMNS, records
 
-    studies = {r["study_id"]: r for r in records(tables["studies"])}
+    studies = {r["study_id"]: r for r in records(tables["studies"], list(tables["studies"].columns))}
     rows = []
     for table, measure in ESTIMATE_MEASURES.items():
         if table in tables:
+            columns = [*CANDIDATE_COLUMNS, *_extra_columns({table: tables[table]})]
             rows += [{**studies.get(r["study_id"], {}), **r, "measure": measure}
-                     for r in records(tables[table], CANDIDATE_COLUMNS)]
+                     for r in records(tables[table], columns)]
     return rows
 
 
+# the study columns an analysis may name beyond the extra columns of the tables: as filters (the config
+# schema lists them with their values), subgroups and moderators
+_MODERATOR_COLUMNS = ("year", "phase", *SUBGROUP_VARIABLES)
+
+
+def _extra_columns(tables: Mapping) -> dict[str, str]:
+    """Extra column (not declared by its table's schema) -> the table file that has it."""
+    from .validation import extra_columns
+
+    return {c: table for table, frame in tables.items()
+            for c in extra_columns(table, [c for c in frame.columns if c != "line" and not c.endswith("_nr")])}
+
+
+def _column_problems(where: str, spec: AnalysisSpec, extras: Mapping[str, str]) -> list[str]:
+    """A filter, subgroup or moderator naming a column that no table has, with the closest column."""
+    problems = []
+    named = [(f"{where}.filters.{c}", c, STUDY_FILTER_COLUMNS) for c in spec.filters]
+    if spec.subgroup:
+        named.append((f"{where}.subgroup", spec.subgroup, SUBGROUP_VARIABLES))
+    named += [(f"{where}.moderators", c, _MODERATOR_COLUMNS) for c in spec.moderators]
+    for at, column, own in named:
+        if column not in own and column not in extras:
+            choices = [*own, *extras]
+            hint = _suggest(column, choices) or f"; choose from {', '.join(choices)}"
+            problems.append(f"{at}: no table has a column '{column}'{hint}")
+    return problems
+
+
 def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: str = "data") -> list[str]:
-    """The filters of every analysis against the validated tables (``metapool.analysis.validation.validate_tables``)."""
+    """The filters of every analysis against the validated tables (``metapool.analysis.validation.validate_tables``;
+    ``studies`` and the outcome tables the reviewer has: an analysis reading an absent table is refused, and one
+    that no study matches is named with the table it reads)."""
     from .selection import candidates, no_study_matches, records
 
     problems: list[str] = []
     rows = _table_records(tables)
     study_rows = records(tables["studies"], ("study_id", "trial"))
     known = {col: sorted({r[col] for r in study_rows}) for col in ("study_id", "trial")}
+    extras = _extra_columns(tables)
     for name, spec in specs.items():
         where = f"config: analyses.{name}"
+        if columns := _column_problems(where, spec, extras):
+            problems += columns
+            continue
         bad_value = False
         for col in ("study_id", "trial"):
             for value in spec.filters.get(col, ()):
@@ -393,11 +435,19 @@ def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: 
                     hint = _suggest(value, known[col]) or f" (see {data_dir}/studies.tsv)"
                     problems.append(f"{where}.filters.{col}: '{value}' is not a {col} of {data_dir}/studies.tsv"
                                     f"{hint}")
+        if absent := [t for t in spec.tables if t not in tables]:
+            problems.append(f"{where}: outcome {spec.outcome} is read from "
+                            f"{' and '.join(f'{data_dir}/{t}.tsv' for t in absent)}, which is absent: add the "
+                            "table or remove the analysis")
+            continue
         if bad_value or (spec.comparative and not spec.comparator):  # a missing comparator: option_problems
             continue
         matched = [rows[c.row] for c in candidates(rows, spec) if not c.excluded_by]
         if not matched:
-            problems.append(f"{where}: {no_study_matches(spec)}")
+            empty = [f"{data_dir}/{t}.tsv" for t in spec.tables if len(tables[t]) == 0]
+            problems.append(f"{where}: {no_study_matches(spec)}"
+                            + (f" ({' and '.join(empty)} has no rows)" if empty else
+                               f" in {' and '.join(f'{data_dir}/{t}.tsv' for t in spec.tables)}"))
             continue
         if spec.multiverse is not None:
             problems += _choice_data_problems(where + ".multiverse", spec, matched)

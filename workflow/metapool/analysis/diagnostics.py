@@ -1,4 +1,5 @@
-"""The sensitivity tables of one analysis: leave-one-out, influence, cumulative, small-study effects.
+"""The sensitivity tables of one analysis: leave-one-out, influence, cumulative, small-study effects, and the
+meta-regression on its moderators (:func:`moderator_frame`).
 
 Each table is computed from :func:`metapool.analysis.run.prepare_analysis`, so it
 refits exactly the studies, effect sizes and model of the analysis (method, CI
@@ -38,12 +39,15 @@ import numpy as np
 import pandas as pd
 
 from .run import AnalysisData, _row, pool_analysis, subgroup_frame
+from .selection import AnalysisError, records
+from ..stats.moderators import design_matrix, meta_regression
 from ..stats.bias import MIN_STUDIES, begg_test, egger_test, trim_and_fill
 from ..stats.sensitivity import SubsetFits, cumulative, influence, leave_one_out
 
 __all__ = [
-    "LEAVE_ONE_OUT_COLUMNS", "CUMULATIVE_COLUMNS", "INFLUENCE_COLUMNS", "SMALL_STUDY_COLUMNS",
-    "leave_one_out_frame", "cumulative_frame", "influence_frame", "small_study_frame", "sensitivity_frames",
+    "LEAVE_ONE_OUT_COLUMNS", "CUMULATIVE_COLUMNS", "INFLUENCE_COLUMNS", "SMALL_STUDY_COLUMNS", "MODERATOR_COLUMNS",
+    "moderator_frame", "leave_one_out_frame", "cumulative_frame", "influence_frame", "small_study_frame",
+    "sensitivity_frames",
 ]
 
 _FIT = ["k", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "q_pvalue", "beta",
@@ -55,6 +59,10 @@ INFLUENCE_COLUMNS = ["analysis", "study_id", "label", "rstudent", "dffits", "coo
 SMALL_STUDY_COLUMNS = ["analysis", "test", "k", "statistic", "df", "pvalue", "k0", "side", "estimate", "ci_lower",
                        "ci_upper", "method", "reason"]
 SMALL_STUDY_TESTS = ("egger", "begg", "trim_and_fill")
+# results/analyses/<analysis>/moderators.tsv: one row per coefficient of the meta-regression (moderator_frame)
+MODERATOR_COLUMNS = ["analysis", "moderators", "scale", "term", "k", "estimate", "se", "statistic", "test", "df",
+                     "pvalue", "ci_lower", "ci_upper", "qm", "qm_df1", "qm_df2", "qm_pvalue", "qe", "qe_df",
+                     "qe_pvalue", "tau2", "i2", "r2", "method", "ci_method", "notes", "reason"]
 
 
 def _empty(columns, analysis: str, reason: str, **values) -> pd.DataFrame:
@@ -254,18 +262,85 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
 
 
+def moderator_frame(data: AnalysisData) -> pd.DataFrame:
+    """``results/analyses/<analysis>/moderators.tsv``: the mixed-effects meta-regression of the analysis's pooled
+    studies on its ``moderators`` (metafor ``rma(yi, vi, mods = ~ ...)``), one row per coefficient.
+
+    The model is :func:`metapool.stats.moderators.meta_regression` with the analysis's method, CI (z, or the
+    Knapp-Hartung t and F tests) and level (Thompson SG, Higgins JPT. Stat Med 2002;21:1559-1573; Knapp G,
+    Hartung J. Stat Med 2003;22:2693-2710): ``y_i = x_i' beta + u_i + e_i``, ``u_i ~ N(0, tau^2)``,
+    ``e_i ~ N(0, v_i)``, on the analysis scale (``scale``: the log hazard ratio, the logit, ...). A moderator
+    whose every value is a number is a covariate; any other is categorical, dummy-coded against its first
+    level in sorted order (R's ``factor()``). Each row has the coefficient (``term``: ``intrcpt``, ``year``,
+    ``population[global]``, ...), its ``se``, ``statistic`` (``test`` z or t, ``df``), ``pvalue`` and CI, and
+    the model's omnibus test of the moderators ``qm`` (chi-square on ``qm_df1`` df, or F on
+    ``(qm_df1, qm_df2)``), residual heterogeneity ``qe`` on ``qe_df``, residual ``tau2`` and ``i2``, and the
+    pseudo-R^2 ``r2`` (percent of tau^2 explained). A pooled study with an empty moderator is left out of the
+    regression and named in ``notes``; a model that cannot be fitted is one row with the ``reason``.
+    """
+
+    spec = data.spec
+    base = {c: math.nan for c in MODERATOR_COLUMNS}
+    base.update(analysis=spec.name, moderators=" + ".join(spec.moderators), scale=spec.scale, term="", test="",
+                method=spec.model.method, ci_method=spec.model.ci, notes="", reason="")
+
+    def fails(reason, notes=""):
+        return pd.DataFrame([{**base, "notes": notes, "reason": reason}], columns=MODERATOR_COLUMNS)
+
+    if not spec.inverse_variance:
+        return fails("the meta-regression needs an inverse-variance pool")
+    inc = data.selected[data.included]
+    absent = [m for m in spec.moderators if m not in inc.columns]
+    if absent:
+        raise AnalysisError(f"analysis '{spec.name}': no study column {', '.join(absent)} for the meta-regression")
+    rows = records(inc, spec.moderators)
+    keep = np.array([all(r[m] != "" for m in spec.moderators) for r in rows], dtype=bool)
+    notes = ""
+    if not keep.all():
+        left_out = [f"{label} ({', '.join(m for m in spec.moderators if r[m] == '')})"
+                    for label, r, k in zip(inc["label"], rows, keep) if not k]
+        notes = "left out for an empty moderator: " + "; ".join(left_out)
+    moderators = {}
+    for m in spec.moderators:
+        values = [r[m] for r, k in zip(rows, keep) if k]
+        try:
+            moderators[m] = np.array([float(v) for v in values])
+        except ValueError:
+            moderators[m] = np.array(values, dtype=object)
+    yi, vi = data.included_effects()
+    yi, vi = yi[keep], vi[keep]
+    k = len(yi)
+    p = len(design_matrix(moderators)[1]) if k else 1
+    if k <= p:
+        return fails(f"k = {k} studies for {p} coefficients: too few for a meta-regression", notes)
+    try:
+        fit = meta_regression(yi, vi, moderators, **spec.model.keywords(pi=False))
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+        return fails(f"not computed: {err}", notes)
+    model = {**base, "k": fit.k, "qm": fit.qm, "qm_df1": fit.qm_df[0],
+             "qm_df2": math.nan if fit.qm_df[1] is None else fit.qm_df[1], "qm_pvalue": fit.qm_pvalue, "qe": fit.qe,
+             "qe_df": fit.qe_df, "qe_pvalue": fit.qe_pvalue, "tau2": fit.tau2, "i2": fit.i2,
+             "r2": math.nan if fit.r2 is None else fit.r2, "notes": notes}
+    out = [{**model, "term": name, "estimate": fit.beta[j], "se": fit.se[j], "statistic": fit.stat[j],
+            "test": "z" if fit.ddf is None else "t", "df": math.nan if fit.ddf is None else fit.ddf,
+            "pvalue": fit.pval[j], "ci_lower": fit.ci_lower[j], "ci_upper": fit.ci_upper[j]}
+           for j, name in enumerate(fit.names)]
+    return pd.DataFrame(out, columns=MODERATOR_COLUMNS)
+
+
 _BUILDERS = {
     "leave_one_out": leave_one_out_frame,
     "influence": influence_frame,
     "cumulative": cumulative_frame,
     "small_study": small_study_frame,
     "subgroups": subgroup_frame,
+    "moderators": moderator_frame,
 }
 
 
 def sensitivity_frames(data: AnalysisData, kinds) -> dict[str, pd.DataFrame]:
-    """The tables named in ``kinds`` (``subgroups``, ``leave_one_out``, ``influence``, ``cumulative``,
-    ``small_study``) of one analysis."""
+    """The tables named in ``kinds`` (``subgroups``, ``moderators``, ``leave_one_out``, ``influence``,
+    ``cumulative``, ``small_study``) of one analysis."""
     unknown = set(kinds) - set(_BUILDERS)
     if unknown:
         raise ValueError(f"unknown sensitivity table(s) {sorted(unknown)}; choose from {sorted(_BUILDERS)}")

@@ -2,7 +2,9 @@
 
 All three outcome tables become frames of the same columns (``ESTIMATE_COLUMNS``),
 joined with the study characteristics, so that every later step (selection,
-pooling, figures, report) reads one shape.
+pooling, figures, report) reads one shape. The extra columns of the tables (a
+reviewer's covariates and notes, see :func:`metapool.analysis.validation.conform`)
+follow, those of the outcome table, then those of ``studies.tsv`` (:func:`extra_estimate_columns`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..stats.effects import clopper_pearson
+from ..vocabulary import EXTRACTION_TABLES
 from ..stats.survival import hr_ci_asymmetry, hr_ci_not_centred, printed_decimals
 
-__all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "response_estimates", "survival_estimates", "hr_estimates"]
+__all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "extra_estimate_columns", "response_estimates",
+           "survival_estimates", "hr_estimates"]
 
 STUDY_COLUMNS = [
     "study_id", "trial", "cohort", "arm", "drug", "setting", "design", "phase", "arm_role",
@@ -31,18 +35,30 @@ TEXT_COLUMNS = [
 ]
 
 
+def extra_estimate_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a per-study estimate table (or of a typed extraction table) beyond ``ESTIMATE_COLUMNS``
+    and the typed tables' own columns: the extra columns of the extraction tables, in order."""
+    from .validation import extra_columns
+
+    own = set(ESTIMATE_COLUMNS) | {"line"}
+    return [c for c in frame.columns if c not in own and not c.endswith("_nr")
+            and all(extra_columns(t, [c]) for t in EXTRACTION_TABLES)]
+
+
 def _join(studies: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    return table.merge(studies[STUDY_COLUMNS], on="study_id", how="left", validate="many_to_one")
+    columns = STUDY_COLUMNS + extra_estimate_columns(studies)
+    return table.merge(studies[columns], on="study_id", how="left", validate="many_to_one")
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    extras = extra_estimate_columns(df)
     for col in ESTIMATE_COLUMNS:
         if col not in df.columns:
             if col.endswith("_nr") or col == "ci_not_centred":
                 df[col] = False
             else:
                 df[col] = np.nan if col in ("n", "events", "ci_asymmetry") else ""
-    return df[ESTIMATE_COLUMNS].sort_values(["outcome", "setting", "study_id", "assessor"], kind="mergesort").reset_index(drop=True)
+    return df[ESTIMATE_COLUMNS + extras].sort_values(["outcome", "setting", "study_id", "assessor"], kind="mergesort").reset_index(drop=True)
 
 
 def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -63,12 +79,11 @@ def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: flo
         lo, hi = clopper_pearson(events[has_counts].to_numpy(), total[has_counts].to_numpy(), level)
         lower[has_counts.to_numpy()] = lo
         upper[has_counts.to_numpy()] = hi
-    note = np.where(
-        has_counts,
-        "",
-        np.where(df["evaluable"].isna(), "evaluable patients not reported", "responders not reported")
-        + np.where(df["pct"].notna(), " (" + df["pct"].map(lambda p: f"{p:g}") + "% printed)", ""),
-    )
+    note = [  # a list, not numpy string arithmetic: an empty table (header only) has no dtype to add
+        "" if counted else ("evaluable patients not reported" if pd.isna(evaluable) else "responders not reported")
+        + (f" ({pct:g}% printed)" if pd.notna(pct) else "")
+        for counted, evaluable, pct in zip(has_counts, df["evaluable"], df["pct"])
+    ]
     out = df.assign(
         measure="proportion",
         comparator="",
@@ -105,7 +120,7 @@ def hr_estimates(studies: pd.DataFrame, hazard_ratios: pd.DataFrame, printed: pd
     (:func:`metapool.stats.survival.hr_ci_asymmetry`); ``ci_not_centred`` flags an HR
     that is off the centre of its CI by more than the rounding of the printed
     values explains (:func:`metapool.stats.survival.hr_ci_not_centred`). ``printed``
-    is the table as strings (:func:`metapool.analysis.validation.read_raw`, same rows), from
+    is the table as strings (:func:`metapool.analysis.validation.read_table`, same rows), from
     which the printed decimals are counted; without it they are inferred from
     the numbers.
     """

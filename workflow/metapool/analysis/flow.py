@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..spec import AnalysisSpec
-from .selection import Candidate, candidates, records
+from .selection import Candidate, analysis_records, candidates
 
 __all__ = ["StudyFlow", "study_flow", "flow_frame", "flow_from_frame", "FLOW_COLUMNS"]
 
@@ -101,7 +101,7 @@ def study_flow(estimates: pd.DataFrame, analysis_studies: pd.DataFrame, spec: An
     the reason), ``spec`` the analysis; the rows of its outcome and what
     excludes them are those of :func:`metapool.analysis.selection.candidates`.
     """
-    rows = records(estimates)
+    rows = analysis_records(estimates, spec)
     outcome_rows = candidates(rows, spec)
     in_data = len({rows[c.row]["study_id"] for c in outcome_rows})
     excluded = _excluded(outcome_rows, rows, spec)

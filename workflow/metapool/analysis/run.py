@@ -63,7 +63,9 @@ from ..stats.survival import (
     ratio_of_medians_effects,
 )
 from ..vocabulary import MEDIAN_METHOD_FACTS, OUTCOMES
-from .selection import AnalysisError, candidates, no_study_matches, records, select_reports, study_labels
+from .estimates import extra_estimate_columns
+from .selection import (AnalysisError, analysis_records, candidates, no_study_matches, select_reports,
+                        study_labels)
 
 __all__ = [
     "AnalysisData", "prepare_analysis", "pool_analysis", "subgroup_results", "subgroup_frame", "run_analysis",
@@ -119,7 +121,7 @@ _ARM_SOURCE = {"n": "n", "median": "estimate", "ci_lower": "ci_lower", "ci_upper
 def _candidates(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     """The rows of ``estimates`` the analysis may pool (:func:`metapool.analysis.selection.candidates`); the
     rows of a ratio of medians carry their comparator arm (``comparator``, ``comparator_study_id``)."""
-    found = [c for c in candidates(records(estimates), spec) if not c.excluded_by]
+    found = [c for c in candidates(analysis_records(estimates, spec), spec) if not c.excluded_by]
     if not found:
         raise AnalysisError(f"analysis '{spec.name}': {no_study_matches(spec)}")
     rows = estimates.iloc[[c.row for c in found]]
@@ -546,6 +548,7 @@ def run_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, data: AnalysisD
     if spec.subgroup and len(aside):
         aside["subgroup"] = aside[spec.subgroup].astype(str)
     columns = ANALYSIS_STUDY_COLUMNS + (RATIO_ARM_COLUMNS if spec.measure == "ratio_of_medians" else [])
+    columns += [c for c in extra_estimate_columns(estimates) if c not in columns]  # the tables' extra columns
     studies = pd.concat([selected, aside], ignore_index=True).reindex(columns=columns)
 
     pooled = {c: math.nan for c in POOLED_COLUMNS}

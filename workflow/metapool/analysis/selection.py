@@ -32,7 +32,8 @@ from ..spec import AnalysisSpec
 from ..vocabulary import OUTCOMES, REPORT_POLICIES, STUDY_FILTER_COLUMNS
 
 __all__ = [
-    "AnalysisError", "Candidate", "CANDIDATE_COLUMNS", "records", "candidates", "describe_filters", "no_study_matches",
+    "AnalysisError", "Candidate", "CANDIDATE_COLUMNS", "records", "analysis_records", "candidates", "describe_filters",
+    "no_study_matches",
     "cut_key",
     "select_reports", "study_labels",
 ]
@@ -62,6 +63,12 @@ def records(frame, columns: Sequence[str] = CANDIDATE_COLUMNS) -> list[dict[str,
     """The rows of ``frame`` as records of text (a missing value is ''), with the ``columns`` it has."""
     data = {c: [_text(v) for v in frame[c].tolist()] for c in columns if c in frame.columns}
     return [{c: values[i] for c, values in data.items()} for i in range(len(frame))]
+
+
+def analysis_records(frame, spec: AnalysisSpec) -> list[dict[str, str]]:
+    """The rows of ``frame`` as :func:`records` with the columns :func:`candidates` reads for ``spec``: those of
+    ``CANDIDATE_COLUMNS`` and the columns of its filters (an extra column of the tables among them)."""
+    return records(frame, tuple(dict.fromkeys((*CANDIDATE_COLUMNS, *spec.filters))))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 Each schema is a JSON Schema (draft 2020-12) for ONE ROW read as strings: `pattern` / `enum` check the
 format of every cell; the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique
-key) are read here. Rules that span cells, rows or tables are the small functions below. Every problem of
-every table is collected and raised at once as a DataValidationError; on success the tables come back typed.
+key) are read here. Columns are matched by name, in any order (:func:`conform`): a column whose schema admits
+an empty cell may be left out (read as empty cells), and columns the schema does not declare (a reviewer's
+covariates and notes) are kept after the declared ones, sorted by name. A file is UTF-8, with or without a
+byte-order mark, with LF or CRLF line ends (:func:`decode_table`). Rules that span cells, rows or tables are
+the small functions below. Every problem of every table is collected and raised at once as a
+DataValidationError; on success the tables come back typed.
 """
 from __future__ import annotations
 
@@ -68,32 +72,80 @@ def load_schema(table: str) -> dict:
     return schema
 
 
-def read_raw(path: str | PathLike) -> pd.DataFrame:
-    """The TSV as an all-string frame, empty cell = "", nothing stripped, quotes kept literally.
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, as Excel writes "CSV UTF-8"
 
-    Raises DataValidationError for what makes a frame meaningless: invalid UTF-8, no header, a duplicated
+
+def decode_table(path: str | PathLike) -> str:
+    """The text of a table file: UTF-8 with or without a byte-order mark, LF or CRLF line ends (both become
+    LF). Any other encoding (Latin-1, UTF-16, ...) raises DataValidationError naming the file, its line and
+    the byte offset (from 0, counting the BOM) of the first byte that is not UTF-8."""
+    file, data = str(path), Path(path).read_bytes()
+    skip = len(BOM) if data.startswith(BOM) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = skip + e.start
+        raise DataValidationError([Violation(
+            file, data[:offset].count(b"\n") + 1, "", "",
+            f"not UTF-8: byte offset {offset} (0x{data[offset]:02x}) ({e.reason}); save the table as UTF-8 "
+            "(e.g. Excel's \"CSV UTF-8\" or \"Unicode Text\" re-saved as UTF-8)")]) from None
+    return text.replace("\r\n", "\n")
+
+
+def read_raw(path: str | PathLike) -> pd.DataFrame:
+    """The TSV as an all-string frame, empty cell = "", nothing stripped, quotes kept literally; its columns
+    in file order (see :func:`conform` for the columns by name).
+
+    The bytes are read by :func:`decode_table` (UTF-8 with or without BOM, LF or CRLF). Raises
+    DataValidationError for what makes a frame meaningless: not UTF-8, no header, an empty or duplicated
     column name, a row whose field count differs from the header's (all of them are reported).
     """
-    file, data = str(path), Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataValidationError([Violation(file, data[:e.start].count(b"\n") + 1, "", "",
-                                             f"not valid UTF-8 ({e.reason})")]) from None
+    file, text = str(path), decode_table(path)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
     if not rows:
         raise DataValidationError([Violation(file, 1, "", "", "file is empty (no header row)")])
     header, problems = rows[0], []
-    if header and header[0].startswith("\ufeff"):
-        problems.append(Violation(file, 1, "", "", "file starts with a byte-order mark (save as UTF-8 without BOM)"))
     problems += [Violation(file, 1, c, c, f"duplicate column '{c}'")
                  for i, c in enumerate(header) if c in header[:i]]
+    problems += [Violation(file, 1, "", "", f"column {i} has no name") for i, c in enumerate(header, 1) if not c]
     problems += [Violation(file, line, "", "", f"row has {len(row)} field(s), the header has {len(header)}"
                            if row else "blank line")
                  for line, row in enumerate(rows[1:], start=2) if len(row) != len(header)]
     if problems:
         raise DataValidationError(problems)
     return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+@cache
+def optional_columns(table: str) -> tuple[str, ...]:
+    """The columns of ``table`` that may be left out of the file (their schema admits an empty cell): a
+    missing one reads as empty cells."""
+    props = load_schema(table)["properties"]
+    return tuple(c for c, prop in props.items() if jsonschema.Draft202012Validator(prop).is_valid(""))
+
+
+def extra_columns(table: str, columns) -> list[str]:
+    """The columns of a file of ``table`` that its schema does not declare (a reviewer's covariates and
+    notes), in file order."""
+    props = load_schema(table)["properties"]
+    return [c for c in columns if c not in props]
+
+
+def conform(raw: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``raw`` (:func:`read_raw`) with its columns matched by name: the schema's columns in schema order (an
+    optional column the file leaves out as empty cells), then the extra columns sorted by name. Two files that
+    differ only in the order of their columns give the same frame."""
+    props = load_schema(table)["properties"]
+    out = pd.DataFrame({c: raw[c] if c in raw.columns else pd.Series([""] * len(raw), dtype=str)
+                        for c in props}, index=raw.index)
+    for c in sorted(extra_columns(table, raw.columns)):
+        out[c] = raw[c]
+    return out
+
+
+def read_table(path: str | PathLike, table: str) -> pd.DataFrame:
+    """A table file as strings, columns matched by name (:func:`read_raw`, then :func:`conform`)."""
+    return conform(read_raw(path), table)
 
 
 def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFrame]:
@@ -121,9 +173,13 @@ def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFra
     ids = set(studies["study_id"]) if studies is not None and "study_id" in studies else None
     for t in raw:
         found[t] += _check_table(t, str(paths[t]), raw[t], ids, str(paths["studies"]))
+        if t != "studies" and studies is not None:  # extra columns meet in the per-study estimates
+            found[t] += [Violation(str(paths[t]), 1, c, c, f"extra column '{c}' is also a column of "
+                                   f"{paths['studies']}; keep it in one table") for c in
+                         sorted(set(extra_columns(t, raw[t].columns)) & set(extra_columns("studies", studies.columns)))]
     if violations := [v for t in names for v in found[t]]:
         raise DataValidationError(violations)
-    return {t: _typed(raw[t], load_schema(t)) for t in names}
+    return {t: _typed(conform(raw[t], t), load_schema(t)) for t in names}
 
 
 def derived_counts(pct: str, evaluable: int) -> list[int]:
@@ -140,9 +196,10 @@ def derived_counts(pct: str, evaluable: int) -> list[int]:
 def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
     schema = load_schema(table)
     props, xcols = schema["properties"], schema.get("x-columns", {})
-    out = _check_header(file, list(raw.columns), list(props))
-    complete = set(props) <= set(raw.columns)  # cross-cell rules only when every column is there
-    known = [c for c in raw.columns if c in props]
+    out = _check_header(table, file, list(raw.columns))
+    complete = not out  # cross-cell rules only when every required column is there
+    known = [c for c in props if c in raw.columns or c in optional_columns(table)]  # a missing one: the header's
+    raw = conform(raw, table)
     validator = jsonschema.Draft202012Validator(schema)
     rows = raw.to_dict("records")
     good = []  # per row: the cells that passed the cell checks
@@ -170,17 +227,34 @@ def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
     return sorted(out, key=lambda v: (v.line, position.get(v.column.split(", ")[0], -1)))
 
 
-def _check_header(file, found, expected) -> list[Violation]:
-    out = [Violation(file, 1, c, c, f"unknown column '{c}'; expected columns: {', '.join(expected)}")
-           for c in found if c not in expected]
-    out += [Violation(file, 1, c, "", f"missing column '{c}'") for c in expected if c not in found]
-    present = [c for c in expected if c in found]
-    actual = [c for c in found if c in expected]
-    if present != actual:
-        matcher = difflib.SequenceMatcher(a=present, b=actual, autojunk=False)
-        in_place = {c for b in matcher.get_matching_blocks() for c in actual[b.b:b.b + b.size]}
-        out += [Violation(file, 1, c, c, f"column '{c}' is out of order; expected order: {', '.join(expected)}")
-                for c in actual if c not in in_place]
+# names the engine gives the columns it derives (per-study estimates, an analysis's studies.tsv): an extra
+# column of that name would be overwritten, so it is refused
+DERIVED_COLUMNS = ("line", "measure", "n", "events", "total", "estimate", "note", "label", "status", "included",
+                   "reason", "se_note", "yi", "vi", "sei", "weight", "analysis", "subgroup", "ci_asymmetry",
+                   "ci_not_centred")
+
+
+def _reserved(column: str) -> bool:
+    from ..vocabulary import EXTRACTION_TABLES as tables
+
+    arms = {f"{arm}_{c}" for arm in ("e", "c") for c in ("n", "median", "ci_lower", "ci_upper", "ci_level")}
+    return (column in DERIVED_COLUMNS or column in arms or column.endswith("_nr") or column.startswith("subgroup_")
+            or any(column in load_schema(t)["properties"] for t in tables))
+
+
+def _check_header(table, file, found) -> list[Violation]:
+    """Columns are matched by name, in any order: a required column must be there (an optional one may be left
+    out); an extra column is kept unless its name is one the engine uses."""
+    optional = set(optional_columns(table))
+    expected = list(load_schema(table)["properties"])
+    out = [Violation(file, 1, c, "", f"missing column '{c}'"
+                     + (f" (found '{close[0]}')" if (close := difflib.get_close_matches(
+                         c, extra_columns(table, found), n=1)) else "")
+                     + f"; required columns: {', '.join(x for x in expected if x not in optional)}")
+           for c in expected if c not in found and c not in optional]
+    out += [Violation(file, 1, c, c, f"extra column '{c}' has a name the engine uses for a column of its own "
+                                     "or of another table; rename it")
+            for c in extra_columns(table, found) if _reserved(c)]
     return out
 
 

@@ -195,6 +195,8 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         section["subgroups"] = [{**r, "reports": reports.get(r["group"])} for r in records(sub)]
     else:
         section["subgroups"] = _subgroup_rows(st)
+    # meta-regression on the analysis's moderators (results/analyses/<analysis>/moderators.tsv)
+    section["moderators"] = records(read_result(files["moderators"])) if "moderators" in files else []
     # sensitivity tables: rows, or why there are none
     sens = {}
     for kind in SENSITIVITY_KINDS:

@@ -68,3 +68,9 @@ generated_by <- function(script) {
        metadat = as.character(packageVersion("metadat")),
        jsonlite = as.character(packageVersion("jsonlite")))
 }
+
+# One extraction table of data_dir as read by the workflow's tables: every column as text, an empty cell NA
+read_data_table <- function(data_dir, table) {
+  utils::read.delim(file.path(data_dir, paste0(table, ".tsv")), colClasses = "character",
+                    na.strings = "", quote = "", comment.char = "", check.names = FALSE)
+}
