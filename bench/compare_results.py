@@ -28,6 +28,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from common import copy_project  # bench/common.py (scripts in bench/ run with bench/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("Snakefile", "config", "data", "workflow")
 # the report's provenance names the git commit of the engine; nothing else may differ
@@ -48,18 +50,6 @@ def checkout_base(rev: str, dest: Path) -> Path:
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
-    return dest
-
-
-def copy_tree(dest: Path) -> Path:
-    """The working tree's workflow files in ``dest``."""
-    dest.mkdir(parents=True)
-    for part in PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, dest / part)
     return dest
 
 
@@ -116,7 +106,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="metapool-compare-") as tmp:
         tmp = Path(tmp)
         keep = args.keep or tmp / "results"
-        tree = copy_tree(tmp / "tree")
+        tree = copy_project(tmp / "tree", PARTS)
         base = None if args.base_results else checkout_base(args.base, tmp / "base")
         failed = False
         for name, configfile in chosen.items():
