@@ -43,13 +43,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..spec import AnalysisSpec
 from ..stats.effects import clopper_pearson, ilogit, z_crit
 from ..stats.glmm import glmm_proportions
 from ..stats.medians import median_of_medians, weighted_median_of_medians
-from ..stats.moderators import subgroup_analysis
+from ..stats.moderators import q_between, subgroup_analysis
 from ..stats.pooling import inverse_variance
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import pool_proportions, proportion_effects
@@ -395,14 +394,6 @@ def _row(result) -> dict:
 # ---------------------------------------------------------------------------------------- subgroups
 
 
-def _q_between(est: np.ndarray, se: np.ndarray) -> tuple[float, int, float]:
-    """Cochran's Q of subgroup estimates weighted by 1 / se^2 (as :func:`metapool.stats.moderators.subgroup_analysis`)."""
-    w = 1.0 / se**2
-    q = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
-    df = len(est) - 1
-    return q, df, float(stats.chi2.sf(q, df))
-
-
 def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
     """Each subgroup (value of the ``subgroup`` study column) pooled on its own, and the test for differences.
 
@@ -471,7 +462,7 @@ def subgroup_results(data: AnalysisData) -> tuple[dict, dict, list[str]]:
         est = np.array([results[g]["beta"] for g in inc_groups])
         se = np.array([results[g]["se"] for g in inc_groups])
         if np.all(np.isfinite(est) & np.isfinite(se) & (se > 0)):
-            q, df, p = _q_between(est, se)
+            q, df, p = q_between(est, se)
             test = {"q_between": q, "df_between": df, "q_between_pvalue": p}
         else:
             notes.append("test for subgroup differences not computed (a subgroup GLMM has no estimate)")

@@ -30,7 +30,31 @@ from scipy import stats
 from .pooling import PoolResult, check_effects, inverse_variance
 from .regression import MetaRegressionFit, fit_meta_regression
 
-__all__ = ["SubgroupResult", "subgroup_analysis", "design_matrix", "meta_regression", "wald_test"]
+__all__ = ["SubgroupResult", "q_between", "subgroup_analysis", "design_matrix", "meta_regression", "wald_test"]
+
+
+def q_between(est, se) -> tuple[float, int, float]:
+    """The test for subgroup differences: Cochran's Q of the subgroup estimates weighted by ``1 / se^2``.
+
+    ``Q_b = sum w_g (b_g - b_w)^2`` with ``w_g = 1 / se_g^2`` and ``b_w`` their weighted mean, on ``G - 1``
+    degrees of freedom (Borenstein & Higgins, Prev Sci 2013;14:134-143; metafor's ``rma(yi = b, sei = se,
+    method = "FE")`` QE on the subgroup estimates).
+
+    Parameters
+    ----------
+    est, se : array_like
+        The subgroup estimates and their standard errors (all finite, se > 0).
+
+    Returns
+    -------
+    tuple
+        ``(Q_b, G - 1, p)`` with ``p`` the upper chi-square tail.
+    """
+    est = np.asarray(est, dtype=float)
+    w = 1.0 / np.asarray(se, dtype=float) ** 2
+    q = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
+    df = len(est) - 1
+    return q, df, float(stats.chi2.sf(q, df))
 
 
 @dataclass(frozen=True)
@@ -136,17 +160,15 @@ def subgroup_analysis(
     if not np.all(np.isfinite(se) & (se > 0)):
         raise ValueError("a subgroup has a zero or undefined standard error; the test for subgroup differences "
                          "cannot be computed")
-    w = 1.0 / se**2
-    q_between = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
-    df_between = len(labels) - 1
+    q_b, df_between, p_b = q_between(est, se)
     q_within = float(sum(models[g].q for g in labels))
     df_within = int(sum(models[g].k - 1 for g in labels))
     return SubgroupResult(
         groups=tuple(labels),
         models=models,
-        q_between=q_between,
+        q_between=q_b,
         df_between=df_between,
-        p_between=float(stats.chi2.sf(q_between, df_between)),
+        p_between=p_b,
         q_within=q_within,
         df_within=df_within,
         p_within=float(stats.chi2.sf(q_within, df_within)) if df_within > 0 else math.nan,
