@@ -20,6 +20,7 @@ from metapool.analysis.config import (
     data_problems,
     fill_defaults,
 )
+from metapool.declared import vocabulary_path
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
 
@@ -62,7 +63,13 @@ def table_schema(table):
     installed package). The config schema is no job's input: no job reads it; what it gives the jobs (the
     defaults filled in here, the options it admits) reaches them through their params, and the checks'
     digest covers it."""
-    path = (PACKAGE / "schemas" / f"{table}.schema.yaml").resolve()
+    return package_file(PACKAGE / "schemas" / f"{table}.schema.yaml")
+
+
+def package_file(path):
+    """``path`` (a file of the package) relative to the working directory when the package lies below it,
+    else absolute (see table_schema)."""
+    path = Path(path).resolve()
     try:
         return path.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -71,6 +78,10 @@ def table_schema(table):
 
 config.update(fill_defaults(config))
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
+# the vocabulary file the tables and the config are checked against: <data_dir>/vocabulary.yaml, else the
+# package's ALK default (metapool.declared)
+_vocabulary = vocabulary_path(config.get("data_dir", "data"))
+VOCABULARY = package_file(_vocabulary) if _vocabulary.is_relative_to(PACKAGE) else str(_vocabulary)
 
 
 def checks_digest():
@@ -80,7 +91,7 @@ def checks_digest():
     try:
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
         digest.update(engine_code("analysis").encode())
-        for path in [*DATA.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
+        for path in [*DATA.values(), VOCABULARY, *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
             digest.update(str(path).encode())
             digest.update(Path(path).read_bytes())
     except (OSError, TypeError):
