@@ -194,9 +194,35 @@ def test_unknown_keys_everywhere(config, where, key, expected):
 def test_misspelled_value_lists_the_allowed_ones(config):
     config["analyses"]["orr_tki_naive"]["filters"]["setting"] = ["first_line"]
     assert problems(config) == [
-        "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not allowed; choose from tki_naive, "
-        "post_crizotinib, post_second_gen, post_alectinib"
+        "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not a declared setting; declared in "
+        "data/vocabulary.yaml: tki_naive, post_crizotinib, post_second_gen, post_alectinib, post_alk_tki, unknown"
     ]
+
+
+def test_an_undeclared_outcome_comparator_or_drug_gets_the_closest_declared_one(config):
+    config["analyses"]["orr_tki_naive"]["outcome"] = "dor_medain"
+    config["analyses"]["orr_tki_naive"]["filters"]["drug"] = ["alectnib"]
+    config["analyses"]["pfs_hr_vs_chemotherapy_first_line"]["comparator"] = "placebo"
+    assert problems(config) == [
+        "config: analyses.orr_tki_naive.outcome: 'dor_medain' is not a declared outcome (did you mean "
+        "'dor_median'?); declared in data/vocabulary.yaml: orr, intracranial_orr, pfs_median, pfs_hr, "
+        "pfs_ratio_of_medians, os_median, os_hr, os_ratio_of_medians, dor_median, dor_hr, dor_ratio_of_medians",
+        "config: analyses.orr_tki_naive.filters.drug: 'alectnib' is not a declared drug (did you mean "
+        "'alectinib'?); declared in data/vocabulary.yaml: crizotinib, alectinib, brigatinib, ceritinib, "
+        "ensartinib, lorlatinib, chemotherapy",
+        "config: analyses.pfs_hr_vs_chemotherapy_first_line.comparator: 'placebo' is not a declared comparator; declared in "
+        "data/vocabulary.yaml: crizotinib, alectinib, chemotherapy",
+    ]
+
+
+def test_an_outcome_declared_in_the_data_folder_is_a_config_outcome(config, tmp_path):
+    text = (ROOT / "data" / "vocabulary.yaml").read_text(encoding="utf-8")
+    (tmp_path / "vocabulary.yaml").write_text(text + "  dcr: {family: proportion, label: disease control}\n",
+                                              encoding="utf-8")
+    config["analyses"]["orr_tki_naive"]["outcome"] = "dcr"
+    assert "config: analyses.orr_tki_naive.outcome: 'dcr' is not a declared outcome" in problems(config)[0]
+    config["data_dir"] = str(tmp_path)
+    assert check_config(config)["orr_tki_naive"].measure == "proportion"
 
 
 def test_misspelled_value_close_to_an_allowed_one_gets_a_suggestion(config):
@@ -247,8 +273,8 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
      "config: analyses.orr_tki_naive.comparator: only hazard ratios and ratios of medians have a comparator "
      "(outcome orr is a proportion)"),
     ("pfs_hr_vs_chemotherapy_first_line", {"comparator": None},
-     "config: analyses.pfs_hr_vs_chemotherapy_first_line: outcome pfs_hr is pooled against one comparator; add comparator: "
-     "crizotinib, alectinib or chemotherapy"),
+     "config: analyses.pfs_hr_vs_chemotherapy_first_line: outcome pfs_hr is pooled against one comparator; add "
+     "comparator: the control arm's drug (a comparator of the data folder's vocabulary file)"),
     ("orr_tki_naive", {"transform": "glmm"},
      "config: analyses.orr_tki_naive: transform glmm is fitted by maximum likelihood: set method: ML "
      "(method is REML)"),
@@ -260,7 +286,8 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
      "config: analyses.pfs_hr_vs_chemotherapy_first_line.transform: applies to proportions only (outcome pfs_hr is a "
      "hazard ratio)"),
     ("orr_tki_naive", {"median_method": "raw_iv"},
-     "config: analyses.orr_tki_naive.median_method: applies to pfs_median and os_median only (outcome orr)"),
+     "config: analyses.orr_tki_naive.median_method: applies to the medians of time-to-event outcomes "
+     "(<outcome>_median) only (outcome orr)"),
     ("orr_tki_naive", {"multiverse": {"threshold": 0.5}},
      "config: analyses.orr_tki_naive.multiverse: declares no choices; list the alternatives under any of "
      "assessor, design, retrospective, verification, report_policy, transform, method, ci"),

@@ -15,15 +15,9 @@ from metapool.analysis.multiverse import _all_reports
 from metapool.analysis.run import prepare_analysis
 from metapool.analysis.selection import AnalysisError, candidates, records, select_reports
 from metapool.analysis.validation import validate_tables
+from metapool.declared import load_vocabulary
 from metapool.spec import AnalysisSpec
-from metapool.vocabulary import (
-    ASSESSORS,
-    COMPARATIVE_MEASURES,
-    COMPARATORS,
-    EXTRACTION_TABLES,
-    OUTCOMES,
-    REPORT_POLICIES,
-)
+from metapool.vocabulary import ASSESSORS, COMPARATIVE_MEASURES, EXTRACTION_TABLES, REPORT_POLICIES, outcome
 
 from conftest import ROOT, estimate_frames
 
@@ -39,12 +33,14 @@ def estimates() -> pd.DataFrame:
 
 
 def every_outcome() -> list[AnalysisSpec]:
-    """One analysis of every outcome (every comparator of the comparative ones), without filters."""
+    """One analysis of every outcome declared in data/vocabulary.yaml (every comparator of the comparative ones),
+    without filters."""
+    vocabulary = load_vocabulary(data_dir=ROOT / "data")
     specs = []
-    for outcome, o in OUTCOMES.items():
-        for comparator in (COMPARATORS if o.measure in COMPARATIVE_MEASURES else (None,)):
-            specs.append(AnalysisSpec(name=f"{outcome}_{comparator}", title=outcome, outcome=outcome,
-                                      comparator=comparator))
+    for name in vocabulary.config_outcomes():
+        comparators = vocabulary.comparators if outcome(name).measure in COMPARATIVE_MEASURES else (None,)
+        for comparator in comparators:
+            specs.append(AnalysisSpec(name=f"{name}_{comparator}", title=name, outcome=name, comparator=comparator))
     return specs
 
 

@@ -20,7 +20,7 @@ COLUMNS = {
                "year journal doi pmid data_cut source location verification notes".split(),
     "response": "study_id outcome assessor assessor_detail evaluable responders count_source pct ci_level "
                 "ci_lower ci_upper source location".split(),
-    "survival": "study_id outcome assessor assessor_detail n median ci_level ci_lower ci_upper source "
+    "survival": "study_id outcome assessor assessor_detail n median ci_level ci_lower ci_upper unit source "
                 "location".split(),
     "hazard_ratios": "study_id outcome assessor assessor_detail comparator comparator_study_id comparator_detail "
                      "hr ci_level ci_lower ci_upper source location".split(),
@@ -50,10 +50,10 @@ ROWS = {  # file line = index + 2
          "https://example.org/okayama", "Results"],
     ],
     "survival": [
-        ["ALEX_alectinib", "pfs", "investigator", "", "152", "34.8", "0.95", "17.7", "NR", "seeds/alex.md", "Fig 1"],
-        ["ALEX_crizotinib", "pfs", "investigator", "", "151", "10.9", "0.95", "9.1", "12.9", "seeds/alex.md",
+        ["ALEX_alectinib", "pfs", "investigator", "", "152", "34.8", "0.95", "17.7", "NR", "", "seeds/alex.md", "Fig 1"],
+        ["ALEX_crizotinib", "pfs", "investigator", "", "151", "10.9", "0.95", "9.1", "12.9", "", "seeds/alex.md",
          "Fig 1"],
-        ["OKAYAMA_crizotinib", "os", "not_stated", "", "26", "NR", "", "", "", "https://example.org/okayama",
+        ["OKAYAMA_crizotinib", "os", "not_stated", "", "26", "NR", "", "", "", "", "https://example.org/okayama",
          "Results"],
     ],
     "hazard_ratios": [
@@ -177,7 +177,7 @@ def test_all_violations_of_a_table_are_reported_at_once(tmp_path, tables):
     lines = str(problems(paths)).splitlines()
     assert lines[0] == "3 problem(s) in the data tables:"
     assert lines[1].startswith(f"{paths['response']}, line 2, column 'pct', value 'abc': pct must be a number")
-    assert lines[2].startswith(f"{paths['response']}, line 3, column 'outcome', value 'pfs': outcome must be one of")
+    assert lines[2].startswith(f"{paths['response']}, line 3, column 'outcome', value 'pfs': 'pfs' is not a declared proportion outcome")
     assert lines[3].startswith(f"{paths['response']}, line 6, column 'assessor_detail', value ' IRC': "
                                "assessor_detail has leading or trailing whitespace")
 
@@ -203,7 +203,7 @@ def test_ragged_and_blank_rows(tmp_path, tables):
     path.write_text("\n".join([lines[0], lines[1] + "\textra", "", lines[2]]) + "\n")
     err = problems(paths)
     assert [str(v) for v in err.violations] == [
-        f"{path}, line 2: row has 12 field(s), the header has 11", f"{path}, line 3: blank line"]
+        f"{path}, line 2: row has 13 field(s), the header has 12", f"{path}, line 3: blank line"]
 
 
 def test_empty_file(tmp_path, tables):
@@ -320,7 +320,7 @@ def test_leading_or_trailing_whitespace(tmp_path, tables):
 
 
 @pytest.mark.parametrize("table, index, column, value, fragment", [
-    ("studies", 0, "drug", "aspirin", "drug must be one of: crizotinib, alectinib"),
+    ("studies", 0, "drug", "aspirin", "'aspirin' is not a declared drug; declared in"),
     ("studies", 1, "trial", "", "trial is required"),
     ("studies", 2, "phase", "2b", "phase must be one of: 1, 2, 3, 4 (or empty)"),
     ("studies", 0, "year", "2017.0", "year must be an integer"),
@@ -336,7 +336,7 @@ def test_leading_or_trailing_whitespace(tmp_path, tables):
     ("survival", 1, "median", "not reached", 'median must be a number as printed or "NR"'),
     ("survival", 1, "n", "151.0", "n must be an integer (or empty)"),
     ("hazard_ratios", 0, "hr", "NR", "hr must be a number as printed"),
-    ("hazard_ratios", 0, "comparator", "placebo", "comparator must be one of: crizotinib, alectinib, chemotherapy"),
+    ("hazard_ratios", 0, "comparator", "placebo", "'placebo' is not a declared comparator; declared in"),
 ])
 def test_format(tmp_path, tables, table, index, column, value, fragment):
     tables[table][index][column] = value

@@ -1,5 +1,6 @@
 """The schemas and the registry name the same things: every enum of the config and table schemas is the
-registry's list (metapool.vocabulary), and every config option is a field of the analysis spec."""
+registry's list (metapool.vocabulary), the vocabularies declared in data (drugs, settings, comparators,
+outcomes: metapool.declared) are in no schema enum, and every config option is a field of the analysis spec."""
 
 from __future__ import annotations
 
@@ -15,26 +16,22 @@ from metapool.vocabulary import (
     ARM_ROLES,
     ASSESSORS,
     CI_METHODS,
-    COMPARATORS,
     COUNT_SOURCES,
     DESIGNS,
-    DRUGS,
     MEDIAN_METHODS,
     MULTIVERSE_CI,
     MULTIVERSE_DIMENSIONS,
-    OUTCOMES,
     PHASES,
     PI_METHODS,
     PROPORTION_TRANSFORMS,
     REPORT_POLICIES,
     RETROSPECTIVE_CHOICES,
     SENSITIVITY_KINDS,
-    SETTINGS,
     STUDY_COLUMN_VALUES,
     STUDY_FILTER_COLUMNS,
     TAU2_METHODS,
+    TIME_UNITS,
     VERIFICATION,
-    outcome_codes,
 )
 
 # JSON Schema keywords: the names around them are the schema's own (a property, a definition)
@@ -52,19 +49,16 @@ CONFIG_ENUMS = {
     ("options", "pi"): PI_METHODS,
     ("options", "median_method"): MEDIAN_METHODS,
     ("options", "sensitivity"): SENSITIVITY_KINDS,
-    ("analyses", "outcome"): tuple(OUTCOMES),
-    ("analyses", "comparator"): COMPARATORS,
     ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
 }
 TABLE_ENUMS = {
-    "studies": {("drug",): DRUGS, ("setting",): SETTINGS, ("phase",): PHASES, ("design",): DESIGNS,
+    "studies": {("phase",): PHASES, ("design",): DESIGNS,
                 ("arm_role",): ARM_ROLES, ("verification",): VERIFICATION},
-    "response": {("outcome",): outcome_codes("response"), ("assessor",): ASSESSORS,
+    "response": {("assessor",): ASSESSORS,
                  ("count_source",): COUNT_SOURCES},
-    "survival": {("outcome",): outcome_codes("survival"), ("assessor",): ASSESSORS},
-    "hazard_ratios": {("outcome",): outcome_codes("hazard_ratios"), ("assessor",): ASSESSORS,
-                      ("comparator",): COMPARATORS},
+    "survival": {("assessor",): ASSESSORS, ("unit",): ("", *TIME_UNITS)},
+    "hazard_ratios": {("assessor",): ASSESSORS},
 }
 
 
@@ -114,6 +108,20 @@ def test_the_estimators_of_the_statistics_are_the_registry_methods():
 
 def test_the_registry_and_the_spec_import_no_numpy_scipy_or_pandas():
     code = ("import sys; import metapool.vocabulary, metapool.spec; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_shipped_data_vocabulary_is_the_package_default():
+    from conftest import ROOT
+    from metapool.declared import DEFAULT_PATH
+
+    assert (ROOT / "data" / "vocabulary.yaml").read_bytes() == DEFAULT_PATH.read_bytes()
+
+
+def test_the_declared_vocabulary_loads_without_numpy_scipy_or_pandas():
+    code = ("import sys; import metapool.declared as d; d.load_vocabulary(d.DEFAULT_PATH); "
             "print(sorted(m for m in ('numpy', 'scipy', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

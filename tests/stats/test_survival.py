@@ -35,7 +35,7 @@ from metapool.stats.survival import (
 )
 from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec
-from metapool.vocabulary import OUTCOMES
+from metapool.vocabulary import outcome
 
 from conftest import ROOT, load_fixture
 
@@ -239,8 +239,8 @@ def test_ratio_of_medians_links_the_arms_through_the_hazard_ratio_table(estimate
     with pytest.raises(AnalysisError, match="link the arms"):
         run_analysis(estimates[estimates["measure"] == "median"], make_spec(
             outcome="pfs_ratio_of_medians", comparator="crizotinib"))
-    assert OUTCOMES["pfs_ratio_of_medians"].tables == ("survival", "hazard_ratios")
-    assert OUTCOMES["pfs_hr"].tables == ("hazard_ratios",)
+    assert outcome("pfs_ratio_of_medians").tables == ("survival", "hazard_ratios")
+    assert outcome("pfs_hr").tables == ("hazard_ratios",)
 
 
 def test_ratio_of_medians_without_a_comparator_arm_median_says_so(estimates):

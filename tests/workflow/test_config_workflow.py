@@ -35,8 +35,8 @@ def _write_config(workdir: Path, edit) -> None:
     (lambda c: c["analyses"]["orr_tki_naive"].update(methd="DL"),
      "config: analyses.orr_tki_naive: unknown key 'methd'; did you mean 'method'?"),
     (lambda c: c["analyses"]["orr_tki_naive"]["filters"].update(setting=["first_line"]),
-     "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not allowed; choose from tki_naive, "
-     "post_crizotinib, post_second_gen, post_alectinib"),
+     "config: analyses.orr_tki_naive.filters.setting: 'first_line' is not a declared setting; declared in "
+     "data/vocabulary.yaml: tki_naive, post_crizotinib, post_second_gen, post_alectinib, post_alk_tki, unknown"),
     (lambda c: c["analyses"]["orr_tki_naive"]["filters"].update(setting=["post_alectinib"], design=["randomised"]),
      "config: analyses.orr_tki_naive: no study with outcome orr matches the filters"),
     (lambda c: c["analyses"]["orr_tki_naive"].update(hk_adhoc=True),

@@ -26,7 +26,7 @@ from packaging.requirements import Requirement
 
 from conftest import ROOT
 
-SCHEMAS = {"config", "studies", "response", "survival", "hazard_ratios"}
+SCHEMAS = {"config", "studies", "response", "survival", "hazard_ratios", "vocabulary"}
 # what `pip install .` needs from a checkout: not the results, caches, environments or earlier builds
 NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".snakemake", "results", "build", "dist", "__pycache__",
                                      "*.egg-info", ".pytest_cache", ".hypothesis")
@@ -110,6 +110,7 @@ def test_the_wheel_carries_every_schema(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"metapool/schemas/{name}.schema.yaml" for name in SCHEMAS} <= names
+    assert "metapool/schemas/alk.vocabulary.yaml" in names  # the vocabulary of a data folder without one
 
 
 def test_the_installed_copy_is_the_one_imported(installed):

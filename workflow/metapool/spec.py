@@ -27,9 +27,9 @@ from .vocabulary import (
     MEASURES,
     MEDIAN_METHOD_FACTS,
     MULTIVERSE_DIMENSIONS,
-    OUTCOMES,
     SENSITIVITY_KINDS,
     TRANSFORMS,
+    outcome,
 )
 
 __all__ = ["ModelSpec", "Multiverse", "AnalysisSpec"]
@@ -110,7 +110,7 @@ class AnalysisSpec:
     """One configured analysis with every option set.
 
     ``name``, ``title`` and ``question`` (the clinical question the analysis answers, in words; '' when
-    not given); what is pooled: ``outcome`` (a key of ``OUTCOMES``),
+    not given); what is pooled: ``outcome`` (a config outcome name, :func:`~metapool.vocabulary.outcome`),
     ``comparator`` (hazard ratios and ratios of medians), ``filters`` (study
     column -> allowed values), ``subgroup`` (a study column, or ``None``),
     ``overall`` (whether the pooled row carries the estimate across all studies; ``False``, with a
@@ -141,7 +141,11 @@ class AnalysisSpec:
     multiverse: Multiverse | None = None
 
     def __post_init__(self):
-        for what, value, allowed in (("outcome", self.outcome, OUTCOMES), ("transform", self.transform, TRANSFORMS),
+        try:
+            outcome(self.outcome)
+        except ValueError as e:
+            raise ValueError(f"analysis '{self.name}': {e}") from None
+        for what, value, allowed in (("transform", self.transform, TRANSFORMS),
                                      ("median_method", self.median_method, MEDIAN_METHOD_FACTS)):
             if value not in allowed:
                 raise ValueError(f"analysis '{self.name}': {what} must be one of {', '.join(allowed)}, "
@@ -228,12 +232,12 @@ class AnalysisSpec:
     @property
     def measure(self) -> str:
         """``proportion``, ``median``, ``hr`` or ``ratio_of_medians``."""
-        return OUTCOMES[self.outcome].measure
+        return outcome(self.outcome).measure
 
     @property
     def tables(self) -> tuple[str, ...]:
         """The per-study estimate tables (``results/tables/<table>_estimates.tsv``) the analysis reads."""
-        return OUTCOMES[self.outcome].tables
+        return outcome(self.outcome).tables
 
     @property
     def comparative(self) -> bool:

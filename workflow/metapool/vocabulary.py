@@ -5,16 +5,19 @@ the analyses, the figures, the report); the JSON Schemas of the config and of th
 extraction tables enumerate the same lists (``tests/analysis/test_vocabulary.py``
 checks that they agree).
 
-* outcomes (:data:`OUTCOMES`): the extraction table, the outcome code in that
-  table and the measure pooled, with the tables the outcome needs besides its own;
+* outcome families (:data:`OUTCOME_FAMILIES`, :func:`outcome`): how a proportion
+  or a time-to-event outcome is analysed (its extraction table, measure and the
+  tables it needs besides its own); the outcome codes themselves, the drugs,
+  comparators and settings are declared in data, in the data folder's vocabulary
+  file (:mod:`metapool.declared`);
 * measures (:data:`MEASURES`): their names, unit, value of no difference, scale of
   display, and whether they compare two arms;
 * the model: tau^2 estimators with their long names and references
   (:data:`ESTIMATORS`), CI and prediction-interval methods, proportion transforms
   (:data:`TRANSFORMS`), median methods (:data:`MEDIAN_METHOD_FACTS`);
 * the selection of studies: report policies, study filter columns, subgroup
-  variables, and the vocabularies of the study columns (drugs, settings, designs,
-  ...);
+  variables, and the engine's vocabularies of the study columns (designs, phases,
+  assessors, ...); the units of a printed median (:data:`TIME_UNITS`);
 * the outputs: sensitivity tables and multiverse dimensions.
 
 Plain Python only (no numpy, scipy or pandas): Snakemake imports this module
@@ -29,12 +32,13 @@ from types import MappingProxyType
 
 __all__ = [
     "Outcome", "Measure", "Estimator", "Transform", "MedianMethod",
-    "OUTCOMES", "MEASURES", "COMPARATIVE_MEASURES", "ESTIMATE_MEASURES", "EXTRACTION_TABLES", "outcome_codes",
+    "OUTCOME_FAMILIES", "FAMILY_TABLES", "outcome", "outcome_names", "TIME_UNITS", "TIME_UNIT_TEXT",
+    "MEASURES", "COMPARATIVE_MEASURES", "ESTIMATE_MEASURES", "EXTRACTION_TABLES",
     "ESTIMATORS", "TAU2_METHODS", "CI_METHODS", "PI_METHODS", "CONTINUITY_TO",
     "TRANSFORMS", "PROPORTION_TRANSFORMS", "IV_TRANSFORMS",
     "MEDIAN_METHOD_FACTS", "MEDIAN_METHODS", "IV_MEDIAN_METHODS",
     "REPORT_POLICIES", "REPORT_POLICY_TEXT",
-    "DRUGS", "SETTINGS", "DESIGNS", "PHASES", "ARM_ROLES", "ASSESSORS", "VERIFICATION", "COMPARATORS",
+    "DESIGNS", "PHASES", "ARM_ROLES", "ASSESSORS", "VERIFICATION", "DECLARED_COLUMNS",
     "COUNT_SOURCES", "STUDY_COLUMN_VALUES", "STUDY_FILTER_COLUMNS", "SUBGROUP_VARIABLES",
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
     "RETROSPECTIVE_CHOICES",
@@ -95,15 +99,16 @@ EXTRACTION_TABLES = ("studies", *ESTIMATE_MEASURES)
 
 @dataclass(frozen=True)
 class Outcome:
-    """A config outcome: its extraction ``table``, the outcome ``code`` in that table, the ``measure`` pooled,
-    the ``links``, tables it needs besides its own, and ``phrase``, how a report that has it is described
-    ("reports with <phrase>")."""
+    """A config outcome (:func:`outcome`): its extraction ``table``, the outcome ``code`` in that table, the
+    ``measure`` pooled, ``phrase``, how a report that has it is described ("reports with <phrase>"), the
+    ``links``, tables it needs besides its own, and its ``family`` (``proportion`` or ``time_to_event``)."""
 
     table: str
     code: str
     measure: str
     phrase: str
     links: tuple[str, ...] = ()
+    family: str = "proportion"
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -111,23 +116,62 @@ class Outcome:
         return (self.table, *self.links)
 
 
-OUTCOMES: Mapping[str, Outcome] = _frozen({
-    "orr": Outcome("response", "orr", "proportion", "objective response"),
-    "intracranial_orr": Outcome("response", "intracranial_orr", "proportion", "intracranial response"),
-    "pfs_median": Outcome("survival", "pfs", "median", "a median PFS"),
-    "os_median": Outcome("survival", "os", "median", "a median OS"),
-    "pfs_hr": Outcome("hazard_ratios", "pfs", "hr", "a PFS hazard ratio"),
-    "os_hr": Outcome("hazard_ratios", "os", "hr", "an OS hazard ratio"),
-    # the ratio of medians links the arms of a randomised trial through hazard_ratios.tsv
-    # (study_id -> comparator_study_id)
-    "pfs_ratio_of_medians": Outcome("survival", "pfs", "ratio_of_medians", "median PFS of both arms",
-                                    links=("hazard_ratios",)),
+# how each family of outcomes is analysed: the suffix of the config outcome name -> (extraction table, measure,
+# linked tables). A proportion outcome <code> is analysed as itself; a time-to-event outcome <code> as
+# <code>_median (survival.tsv), <code>_hr (hazard_ratios.tsv) and <code>_ratio_of_medians (the medians of
+# both arms of a randomised trial, linked through hazard_ratios.tsv: study_id -> comparator_study_id).
+# The outcome codes themselves are declared in the data folder's vocabulary file (metapool.declared).
+OUTCOME_FAMILIES: Mapping[str, Mapping[str, tuple[str, str, tuple[str, ...]]]] = _frozen({
+    "proportion": _frozen({"": ("response", "proportion", ())}),
+    "time_to_event": _frozen({"_median": ("survival", "median", ()),
+                              "_hr": ("hazard_ratios", "hr", ()),
+                              "_ratio_of_medians": ("survival", "ratio_of_medians", ("hazard_ratios",))}),
 })
+# the extraction tables whose `outcome` column holds each family's outcome codes
+FAMILY_TABLES: Mapping[str, tuple[str, ...]] = _frozen({"proportion": ("response",),
+                                                        "time_to_event": ("survival", "hazard_ratios")})
+_PHRASES = {"proportion": "outcome {code}", "median": "a median {CODE}", "hr": "{a} {CODE} hazard ratio",
+            "ratio_of_medians": "median {CODE} of both arms"}
 
 
-def outcome_codes(table: str) -> tuple[str, ...]:
-    """The outcome codes of an extraction table (its ``outcome`` column), in the order of :data:`OUTCOMES`."""
-    return tuple(dict.fromkeys(o.code for o in OUTCOMES.values() if o.table == table))
+def outcome(name: str) -> Outcome:
+    """The config outcome ``name`` as its family analyses it.
+
+    ``<code>_median``, ``<code>_hr`` and ``<code>_ratio_of_medians`` are the analyses of the time-to-event
+    outcome ``<code>``; any other name is the proportion outcome ``name``. Whether ``<code>`` is declared,
+    and in that family, is for the data folder's vocabulary file to say (:mod:`metapool.declared`).
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a lower-case word (a letter, then letters, digits and underscores).
+    """
+    if not (isinstance(name, str) and name[:1].isalpha() and name.replace("_", "").isalnum()
+            and name == name.lower() and name.isascii()):
+        raise ValueError(f"outcome {name!r} must be a lower-case word (a letter, then letters, digits, underscores)")
+    family, suffix = "proportion", ""
+    for candidate in sorted(OUTCOME_FAMILIES["time_to_event"], key=len, reverse=True):
+        if name.endswith(candidate) and len(name) > len(candidate):
+            family, suffix = "time_to_event", candidate
+            break
+    table, measure, links = OUTCOME_FAMILIES[family][suffix]
+    code = name[:len(name) - len(suffix)]
+    upper = code.upper()
+    phrase = _PHRASES[measure].format(code=code, CODE=upper, a="an" if upper[0] in "AEFHILMNORSX" else "a")
+    return Outcome(table, code, measure, phrase, links, family)
+
+
+def outcome_names(code: str, family: str) -> tuple[str, ...]:
+    """The config outcome names of the outcome ``code`` of ``family`` (``pfs`` -> ``pfs_median``, ``pfs_hr``,
+    ``pfs_ratio_of_medians``; ``orr`` -> ``orr``)."""
+    return tuple(code + suffix for suffix in OUTCOME_FAMILIES[family])
+
+
+# the units a printed median may be in (survival.tsv `unit`; empty = months) -> months per unit: a week is
+# 7 days and a month 365.25 / 12 days
+TIME_UNITS: Mapping[str, float] = _frozen({"months": 1.0, "weeks": 7 * 12 / 365.25, "days": 12 / 365.25})
+TIME_UNIT_TEXT: Mapping[str, str] = _frozen({"months": "", "weeks": "months = weeks x 7 x 12 / 365.25",
+                                             "days": "months = days x 12 / 365.25"})
 
 
 # ---------------------------------------------------------------------------------------- the model
@@ -212,9 +256,9 @@ REPORT_POLICY_TEXT: Mapping[str, str] = _frozen({
 })
 REPORT_POLICIES = tuple(REPORT_POLICY_TEXT)
 
-# the study columns of data/studies.tsv and the assessor of an outcome row, with their values
-DRUGS = ("crizotinib", "alectinib", "brigatinib", "ceritinib", "lorlatinib", "ensartinib", "chemotherapy")
-SETTINGS = ("tki_naive", "post_crizotinib", "post_second_gen", "post_alectinib")
+# the study columns of data/studies.tsv and the assessor of an outcome row, with their values (the drugs,
+# settings, comparators and outcome codes are declared in the data folder's vocabulary file:
+# metapool.declared); the designs are the engine's, which gives `retrospective` a meaning (the multiverse)
 DESIGNS = ("randomised", "single_arm", "retrospective")
 PHASES = ("1", "2", "3", "4", "")
 ARM_ROLES = ("experimental", "control", "single_arm")
@@ -222,11 +266,12 @@ ARM_ROLES = ("experimental", "control", "single_arm")
 ASSESSORS = ("independent_review", "investigator", "not_stated")
 VERIFICATION = ("verified", "partial", "unverified")
 STUDY_COLUMN_VALUES: Mapping[str, tuple[str, ...]] = _frozen({
-    "drug": DRUGS, "setting": SETTINGS, "design": DESIGNS, "phase": PHASES, "arm_role": ARM_ROLES,
+    "design": DESIGNS, "phase": PHASES, "arm_role": ARM_ROLES,
     "assessor": ASSESSORS, "verification": VERIFICATION,
 })
-# the control arm of a hazard ratio (data/hazard_ratios.tsv), which comparative analyses pool within
-COMPARATORS = ("crizotinib", "alectinib", "chemotherapy")
+# the study columns whose values the data folder's vocabulary file declares (metapool.declared), and what
+# it calls them
+DECLARED_COLUMNS: Mapping[str, str] = _frozen({"drug": "drugs", "setting": "settings"})
 # how a response count was obtained (data/response.tsv): printed, or derived from the printed percentage
 COUNT_SOURCES = ("printed", "derived", "")
 

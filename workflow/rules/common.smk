@@ -20,6 +20,7 @@ from metapool.analysis.config import (
     data_problems,
     fill_defaults,
 )
+from metapool.declared import vocabulary_path
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
 
@@ -62,7 +63,13 @@ def table_schema(table):
     installed package). The config schema is no job's input: no job reads it; what it gives the jobs (the
     defaults filled in here, the options it admits) reaches them through their params, and the checks'
     digest covers it."""
-    path = (PACKAGE / "schemas" / f"{table}.schema.yaml").resolve()
+    return package_file(PACKAGE / "schemas" / f"{table}.schema.yaml")
+
+
+def package_file(path):
+    """``path`` (a file of the package) relative to the working directory when the package lies below it,
+    else absolute (see table_schema)."""
+    path = Path(path).resolve()
     try:
         return path.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -74,6 +81,10 @@ DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") f
 # the tables a reviewer brought: studies.tsv always (its absence is reported by the checks), the outcome tables
 # whose file exists; an analysis that needs an absent table is refused by the checks (data_problems)
 PRESENT = {table: path for table, path in DATA.items() if table == "studies" or Path(path).is_file()}
+# the vocabulary file the tables and the config are checked against: <data_dir>/vocabulary.yaml, else the
+# package's ALK default (metapool.declared)
+_vocabulary = vocabulary_path(config.get("data_dir", "data"))
+VOCABULARY = package_file(_vocabulary) if _vocabulary.is_relative_to(PACKAGE) else str(_vocabulary)
 
 
 def has_rows(path):
@@ -88,7 +99,7 @@ def checks_digest():
     try:
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
         digest.update(engine_code("analysis").encode())
-        for path in [*PRESENT.values(), *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
+        for path in [*PRESENT.values(), VOCABULARY, *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
             digest.update(str(path).encode())
             digest.update(Path(path).read_bytes())
     except (OSError, TypeError):

@@ -5,8 +5,9 @@ rule estimates:
     input:
         studies=DATA["studies"],
         table=lambda wildcards: DATA[wildcards.table],
-        # the job validates both tables against their schemas: editing one reruns it
+        # the job validates both tables against their schemas and the declared vocabulary: editing one reruns it
         schemas=lambda wildcards: [table_schema("studies"), table_schema(wildcards.table)],
+        vocabulary=VOCABULARY,
     output:
         "results/tables/{table}_estimates.tsv",
     params:

@@ -11,9 +11,13 @@ expand an analysis's multiverse into its specifications.
 1. the JSON Schema ``metapool/schemas/config.schema.yaml`` (draft 2020-12,
    :mod:`jsonschema`), its errors rewritten: an unknown key gets the closest
    valid key (``config: analyses.orr_tki_naive: unknown key 'methd'; did you
-   mean 'method'?``), a value outside a vocabulary the allowed values
-   (``config: analyses.orr_x.filters.setting: 'first_line' is not allowed;
-   choose from tki_naive, post_crizotinib, ...``);
+   mean 'method'?``), a value outside an engine vocabulary the allowed values
+   (``config: analyses.orr_x.method: 'REMl' is not allowed (did you mean
+   'REML'?); choose from EE, DL, ...``); then the outcomes, comparators and the
+   drug and setting filters against the data folder's vocabulary file
+   (:func:`declared_problems`: ``config: analyses.orr_x.filters.setting:
+   'first_line' is not a declared setting; declared in data/vocabulary.yaml:
+   tki_naive, ...``);
 2. options that contradict each other (:func:`option_problems`): ``hk_adhoc``
    without Hartung-Knapp, a comparator on an outcome without one (or none on a
    hazard ratio), the GLMM with a method other than ML, a CI other than z or a
@@ -41,30 +45,27 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
 from ..spec import AnalysisSpec
 from ..vocabulary import (
-    COMPARATORS,
+    DECLARED_COLUMNS,
     DESIGNS,
     ESTIMATE_MEASURES,
     MEASURES,
     MULTIVERSE_CI,
     MULTIVERSE_DIMENSIONS,
-    OUTCOMES,
     STUDY_FILTER_COLUMNS,
     SUBGROUP_VARIABLES,
 )
 
 __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
-    "option_problems", "data_problems", "check_config", "multiverse_choices", "specification_spec",
+    "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices", "specification_spec",
     "choice_label", "batches",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-
-_MEDIAN_OUTCOMES = tuple(name for name, o in OUTCOMES.items() if o.measure == "median")
-
 
 def _with_article(measure: str) -> str:
     return f"a {MEASURES[measure].noun}"
@@ -292,6 +293,31 @@ def batches(names, size: int) -> list[list[str]]:
     return [names[i:i + size] for i in range(0, len(names), size)]
 
 
+# ---------------------------------------------------------------------------------------- declared values
+
+
+def declared_problems(config: Mapping, vocabulary: DeclaredVocabulary) -> list[str]:
+    """The outcome, comparator and drug and setting filters of every analysis against the vocabulary declared
+    in the data folder (:mod:`metapool.declared`), one message each with the closest declared value:
+    ``config: analyses.x.filters.drug: 'alectnib' is not a declared drug (did you mean 'alectinib'?);
+    declared in data/vocabulary.yaml: crizotinib, ...``."""
+    problems: list[str] = []
+    outcomes = vocabulary.config_outcomes()
+    for name, entry in (config.get("analyses") or {}).items():
+        where = f"config: analyses.{name}"
+        if entry.get("outcome") not in outcomes:
+            problems.append(f"{where}.outcome: " + vocabulary.refusal(entry.get("outcome"), "outcome", outcomes))
+        if "comparator" in entry and entry["comparator"] not in vocabulary.comparators:
+            problems.append(f"{where}.comparator: "
+                            + vocabulary.refusal(entry["comparator"], "comparator", vocabulary.comparators))
+        for column, kind in DECLARED_COLUMNS.items():
+            for value in (entry.get("filters") or {}).get(column, ()):
+                if value not in vocabulary.values(kind):
+                    problems.append(f"{where}.filters.{column}: "
+                                    + vocabulary.refusal(value, column, vocabulary.values(kind)))
+    return problems
+
+
 # ---------------------------------------------------------------------------------------- contradictions
 
 
@@ -308,16 +334,16 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
                             f"hartung_knapp or hk_adhoc: false (ci is {model.ci})")
         if spec.comparative and not spec.comparator:
             problems.append(f"{where}: outcome {outcome} is pooled against one comparator; add comparator: "
-                            f"{', '.join(COMPARATORS[:-1])} or {COMPARATORS[-1]}")
+                            f"the control arm's drug (a comparator of the data folder's vocabulary file)")
         if not spec.comparative and "comparator" in entry:
             problems.append(f"{where}.comparator: only hazard ratios and ratios of medians have a comparator "
                             f"(outcome {outcome} is {_with_article(measure)})")
         if "transform" in entry and measure != "proportion":
             problems.append(f"{where}.transform: applies to proportions only (outcome {outcome} is "
                             f"{_with_article(measure)})")
-        if "median_method" in entry and outcome not in _MEDIAN_OUTCOMES:
-            problems.append(f"{where}.median_method: applies to {' and '.join(_MEDIAN_OUTCOMES)} only "
-                            f"(outcome {outcome})")
+        if "median_method" in entry and measure != "median":
+            problems.append(f"{where}.median_method: applies to the medians of time-to-event outcomes "
+                            f"(<outcome>_median) only (outcome {outcome})")
         if not spec.overall and not spec.subgroup:
             problems.append(f"{where}.overall: false needs a subgroup (without one the overall estimate is "
                             f"all the analysis shows); add subgroup: or remove overall: false")
@@ -473,15 +499,24 @@ def _choice_data_problems(where: str, spec: AnalysisSpec, rows: list[dict]) -> l
 # ---------------------------------------------------------------------------------------- all at once
 
 
-def check_config(config: Mapping, tables: Mapping | None = None,
-                 schema: dict | None = None) -> dict[str, AnalysisSpec]:
-    """Check ``config`` (schema, contradictions and, given the validated tables, the filters against the data)
-    and return the resolved analyses; raise :class:`ConfigError` listing every problem otherwise.
+def check_config(config: Mapping, tables: Mapping | None = None, schema: dict | None = None,
+                 vocabulary: DeclaredVocabulary | None = None) -> dict[str, AnalysisSpec]:
+    """Check ``config`` (schema, the declared vocabulary, contradictions and, given the validated tables, the
+    filters against the data) and return the resolved analyses; raise :class:`ConfigError` listing every
+    problem otherwise.
 
-    ``config`` should already have its top-level defaults (:func:`fill_defaults`).
+    ``config`` should already have its top-level defaults (:func:`fill_defaults`). ``vocabulary`` defaults
+    to the one of the config's ``data_dir`` (:func:`metapool.declared.load_vocabulary`).
     """
     schema = schema or load_schema()
     problems = schema_problems(config, schema)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        vocabulary = vocabulary or load_vocabulary(data_dir=str(config.get("data_dir", "data")))
+    except VocabularyError as e:
+        raise ConfigError(e.problems) from None
+    problems = declared_problems(config, vocabulary)
     if problems:
         raise ConfigError(problems)
     specs = analysis_specs(config)

@@ -15,6 +15,7 @@ import pandas as pd
 from ..stats.effects import clopper_pearson
 from ..vocabulary import EXTRACTION_TABLES
 from ..stats.survival import hr_ci_asymmetry, hr_ci_not_centred, printed_decimals
+from ..vocabulary import TIME_UNIT_TEXT, TIME_UNITS
 
 __all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "extra_estimate_columns", "response_estimates",
            "survival_estimates", "hr_estimates"]
@@ -99,16 +100,27 @@ def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: flo
 
 
 def survival_estimates(studies: pd.DataFrame, survival: pd.DataFrame) -> pd.DataFrame:
-    """Medians (months) with their CIs as printed; NR kept as flags, never as numbers."""
+    """Medians in months with their CIs as printed; NR kept as flags, never as numbers.
+
+    A median printed in weeks or days (``unit``) is converted to months with its CI limits: a month is
+    365.25 / 12 days and a week 7 days (``metapool.vocabulary.TIME_UNITS``), so months = weeks x 7 x 12 /
+    365.25 and months = days x 12 / 365.25 (49.1 weeks = 11.292 months); ``note`` then gives the printed value and the conversion (``printed 49.1 weeks; months = weeks x 7 x 12 /
+    365.25``).
+    """
     df = _join(studies, survival)
+    units = (df["unit"].replace("", "months") if "unit" in df else pd.Series("months", index=df.index)).astype(str)
+    factor = units.map(TIME_UNITS).to_numpy(dtype="float64")
+    printed = df["median"].map(lambda m: "NR" if np.isnan(m) else f"{m:g}").astype(str)  # str also with no rows
     out = df.assign(
         measure="median",
         comparator="",
-        estimate=df["median"],
+        estimate=df["median"] * factor,
+        ci_lower=df["ci_lower"] * factor,
+        ci_upper=df["ci_upper"] * factor,
         estimate_nr=df["median_nr"],
         ci_lower_nr=df["ci_lower_nr"],
         ci_upper_nr=df["ci_upper_nr"],
-        note="",
+        note=np.where(units == "months", "", "printed " + printed + " " + units + "; " + units.map(TIME_UNIT_TEXT)),
     )
     return _finish(out)
 

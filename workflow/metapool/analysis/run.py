@@ -61,7 +61,7 @@ from ..stats.survival import (
     median_se_note,
     ratio_of_medians_effects,
 )
-from ..vocabulary import MEDIAN_METHOD_FACTS, OUTCOMES
+from ..vocabulary import MEDIAN_METHOD_FACTS, outcome
 from .estimates import extra_estimate_columns
 from .selection import (AnalysisError, analysis_records, candidates, no_study_matches, select_reports,
                         study_labels)
@@ -292,7 +292,7 @@ def prepare_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, keep_all_re
     """
     rows = _candidates(estimates, spec)
     measure, median_method, model = spec.measure, spec.median_method_used, spec.model
-    code = OUTCOMES[spec.outcome].code
+    code = outcome(spec.outcome).code
     if spec.glmm and (model.method != "ML" or model.ci != "z"):
         raise AnalysisError(f"analysis '{spec.name}': the GLMM is fitted by maximum likelihood with a Wald (z) "
                             f"CI: it needs method ML and ci z (got method {model.method}, ci {model.ci})")

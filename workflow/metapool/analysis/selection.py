@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..spec import AnalysisSpec
-from ..vocabulary import OUTCOMES, REPORT_POLICIES, STUDY_FILTER_COLUMNS
+from ..vocabulary import REPORT_POLICIES, STUDY_FILTER_COLUMNS, outcome
 
 __all__ = [
     "AnalysisError", "Candidate", "CANDIDATE_COLUMNS", "records", "analysis_records", "candidates", "describe_filters",
@@ -121,25 +121,25 @@ def candidates(rows: Sequence[Mapping[str, str]], spec: AnalysisSpec) -> list[Ca
         A ratio of medians without hazard-ratio rows to link the arms, or an arm linked to two comparator
         arms of the analysis's comparator.
     """
-    outcome = OUTCOMES[spec.outcome]
+    analysed = outcome(spec.outcome)
     found: list[Candidate] = []
     if spec.measure == "ratio_of_medians":
         if not any(r["measure"] == "hr" for r in rows):
             raise AnalysisError(
                 f"analysis '{spec.name}': the ratio of medians needs the hazard-ratio estimates to link the arms")
-        links = _arm_links(rows, outcome.code)
+        links = _arm_links(rows, analysed.code)
         twice = sorted(s for s, arms in links.items() if len(arms.get(spec.comparator, ())) > 1)
         if twice:
             raise AnalysisError(f"{twice}: more than one comparator arm vs {spec.comparator}")
         for i, r in enumerate(rows):
-            if r["measure"] == "median" and r["outcome"] == outcome.code and r["study_id"] in links:
+            if r["measure"] == "median" and r["outcome"] == analysed.code and r["study_id"] in links:
                 arms = links[r["study_id"]]
                 comparator = spec.comparator if spec.comparator in arms else next(iter(arms))
                 found.append(Candidate(i, "" if comparator == spec.comparator else "comparator", comparator,
                                        min(arms[comparator])))
     else:
         for i, r in enumerate(rows):
-            if r["measure"] == spec.measure and r["outcome"] == outcome.code:
+            if r["measure"] == spec.measure and r["outcome"] == analysed.code:
                 comparator = r.get("comparator", "") if spec.comparative else ""
                 found.append(Candidate(i, "" if comparator == (spec.comparator or "") else "comparator",
                                        comparator))

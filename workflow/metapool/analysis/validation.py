@@ -1,13 +1,15 @@
 """Validation of the four extraction tables (data/*.tsv) against metapool/schemas/<table>.schema.yaml.
 
 Each schema is a JSON Schema (draft 2020-12) for ONE ROW read as strings: `pattern` / `enum` check the
-format of every cell; the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique
-key) are read here. Columns are matched by name, in any order (:func:`conform`): a column whose schema admits
-an empty cell may be left out (read as empty cells), and columns the schema does not declare (a reviewer's
-covariates and notes) are kept after the declared ones, sorted by name. A file is UTF-8, with or without a
-byte-order mark, with LF or CRLF line ends (:func:`decode_table`). Rules that span cells, rows or tables are
-the small functions below. Every problem of every table is collected and raised at once as a
-DataValidationError; on success the tables come back typed.
+format of every cell; the drugs, settings, comparators and outcome codes are checked against the vocabulary
+declared in the data folder (metapool.declared: `<data_dir>/vocabulary.yaml`, else the package's ALK default);
+the top-level `x-columns` (column -> type and numeric bounds) and `x-key` (unique key) are read here. Columns
+are matched by name, in any order (:func:`conform`): a column whose schema admits an empty cell may be left out
+(read as empty cells), and columns the schema does not declare (a reviewer's covariates and notes) are kept
+after the declared ones, sorted by name. A file is UTF-8, with or without a byte-order mark, with LF or CRLF
+line ends (:func:`decode_table`). Rules that span cells, rows or tables are the small functions below. Every
+problem of every table is collected and raised at once as a DataValidationError; on success the tables come
+back typed.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import csv
 import difflib
 import io
 import operator
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -27,7 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..vocabulary import EXTRACTION_TABLES
+from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
+from ..vocabulary import DECLARED_COLUMNS, EXTRACTION_TABLES
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -148,13 +152,16 @@ def read_table(path: str | PathLike, table: str) -> pd.DataFrame:
     return conform(read_raw(path), table)
 
 
-def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFrame]:
+def validate_tables(paths: Mapping[str, str | PathLike],
+                    vocabulary: DeclaredVocabulary | None = None) -> dict[str, pd.DataFrame]:
     """Validate the tables named in `paths` (some of EXTRACTION_TABLES; "studies" is required) and return them
     typed.
 
-    Integers -> "Int64", decimals -> float64 (NaN when empty), "NR" -> NaN plus a boolean `<col>_nr` column,
-    strings stay str; every frame gets a `line` column (the file line). Raises DataValidationError listing
-    every violation of every table.
+    The drugs, settings, comparators and outcome codes are checked against `vocabulary`, by default the one
+    declared beside studies.tsv (metapool.declared.load_vocabulary). Integers -> "Int64", decimals -> float64
+    (NaN when empty), "NR" -> NaN plus a boolean `<col>_nr` column, strings stay str; every frame gets a
+    `line` column (the file line). Raises DataValidationError listing every violation of every table (a
+    vocabulary file that cannot be used is one of them).
     """
     if unknown := set(paths) - set(EXTRACTION_TABLES):
         raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {EXTRACTION_TABLES}")
@@ -162,6 +169,11 @@ def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFra
         raise ValueError("validate_tables needs the 'studies' table to resolve study ids")
     names = [t for t in EXTRACTION_TABLES if t in paths]
     raw, found = {}, {t: [] for t in names}
+    if vocabulary is None:
+        try:
+            vocabulary = load_vocabulary(data_dir=Path(paths["studies"]).parent)
+        except VocabularyError as e:  # each problem starts with the file (and its line, for bad YAML)
+            raise DataValidationError(e.problems) from None
     for t in names:
         try:
             raw[t] = read_raw(paths[t])
@@ -172,7 +184,7 @@ def validate_tables(paths: Mapping[str, str | PathLike]) -> dict[str, pd.DataFra
     studies = raw.get("studies")
     ids = set(studies["study_id"]) if studies is not None and "study_id" in studies else None
     for t in raw:
-        found[t] += _check_table(t, str(paths[t]), raw[t], ids, str(paths["studies"]))
+        found[t] += _check_table(t, str(paths[t]), raw[t], ids, str(paths["studies"]), vocabulary)
         if t != "studies" and studies is not None:  # extra columns meet in the per-study estimates
             found[t] += [Violation(str(paths[t]), 1, c, c, f"extra column '{c}' is also a column of "
                                    f"{paths['studies']}; keep it in one table") for c in
@@ -193,7 +205,55 @@ def derived_counts(pct: str, evaluable: int) -> list[int]:
 
 # --------------------------------------------------------------------------------------------- checks
 
-def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
+def declared_columns(table: str, vocabulary: DeclaredVocabulary) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The columns of `table` whose values `vocabulary` declares: column -> (what a value is, the declared
+    values); e.g. studies.tsv `drug` -> ("drug", the declared drugs)."""
+    out = {column: (column, vocabulary.values(kind)) for column, kind in DECLARED_COLUMNS.items()
+           if table == "studies"}
+    if table != "studies":
+        family = "proportion" if table == "response" else "time-to-event"
+        out["outcome"] = (f"{family} outcome", vocabulary.table_outcomes(table))
+    if table == "hazard_ratios":
+        out["comparator"] = ("comparator", vocabulary.comparators)
+    return out
+
+
+def trial_key(trial: str) -> str:
+    """The trial name without case, punctuation or spacing ("PROFILE 1005", "profile-1005" -> "profile1005"):
+    two trial names with the same key name the same trial."""
+    return re.sub(r"[\W_]+", "", trial.casefold())
+
+
+def same_trial_problems(file: str, rows: list[dict]) -> list[Violation]:
+    """Reports of one trial written as two trials: trial names that differ only in case, punctuation or
+    spacing, or (when the rows have a non-empty `registry`, e.g. an NCT number) one registry number under two
+    trial names. Each is refused on the later row, naming the earlier one, so that a typo never lets two
+    reports of one cohort be pooled together.
+
+    `rows` are the rows of studies.tsv as records (file line = position + 2).
+    """
+    out, spelled, registered = [], {}, {}
+    for line, row in enumerate(rows, start=2):
+        trial = row.get("trial", "")
+        if not trial.strip():
+            continue
+        first = spelled.setdefault(trial_key(trial), (line, trial))
+        if first[1] != trial:
+            out.append(Violation(file, line, "trial", trial,
+                                 f"trial '{trial}' differs from trial '{first[1]}' (line {first[0]}) only in case, "
+                                 f"punctuation or spacing (did you mean '{first[1]}'?); write one trial's name "
+                                 "the same way in every row"))
+        if registry := row.get("registry", "").strip():
+            first = registered.setdefault(registry.casefold(), (line, trial))
+            if trial_key(first[1]) != trial_key(trial):
+                out.append(Violation(file, line, "registry", registry,
+                                     f"registry {registry} is also the registry of trial '{first[1]}' (line "
+                                     f"{first[0]}); one trial, one name: write trial '{first[1]}' "
+                                     f"(did you mean '{first[1]}'?)"))
+    return out
+
+
+def _check_table(table, file, raw, ids, studies_file, vocabulary) -> list[Violation]:
     schema = load_schema(table)
     props, xcols = schema["properties"], schema.get("x-columns", {})
     out = _check_header(table, file, list(raw.columns))
@@ -201,6 +261,7 @@ def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
     known = [c for c in props if c in raw.columns or c in optional_columns(table)]  # a missing one: the header's
     raw = conform(raw, table)
     validator = jsonschema.Draft202012Validator(schema)
+    declared = declared_columns(table, vocabulary)
     rows = raw.to_dict("records")
     good = []  # per row: the cells that passed the cell checks
     for line, row in enumerate(rows, start=2):
@@ -217,12 +278,17 @@ def _check_table(table, file, raw, ids, studies_file) -> list[Violation]:
                 if any(key in xcol and not op(Decimal(row[c]), Decimal(str(xcol[key])))
                        for key, _, op in BOUNDS):
                     bad[c] = f"{c} must be " + " and ".join(f"{sym} {xcol[k]}" for k, sym, _ in BOUNDS if k in xcol)
+        for c, (noun, values) in declared.items():
+            if c in known and c not in bad and row[c] not in values:
+                bad[c] = vocabulary.refusal(row[c], noun, values)
         out += [Violation(file, line, c, row[c], rule) for c, rule in bad.items()]
         good.append({c: v for c, v in row.items() if c not in bad})
         if complete:
             out += _row_rules(table, file, line, row, good[-1])
     if complete:
         out += _table_rules(table, file, rows, good, schema["x-key"], ids, studies_file)
+    if table == "studies" and "trial" in raw.columns:
+        out += same_trial_problems(file, rows)
     position = {c: i for i, c in enumerate(props)}  # report by line, then in column order
     return sorted(out, key=lambda v: (v.line, position.get(v.column.split(", ")[0], -1)))
 

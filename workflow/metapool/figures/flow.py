@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from ..analysis.flow import StudyFlow
-from ..vocabulary import OUTCOMES
+from ..vocabulary import outcome
 from .style import FS, FS_SMALL, FS_TITLE, INK, RC, RULE, Measurer, font_properties
 
 __all__ = ["flow_diagram"]
@@ -39,7 +39,7 @@ def _draw(flow: StudyFlow, title: str) -> Figure:
     meas = Measurer(fig)
     fp, fp_b, fp_s = font_properties(FS), font_properties(FS, weight="bold"), font_properties(FS_SMALL)
 
-    what = OUTCOMES[flow.outcome].phrase if flow.outcome in OUTCOMES else "the outcome"
+    what = outcome(flow.outcome).phrase if flow.outcome else "the outcome"
     part = f"; {int(round(flow.participants))} participants" if math.isfinite(flow.participants) else ""
     main = [
         ("Reports in the data", f"with {what}: n = {flow.in_data}"),

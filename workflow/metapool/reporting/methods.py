@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..spec import AnalysisSpec
-from ..vocabulary import ESTIMATORS, REPORT_POLICY_TEXT, SENSITIVITY_KINDS
+from ..vocabulary import ESTIMATORS, REPORT_POLICY_TEXT, SENSITIVITY_KINDS, outcome
 
 __all__ = ["methods_text", "synthesis_methods", "REFERENCES", "TRANSFORM_TEXT"]
 
@@ -158,7 +158,8 @@ def methods_text(spec: AnalysisSpec) -> str:
         )
     elif measure == "ratio_of_medians":
         effect = (
-            f"As a sensitivity analysis next to the hazard ratio, log ratios of median PFS (experimental / "
+            f"As a sensitivity analysis next to the hazard ratio, log ratios of median "
+            f"{outcome(spec.outcome).code.upper()} (experimental / "
             f"{spec.comparator}; > 1 favours the experimental arm) were pooled by inverse variance"
         )
         extra = (
@@ -299,7 +300,8 @@ def synthesis_methods(specs: Mapping[str, AnalysisSpec], versions: Mapping[str, 
     if transforms:
         text += "Proportions were pooled on the scale of " + "; ".join(tr_words[t] for t in transforms) + ". "
     if medians:
-        text += "Medians: " + "; ".join(med_words[m] for m in medians) + ". "
+        text += ("Medians: " + "; ".join(med_words[m] for m in medians) + ". Medians printed in weeks or days "
+                 "were converted to months (months = weeks × 7 × 12 / 365.25; months = days × 12 / 365.25). ")
     if any(m in ("hr", "ratio_of_medians") for m in measures.values()):
         text += ("Hazard ratios and ratios of medians were pooled on the log scale, SEs from the reported CIs "
                  "(Cochrane Handbook 6.3.2), within one comparator only. ")

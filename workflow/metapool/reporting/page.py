@@ -28,7 +28,7 @@ import yaml
 from ..analysis.estimates import TEXT_COLUMNS
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
-from ..vocabulary import OUTCOMES, SENSITIVITY_KINDS
+from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, methods_text, synthesis_methods
 from .provenance import git_commit, package_versions, sha256
 from .tables import read_result, records
@@ -121,7 +121,7 @@ def _source(row: Mapping | None) -> dict:
 
 def _included_rows(st: pd.DataFrame, spec: AnalysisSpec, estimates: pd.DataFrame) -> list[dict]:
     """The reports an analysis shows (pooled and not pooled), each number with its source and location."""
-    code, measure = OUTCOMES[spec.outcome].code, spec.measure
+    code, measure = outcome(spec.outcome).code, spec.measure
     look = "median" if measure == "ratio_of_medians" else measure
     idx = {}
     for r in estimates.to_dict("records"):
