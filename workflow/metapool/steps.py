@@ -47,7 +47,7 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
     return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
 
 
-def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
+def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float | None, output: PathLike) -> None:
     """Validated extraction table -> per-study estimates."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
     from .analysis.validation import read_raw, validate_tables

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import metapool
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
 
 from metapool.analysis.config import (
     SCHEMA_PATH,
@@ -19,6 +20,7 @@ from metapool.analysis.config import (
     check_config,
     data_problems,
     fill_defaults,
+    typed_overrides,
 )
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
@@ -69,7 +71,13 @@ def table_schema(table):
         return str(path)
 
 
+# --config KEY={...} or KEY=[...]: Snakemake reads the nested values as text (YAML's BaseLoader); read them
+# again as YAML (numbers, booleans), merged the way Snakemake merges them
+update_config(config, typed_overrides(workflow.config_settings.config_args))
 config.update(fill_defaults(config))
+# every output of the plan under results/<plan>/ (the schema's pattern keeps the name a plain folder name; the
+# checks below refuse any other name before OUT is used)
+OUT = f"results/{config['plan']}"
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
 
 
@@ -143,17 +151,17 @@ wildcard_constraints:
 
 def estimates_for(wildcards):
     """The per-study estimate tables an analysis pools (two for a ratio of medians: survival and the HR arm links)."""
-    return [f"results/tables/{table}_estimates.tsv" for table in SPECS[wildcards.analysis].tables]
+    return [f"{OUT}/tables/{table}_estimates.tsv" for table in SPECS[wildcards.analysis].tables]
 
 
 def forest_plots(ext):
-    return expand("results/figures/forest_{analysis}.{ext}", analysis=ANALYSES, ext=ext)
+    return expand(f"{OUT}/figures/forest_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=ext)
 
 
 def sensitivity_tables(analysis):
     """kind -> path of the sensitivity tables of one analysis (subgroups.tsv when it has a subgroup, and the
     kinds of its `sensitivity:` list)."""
-    return {kind: f"results/analyses/{analysis}/{kind}.tsv" for kind in SENSITIVITY[analysis]}
+    return {kind: f"{OUT}/analyses/{analysis}/{kind}.tsv" for kind in SENSITIVITY[analysis]}
 
 
 def all_sensitivity_tables():
@@ -162,8 +170,8 @@ def all_sensitivity_tables():
 
 def multiverse_tables(analysis):
     """The multiverse table and its summary (analyses with a `multiverse:` block)."""
-    return {"multiverse": f"results/multiverse/{analysis}.tsv",
-            "multiverse_summary": f"results/multiverse/{analysis}_summary.tsv"}
+    return {"multiverse": f"{OUT}/multiverse/{analysis}.tsv",
+            "multiverse_summary": f"{OUT}/multiverse/{analysis}_summary.tsv"}
 
 
 def all_multiverse_tables():
@@ -171,15 +179,15 @@ def all_multiverse_tables():
 
 
 def spec_curves(ext):
-    return expand("results/figures/spec_curve_{analysis}.{ext}", analysis=MULTIVERSES, ext=ext)
+    return expand(f"{OUT}/figures/spec_curve_{{analysis}}.{{ext}}", analysis=MULTIVERSES, ext=ext)
 
 
 def table_targets():
     """Every table (no figures, no report): `snakemake tables`."""
     return [
-        "results/tables/studies.tsv",
-        "results/tables/audit.tsv",
-        "results/tables/pooled.tsv",
+        f"{OUT}/tables/studies.tsv",
+        f"{OUT}/tables/audit.tsv",
+        f"{OUT}/tables/pooled.tsv",
         *all_sensitivity_tables(),
         *all_multiverse_tables(),
     ]
@@ -190,7 +198,7 @@ def all_targets():
         *table_targets(),
         *forest_plots(["svg", "pdf", "png"]),
         *spec_curves(["svg", "pdf", "png"]),
-        "results/report.html",
+        f"{OUT}/report.html",
     ]
 
 
@@ -225,7 +233,7 @@ def multiverse_params(name):
 
 def batch_layout(name):
     """kind -> path of every table the pooling, sensitivity and multiverse jobs of one analysis write."""
-    layout = {"studies": f"results/analyses/{name}/studies.tsv", "pooled": f"results/analyses/{name}/pooled.tsv"}
+    layout = {"studies": f"{OUT}/analyses/{name}/studies.tsv", "pooled": f"{OUT}/analyses/{name}/pooled.tsv"}
     layout.update(sensitivity_tables(name))
     if name in MULTIVERSES:
         layout.update(multiverse_tables(name))
@@ -246,4 +254,4 @@ def batch_digest(members):
 
 def batch_estimates(members):
     tables = sorted({table for name in members for table in SPECS[name].tables})
-    return {table: f"results/tables/{table}_estimates.tsv" for table in tables}
+    return {table: f"{OUT}/tables/{table}_estimates.tsv" for table in tables}

@@ -8,12 +8,13 @@ rule estimates:
         # the job validates both tables against their schemas: editing one reruns it
         schemas=lambda wildcards: [table_schema("studies"), table_schema(wildcards.table)],
     output:
-        "results/tables/{table}_estimates.tsv",
+        f"{OUT}/tables/{{table}}_estimates.tsv",
     params:
         engine=engine_code("analysis", "stats"),
-        level=config["level"],
+        # the exact CIs of the proportions (response only: the other tables print their CIs)
+        level=lambda wildcards: config["study_level"] if wildcards.table == "response" else None,
     log:
-        "results/logs/estimates_{table}.log",
+        f"{OUT}/logs/estimates_{{table}}.log",
     group:
         "extract"
     conda:
@@ -24,13 +25,13 @@ rule estimates:
 
 rule studies_table:
     input:
-        expand("results/tables/{table}_estimates.tsv", table=ESTIMATE_MEASURES),
+        expand(f"{OUT}/tables/{{table}}_estimates.tsv", table=ESTIMATE_MEASURES),
     output:
-        "results/tables/studies.tsv",
+        f"{OUT}/tables/studies.tsv",
     params:
         engine=engine_code("analysis", "stats"),
     log:
-        "results/logs/studies_table.log",
+        f"{OUT}/logs/studies_table.log",
     group:
         "extract"
     conda:
@@ -43,11 +44,11 @@ rule audit:
     input:
         response=DATA["response"],
     output:
-        "results/tables/audit.tsv",
+        f"{OUT}/tables/audit.tsv",
     params:
         engine=engine_code("analysis", "stats"),
     log:
-        "results/logs/audit.log",
+        f"{OUT}/logs/audit.log",
     group:
         "extract"
     conda:

@@ -11,14 +11,14 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             sensitivity_rule_name(_kinds)
         input:
             estimates=estimates_for,
-            pooled="results/analyses/{analysis}/pooled.tsv",
+            pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
         output:
-            **{kind: f"results/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
+            **{kind: f"{OUT}/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
         params:
             engine=engine_code("analysis", "stats"),
             spec=lambda wildcards: ANALYSES[wildcards.analysis],
         log:
-            "results/logs/sensitivity_{analysis}.log",
+            f"{OUT}/logs/sensitivity_{{analysis}}.log",
         wildcard_constraints:
             analysis=one_of(_members),
         group:

@@ -53,7 +53,7 @@ from ..vocabulary import (
 __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
     "option_problems", "data_problems", "check_config", "multiverse_choices", "specification_spec",
-    "choice_label", "batches",
+    "choice_label", "batches", "typed_overrides", "RENAMED_KEYS",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -98,6 +98,53 @@ def fill_defaults(config: dict, schema: dict | None = None) -> dict:
         if key not in out and "default" in prop:
             out[key] = copy.deepcopy(prop["default"])
     return out
+
+
+def typed_overrides(entries) -> dict:
+    """The nested values of Snakemake's ``--config KEY=VALUE`` entries, read as YAML.
+
+    Snakemake parses a ``VALUE`` that is no number or boolean with YAML's
+    ``BaseLoader``, which keeps every scalar as text: ``--config 'defaults={level:
+    0.9}'`` gives ``{'defaults': {'level': '0.9'}}``, which the schema refuses
+    (``expected a number, got '0.9'``). This reads each mapping or list value
+    again with YAML's safe loader (``0.9`` a number, ``true`` a boolean, ``'1'``
+    quoted text), so that merging the result into the config (Snakemake's
+    ``update_config``, as the workflow does) gives the values their YAML types,
+    as in a config file.
+
+    Parameters
+    ----------
+    entries : sequence of str or None
+        The ``KEY=VALUE`` texts given to ``--config`` (``workflow.config_settings.config_args``).
+
+    Returns
+    -------
+    dict
+        ``KEY -> value`` of the entries whose value is a YAML mapping or list; scalars are left to Snakemake.
+    """
+    import yaml
+
+    out: dict = {}
+    for entry in entries or ():
+        key, sep, text = str(entry).partition("=")
+        if not sep:
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # Snakemake kept it as text; the schema says what is wrong with it
+        if isinstance(value, (dict, list)):
+            out[key.strip()] = value
+    return out
+
+
+# top-level keys that were renamed: the key -> what to write instead (check_config refuses the old key)
+RENAMED_KEYS = {
+    "level": "the top-level 'level' was ambiguous and is no longer read: set 'study_level' for the exact "
+             "per-study CIs of results/<plan>/tables/studies.tsv, and 'defaults: {level: ...}' (or an analysis's "
+             "'level') for the pooled CIs and the per-study CIs of each analysis "
+             "(--config study_level=0.9 or --config 'defaults={level: 0.9}')",
+}
 
 
 def _where(path) -> str:
@@ -176,6 +223,9 @@ def _error_messages(error, root: dict) -> list[str]:
         same_type = [e for e in error.context if e.validator != "type"]
         best = min(same_type or error.context, key=lambda e: -len(e.absolute_path))
         return _error_messages(best, root)
+    if kind == "pattern" and list(error.absolute_path) == ["plan"]:
+        return [f"{where} plan name {_fmt(instance)} must start with a letter and contain only letters, digits, "
+                "underscores and hyphens (at most 64 characters): it names the folder results/<plan>/"]
     if kind == "pattern":
         return [f"{where} {_fmt(instance)} does not match the pattern {value}"]
     return [f"{where} {error.message}"]
@@ -428,7 +478,8 @@ def check_config(config: Mapping, tables: Mapping | None = None,
     ``config`` should already have its top-level defaults (:func:`fill_defaults`).
     """
     schema = schema or load_schema()
-    problems = schema_problems(config, schema)
+    problems = [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
+    problems += [p for p in schema_problems({k: v for k, v in config.items() if k not in RENAMED_KEYS}, schema)]
     if problems:
         raise ConfigError(problems)
     specs = analysis_specs(config)
