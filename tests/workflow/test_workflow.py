@@ -17,7 +17,7 @@ AUDIT_TEXT = ["ci_level", "pct_printed", "ci_lower_printed", "ci_upper_printed",
 
 
 def table(run, name):
-    return read_tsv(run / "results" / "tables" / name, text_columns=TEXT_COLUMNS + AUDIT_TEXT + ["label", "reason"])
+    return read_tsv(run / "results" / "default" / "tables" / name, text_columns=TEXT_COLUMNS + AUDIT_TEXT + ["label", "reason"])
 
 
 def estimate(run, study_id, outcome, measure=None):
@@ -60,7 +60,7 @@ def test_profile_1005_two_cuts_are_kept_but_never_pooled_together(workflow_run):
     assert (early.events, early.n, round(100 * early.estimate, 1)) == (68, 133, 51.1)
     assert (late.events, late.n, round(100 * late.estimate, 1)) == (155, 259, 59.8)
     assert estimate(workflow_run, "PROFILE1005_2012", "pfs").estimate == 8.1
-    st = read_tsv(workflow_run / "results/analyses/orr_tki_naive/studies.tsv", text_columns=["study_id", "status", "reason"])
+    st = read_tsv(workflow_run / "results/default/analyses/orr_tki_naive/studies.tsv", text_columns=["study_id", "status", "reason"])
     status = st.set_index("study_id")["status"]
     assert status["PROFILE1005_2012"] == "pooled"
     assert status["PROFILE1005_2011"] == "set_aside"
@@ -84,7 +84,7 @@ DEFAULT_CASES = load_fixture("default_analyses.json")["cases"]
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c["analysis"])
 def test_default_analyses_equal_metafor(workflow_run, case):
-    studies = read_tsv(workflow_run / f"results/analyses/{case['analysis']}/studies.tsv", text_columns=["study_id"])
+    studies = read_tsv(workflow_run / f"results/default/analyses/{case['analysis']}/studies.tsv", text_columns=["study_id"])
     assert studies.loc[studies.included, "study_id"].tolist() == case["study_ids"]
     pooled = table(workflow_run, "pooled.tsv").set_index("analysis").loc[case["analysis"]]
     for ours, theirs in [("estimate", "bt_pred"), ("ci_lower", "bt_ci_lb"), ("ci_upper", "bt_ci_ub"),
@@ -98,19 +98,19 @@ def test_every_configured_analysis_has_a_pooled_row_and_a_forest_plot(workflow_r
     assert set(pooled.analysis) == {c["analysis"] for c in DEFAULT_CASES}
     for name in pooled.analysis:
         for ext in ("svg", "pdf", "png"):
-            assert (workflow_run / f"results/figures/forest_{name}.{ext}").stat().st_size > 1000
+            assert (workflow_run / f"results/default/figures/forest_{name}.{ext}").stat().st_size > 1000
 
 
 def test_hazard_ratio_pools_never_mix_comparators(workflow_run):
     est = table(workflow_run, "hazard_ratios_estimates.tsv").set_index("study_id")
     for name in ("pfs_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy"):
-        st = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id"])
+        st = read_tsv(workflow_run / f"results/default/analyses/{name}/studies.tsv", text_columns=["study_id"])
         comparators = set(est.loc[st.study_id, "comparator"])
         assert len(comparators) == 1, (name, comparators)
 
 
 def test_report_is_self_contained_and_lists_audit_and_set_aside_reports(workflow_run):
-    html = (workflow_run / "results/report.html").read_text()
+    html = (workflow_run / "results/default/report.html").read_text()
     assert "<script" not in html and 'src="http' not in html and "<link" not in html
     assert html.count('<img src="data:image/svg+xml;base64,') == html.count("<img ")
     assert html.count('alt="Forest plot: ') == len(DEFAULT_CASES)
@@ -146,9 +146,9 @@ def test_editing_survival_reschedules_only_survival_dependent_jobs(workflow_run)
         outputs = " ".join(sorted(_scheduled_outputs(workflow_run)))
     finally:
         path.write_text(original)
-    assert "results/tables/survival_estimates.tsv" in outputs
-    assert "results/analyses/pfs_median_post_second_gen/pooled.tsv" in outputs
+    assert "results/default/tables/survival_estimates.tsv" in outputs
+    assert "results/default/analyses/pfs_median_post_second_gen/pooled.tsv" in outputs
     assert "forest_pfs_median_post_second_gen.svg" in outputs
-    assert "results/report.html" in outputs
+    assert "results/default/report.html" in outputs
     for untouched in ("response_estimates", "hazard_ratios_estimates", "audit.tsv", "orr_", "pfs_hr_"):
         assert untouched not in outputs, untouched

@@ -216,7 +216,7 @@ class AnalysisSpec:
 
     @property
     def tables(self) -> tuple[str, ...]:
-        """The per-study estimate tables (``results/tables/<table>_estimates.tsv``) the analysis reads."""
+        """The per-study estimate tables (``results/<plan>/tables/<table>_estimates.tsv``) the analysis reads."""
         return OUTCOMES[self.outcome].tables
 
     @property

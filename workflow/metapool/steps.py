@@ -28,7 +28,7 @@ __all__ = [
 
 PathLike = str | os.PathLike
 
-# text columns of results/multiverse/<analysis>.tsv and of its summary
+# text columns of results/<plan>/multiverse/<analysis>.tsv and of its summary
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
                            "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
                            "notes"]
@@ -47,8 +47,9 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
     return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
 
 
-def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float | None, output: PathLike) -> None:
-    """Validated extraction table -> per-study estimates."""
+def estimates_step(studies: PathLike, table_path: PathLike, table: str, output: PathLike) -> None:
+    """Validated extraction table -> per-study estimates (proportions without CIs: their level is the reader's,
+    :func:`metapool.analysis.estimates.exact_cis`)."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
     from .analysis.validation import read_raw, validate_tables
 
@@ -57,7 +58,7 @@ def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: f
         write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_raw(table_path)), output)
         return
     if table == "response":
-        write_tsv(response_estimates(tables["studies"], tables[table], level), output)
+        write_tsv(response_estimates(tables["studies"], tables[table], level=None), output)
     else:
         write_tsv(survival_estimates(tables["studies"], tables[table]), output)
 
@@ -67,6 +68,15 @@ def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
     text = _text_columns()
     frames = [read_tsv(p, text_columns=text) for p in inputs]
     write_tsv(pd.concat(frames, ignore_index=True), output)
+
+
+def studies_step(inputs: Sequence[PathLike], level: float, output: PathLike) -> None:
+    """The per-study estimate tables stacked, the proportions with exact CIs at ``level`` (the config's
+    ``study_level``; :func:`metapool.analysis.estimates.exact_cis`): ``results/<plan>/tables/studies.tsv``."""
+    from .analysis.estimates import exact_cis
+
+    frames = [read_tsv(p, text_columns=_text_columns()) for p in inputs]
+    write_tsv(exact_cis(pd.concat(frames, ignore_index=True), level), output)
 
 
 def audit_step(response: PathLike, output: PathLike) -> None:

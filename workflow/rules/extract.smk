@@ -1,4 +1,5 @@
-# Per-study estimates (one table per extraction table) and the extraction audit.
+# Per-study estimates (one table per extraction table), the table of every study (results/<plan>/tables/
+# studies.tsv) and the extraction audit.
 
 
 rule estimates:
@@ -11,8 +12,6 @@ rule estimates:
         f"{OUT}/tables/{{table}}_estimates.tsv",
     params:
         engine=engine_code("analysis", "stats"),
-        # the exact CIs of the proportions (response only: the other tables print their CIs)
-        level=lambda wildcards: config["study_level"] if wildcards.table == "response" else None,
     log:
         f"{OUT}/logs/estimates_{{table}}.log",
     group:
@@ -30,6 +29,9 @@ rule studies_table:
         f"{OUT}/tables/studies.tsv",
     params:
         engine=engine_code("analysis", "stats"),
+        # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
+        # study_level reruns this table and what shows it (workbook, report), no analysis
+        level=config["study_level"],
     log:
         f"{OUT}/logs/studies_table.log",
     group:
@@ -37,7 +39,7 @@ rule studies_table:
     conda:
         "../envs/metapool.yaml"
     script:
-        "../scripts/concat_tables.py"
+        "../scripts/studies_table.py"
 
 
 rule audit:

@@ -1,7 +1,7 @@
 # Figures of each analysis, as SVG (vector, embedded in the report), PDF (vector) and PNG (300 dpi): the forest
 # plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error), the
 # leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
-# with results/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
+# with results/<plan>/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
 
 # analyses with per-study standard errors (not the median of medians)
 FUNNELS = [name for name, spec in SPECS.items() if spec.has_standard_errors]

@@ -1,5 +1,5 @@
 # The multiverse of each analysis with a `multiverse:` block: every specification pooled in one vectorised
-# call (results/multiverse/<analysis>.tsv and <analysis>_summary.tsv), and its specification curve (which marks
+# call (results/<plan>/multiverse/<analysis>.tsv and <analysis>_summary.tsv), and its specification curve (which marks
 # the analysis as configured, from its pooled.tsv).
 
 

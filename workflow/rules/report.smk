@@ -1,5 +1,5 @@
-# The self-contained HTML report (results/report.html) and every result table in one XLSX workbook
-# (results/tables/results.xlsx). Both are marked for Snakemake's own report: `snakemake --report report.html`.
+# The self-contained HTML report (results/<plan>/report.html) and every result table in one XLSX workbook
+# (results/<plan>/tables/results.xlsx). Both are marked for Snakemake's own report: `snakemake --report report.html`.
 
 # per analysis, kind -> path of every file the report shows; a kind that is absent (a sensitivity table not in
 # the analysis's `sensitivity:` list, no multiverse, no funnel for the median of medians) is explained there

@@ -1,4 +1,4 @@
-# Sensitivity tables of each analysis, one job per analysis: results/analyses/<analysis>/ subgroups.tsv (when
+# Sensitivity tables of each analysis, one job per analysis: results/<plan>/analyses/<analysis>/ subgroups.tsv (when
 # the analysis has a subgroup), leave_one_out.tsv, influence.tsv, cumulative.tsv, small_study.tsv (those its
 # `sensitivity:` list names). Analyses with the same set of tables share a rule (its outputs are fixed). The job
 # checks that it refits the studies of the analysis's pooled.tsv (which also keeps it in the analysis's group).

@@ -237,7 +237,9 @@ def schema_problems(config: Mapping, schema: dict | None = None) -> list[str]:
 
     schema = schema or load_schema()
     validator = jsonschema.Draft202012Validator(schema)
-    problems: list[str] = []
+    # a renamed key: what to write instead (not "unknown key")
+    problems: list[str] = [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
+    config = {key: value for key, value in config.items() if key not in RENAMED_KEYS}
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors:
         for message in _error_messages(error, schema):
@@ -270,7 +272,7 @@ def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
 
 
 def choice_label(option) -> str:
-    """The text of a multiverse option in results/multiverse/<analysis>.tsv (a list joined by '+')."""
+    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+')."""
     if isinstance(option, (list, tuple)):
         return "+".join(str(o) for o in option)
     return str(option)
@@ -316,7 +318,7 @@ def _narrow(filters: dict, column: str, option) -> None:
 def specification_spec(spec: AnalysisSpec, choice: Mapping) -> AnalysisSpec:
     """The single analysis one multiverse specification is: the analysis with its filters narrowed by the
     inclusion choices and its report policy and model replaced (``run_analysis`` of this spec gives the
-    specification's row of results/multiverse/<analysis>.tsv)."""
+    specification's row of results/<plan>/multiverse/<analysis>.tsv)."""
     filters = dict(spec.filters)
     _narrow(filters, "assessor", choice["assessor"])
     _narrow(filters, "design", choice["design"])
@@ -478,8 +480,7 @@ def check_config(config: Mapping, tables: Mapping | None = None,
     ``config`` should already have its top-level defaults (:func:`fill_defaults`).
     """
     schema = schema or load_schema()
-    problems = [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
-    problems += [p for p in schema_problems({k: v for k, v in config.items() if k not in RENAMED_KEYS}, schema)]
+    problems = schema_problems(config, schema)
     if problems:
         raise ConfigError(problems)
     specs = analysis_specs(config)

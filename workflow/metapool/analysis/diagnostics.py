@@ -3,7 +3,7 @@
 Each table is computed from :func:`metapool.analysis.run.prepare_analysis`, so it
 refits exactly the studies, effect sizes and model of the analysis (method, CI
 method, Hartung-Knapp ad hoc correction, level, prediction interval), and is
-written as ``results/analyses/<analysis>/<kind>.tsv``:
+written as ``results/<plan>/analyses/<analysis>/<kind>.tsv``:
 
 * ``leave_one_out`` -- the model refitted without each pooled study in turn
   (metafor ``leave1out``; Viechtbauer & Cheung, Res Synth Methods
