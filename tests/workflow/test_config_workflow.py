@@ -97,7 +97,7 @@ def _checksums(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def plans_side_by_side(tmp_path_factory, workflow_run):
+def plans_side_by_side(tmp_path_factory):
     """Both examples, then the default plan, run in one copy: each plan's folder's checksums after its own run
     and after all three."""
     workdir = copy_workflow(tmp_path_factory.mktemp("plans"))
