@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## report: regenerate results/ (tables, figures, report.html) from data/ and config/
+## report: regenerate the default plan (config/config.yaml) in results/default/ (tables, figures,
+## results/default/report.html) from data/ and config/
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
@@ -25,7 +26,7 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## test-browser: open results/report.html in headless Chromium (root when chromium is missing: installs
+## test-browser: open results/default/report.html in headless Chromium (root when chromium is missing: installs
 ## Debian's chromium), no console errors, every figure shown, a full-page screenshot (pytest -m browser)
 test-browser: $(STAMP)
 	command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
@@ -60,4 +61,4 @@ fixtures: $(STAMP)
 	Rscript tests/reference/make_reference.R --analyses
 
 clean:
-	rm -rf results/tables results/analyses results/figures results/logs results/report.html .snakemake
+	rm -rf $(filter-out results/README.md,$(wildcard results/*)) .snakemake

@@ -1,6 +1,6 @@
 # ALK-positive NSCLC meta-analysis: extraction tables -> per-study estimates -> pooled
 # estimates, sensitivity tables and multiverses -> forest plots and specification curves
-# -> results/report.html. See README.md.
+# -> results/<plan>/report.html (results/default/ for config/config.yaml). See README.md.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -93,13 +93,13 @@ def run(workdir: Path, repeats: int) -> dict:
     config_path = workdir / "config" / "bench_multiverse.yaml"
     out = {}
     # 2. the workflow: estimates and the multiverse job; then the multiverse job alone, forced
-    target = f"results/multiverse/{ANALYSIS}.tsv"
+    target = f"results/default/multiverse/{ANALYSIS}.tsv"
     out["workflow_s"] = snakemake(workdir, target, "--configfile", str(config_path))
     job = [snakemake(workdir, target, "--forcerun", "multiverse", "--configfile", str(config_path))
            for _ in range(3)]
     out["job_s"] = statistics.median(job)
     spec = analysis_specs(fill_defaults(yaml.safe_load(config_path.read_text())))[ANALYSIS]
-    frame = read_tsv(workdir / "results/tables/response_estimates.tsv", text_columns=TEXT_COLUMNS)
+    frame = read_tsv(workdir / "results/default/tables/response_estimates.tsv", text_columns=TEXT_COLUMNS)
     result = run_multiverse(frame, spec)  # warm-up
     times = []
     for _ in range(repeats):

@@ -195,8 +195,8 @@ def many_analyses(tmp: Path, n: int, per_job: int) -> dict:
     stats = job_stats(snakemake(work, "tables", "--dry-run", "--configfile", "config/many.yaml")[1])
     n_jobs = stats.pop("total")
     seconds, out, peak = snakemake(work, "tables", "--configfile", "config/many.yaml", memory=True)
-    tables = sum(1 for _ in (work / "results" / "analyses").rglob("*.tsv"))
-    pooled = len((work / "results/tables/pooled.tsv").read_text().splitlines()) - 1
+    tables = sum(1 for _ in (work / "results" / "default" / "analyses").rglob("*.tsv"))
+    pooled = len((work / "results/default/tables/pooled.tsv").read_text().splitlines()) - 1
     noop, _, _ = snakemake(work, "tables", "--configfile", "config/many.yaml")
     return {"n": n, "per_job": per_job, "seconds": seconds, "peak": peak, "jobs": n_jobs,
             "tables": tables, "pooled": pooled, "noop": noop,

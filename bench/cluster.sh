@@ -63,7 +63,7 @@ for name in slurm_fast slurm_profile; do
     diff -r "$WORK/local/results" "$WORK/$name/results" >/dev/null || same=no
 done
 jobs=$(grep -c "submitted with SLURM jobid" "$WORK/slurm_fast.log")
-analyses=$(ls "$WORK/local/results/analyses" | wc -l)
+analyses=$(ls "$WORK/local/results/default/analyses" | wc -l)
 machine="$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GB, $(. /etc/os-release && echo "$PRETTY_NAME")"
 versions="snakemake $("$PYTHON" -m snakemake --version), plugin $("$PYTHON" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), $(sinfo -V)"
 

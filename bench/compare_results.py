@@ -1,11 +1,14 @@
-"""Byte-for-byte comparison of ``results/`` between a past commit and the working tree.
+"""Byte-for-byte comparison of each plan's results between a past commit and the working tree.
 
 A restructuring of the engine must not change a number, a figure or a table. This script runs the
 default plan and every ``config/examples/*.yaml`` twice, once with the workflow and engine of ``--base``
 (a commit, e.g. the one before the restructuring) and once with the working tree, each in a fresh
-folder with its own engine on ``PYTHONPATH``, and compares every file under ``results/`` byte for byte.
+folder with its own engine on ``PYTHONPATH``, and compares every file of the plan's results byte for byte.
+A plan's results are ``results/<plan>/`` (the folder named by the config's ``plan`` key), or ``results/``
+itself for a commit from before plans had their own folders (one whose run writes ``results/report.html``,
+e.g. 03df425): base ``results/`` or ``results/<plan>/`` is compared with the tree's ``results/<plan>/``.
 The only difference allowed is the report's git-commit line in the provenance section; the job logs
-(``results/logs/``, which hold timings) are not compared.
+(``logs/``, which hold timings) are not compared.
 
     .venv/bin/python bench/compare_results.py --base 03df425
     .venv/bin/python bench/compare_results.py --base 03df425 --plans default
@@ -64,7 +67,20 @@ def run_plan(workdir: Path, configfile: str | None, out: Path) -> None:
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{workdir}: snakemake failed\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    shutil.copytree(workdir / "results", out)
+    shutil.copytree(plan_folder(workdir, configfile), out)
+
+
+def plan_folder(workdir: Path, configfile: str | None) -> Path:
+    """Where a run of the plan in ``workdir`` wrote its results: ``results/`` when the run wrote
+    ``results/report.html`` (the layout before plans had their own folders), else ``results/<plan>/``, the
+    ``plan`` of the config (``default`` when it names none)."""
+    results = workdir / "results"
+    if (results / "report.html").is_file():
+        return results
+    import yaml
+
+    config = yaml.safe_load((workdir / (configfile or "config/config.yaml")).read_text(encoding="utf-8")) or {}
+    return results / str(config.get("plan", "default"))
 
 
 def _files(root: Path) -> set[str]:

@@ -23,6 +23,7 @@ from metapool.analysis.config import (
     fill_defaults,
     multiverse_choices,
     specification_spec,
+    typed_overrides,
 )
 from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec, ModelSpec
@@ -176,7 +177,7 @@ def test_unknown_key_names_the_analysis_and_suggests_the_closest_key(config):
 
 
 @pytest.mark.parametrize("where,key,expected", [
-    ((), "lvl", "config: unknown key 'lvl'; did you mean 'level'?"),
+    ((), "study_levl", "config: unknown key 'study_levl'; did you mean 'study_level'?"),
     (("defaults",), "transfrom", "config: defaults: unknown key 'transfrom'; did you mean 'transform'?"),
     (("analyses", "orr_post_crizotinib", "multiverse"), "transforms",
      "config: analyses.orr_post_crizotinib.multiverse: unknown key 'transforms'; did you mean 'transform'?"),
@@ -238,7 +239,7 @@ def test_misspelled_value_close_to_an_allowed_one_gets_a_suggestion(config):
 
 def test_other_schema_errors_read_as_sentences(config):
     a = config["analyses"]
-    config["level"] = 1.5
+    config["study_level"] = 1.5
     config["analyses_per_job"] = 0
     del a["orr_tki_naive"]["title"]
     a["orr_post_crizotinib"]["filters"]["drug"] = []
@@ -251,8 +252,56 @@ def test_other_schema_errors_read_as_sentences(config):
         "config: analyses.orr_post_second_gen.hk_adhoc: expected true or false, got 'yes'",
         "config: analyses.orr_tki_naive: missing required key 'title'",
         "config: analyses_per_job: 0 must be >= 1",
-        "config: level: 1.5 must be < 1",
+        "config: study_level: 1.5 must be < 1",
     ]
+
+
+def test_the_old_top_level_level_is_refused_with_the_keys_to_use(config):
+    config["level"] = 0.9
+    (message,) = problems(config)
+    assert message.startswith("config: level: the top-level 'level' was ambiguous and is no longer read: set "
+                              "'study_level' for the exact per-study CIs of results/<plan>/tables/studies.tsv, "
+                              "and 'defaults: {level: ...}'"), message
+
+
+@pytest.mark.parametrize("plan", ["../elsewhere", "a/b", "", "1st", ".hidden", "x" * 65, 7])
+def test_a_plan_name_that_is_no_plain_folder_name_is_refused(config, plan):
+    config["plan"] = plan
+    (message,) = problems(config)
+    assert message.startswith("config: plan: "), message
+    assert "results/<plan>/" in message or "expected text" in message, message
+
+
+@pytest.mark.parametrize("plan", ["default", "independent_review", "Review-2", "x" * 64])
+def test_a_plan_name_of_letters_digits_underscores_and_hyphens_is_accepted(config, plan):
+    config["plan"] = plan
+    assert check_config(config)
+
+
+def test_the_plan_defaults_to_default_and_every_config_names_its_own():
+    assert fill_defaults({"analyses": {}})["plan"] == "default"
+    plans = [yaml.safe_load(p.read_text())["plan"] for p in [ROOT / "config" / "config.yaml", *EXAMPLES]]
+    assert plans[0] == "default" and len(set(plans)) == len(plans)
+
+
+@pytest.mark.parametrize("entries,expected", [
+    (["defaults={level: 0.9}"], {"defaults": {"level": 0.9}}),
+    (["defaults={hk_adhoc: true, method: DL}"], {"defaults": {"hk_adhoc": True, "method": "DL"}}),
+    (["defaults={sensitivity: []}", "study_level=0.9"], {"defaults": {"sensitivity": []}}),
+    (["analyses={orr_x: {filters: {phase: ['2']}}}"], {"analyses": {"orr_x": {"filters": {"phase": ["2"]}}}}),
+    (["plan=review", "level=0.9", "defaults={level: [}"], {}),
+    (None, {}),
+])
+def test_nested_config_overrides_are_read_as_yaml(entries, expected):
+    """Snakemake reads the nested values of --config as text ('0.9'); the workflow reads them again as YAML."""
+    assert typed_overrides(entries) == expected
+
+
+def test_a_pooled_level_override_reaches_every_analysis(config):
+    merged = {**config, "defaults": {**config["defaults"], **typed_overrides(["defaults={level: 0.9}"])["defaults"]}}
+    specs = check_config(merged)
+    assert {spec.model.level for spec in specs.values()} == {0.9}
+    assert {spec.model.method for spec in specs.values()} == {"REML"}
 
 
 def test_multiverse_choice_lists_are_checked_item_by_item(config):

@@ -32,7 +32,7 @@ def plan() -> dict:
 
 
 def estimates(folder: Path, out: Path) -> Path:
-    estimates_step(folder / "studies.tsv", folder / "hazard_ratios.tsv", "hazard_ratios", 0.95, out)
+    estimates_step(folder / "studies.tsv", folder / "hazard_ratios.tsv", "hazard_ratios", out)
     return out
 
 
@@ -143,5 +143,5 @@ def test_header_only_tables_give_estimates_without_rows(tmp_path):
         src = tmp_path / f"{table}.tsv"
         src.write_text((ROOT / "data" / f"{table}.tsv").read_text(encoding="utf-8").splitlines()[0] + "\n")
         out = tmp_path / f"{table}_estimates.tsv"
-        estimates_step(DATA / "studies.tsv", src, table, 0.95, out)
+        estimates_step(DATA / "studies.tsv", src, table, out)
         assert len(read_tsv(out)) == 0

@@ -1,4 +1,4 @@
-"""The per-analysis sensitivity tables (results/analyses/<analysis>/*.tsv) and the proportion transforms.
+"""The per-analysis sensitivity tables (results/<plan>/analyses/<analysis>/*.tsv) and the proportion transforms.
 
 The tables refit the analysis's own studies and model; each is compared with the engine function that
 tests/stats/test_sensitivity.py and tests/stats/test_bias.py pin to metafor (leave1out, cumul, influence,

@@ -8,8 +8,8 @@
 #              tests/reference/fixtures/proportions.json,
 #              tests/reference/fixtures/inverse_variance.json
 #   Rscript tests/reference/make_reference.R --analyses \
-#       [--results-dir results] [--output tests/reference/fixtures/default_analyses.json]
-#       reads the workflow's results/ and writes fixtures/default_analyses.json
+#       [--results-dir results/default] [--output tests/reference/fixtures/default_analyses.json]
+#       reads the default plan's results (results/default/) and writes fixtures/default_analyses.json
 #
 # Every JSON file is written with
 #   jsonlite::write_json(x, path, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
@@ -397,7 +397,7 @@ analyses_fixture <- function(results_dir) {
   overall <- if ("overall" %in% names(pooled)) pooled$overall else rep("True", nrow(pooled))
   spec$overall <- overall[match(spec$analysis, pooled$analysis)]
   # overall: false -> no estimate across the subgroups: one case per subgroup (its own rma, own tau2)
-  # instead, compared with results/analyses/<analysis>/subgroups.tsv
+  # instead, compared with results/<plan>/analyses/<analysis>/subgroups.tsv
   cases <- list()
   for (i in seq_len(nrow(spec))) {
     row <- spec[i, ]
@@ -414,8 +414,8 @@ analyses_fixture <- function(results_dir) {
     generated_by = generated_by("--analyses"),
     description = paste(
       "One case per distinct (analysis, measure, method, ci_method, level) in",
-      "results/tables/pooled.tsv, fitted on the included rows of",
-      "results/analyses/<analysis>/studies.tsv: proportion -> rma(measure = 'PLO',",
+      "results/default/tables/pooled.tsv, fitted on the included rows of",
+      "results/default/analyses/<analysis>/studies.tsv: proportion -> rma(measure = 'PLO',",
       "xi = events, ni = total), bt_* = transf.ilogit; median/hr -> rma(yi, sei = sei),",
       "bt_* = exp (identity for medians pooled on the raw scale; one-sided SE where ci_upper_nr);",
       "ratio_of_medians -> log(e_median / c_median), sei = sqrt(seE^2 + seC^2), bt_* = exp;",
@@ -436,7 +436,7 @@ main <- function(args) {
     if (is.na(i) || i == length(args)) default else args[i + 1]
   }
   if ("--analyses" %in% args) {
-    results_dir <- opt_value("--results-dir", "results")
+    results_dir <- opt_value("--results-dir", "results/default")
     output <- opt_value("--output", file.path(FIXTURES_DIR, "default_analyses.json"))
     write_fixture(analyses_fixture(results_dir), output)
     return(invisible())

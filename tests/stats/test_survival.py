@@ -420,8 +420,8 @@ def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_fla
     import yaml
 
     run = Path(workflow_run)
-    html = (run / "results/report.html").read_text()
-    pooled = read_tsv(run / "results/tables/pooled.tsv", text_columns=TEXT_COLUMNS)
+    html = (run / "results/default/report.html").read_text()
+    pooled = read_tsv(run / "results/default/tables/pooled.tsv", text_columns=TEXT_COLUMNS)
     survival = pooled[pooled["measure"].isin(["median", "hr", "ratio_of_medians"])]
     assert {"os_median_post_second_gen", "pfs_median_ratio_vs_crizotinib_first_line"} <= set(survival["analysis"])
     for name in survival["analysis"]:
@@ -433,7 +433,7 @@ def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_fla
     # a flagged hazard ratio is listed
     config = yaml.safe_load((run / "config/config.yaml").read_text())
     analyses = analysis_specs(config)
-    tables = run / "results/tables"
+    tables = run / "results/default/tables"
     studies = read_tsv(tables / "studies.tsv", text_columns=TEXT_COLUMNS)
     studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_not_centred"] = True
     studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_asymmetry"] = 0.75
@@ -444,8 +444,8 @@ def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_fla
     build_report(
         template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,
         data=sorted((run / "data").glob("*.tsv")), studies=flagged, audit=tmp_path / "audit.tsv",
-        pooled=tables / "pooled.tsv", analysis_tables=sorted((run / "results/analyses").glob("*/studies.tsv")),
-        figures=sorted((run / "results/figures").glob("forest_*.svg")), output=out,
+        pooled=tables / "pooled.tsv", analysis_tables=sorted((run / "results/default/analyses").glob("*/studies.tsv")),
+        figures=sorted((run / "results/default/figures").glob("forest_*.svg")), output=out,
     )
     text = out.read_text()
     assert "No hazard ratio in the data is flagged" not in text

@@ -1,4 +1,4 @@
-"""results/report.html in a real browser: headless Chromium, driven through the DevTools protocol.
+"""results/default/report.html in a real browser: headless Chromium, driven through the DevTools protocol.
 
 Needs Debian's chromium, so it runs only when asked: ``make test-browser`` installs it when it is missing
 (root; ``apt-get install chromium``) and runs ``METAPOOL_TEST_BROWSER=1 pytest -m browser``. Otherwise it is
@@ -196,13 +196,13 @@ IMAGES = """Array.from(document.images).map(img => {
 
 
 def test_report_in_chromium_has_no_console_errors_and_every_figure_is_shown(chromium, workflow_run, tmp_path):
-    report = workflow_run / "results/report.html"
+    report = workflow_run / "results/default/report.html"
     page = open_page(chromium, report)
     try:
         assert problems(page) == []
         images = page.evaluate(IMAGES)
         expected = len(re.findall(r'<img src="data:image/svg\+xml;base64,', report.read_text()))
-        assert len(images) == expected >= 2 * len(list((workflow_run / "results/analyses").iterdir()))
+        assert len(images) == expected >= 2 * len(list((workflow_run / "results/default/analyses").iterdir()))
         for img in images:
             assert img["complete"] and img["visible"], img["alt"]
             assert min(img["natural"]) > 0 and min(img["shown"]) > 0, img

@@ -112,7 +112,7 @@ def test_every_job_went_through_sbatch_and_completed(cluster, slurm_run):
 
 def test_one_cluster_job_per_analysis(workflow_run, slurm_run):
     workdir, _, job_ids = slurm_run
-    analyses = sorted(p.name for p in (workflow_run / "results" / "analyses").iterdir())
+    analyses = sorted(p.name for p in (workflow_run / "results" / "default" / "analyses").iterdir())
     assert len(job_ids) == len(analyses) + 2  # + extraction group + summary group
     # a group job's log folder is named after the group and the rules it ran (cut short with "..." when long)
     logs = {d.name: sorted(d.glob("*.log")) for d in (workdir / ".snakemake" / "slurm_logs").iterdir()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_config_overrides_and_grouping_of_analyses(workdir):
     with_tables = sum(1 for spec in specs.values() if spec.sensitivity_tables)
     # one sensitivity job per analysis with tables (a rule per set of tables: sensitivity, sensitivity_...)
     assert sum(count for rule, count in single.items() if rule.startswith("sensitivity")) == with_tables
-    grouped = _dry_run_jobs(workdir, "--config", "analyses_per_job=4", "level=0.9")
+    grouped = _dry_run_jobs(workdir, "--config", "analyses_per_job=4", "study_level=0.9")
     assert "pool" not in grouped and "multiverse" not in grouped
     assert not any(rule.startswith("sensitivity") for rule in grouped)
     batches = -(-n // 4)  # ceil(n / 4): four consecutive analyses per job
@@ -96,22 +97,57 @@ def test_configfile_replaces_the_default_config(workdir):
     assert "multiverse" not in jobs
 
 
+def _checksums(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def plans_side_by_side(tmp_path_factory):
+    """Both examples, then the default plan, run in one copy: each plan's folder's checksums after its own run
+    and after all three."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("plans"))
+    after_own = {}
+    for example in EXAMPLES:
+        snakemake(workdir, "--configfile", f"config/examples/{example.name}")
+        plan = yaml.safe_load(example.read_text())["plan"]
+        after_own[plan] = _checksums(workdir / "results" / plan)
+    snakemake(workdir)
+    after_own["default"] = _checksums(workdir / "results" / "default")
+    after_all = {plan: _checksums(workdir / "results" / plan) for plan in after_own}
+    return workdir, after_own, after_all
+
+
+def test_plans_run_side_by_side_without_overwriting_each_other(plans_side_by_side, workflow_run):
+    workdir, after_own, after_all = plans_side_by_side
+    assert sorted(p.name for p in (workdir / "results").iterdir()) == sorted(after_own)
+    assert sorted(after_own) == ["default", "independent_review", "multiverse"]
+    for plan, files in after_own.items():
+        assert len(files) > 20 and "report.html" in files and "tables/results.xlsx" in files, plan
+        assert after_all[plan] == files, f"results/{plan}/ changed after the other plans ran"
+    # the default plan run after the examples is byte for byte the default plan run alone
+    assert after_own["default"] == _checksums(workflow_run / "results" / "default")
+
+
 @pytest.mark.parametrize("example", [p.name for p in EXAMPLES])
-def test_example_config_runs_the_workflow(workdir, example):
-    snakemake(workdir, "--configfile", f"config/examples/{example}")
+def test_example_config_runs_the_workflow(plans_side_by_side, example):
+    workdir = plans_side_by_side[0]
     config = fill_defaults(yaml.safe_load((ROOT / "config" / "examples" / example).read_text()))
     specs = analysis_specs(config)
-    pooled = (workdir / "results/tables/pooled.tsv").read_text().splitlines()
+    out = workdir / "results" / config["plan"]
+    pooled = (out / "tables/pooled.tsv").read_text().splitlines()
     assert len(pooled) == 1 + len(specs)
     for name, spec in specs.items():
-        assert (workdir / f"results/figures/forest_{name}.svg").stat().st_size > 1000
+        assert (out / f"figures/forest_{name}.svg").stat().st_size > 1000
         for kind in spec.sensitivity_tables:
-            assert (workdir / f"results/analyses/{name}/{kind}.tsv").exists(), (name, kind)
+            assert (out / f"analyses/{name}/{kind}.tsv").exists(), (name, kind)
         if spec.multiverse is not None:
-            table = (workdir / f"results/multiverse/{name}.tsv").read_text().splitlines()
+            table = (out / f"multiverse/{name}.tsv").read_text().splitlines()
             assert len(table) == 1 + len(multiverse_choices(spec))
-            assert (workdir / f"results/figures/spec_curve_{name}.png").stat().st_size > 1000
-    assert (workdir / "results/report.html").exists()
+            assert (out / f"figures/spec_curve_{name}.png").stat().st_size > 1000
+    assert (out / "report.html").exists()
+    html = (out / "report.html").read_text()
+    assert f"results/{config['plan']}/tables/pooled.tsv" in html
 
 
 def test_checks_are_skipped_only_while_nothing_they_read_changes(workdir):

@@ -45,7 +45,7 @@ def run_and_kill(workdir: Path, timeout: float = 600) -> set[str]:
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
-    figures = workdir / "results" / "figures"
+    figures = workdir / "results" / "default" / "figures"
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -94,8 +94,8 @@ def killed_and_rerun(tmp_path_factory):
 def test_the_run_was_killed_partway(killed_and_rerun):
     workdir, marked, after_kill, _ = killed_and_rerun
     assert marked, "no job was running when the workflow was killed"
-    assert "results/report.html" not in after_kill
-    assert any(p.startswith("results/figures/forest_") for p in after_kill)
+    assert "results/default/report.html" not in after_kill
+    assert any(p.startswith("results/default/figures/forest_") for p in after_kill)
 
 
 def test_rerun_redoes_the_jobs_killed_midway(killed_and_rerun):

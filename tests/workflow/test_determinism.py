@@ -75,17 +75,17 @@ def test_no_output_names_its_run_folder(workflow_run):
 
 
 def test_report_carries_no_time(workflow_run):
-    html = (workflow_run / "results/report.html").read_text()
+    html = (workflow_run / "results/default/report.html").read_text()
     assert not re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", html)
     assert not re.search(r"\b\d{1,2}:\d{2}:\d{2}\b", html)
-    made = dt.datetime.fromtimestamp((workflow_run / "results/report.html").stat().st_mtime)
+    made = dt.datetime.fromtimestamp((workflow_run / "results/default/report.html").stat().st_mtime)
     for day in {made.date(), dt.date.today()}:
         for fmt in ("%Y-%m-%d", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%d/%m/%Y", "%m/%d/%Y"):
             assert day.strftime(fmt) not in html, day.strftime(fmt)
 
 
 def test_figures_carry_no_dates(workflow_run):
-    figures = sorted((workflow_run / "results/figures").iterdir())
+    figures = sorted((workflow_run / "results/default/figures").iterdir())
     assert {p.suffix for p in figures} == {".svg", ".pdf", ".png"}
     for path in figures:
         data = path.read_bytes()

@@ -10,8 +10,8 @@ def test_study_flow_of_every_default_analysis_adds_up(workflow_run):
     from metapool.io import read_tsv
 
     text = TEXT_COLUMNS + ["label", "reason", "status", "stage"]
-    pooled = read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=text).set_index("analysis")
-    for path in sorted((workflow_run / "results/analyses").glob("*/flow.tsv")):
+    pooled = read_tsv(workflow_run / "results/default/tables/pooled.tsv", text_columns=text).set_index("analysis")
+    for path in sorted((workflow_run / "results/default/analyses").glob("*/flow.tsv")):
         flow = flow_from_frame(read_tsv(path, text_columns=text))
         st = read_tsv(path.parent / "studies.tsv", text_columns=text)
         assert flow.in_data == flow.n_excluded + flow.matching, path

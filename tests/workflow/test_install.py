@@ -48,7 +48,7 @@ config = fill_defaults(yaml.safe_load((root / "config" / "config.yaml").read_tex
 specs = check_config(config)
 tables = validate_tables({table: root / config["data_dir"] / f"{table}.tsv" for table in EXTRACTION_TABLES})
 try:  # outside the schema's bounds: refused only if the schema was read
-    check_config({**config, "level": 2})
+    check_config({**config, "study_level": 2})
     refused = ""
 except ConfigError as err:
     refused = str(err)
@@ -129,4 +129,4 @@ def test_the_installed_package_checks_the_default_config_and_the_data(installed)
     assert said["problems"] == []
     assert set(said["rows"]) == {"studies", "response", "survival", "hazard_ratios"}
     assert all(said["rows"].values())
-    assert "config: level:" in said["refused"]
+    assert "config: study_level: 2 must be < 1" in said["refused"]

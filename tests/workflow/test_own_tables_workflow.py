@@ -41,9 +41,9 @@ def hr_run(tmp_path_factory) -> Path:
 
 
 def test_a_hazard_ratio_only_review_runs_and_matches_metafor(hr_run):
-    tables = hr_run / "results" / "tables"
+    tables = hr_run / "results" / "hr_only" / "tables"
     assert not (tables / "response_estimates.tsv").exists() and not (tables / "survival_estimates.tsv").exists()
-    assert (hr_run / "results" / "report.html").stat().st_size > 10_000
+    assert (hr_run / "results" / "hr_only" / "report.html").stat().st_size > 10_000
     pooled = read_tsv(tables / "pooled.tsv", text_columns=["analysis", "title", "notes"]).set_index("analysis")
     for case in FIXTURE["pooled"]:
         row = pooled.loc[case["analysis"]]
@@ -54,29 +54,29 @@ def test_a_hazard_ratio_only_review_runs_and_matches_metafor(hr_run):
 
 
 def test_extra_columns_reach_the_studies_tables(hr_run):
-    studies = read_tsv(hr_run / "results/tables/studies.tsv", text_columns=["population", "reviewer_note"])
+    studies = read_tsv(hr_run / "results/hr_only/tables/studies.tsv", text_columns=["population", "reviewer_note"])
     assert set(studies["population"]) == {"asian", "global"}
     assert "checked against the source" in set(studies["reviewer_note"])
-    analysis = read_tsv(hr_run / "results/analyses/pfs_hr_vs_crizotinib_global/studies.tsv",
+    analysis = read_tsv(hr_run / "results/hr_only/analyses/pfs_hr_vs_crizotinib_global/studies.tsv",
                         text_columns=["population", "status"])
     assert set(analysis.loc[analysis["status"] == "pooled", "population"]) == {"global"}
 
 
 def test_moderator_table_matches_metafor(hr_run):
     case = next(c for c in FIXTURE["regression"] if c["test"] == "z")
-    table = read_tsv(hr_run / "results/analyses/pfs_hr_vs_crizotinib/moderators.tsv", text_columns=["term"])
+    table = read_tsv(hr_run / "results/hr_only/analyses/pfs_hr_vs_crizotinib/moderators.tsv", text_columns=["term"])
     assert table["term"].tolist() == case["terms"]
     assert table["estimate"].tolist() == pytest.approx(case["beta"], rel=1e-5)
     assert table["pvalue"].tolist() == pytest.approx(case["pval"], rel=1e-5)
     assert table["qm_pvalue"].iloc[0] == pytest.approx(case["QMp"], rel=1e-5)
-    assert "Meta-regression" in (hr_run / "results/report.html").read_text(encoding="utf-8")
+    assert "Meta-regression" in (hr_run / "results/hr_only/report.html").read_text(encoding="utf-8")
 
 
 def test_bom_crlf_and_shuffled_columns_give_byte_identical_tables(hr_run, tmp_path_factory):
     workdir = _workdir(tmp_path_factory.mktemp("hr_only_variant"), _reversed_bom_crlf)
     snakemake(workdir, "tables", "--configfile", "hr_data/plan.yaml")
     written = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.tsv") if "logs" not in p.parts)
-    assert Path("results/analyses/pfs_hr_vs_crizotinib/moderators.tsv") in written
+    assert Path("results/hr_only/analyses/pfs_hr_vs_crizotinib/moderators.tsv") in written
     for path in written:
         assert (workdir / path).read_bytes() == (hr_run / path).read_bytes(), path
 

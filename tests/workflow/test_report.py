@@ -1,4 +1,4 @@
-"""results/report.html of a workflow run: its numbers against the tables, escaping, sections and sources; the XLSX
+"""results/default/report.html of a workflow run: its numbers against the tables, escaping, sections and sources; the XLSX
 workbook; Snakemake's own report (the pure functions are tested in tests/reporting)."""
 
 from __future__ import annotations
@@ -84,12 +84,12 @@ def parse(html: str) -> Cells:
 
 @pytest.fixture(scope="module")
 def html(workflow_run) -> str:
-    return (workflow_run / "results/report.html").read_text()
+    return (workflow_run / "results/default/report.html").read_text()
 
 
 @pytest.fixture(scope="module")
 def pooled(workflow_run) -> pd.DataFrame:
-    return read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=POOLED_TEXT).set_index("analysis")
+    return read_tsv(workflow_run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT).set_index("analysis")
 
 
 def specs(run: Path) -> dict:
@@ -193,7 +193,7 @@ def test_heterogeneity_is_read_against_the_cochrane_bands(html, pooled):
 
 
 def test_every_included_number_links_to_its_source_and_location(html, workflow_run):
-    studies = read_tsv(workflow_run / "results/tables/studies.tsv", text_columns=TEXT_COLUMNS)
+    studies = read_tsv(workflow_run / "results/default/tables/studies.tsv", text_columns=TEXT_COLUMNS)
     sources = set(studies["source"])
     tables = [rows for key, rows in parse(html).tables.items() if key == "included"]
     checked = 0
@@ -232,24 +232,24 @@ def render_with_markup(run: Path, dest: Path) -> Path:
     analyses[name] = replace(analyses[name], title=f"ORR {MARKUP}")
     # the analysis's own tables, with markup in a study label, a trial name and a source location
     results = dest / "results"
-    shutil.copytree(run / "results/analyses", results / "analyses")
-    shutil.copytree(run / "results/figures", results / "figures")
+    shutil.copytree(run / "results/default/analyses", results / "analyses")
+    shutil.copytree(run / "results/default/figures", results / "figures")
     st_path = results / "analyses" / name / "studies.tsv"
     st = read_tsv(st_path, text_columns=TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup"])
     st.loc[st.index[0], "label"] = MARKUP
     write_tsv(st, st_path)
-    studies = read_tsv(run / "results/tables/studies.tsv", text_columns=TEXT_COLUMNS)
+    studies = read_tsv(run / "results/default/tables/studies.tsv", text_columns=TEXT_COLUMNS)
     first = studies["study_id"] == st.loc[st.index[0], "study_id"]
     studies.loc[first, "trial"] = MARKUP
     studies.loc[first, "location"] = f'"><img src=x onerror=alert(1)> {MARKUP}'
     write_tsv(studies, results / "studies.tsv")
-    pooled = read_tsv(run / "results/tables/pooled.tsv", text_columns=POOLED_TEXT)
+    pooled = read_tsv(run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT)
     pooled.loc[pooled["analysis"] == name, "title"] = f"ORR {MARKUP}"
     write_tsv(pooled, results / "pooled.tsv")
     out = dest / "report.html"
     build_report(template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,
                  data=sorted((run / "data").glob("*.tsv")), studies=results / "studies.tsv",
-                 audit=run / "results/tables/audit.tsv", pooled=results / "pooled.tsv",
+                 audit=run / "results/default/tables/audit.tsv", pooled=results / "pooled.tsv",
                  analysis_tables=sorted((results / "analyses").glob("*/studies.tsv")),
                  figures=sorted((results / "figures").glob("forest_*.svg")), output=out)
     return out
@@ -272,16 +272,16 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     config = yaml.safe_load((run / "config/config.yaml").read_text())
     analyses = {name: replace(spec, sensitivity=(), multiverse=None)
                 for name, spec in analysis_specs(config).items()}
-    layout = discover_layout(sorted((run / "results/analyses").glob("*/studies.tsv")),
-                             sorted((run / "results/figures").glob("forest_*.svg")))
+    layout = discover_layout(sorted((run / "results/default/analyses").glob("*/studies.tsv")),
+                             sorted((run / "results/default/figures").glob("forest_*.svg")))
     for files in layout.values():
         for kind in ("leave_one_out", "influence", "cumulative", "small_study", "loo", "funnel", "flow",
                      "flow_figure", "multiverse_summary", "spec_curve"):
             files.pop(kind, None)
     out = tmp_path / "report.html"
     build_report(template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,
-                 data=sorted((run / "data").glob("*.tsv")), studies=run / "results/tables/studies.tsv",
-                 audit=run / "results/tables/audit.tsv", pooled=run / "results/tables/pooled.tsv", layout=layout,
+                 data=sorted((run / "data").glob("*.tsv")), studies=run / "results/default/tables/studies.tsv",
+                 audit=run / "results/default/tables/audit.tsv", pooled=run / "results/default/tables/pooled.tsv", layout=layout,
                  output=out)
     text = out.read_text()
     n = len(layout)
@@ -301,22 +301,22 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
 def test_workbook_holds_every_result_table(workflow_run):
     import openpyxl
 
-    path = workflow_run / "results/tables/results.xlsx"
+    path = workflow_run / "results/default/tables/results.xlsx"
     wb = openpyxl.load_workbook(path, read_only=True)
     contents = list(wb["contents"].iter_rows(values_only=True))
     assert contents[0] == ("sheet", "file", "rows")
     files = {row[1]: row[0] for row in contents[1:]}
-    analyses = sorted(p.parent.name for p in (workflow_run / "results/analyses").glob("*/studies.tsv"))
+    analyses = sorted(p.parent.name for p in (workflow_run / "results/default/analyses").glob("*/studies.tsv"))
     for name in analyses:
-        for table in (workflow_run / "results/analyses" / name).glob("*.tsv"):
-            assert f"results/analyses/{name}/{table.name}" in files, table
+        for table in (workflow_run / "results/default/analyses" / name).glob("*.tsv"):
+            assert f"results/default/analyses/{name}/{table.name}" in files, table
     for table in ("pooled", "studies", "audit"):
-        assert f"results/tables/{table}.tsv" in files
-    for rel in (workflow_run / "results/multiverse").glob("*.tsv"):
-        assert f"results/multiverse/{rel.name}" in files
+        assert f"results/default/tables/{table}.tsv" in files
+    for rel in (workflow_run / "results/default/multiverse").glob("*.tsv"):
+        assert f"results/default/multiverse/{rel.name}" in files
     # a sheet holds its table: the pooled results, value for value
-    pooled = read_tsv(workflow_run / "results/tables/pooled.tsv", text_columns=POOLED_TEXT)
-    rows = list(wb[files["results/tables/pooled.tsv"]].iter_rows(values_only=True))
+    pooled = read_tsv(workflow_run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT)
+    rows = list(wb[files["results/default/tables/pooled.tsv"]].iter_rows(values_only=True))
     assert list(rows[0]) == list(pooled.columns) and len(rows) == len(pooled) + 1
     est = list(pooled.columns).index("estimate")
     # an empty cell (no overall estimate: overall false) is NaN in the table

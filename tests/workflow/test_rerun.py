@@ -141,7 +141,7 @@ def test_the_batch_job_names_each_layer_it_imports(run):
     module's run does not change): the one job that pools, refits and runs the multiverse of several analyses."""
     batch = Run(run.workdir.parent, "batch")
     shutil.copytree(run.workdir, batch.workdir, symlinks=True)
-    target = next(batch.workdir.glob("results/analyses/*/pooled.tsv")).relative_to(batch.workdir)
+    target = next(batch.workdir.glob("results/default/analyses/*/pooled.tsv")).relative_to(batch.workdir)
     batch.snakemake("--config", "analyses_per_job=100", "--force", str(target))
     (record,) = [r for r in batch.records() if r["rule"] == "analyses_batch_1"]
     layers = {layer(f) for f in record["files"]}
@@ -166,7 +166,7 @@ def test_recolouring_a_figure_reruns_no_pooling(run):
         jobs = run.scheduled()
     assert not rules(jobs) & POOLING_RULES
     assert not {rule for rule in rules(jobs) if rule.startswith("sensitivity")}
-    analyses = sorted(p.name for p in (run.workdir / "results" / "analyses").iterdir())
+    analyses = sorted(p.name for p in (run.workdir / "results" / "default" / "analyses").iterdir())
     assert sorted(w["analysis"] for rule, w in jobs if rule == "forest") == analyses
     assert "report" in rules(jobs)
 
@@ -174,7 +174,7 @@ def test_recolouring_a_figure_reruns_no_pooling(run):
 def test_a_tau2_estimator_reruns_every_pooling_job(run):
     with edited(run.package / "stats" / "tau2.py", r"\Z", "\n# a comment changes the bytes of the stats layer\n"):
         jobs = run.scheduled()
-    analyses = sorted(p.name for p in (run.workdir / "results" / "analyses").iterdir())
+    analyses = sorted(p.name for p in (run.workdir / "results" / "default" / "analyses").iterdir())
     assert sorted(w["analysis"] for rule, w in jobs if rule == "pool") == analyses
     assert rules(jobs) == rules(run.scheduled("--forceall")), "every job imports the stats layer"
 
@@ -184,5 +184,5 @@ def test_a_table_schema_reruns_the_estimates_of_that_table(run):
     with edited(schema, r"\Z", "\n# a comment changes the schema's bytes\n"):
         jobs = run.scheduled()
     assert [w["table"] for rule, w in jobs if rule == "estimates"] == ["response"]
-    analyses = list((run.workdir / "results" / "analyses").iterdir())
+    analyses = list((run.workdir / "results" / "default" / "analyses").iterdir())
     assert 0 < Counter(rule for rule, _ in jobs)["pool"] < len(analyses), "the ORR analyses only"

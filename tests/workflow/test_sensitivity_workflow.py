@@ -25,10 +25,10 @@ def test_workflow_writes_every_configured_sensitivity_table_and_multiverse(workf
     specs = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
     for name, spec in specs.items():
         for kind in spec.sensitivity_tables:
-            table = read_tsv(workflow_run / f"results/analyses/{name}/{kind}.tsv", text_columns=TEXT_COLUMNS)
+            table = read_tsv(workflow_run / f"results/default/analyses/{name}/{kind}.tsv", text_columns=TEXT_COLUMNS)
             assert list(table.columns) == COLUMNS[kind], (name, kind)
         if spec.multiverse is not None:
-            assert (workflow_run / f"results/multiverse/{name}.tsv").exists()
-            assert (workflow_run / f"results/multiverse/{name}_summary.tsv").exists()
+            assert (workflow_run / f"results/default/multiverse/{name}.tsv").exists()
+            assert (workflow_run / f"results/default/multiverse/{name}_summary.tsv").exists()
             for ext in ("svg", "pdf", "png"):
-                assert (workflow_run / f"results/figures/spec_curve_{name}.{ext}").stat().st_size > 1000
+                assert (workflow_run / f"results/default/figures/spec_curve_{name}.{ext}").stat().st_size > 1000

@@ -74,9 +74,9 @@ def run(tmp_path_factory):
              "made-up test numbers"]])
     _write(data / "hazard_ratios.tsv", HR_COLUMNS, [])
     (workdir / "config" / "reviewer.yaml").write_text(
-        yaml.safe_dump({"data_dir": "reviewer_data", **PLAN}, sort_keys=False), encoding="utf-8")
-    snakemake(workdir, "results/tables/pooled.tsv", "--configfile", "config/reviewer.yaml")
-    with open(workdir / "results/tables/pooled.tsv", encoding="utf-8") as f:
+        yaml.safe_dump({"plan": "reviewer", "data_dir": "reviewer_data", **PLAN}, sort_keys=False), encoding="utf-8")
+    snakemake(workdir, "results/reviewer/tables/pooled.tsv", "--configfile", "config/reviewer.yaml")
+    with open(workdir / "results/reviewer/tables/pooled.tsv", encoding="utf-8") as f:
         return {row["analysis"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 

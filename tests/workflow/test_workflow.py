@@ -18,7 +18,7 @@ AUDIT_TEXT = ["ci_level", "pct_printed", "ci_lower_printed", "ci_upper_printed",
 
 
 def table(run, name):
-    return read_tsv(run / "results" / "tables" / name, text_columns=TEXT_COLUMNS + AUDIT_TEXT + ["label", "reason"])
+    return read_tsv(run / "results" / "default" / "tables" / name, text_columns=TEXT_COLUMNS + AUDIT_TEXT + ["label", "reason"])
 
 
 def estimate(run, study_id, outcome, measure=None):
@@ -61,7 +61,7 @@ def test_profile_1005_two_cuts_are_kept_but_never_pooled_together(workflow_run):
     assert (early.events, early.n, round(100 * early.estimate, 1)) == (68, 133, 51.1)
     assert (late.events, late.n, round(100 * late.estimate, 1)) == (155, 259, 59.8)
     assert estimate(workflow_run, "PROFILE1005_2012", "pfs").estimate == 8.1
-    st = read_tsv(workflow_run / "results/analyses/orr_tki_naive/studies.tsv", text_columns=["study_id", "status", "reason"])
+    st = read_tsv(workflow_run / "results/default/analyses/orr_tki_naive/studies.tsv", text_columns=["study_id", "status", "reason"])
     status = st.set_index("study_id")["status"]
     assert status["PROFILE1005_2012"] == "pooled"
     assert status["PROFILE1005_2011"] == "set_aside"
@@ -92,13 +92,13 @@ def test_default_analyses_equal_metafor(workflow_run, case):
     ``overall: false`` has no estimate in its pooled row, and each of its subgroups (subgroups.tsv)
     equals metafor's fit of that subgroup's studies."""
     name = case["analysis"]
-    studies = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id", "subgroup"])
+    studies = read_tsv(workflow_run / f"results/default/analyses/{name}/studies.tsv", text_columns=["study_id", "subgroup"])
     pooled = table(workflow_run, "pooled.tsv").set_index("analysis").loc[name]
     included = studies[studies.included]
     if "group" in case:
         assert not pooled["overall"] and pd.isna(pooled["estimate"]) and pd.isna(pooled["tau2"])
         included = included[included.subgroup == case["group"]]
-        groups = read_tsv(workflow_run / f"results/analyses/{name}/subgroups.tsv", text_columns=["group"])
+        groups = read_tsv(workflow_run / f"results/default/analyses/{name}/subgroups.tsv", text_columns=["group"])
         ours = groups.set_index("group").loc[case["group"]]
     else:
         assert pooled["overall"]
@@ -115,14 +115,14 @@ def test_every_configured_analysis_has_a_pooled_row_and_a_forest_plot(workflow_r
     assert sorted(pooled.analysis) == DEFAULT_ANALYSES
     for name in pooled.analysis:
         for ext in ("svg", "pdf", "png"):
-            assert (workflow_run / f"results/figures/forest_{name}.{ext}").stat().st_size > 1000
+            assert (workflow_run / f"results/default/figures/forest_{name}.{ext}").stat().st_size > 1000
 
 
 def test_hazard_ratio_pools_never_mix_comparators_or_lines_of_therapy(workflow_run):
     est = table(workflow_run, "hazard_ratios_estimates.tsv").set_index("study_id")
     for name in ("pfs_hr_vs_crizotinib_first_line", "os_hr_vs_crizotinib_first_line", "pfs_hr_vs_chemotherapy_first_line",
                  "os_hr_vs_chemotherapy_first_line", "pfs_hr_vs_chemotherapy_post_crizotinib"):
-        st = read_tsv(workflow_run / f"results/analyses/{name}/studies.tsv", text_columns=["study_id"])
+        st = read_tsv(workflow_run / f"results/default/analyses/{name}/studies.tsv", text_columns=["study_id"])
         comparators = set(est.loc[st.study_id, "comparator"])
         assert len(comparators) == 1, (name, comparators)
         lines = set(est.loc[st.study_id, "setting"])  # one line of therapy
@@ -130,7 +130,7 @@ def test_hazard_ratio_pools_never_mix_comparators_or_lines_of_therapy(workflow_r
 
 
 def test_report_is_self_contained_and_lists_audit_and_set_aside_reports(workflow_run):
-    html = (workflow_run / "results/report.html").read_text()
+    html = (workflow_run / "results/default/report.html").read_text()
     assert "<script" not in html and 'src="http' not in html and "<link" not in html
     assert html.count('<img src="data:image/svg+xml;base64,') == html.count("<img ")
     assert html.count('alt="Forest plot: ') == len(DEFAULT_ANALYSES)
@@ -166,9 +166,9 @@ def test_editing_survival_reschedules_only_survival_dependent_jobs(workflow_run)
         outputs = " ".join(sorted(_scheduled_outputs(workflow_run)))
     finally:
         path.write_text(original)
-    assert "results/tables/survival_estimates.tsv" in outputs
-    assert "results/analyses/pfs_median_post_second_gen/pooled.tsv" in outputs
+    assert "results/default/tables/survival_estimates.tsv" in outputs
+    assert "results/default/analyses/pfs_median_post_second_gen/pooled.tsv" in outputs
     assert "forest_pfs_median_post_second_gen.svg" in outputs
-    assert "results/report.html" in outputs
+    assert "results/default/report.html" in outputs
     for untouched in ("response_estimates", "hazard_ratios_estimates", "audit.tsv", "orr_", "pfs_hr_"):
         assert untouched not in outputs, untouched

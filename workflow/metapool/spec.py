@@ -236,7 +236,7 @@ class AnalysisSpec:
 
     @property
     def tables(self) -> tuple[str, ...]:
-        """The per-study estimate tables (``results/tables/<table>_estimates.tsv``) the analysis reads."""
+        """The per-study estimate tables (``results/<plan>/tables/<table>_estimates.tsv``) the analysis reads."""
         return outcome(self.outcome).tables
 
     @property

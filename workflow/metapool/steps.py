@@ -21,14 +21,14 @@ from .io import read_tsv, write_tsv
 from .spec import AnalysisSpec
 
 __all__ = [
-    "estimates_step", "concat_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
+    "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
     "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
     "report_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
 
-# text columns of results/multiverse/<analysis>.tsv and of its summary
+# text columns of results/<plan>/multiverse/<analysis>.tsv and of its summary
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
                            "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
                            "notes"]
@@ -56,8 +56,9 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
     return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
 
 
-def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: float, output: PathLike) -> None:
-    """Validated extraction table -> per-study estimates."""
+def estimates_step(studies: PathLike, table_path: PathLike, table: str, output: PathLike) -> None:
+    """Validated extraction table -> per-study estimates (proportions without CIs: their level is the reader's,
+    :func:`metapool.analysis.estimates.exact_cis`)."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
     from .analysis.validation import read_table, validate_tables
 
@@ -66,7 +67,7 @@ def estimates_step(studies: PathLike, table_path: PathLike, table: str, level: f
         write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_table(table_path, table)), output)
         return
     if table == "response":
-        write_tsv(response_estimates(tables["studies"], tables[table], level), output)
+        write_tsv(response_estimates(tables["studies"], tables[table], level=None), output)
     else:
         write_tsv(survival_estimates(tables["studies"], tables[table]), output)
 
@@ -76,6 +77,16 @@ def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
     (the extraction tables' extra columns) are empty in the others."""
     frames = [_read_estimate_table(p) for p in inputs]
     write_tsv(pd.concat(frames, ignore_index=True), output)
+
+
+def studies_step(inputs: Sequence[PathLike], level: float, output: PathLike) -> None:
+    """The per-study estimate tables stacked (:func:`concat_step`), the proportions with exact CIs at ``level``
+    (the config's ``study_level``; :func:`metapool.analysis.estimates.exact_cis`):
+    ``results/<plan>/tables/studies.tsv``."""
+    from .analysis.estimates import exact_cis
+
+    frames = [_read_estimate_table(p) for p in inputs]
+    write_tsv(exact_cis(pd.concat(frames, ignore_index=True), level), output)
 
 
 def audit_step(response: PathLike | None, output: PathLike) -> None:

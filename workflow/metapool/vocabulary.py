@@ -87,7 +87,7 @@ MEASURES: Mapping[str, Measure] = _frozen({
 })
 # measures pooled against a comparator arm (the analysis must name one)
 COMPARATIVE_MEASURES = tuple(name for name, m in MEASURES.items() if m.comparative)
-# extraction table -> the measure of its per-study estimates (results/tables/<table>_estimates.tsv)
+# extraction table -> the measure of its per-study estimates (results/<plan>/tables/<table>_estimates.tsv)
 ESTIMATE_MEASURES: Mapping[str, str] = _frozen({"response": "proportion", "survival": "median",
                                                 "hazard_ratios": "hr"})
 # the extraction tables (data/<table>.tsv): the studies, then those with per-study estimates
@@ -112,7 +112,7 @@ class Outcome:
 
     @property
     def tables(self) -> tuple[str, ...]:
-        """The per-study estimate tables (``results/tables/<table>_estimates.tsv``) an analysis of it reads."""
+        """The per-study estimate tables (``results/<plan>/tables/<table>_estimates.tsv``) an analysis of it reads."""
         return (self.table, *self.links)
 
 
@@ -285,7 +285,7 @@ SUBGROUP_VARIABLES = ("drug", "setting", "design", "phase", "assessor", "verific
 # ---------------------------------------------------------------------------------------- outputs
 
 
-# per-analysis sensitivity tables (results/analyses/<analysis>/<kind>.tsv), in the order they are listed
+# per-analysis sensitivity tables (results/<plan>/analyses/<analysis>/<kind>.tsv), in the order they are listed
 SENSITIVITY_KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 
 # multiverse dimensions: which studies (inclusion), then how they are pooled (model)

@@ -19,7 +19,7 @@ for _i, _members in enumerate(BATCHES, start=1):
             engine=engine_code("analysis", "stats"),
             specs=batch_digest(_members),
         log:
-            f"results/logs/analyses_batch_{_i}.log",
+            f"{OUT}/logs/analyses_batch_{_i}.log",
         group:
             "analysis"
         conda:

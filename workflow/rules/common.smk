@@ -10,6 +10,7 @@ from pathlib import Path
 
 import metapool
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
 
 from metapool.analysis.config import (
     SCHEMA_PATH,
@@ -19,6 +20,7 @@ from metapool.analysis.config import (
     check_config,
     data_problems,
     fill_defaults,
+    typed_overrides,
 )
 from metapool.declared import vocabulary_path
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
@@ -76,7 +78,13 @@ def package_file(path):
         return str(path)
 
 
+# --config KEY={...} or KEY=[...]: Snakemake reads the nested values as text (YAML's BaseLoader); read them
+# again as YAML (numbers, booleans), merged the way Snakemake merges them
+update_config(config, typed_overrides(workflow.config_settings.config_args))
 config.update(fill_defaults(config))
+# every output of the plan under results/<plan>/ (the schema's pattern keeps the name a plain folder name; the
+# checks below refuse any other name before OUT is used)
+OUT = f"results/{config['plan']}"
 DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
 # the tables a reviewer brought: studies.tsv always (its absence is reported by the checks), the outcome tables
 # whose file exists; an analysis that needs an absent table is refused by the checks (data_problems)
@@ -140,7 +148,7 @@ else:
             pass
 
 # the per-study estimate tables made: those of the outcome tables an analysis reads, and of every other outcome
-# table with rows (listed in results/tables/studies.tsv); a header-only table no analysis reads gets no job
+# table with rows (listed in results/<plan>/tables/studies.tsv); a header-only table no analysis reads gets no job
 ESTIMATE_TABLES = [table for table in ESTIMATE_MEASURES if table in PRESENT and (
     has_rows(PRESENT[table]) or any(table in spec.tables for spec in SPECS.values()))]
 
@@ -167,17 +175,17 @@ wildcard_constraints:
 
 def estimates_for(wildcards):
     """The per-study estimate tables an analysis pools (two for a ratio of medians: survival and the HR arm links)."""
-    return [f"results/tables/{table}_estimates.tsv" for table in SPECS[wildcards.analysis].tables]
+    return [f"{OUT}/tables/{table}_estimates.tsv" for table in SPECS[wildcards.analysis].tables]
 
 
 def forest_plots(ext):
-    return expand("results/figures/forest_{analysis}.{ext}", analysis=ANALYSES, ext=ext)
+    return expand(f"{OUT}/figures/forest_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=ext)
 
 
 def sensitivity_tables(analysis):
     """kind -> path of the sensitivity tables of one analysis (subgroups.tsv when it has a subgroup, and the
     kinds of its `sensitivity:` list)."""
-    return {kind: f"results/analyses/{analysis}/{kind}.tsv" for kind in SENSITIVITY[analysis]}
+    return {kind: f"{OUT}/analyses/{analysis}/{kind}.tsv" for kind in SENSITIVITY[analysis]}
 
 
 def all_sensitivity_tables():
@@ -186,8 +194,8 @@ def all_sensitivity_tables():
 
 def multiverse_tables(analysis):
     """The multiverse table and its summary (analyses with a `multiverse:` block)."""
-    return {"multiverse": f"results/multiverse/{analysis}.tsv",
-            "multiverse_summary": f"results/multiverse/{analysis}_summary.tsv"}
+    return {"multiverse": f"{OUT}/multiverse/{analysis}.tsv",
+            "multiverse_summary": f"{OUT}/multiverse/{analysis}_summary.tsv"}
 
 
 def all_multiverse_tables():
@@ -195,15 +203,15 @@ def all_multiverse_tables():
 
 
 def spec_curves(ext):
-    return expand("results/figures/spec_curve_{analysis}.{ext}", analysis=MULTIVERSES, ext=ext)
+    return expand(f"{OUT}/figures/spec_curve_{{analysis}}.{{ext}}", analysis=MULTIVERSES, ext=ext)
 
 
 def table_targets():
     """Every table (no figures, no report): `snakemake tables`."""
     return [
-        "results/tables/studies.tsv",
-        "results/tables/audit.tsv",
-        "results/tables/pooled.tsv",
+        f"{OUT}/tables/studies.tsv",
+        f"{OUT}/tables/audit.tsv",
+        f"{OUT}/tables/pooled.tsv",
         *all_sensitivity_tables(),
         *all_multiverse_tables(),
     ]
@@ -214,7 +222,7 @@ def all_targets():
         *table_targets(),
         *forest_plots(["svg", "pdf", "png"]),
         *spec_curves(["svg", "pdf", "png"]),
-        "results/report.html",
+        f"{OUT}/report.html",
     ]
 
 
@@ -249,7 +257,7 @@ def multiverse_params(name):
 
 def batch_layout(name):
     """kind -> path of every table the pooling, sensitivity and multiverse jobs of one analysis write."""
-    layout = {"studies": f"results/analyses/{name}/studies.tsv", "pooled": f"results/analyses/{name}/pooled.tsv"}
+    layout = {"studies": f"{OUT}/analyses/{name}/studies.tsv", "pooled": f"{OUT}/analyses/{name}/pooled.tsv"}
     layout.update(sensitivity_tables(name))
     if name in MULTIVERSES:
         layout.update(multiverse_tables(name))
@@ -270,4 +278,4 @@ def batch_digest(members):
 
 def batch_estimates(members):
     tables = sorted({table for name in members for table in SPECS[name].tables})
-    return {table: f"results/tables/{table}_estimates.tsv" for table in tables}
+    return {table: f"{OUT}/tables/{table}_estimates.tsv" for table in tables}

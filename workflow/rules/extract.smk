@@ -1,4 +1,5 @@
-# Per-study estimates (one table per extraction table) and the extraction audit.
+# Per-study estimates (one table per extraction table), the table of every study (results/<plan>/tables/
+# studies.tsv) and the extraction audit.
 
 
 rule estimates:
@@ -9,12 +10,11 @@ rule estimates:
         schemas=lambda wildcards: [table_schema("studies"), table_schema(wildcards.table)],
         vocabulary=VOCABULARY,
     output:
-        "results/tables/{table}_estimates.tsv",
+        f"{OUT}/tables/{{table}}_estimates.tsv",
     params:
         engine=engine_code("analysis", "stats"),
-        level=config["level"],
     log:
-        "results/logs/estimates_{table}.log",
+        f"{OUT}/logs/estimates_{{table}}.log",
     group:
         "extract"
     conda:
@@ -25,19 +25,22 @@ rule estimates:
 
 rule studies_table:
     input:
-        expand("results/tables/{table}_estimates.tsv", table=ESTIMATE_TABLES),
+        expand(f"{OUT}/tables/{{table}}_estimates.tsv", table=ESTIMATE_TABLES),
     output:
-        "results/tables/studies.tsv",
+        f"{OUT}/tables/studies.tsv",
     params:
         engine=engine_code("analysis", "stats"),
+        # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
+        # study_level reruns this table and what shows it (workbook, report), no analysis
+        level=config["study_level"],
     log:
-        "results/logs/studies_table.log",
+        f"{OUT}/logs/studies_table.log",
     group:
         "extract"
     conda:
         "../envs/metapool.yaml"
     script:
-        "../scripts/concat_tables.py"
+        "../scripts/studies_table.py"
 
 
 rule audit:
@@ -45,11 +48,11 @@ rule audit:
         # no response table: an audit with no rows
         response=[PRESENT["response"]] if "response" in PRESENT else [],
     output:
-        "results/tables/audit.tsv",
+        f"{OUT}/tables/audit.tsv",
     params:
         engine=engine_code("analysis", "stats"),
     log:
-        "results/logs/audit.log",
+        f"{OUT}/logs/audit.log",
     group:
         "extract"
     conda:

@@ -2,7 +2,7 @@
 # plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error, around
 # an overall estimate: not for overall: false), the
 # leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
-# with results/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
+# with results/<plan>/analyses/<analysis>/flow.tsv, its counts). The SVGs are marked for `snakemake --report`.
 
 # analyses with per-study standard errors (not the median of medians) and an overall estimate
 FUNNELS = [name for name, spec in SPECS.items() if spec.funnel]
@@ -11,21 +11,21 @@ LOO_PLOTS = [name for name in ANALYSES if "leave_one_out" in SENSITIVITY[name]]
 
 rule forest:
     input:
-        studies="results/analyses/{analysis}/studies.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
         svg=report(
-            "results/figures/forest_{analysis}.svg",
+            f"{OUT}/figures/forest_{{analysis}}.svg",
             caption="../report/forest.rst",
             category="Forest plots",
             labels={"analysis": "{analysis}", "figure": "forest plot"},
         ),
-        pdf="results/figures/forest_{analysis}.pdf",
-        png="results/figures/forest_{analysis}.png",
+        pdf=f"{OUT}/figures/forest_{{analysis}}.pdf",
+        png=f"{OUT}/figures/forest_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
     log:
-        "results/logs/forest_{analysis}.log",
+        f"{OUT}/logs/forest_{{analysis}}.log",
     group:
         "analysis"
     conda:
@@ -36,22 +36,22 @@ rule forest:
 
 rule funnel:
     input:
-        studies="results/analyses/{analysis}/studies.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
         svg=report(
-            "results/figures/funnel_{analysis}.svg",
+            f"{OUT}/figures/funnel_{{analysis}}.svg",
             caption="../report/funnel.rst",
             category="Funnel plots",
             labels={"analysis": "{analysis}", "figure": "funnel plot"},
         ),
-        pdf="results/figures/funnel_{analysis}.pdf",
-        png="results/figures/funnel_{analysis}.png",
+        pdf=f"{OUT}/figures/funnel_{{analysis}}.pdf",
+        png=f"{OUT}/figures/funnel_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
-        "results/logs/funnel_{analysis}.log",
+        f"{OUT}/logs/funnel_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(FUNNELS),
     group:
@@ -64,21 +64,21 @@ rule funnel:
 
 rule leave_one_out_plot:
     input:
-        leave_one_out="results/analyses/{analysis}/leave_one_out.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        leave_one_out=f"{OUT}/analyses/{{analysis}}/leave_one_out.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
         svg=report(
-            "results/figures/loo_{analysis}.svg",
+            f"{OUT}/figures/loo_{{analysis}}.svg",
             caption="../report/loo.rst",
             category="Leave-one-out plots",
             labels={"analysis": "{analysis}", "figure": "leave-one-out plot"},
         ),
-        pdf="results/figures/loo_{analysis}.pdf",
-        png="results/figures/loo_{analysis}.png",
+        pdf=f"{OUT}/figures/loo_{{analysis}}.pdf",
+        png=f"{OUT}/figures/loo_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
     log:
-        "results/logs/loo_{analysis}.log",
+        f"{OUT}/logs/loo_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(LOO_PLOTS),
     group:
@@ -92,23 +92,23 @@ rule leave_one_out_plot:
 rule flow:
     input:
         estimates=estimates_for,
-        studies="results/analyses/{analysis}/studies.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
-        table="results/analyses/{analysis}/flow.tsv",
+        table=f"{OUT}/analyses/{{analysis}}/flow.tsv",
         svg=report(
-            "results/figures/flow_{analysis}.svg",
+            f"{OUT}/figures/flow_{{analysis}}.svg",
             caption="../report/flow.rst",
             category="Study flow",
             labels={"analysis": "{analysis}", "figure": "study flow"},
         ),
-        pdf="results/figures/flow_{analysis}.pdf",
-        png="results/figures/flow_{analysis}.png",
+        pdf=f"{OUT}/figures/flow_{{analysis}}.pdf",
+        png=f"{OUT}/figures/flow_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
-        "results/logs/flow_{analysis}.log",
+        f"{OUT}/logs/flow_{{analysis}}.log",
     group:
         "analysis"
     conda:

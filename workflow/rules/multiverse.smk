@@ -1,5 +1,5 @@
 # The multiverse of each analysis with a `multiverse:` block: every specification pooled in one vectorised
-# call (results/multiverse/<analysis>.tsv and <analysis>_summary.tsv), and its specification curve (which marks
+# call (results/<plan>/multiverse/<analysis>.tsv and <analysis>_summary.tsv), and its specification curve (which marks
 # the analysis as configured, from its pooled.tsv).
 
 
@@ -7,13 +7,13 @@ rule multiverse:
     input:
         estimates=estimates_for,
     output:
-        table="results/multiverse/{analysis}.tsv",
-        summary="results/multiverse/{analysis}_summary.tsv",
+        table=f"{OUT}/multiverse/{{analysis}}.tsv",
+        summary=f"{OUT}/multiverse/{{analysis}}_summary.tsv",
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: multiverse_params(wildcards.analysis),
     log:
-        "results/logs/multiverse_{analysis}.log",
+        f"{OUT}/logs/multiverse_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(MULTIVERSES),
     group:
@@ -26,15 +26,15 @@ rule multiverse:
 
 rule spec_curve:
     input:
-        table="results/multiverse/{analysis}.tsv",
-        summary="results/multiverse/{analysis}_summary.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        table=f"{OUT}/multiverse/{{analysis}}.tsv",
+        summary=f"{OUT}/multiverse/{{analysis}}_summary.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
-        multiext("results/figures/spec_curve_{analysis}", ".svg", ".pdf", ".png"),
+        multiext(f"{OUT}/figures/spec_curve_{{analysis}}", ".svg", ".pdf", ".png"),
     params:
         engine=engine_code("figures", "analysis", "stats"),
     log:
-        "results/logs/spec_curve_{analysis}.log",
+        f"{OUT}/logs/spec_curve_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(MULTIVERSES),
     group:

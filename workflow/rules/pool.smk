@@ -5,13 +5,13 @@ rule pool:
     input:
         estimates=estimates_for,
     output:
-        studies="results/analyses/{analysis}/studies.tsv",
-        pooled="results/analyses/{analysis}/pooled.tsv",
+        studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
+        pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
-        "results/logs/pool_{analysis}.log",
+        f"{OUT}/logs/pool_{{analysis}}.log",
     group:
         "analysis"
     conda:
@@ -22,13 +22,13 @@ rule pool:
 
 rule pooled_table:
     input:
-        expand("results/analyses/{analysis}/pooled.tsv", analysis=ANALYSES),
+        expand(f"{OUT}/analyses/{{analysis}}/pooled.tsv", analysis=ANALYSES),
     output:
-        "results/tables/pooled.tsv",
+        f"{OUT}/tables/pooled.tsv",
     params:
         engine=engine_code("analysis", "stats"),
     log:
-        "results/logs/pooled_table.log",
+        f"{OUT}/logs/pooled_table.log",
     group:
         "summary"
     conda:

@@ -1,4 +1,4 @@
-# Sensitivity tables of each analysis, one job per analysis: results/analyses/<analysis>/ subgroups.tsv (when
+# Sensitivity tables of each analysis, one job per analysis: results/<plan>/analyses/<analysis>/ subgroups.tsv (when
 # the analysis has a subgroup), leave_one_out.tsv, influence.tsv, cumulative.tsv, small_study.tsv (those its
 # `sensitivity:` list names). Analyses with the same set of tables share a rule (its outputs are fixed). The job
 # checks that it refits the studies of the analysis's pooled.tsv (which also keeps it in the analysis's group).
@@ -11,14 +11,14 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             sensitivity_rule_name(_kinds)
         input:
             estimates=estimates_for,
-            pooled="results/analyses/{analysis}/pooled.tsv",
+            pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
         output:
-            **{kind: f"results/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
+            **{kind: f"{OUT}/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
         params:
             engine=engine_code("analysis", "stats"),
             spec=lambda wildcards: ANALYSES[wildcards.analysis],
         log:
-            "results/logs/sensitivity_{analysis}.log",
+            f"{OUT}/logs/sensitivity_{{analysis}}.log",
         wildcard_constraints:
             analysis=one_of(_members),
         group:

@@ -60,8 +60,8 @@ from ..vocabulary import (
 
 __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
-    "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices", "specification_spec",
-    "choice_label", "batches",
+    "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices",
+    "specification_spec", "choice_label", "batches", "typed_overrides", "RENAMED_KEYS",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -103,6 +103,53 @@ def fill_defaults(config: dict, schema: dict | None = None) -> dict:
         if key not in out and "default" in prop:
             out[key] = copy.deepcopy(prop["default"])
     return out
+
+
+def typed_overrides(entries) -> dict:
+    """The nested values of Snakemake's ``--config KEY=VALUE`` entries, read as YAML.
+
+    Snakemake parses a ``VALUE`` that is no number or boolean with YAML's
+    ``BaseLoader``, which keeps every scalar as text: ``--config 'defaults={level:
+    0.9}'`` gives ``{'defaults': {'level': '0.9'}}``, which the schema refuses
+    (``expected a number, got '0.9'``). This reads each mapping or list value
+    again with YAML's safe loader (``0.9`` a number, ``true`` a boolean, ``'1'``
+    quoted text), so that merging the result into the config (Snakemake's
+    ``update_config``, as the workflow does) gives the values their YAML types,
+    as in a config file.
+
+    Parameters
+    ----------
+    entries : sequence of str or None
+        The ``KEY=VALUE`` texts given to ``--config`` (``workflow.config_settings.config_args``).
+
+    Returns
+    -------
+    dict
+        ``KEY -> value`` of the entries whose value is a YAML mapping or list; scalars are left to Snakemake.
+    """
+    import yaml
+
+    out: dict = {}
+    for entry in entries or ():
+        key, sep, text = str(entry).partition("=")
+        if not sep:
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # Snakemake kept it as text; the schema says what is wrong with it
+        if isinstance(value, (dict, list)):
+            out[key.strip()] = value
+    return out
+
+
+# top-level keys that were renamed: the key -> what to write instead (check_config refuses the old key)
+RENAMED_KEYS = {
+    "level": "the top-level 'level' was ambiguous and is no longer read: set 'study_level' for the exact "
+             "per-study CIs of results/<plan>/tables/studies.tsv, and 'defaults: {level: ...}' (or an analysis's "
+             "'level') for the pooled CIs and the per-study CIs of each analysis "
+             "(--config study_level=0.9 or --config 'defaults={level: 0.9}')",
+}
 
 
 def _where(path) -> str:
@@ -181,6 +228,9 @@ def _error_messages(error, root: dict) -> list[str]:
         same_type = [e for e in error.context if e.validator != "type"]
         best = min(same_type or error.context, key=lambda e: -len(e.absolute_path))
         return _error_messages(best, root)
+    if kind == "pattern" and list(error.absolute_path) == ["plan"]:
+        return [f"{where} plan name {_fmt(instance)} must start with a letter and contain only letters, digits, "
+                "underscores and hyphens (at most 64 characters): it names the folder results/<plan>/"]
     if kind == "pattern":
         return [f"{where} {_fmt(instance)} does not match the pattern {value}"]
     return [f"{where} {error.message}"]
@@ -192,7 +242,9 @@ def schema_problems(config: Mapping, schema: dict | None = None) -> list[str]:
 
     schema = schema or load_schema()
     validator = jsonschema.Draft202012Validator(schema)
-    problems: list[str] = []
+    # a renamed key: what to write instead (not "unknown key")
+    problems: list[str] = [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
+    config = {key: value for key, value in config.items() if key not in RENAMED_KEYS}
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors:
         for message in _error_messages(error, schema):
@@ -225,7 +277,7 @@ def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
 
 
 def choice_label(option) -> str:
-    """The text of a multiverse option in results/multiverse/<analysis>.tsv (a list joined by '+')."""
+    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+')."""
     if isinstance(option, (list, tuple)):
         return "+".join(str(o) for o in option)
     return str(option)
@@ -271,7 +323,7 @@ def _narrow(filters: dict, column: str, option) -> None:
 def specification_spec(spec: AnalysisSpec, choice: Mapping) -> AnalysisSpec:
     """The single analysis one multiverse specification is: the analysis with its filters narrowed by the
     inclusion choices and its report policy and model replaced (``run_analysis`` of this spec gives the
-    specification's row of results/multiverse/<analysis>.tsv)."""
+    specification's row of results/<plan>/multiverse/<analysis>.tsv)."""
     filters = dict(spec.filters)
     _narrow(filters, "assessor", choice["assessor"])
     _narrow(filters, "design", choice["design"])

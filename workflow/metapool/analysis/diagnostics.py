@@ -4,7 +4,7 @@ meta-regression on its moderators (:func:`moderator_frame`).
 Each table is computed from :func:`metapool.analysis.run.prepare_analysis`, so it
 refits exactly the studies, effect sizes and model of the analysis (method, CI
 method, Hartung-Knapp ad hoc correction, level, prediction interval), and is
-written as ``results/analyses/<analysis>/<kind>.tsv``:
+written as ``results/<plan>/analyses/<analysis>/<kind>.tsv``:
 
 * ``leave_one_out`` -- the model refitted without each pooled study in turn
   (metafor ``leave1out``; Viechtbauer & Cheung, Res Synth Methods
@@ -59,7 +59,7 @@ INFLUENCE_COLUMNS = ["analysis", "study_id", "label", "rstudent", "dffits", "coo
 SMALL_STUDY_COLUMNS = ["analysis", "test", "k", "statistic", "df", "pvalue", "k0", "side", "estimate", "ci_lower",
                        "ci_upper", "method", "reason"]
 SMALL_STUDY_TESTS = ("egger", "begg", "trim_and_fill")
-# results/analyses/<analysis>/moderators.tsv: one row per coefficient of the meta-regression (moderator_frame)
+# results/<plan>/analyses/<analysis>/moderators.tsv: one row per coefficient of the meta-regression (moderator_frame)
 MODERATOR_COLUMNS = ["analysis", "moderators", "scale", "term", "k", "estimate", "se", "statistic", "test", "df",
                      "pvalue", "ci_lower", "ci_upper", "qm", "qm_df1", "qm_df2", "qm_pvalue", "qe", "qe_df",
                      "qe_pvalue", "tau2", "i2", "r2", "method", "ci_method", "notes", "reason"]
@@ -263,7 +263,7 @@ def small_study_frame(data: AnalysisData) -> pd.DataFrame:
 
 
 def moderator_frame(data: AnalysisData) -> pd.DataFrame:
-    """``results/analyses/<analysis>/moderators.tsv``: the mixed-effects meta-regression of the analysis's pooled
+    """``results/<plan>/analyses/<analysis>/moderators.tsv``: the mixed-effects meta-regression of the analysis's pooled
     studies on its ``moderators`` (metafor ``rma(yi, vi, mods = ~ ...)``), one row per coefficient.
 
     The model is :func:`metapool.stats.moderators.meta_regression` with the analysis's method, CI (z, or the

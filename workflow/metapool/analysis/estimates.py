@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..stats.effects import clopper_pearson
-from ..vocabulary import EXTRACTION_TABLES
 from ..stats.survival import hr_ci_asymmetry, hr_ci_not_centred, printed_decimals
-from ..vocabulary import TIME_UNIT_TEXT, TIME_UNITS
+from ..vocabulary import EXTRACTION_TABLES, TIME_UNIT_TEXT, TIME_UNITS
 
 __all__ = ["ESTIMATE_COLUMNS", "STUDY_COLUMNS", "TEXT_COLUMNS", "extra_estimate_columns", "response_estimates",
-           "survival_estimates", "hr_estimates"]
+           "survival_estimates", "hr_estimates", "exact_cis"]
 
 STUDY_COLUMNS = [
     "study_id", "trial", "cohort", "arm", "drug", "setting", "design", "phase", "arm_role",
@@ -62,24 +61,57 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     return df[ESTIMATE_COLUMNS + extras].sort_values(["outcome", "setting", "study_id", "assessor"], kind="mergesort").reset_index(drop=True)
 
 
-def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Proportions ``responders / evaluable`` with exact Clopper-Pearson CIs at ``level``.
+def exact_cis(frame: pd.DataFrame, level: float) -> pd.DataFrame:
+    """A copy of ``frame`` whose proportion rows with counts carry exact CIs at ``level``.
+
+    The Clopper-Pearson interval of ``events`` out of ``n`` (Clopper and Pearson
+    1934; :func:`metapool.stats.effects.clopper_pearson`) in ``ci_lower`` and
+    ``ci_upper``, and ``level`` in ``ci_level``, for every row whose ``measure``
+    is ``proportion`` and that has both counts; other rows are unchanged. The
+    CIs are computed where their level is known: ``results/<plan>/tables/studies.tsv``
+    at the config's ``study_level``, each analysis's ``studies.tsv`` at the
+    analysis's ``level``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows of ``ESTIMATE_COLUMNS`` (at least ``measure``, ``events``, ``n`` and the three CI columns).
+    level : float
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The copy, same rows and columns.
+    """
+    out = frame.copy()
+    rows = (out["measure"] == "proportion").to_numpy(bool) & out["events"].notna().to_numpy() \
+        & out["n"].notna().to_numpy()
+    if rows.any():
+        for col in ("ci_lower", "ci_upper", "ci_level"):
+            out[col] = out[col].astype("float64")
+        lo, hi = clopper_pearson(out.loc[rows, "events"].to_numpy(float), out.loc[rows, "n"].to_numpy(float), level)
+        out.loc[rows, "ci_lower"] = lo
+        out.loc[rows, "ci_upper"] = hi
+        out.loc[rows, "ci_level"] = level
+    return out
+
+
+def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: float | None = 0.95) -> pd.DataFrame:
+    """Proportions ``responders / evaluable``, with exact Clopper-Pearson CIs at ``level`` (:func:`exact_cis`).
 
     A report printing one estimate at two CI levels has two rows in
     ``response.tsv``; it gives one row here. Rows without counts keep the
-    printed percentage in ``note``.
+    printed percentage in ``note``. ``level=None`` leaves the CIs empty: the
+    workflow's per-study estimate tables carry none, so that changing a level
+    reruns only the tables at that level (``study_level``: ``studies.tsv``;
+    an analysis's ``level``: that analysis).
     """
     resp = response.drop_duplicates(["study_id", "outcome", "assessor"], keep="first")
     df = _join(studies, resp)
     has_counts = df["responders"].notna() & df["evaluable"].notna()
     events = df["responders"].astype("float64")
     total = df["evaluable"].astype("float64")
-    lower = np.full(len(df), np.nan)
-    upper = np.full(len(df), np.nan)
-    if has_counts.any():
-        lo, hi = clopper_pearson(events[has_counts].to_numpy(), total[has_counts].to_numpy(), level)
-        lower[has_counts.to_numpy()] = lo
-        upper[has_counts.to_numpy()] = hi
     note = [  # a list, not numpy string arithmetic: an empty table (header only) has no dtype to add
         "" if counted else ("evaluable patients not reported" if pd.isna(evaluable) else "responders not reported")
         + (f" ({pct:g}% printed)" if pd.notna(pct) else "")
@@ -91,12 +123,13 @@ def response_estimates(studies: pd.DataFrame, response: pd.DataFrame, level: flo
         n=df["evaluable"],
         events=df["responders"],
         estimate=np.where(has_counts, events / total, np.nan),
-        ci_lower=lower,
-        ci_upper=upper,
-        ci_level=np.where(has_counts, level, np.nan),
+        ci_lower=np.nan,
+        ci_upper=np.nan,
+        ci_level=np.nan,
         note=note,
     )
-    return _finish(out)
+    out = _finish(out)
+    return exact_cis(out, level) if level is not None else out
 
 
 def survival_estimates(studies: pd.DataFrame, survival: pd.DataFrame) -> pd.DataFrame:

@@ -96,7 +96,7 @@ def study_flow(estimates: pd.DataFrame, analysis_studies: pd.DataFrame, spec: An
     """Count the reports at each step of one analysis.
 
     ``estimates`` holds the per-study estimates with the study columns
-    (``results/tables/<table>_estimates.tsv``), ``analysis_studies`` the analysis's
+    (``results/<plan>/tables/<table>_estimates.tsv``), ``analysis_studies`` the analysis's
     ``studies.tsv`` (status ``pooled``, ``not_pooled`` or ``set_aside`` with
     the reason), ``spec`` the analysis; the rows of its outcome and what
     excludes them are those of :func:`metapool.analysis.selection.candidates`.

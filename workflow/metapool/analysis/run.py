@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import AnalysisSpec
-from ..stats.effects import clopper_pearson, ilogit, z_crit
+from ..stats.effects import ilogit, z_crit
 from ..stats.glmm import glmm_proportions
 from ..stats.medians import median_of_medians, weighted_median_of_medians
 from ..stats.moderators import q_between, subgroup_analysis
@@ -62,7 +62,7 @@ from ..stats.survival import (
     ratio_of_medians_effects,
 )
 from ..vocabulary import MEDIAN_METHOD_FACTS, outcome
-from .estimates import extra_estimate_columns
+from .estimates import exact_cis, extra_estimate_columns
 from .selection import (AnalysisError, analysis_records, candidates, no_study_matches, select_reports,
                         study_labels)
 
@@ -82,7 +82,7 @@ SUBGROUP_COLUMNS = [
     "subgroup", "subgroup_k", "subgroup_estimate", "subgroup_ci_lower", "subgroup_ci_upper", "subgroup_tau2",
     "subgroup_i2",
 ]
-# results/analyses/<analysis>/subgroups.tsv: one row per subgroup (value of the subgroup column)
+# results/<plan>/analyses/<analysis>/subgroups.tsv: one row per subgroup (value of the subgroup column)
 SUBGROUP_TABLE_COLUMNS = [
     "analysis", "subgroup", "group", "k", "participants", "estimate", "ci_lower", "ci_upper", "pi_lower",
     "pi_upper", "tau2", "i2", "q", "q_pvalue", "beta", "se", "q_between", "df_between", "q_between_pvalue",
@@ -330,11 +330,9 @@ def prepare_analysis(estimates: pd.DataFrame, spec: AnalysisSpec, *, keep_all_re
     selected["total"] = np.nan
     if measure == "proportion":
         selected["total"] = selected["n"]
+        selected = exact_cis(selected, level)  # every report with counts, at the analysis's level
         if len(inc):
             ev, tot = inc["events"].to_numpy(float), inc["n"].to_numpy(float)
-            lo, hi = clopper_pearson(ev, tot, level)
-            selected.loc[inc.index, ["ci_lower", "ci_upper"]] = np.column_stack([lo, hi])
-            selected.loc[inc.index, "ci_level"] = level
             yi[inc.index], vi[inc.index] = proportion_effects(ev, tot, "logit" if spec.glmm else spec.transform)
     elif measure == "ratio_of_medians":
         selected, extra = _ratio_effects(selected, comp, inc_mask, yi, vi, level)
@@ -482,7 +480,7 @@ def _subgroup_columns(data: AnalysisData, results: dict) -> dict:
 
 
 def subgroup_frame(data: AnalysisData) -> pd.DataFrame:
-    """``results/analyses/<analysis>/subgroups.tsv``: one row per subgroup (``SUBGROUP_TABLE_COLUMNS``)."""
+    """``results/<plan>/analyses/<analysis>/subgroups.tsv``: one row per subgroup (``SUBGROUP_TABLE_COLUMNS``)."""
     results, test, notes = subgroup_results(data)
     rows = []
     for g, r in results.items():

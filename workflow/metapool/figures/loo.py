@@ -7,7 +7,7 @@ whose omission moves the estimate outside the full CI stands out
 (metafor ``leave1out``; Viechtbauer & Cheung, Res Synth Methods 2010;1:112-125).
 Rows whose refit failed show the reason instead.
 
-Drawn from ``results/analyses/<analysis>/leave_one_out.tsv`` and the
+Drawn from ``results/<plan>/analyses/<analysis>/leave_one_out.tsv`` and the
 analysis's ``pooled.tsv``; only matplotlib's object API; saved with
 :func:`metapool.figures.forest.save_figure` (deterministic bytes).
 """

@@ -76,7 +76,7 @@ def _fmt(value: float, measure: str) -> str:
 
 def spec_curve_figure(table: pd.DataFrame, summary: pd.DataFrame, *, title: str = "",
                       reference: float | None = None) -> Figure:
-    """Draw the specification curve of ``results/multiverse/<analysis>.tsv`` (``table``) with its summary row;
+    """Draw the specification curve of ``results/<plan>/multiverse/<analysis>.tsv`` (``table``) with its summary row;
     ``reference``: the analysis's own pooled estimate (as configured), drawn as a solid grey line."""
     s = summary.iloc[0]
     measure = str(s["measure"])

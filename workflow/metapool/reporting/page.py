@@ -73,14 +73,14 @@ _FIGURES = {"forest": "forest", "funnel": "funnel", "loo": "loo", "flow_figure":
 
 def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[str, dict[str, str]]:
     """Per analysis, kind -> path of every file of a finished run that the report shows, found next to its
-    ``results/analyses/<analysis>/studies.tsv`` and the folder of the forest plots (files that exist only).
+    ``results/<plan>/analyses/<analysis>/studies.tsv`` and the folder of the forest plots (files that exist only).
 
     Parameters
     ----------
     analysis_tables : sequence of path
         The ``studies.tsv`` of each analysis.
     figures : sequence of path
-        Files in the folder of the figures (default: ``results/figures`` next to ``results/analyses``).
+        Files in the folder of the figures (default: ``figures`` next to ``analyses`` in ``results/<plan>/``).
 
     Returns
     -------
@@ -195,7 +195,7 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         section["subgroups"] = [{**r, "reports": reports.get(r["group"])} for r in records(sub)]
     else:
         section["subgroups"] = _subgroup_rows(st)
-    # meta-regression on the analysis's moderators (results/analyses/<analysis>/moderators.tsv)
+    # meta-regression on the analysis's moderators (results/<plan>/analyses/<analysis>/moderators.tsv)
     section["moderators"] = records(read_result(files["moderators"])) if "moderators" in files else []
     # sensitivity tables: rows, or why there are none
     sens = {}
@@ -246,7 +246,7 @@ def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     pooled : pandas.DataFrame
-        ``results/tables/pooled.tsv`` (one row per analysis, in config order; ``question`` '' when not set).
+        ``results/<plan>/tables/pooled.tsv`` (one row per analysis, in config order; ``question`` '' when not set).
 
     Returns
     -------
@@ -263,7 +263,7 @@ def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
 
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
                  figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None) -> None:
-    """Render ``results/report.html`` from the run's tables and figures.
+    """Render ``results/<plan>/report.html`` from the run's tables and figures.
 
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
     ``pooled``, ``flow``, ``subgroups``, ``leave_one_out``, ``influence``,
@@ -284,7 +284,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     data : sequence of path
         The extraction tables, listed with their checksums.
     studies, audit, pooled : str or os.PathLike
-        ``results/tables/studies.tsv``, ``audit.tsv`` and ``pooled.tsv``.
+        ``results/<plan>/tables/studies.tsv``, ``audit.tsv`` and ``pooled.tsv`` (the report names the paths
+        of ``pooled`` and ``workbook`` as given).
     output : str or os.PathLike
         The HTML file, written atomically.
     analysis_tables, figures : sequence of path
@@ -337,7 +338,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         methods=synthesis_methods(analyses, versions),
         references=REFERENCES,
         inputs=[{"path": str(p), "sha256": sha256(p)} for p in data],
-        workbook={"path": "tables/" + Path(workbook).name, "sha256": sha256(workbook)} if workbook else None,
+        pooled_path=Path(pooled).as_posix(),
+        workbook={"path": Path(workbook).as_posix(), "sha256": sha256(workbook)} if workbook else None,
         versions=versions,
         commit=git_commit(),
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100),

@@ -10,7 +10,7 @@ from .words import is_missing
 
 __all__ = ["RESULT_TEXT_COLUMNS", "read_result", "records"]
 
-# text columns of the tables under results/analyses/ and results/multiverse/ (read as text even when empty)
+# text columns of the tables under results/<plan>/analyses/ and results/<plan>/multiverse/ (read as text even when empty)
 RESULT_TEXT_COLUMNS = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup", "group", "test", "side",
                                       "method", "notes", "title", "stage", "specification", "study_ids"]
 
@@ -21,8 +21,8 @@ def read_result(path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or os.PathLike
-        A table written by the workflow (``results/analyses/<analysis>/*.tsv``, ``results/multiverse/*.tsv``,
-        ``results/tables/*.tsv``).
+        A table written by the workflow (``results/<plan>/analyses/<analysis>/*.tsv``, ``results/<plan>/multiverse/*.tsv``,
+        ``results/<plan>/tables/*.tsv``).
 
     Returns
     -------
