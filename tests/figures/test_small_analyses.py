@@ -97,6 +97,7 @@ def test_two_studies_are_pooled_with_the_t_test_of_hartung_knapp(tmp_path):
     test_line = f"Test for overall effect: t = {numbers['zval']:.2f}, df = 1 (P = {numbers['pval']:.2f})"
     assert test_line in drawn
     assert "One study: its estimate is shown, nothing is pooled" not in drawn
+    assert "103/166" in drawn  # the total row: total events / total participants
 
 
 def test_one_study_subgroup_is_drawn_as_a_study(tmp_path):
@@ -106,6 +107,7 @@ def test_one_study_subgroup_is_drawn_as_a_study(tmp_path):
     drawn = svg_texts(fig, tmp_path)
     assert all(label in drawn for label in studies["label"])
     assert "Subtotal crizotinib (k = 2)" in drawn and not any(t.startswith("Subtotal alectinib") for t in drawn)
+    assert "92/170" in drawn  # the two-study subgroup's total events / participants
     assert drawn.count(ONE_STUDY_SUBGROUP) == 1
     assert len(diamonds(fig)) == 1  # the two-study subgroup's subtotal only; no overall estimate
     hets = [t for t in drawn if t.startswith("Heterogeneity")]

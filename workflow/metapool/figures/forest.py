@@ -388,7 +388,9 @@ def forest_plot(
         ``k``, ``tau2``, ``i2`` (percent), ``q``, ``df``, ``q_pvalue`` and the test for the overall effect
         ``zval``, ``ddf`` (t only), ``pval`` (:data:`metapool.stats.results.TEST_FIELDS`). With ``k`` = 1
         nothing was pooled: no diamond, prediction interval or heterogeneity line is drawn, only the
-        ``single`` text and the test for the overall effect (the study's own Wald test).
+        ``single`` text and the test for the overall effect (the study's own Wald test). An optional
+        ``detail`` (text) is the pooled row's entry in the detail column: the total row, e.g. total events
+        / total participants ``"411/512"`` for proportions, as RevMan's "Total events".
     measure
         ``"proportion"`` (0-1, drawn in percent), ``"median"`` (months) or
         ``"hr"`` (hazard ratio, log axis).
@@ -479,6 +481,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             note_texts.append(note)
     pooled_label = _pooled_label(model_label)
     diamond = pool is not None and not one_study
+    pooled_detail = _str(pooled.get("detail")) if diamond else ""
     if diamond:
         pooled_est_text = format_interval(p_est, p_lo, p_hi, dec, widths)
         pi_text = _format_range(pi_lo, pi_hi, dec, widths[1:])
@@ -505,7 +508,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
         meas.width(pooled_label, fp_bold) if diamond else 0.0,
         meas.width("Prediction interval", fp_body) if diamond else 0.0,
     ])
-    w_detail = max([meas.width(s, fp_body) for s in df["detail"]] + [meas.width(detail_header, fp_bold)]) if has_detail else 0.0
+    w_detail = max([meas.width(s, fp_body) for s in df["detail"]] + [meas.width(detail_header, fp_bold),
+                                                                     meas.width(pooled_detail, fp_bold)]
+                   ) if has_detail else 0.0
     w_est = max([meas.width(s, fp_body) for s in est_texts] + [meas.width(est_header, fp_bold)] + (
         [meas.width(pooled_est_text, fp_bold), meas.width(pi_text, fp_body)] if diamond else []))
     w_wnum = max([meas.width(s, fp_body) for s in weight_texts] + [
@@ -638,6 +643,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             continue
         if df["kind"][i] == "subtotal":
             text(x_study, y, left_labels[i], fp=font_properties(FS, style="italic"))
+            if has_detail and df["detail"][i]:
+                text(x_detail + (w_detail if measure == "proportion" else 0.0), y, df["detail"][i],
+                     ha="right" if measure == "proportion" else "left", fp=font_properties(FS, style="italic"))
             text(x_est, y, est_texts[i], ha="right", fp=font_properties(FS, style="italic"))
             e, d_lo, d_hi = est[i], lo[i], hi[i]
             if _finite(e) and xlim[0] <= e <= xlim[1]:
@@ -682,6 +690,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
         text(x_study, y_pool, single, fp=font_properties(FS, style="italic"), color=NOTE)
     if diamond:
         text(x_study, y_pool, pooled_label, fp=fp_bold)
+        if has_detail and pooled_detail:
+            text(x_detail + (w_detail if measure == "proportion" else 0.0), y_pool, pooled_detail,
+                 ha="right" if measure == "proportion" else "left", fp=fp_bold)
         text(x_est, y_pool, pooled_est_text, ha="right", fp=fp_bold)
         text(x_weight, y_pool, "100.0%", ha="right", fp=fp_bold)
         d_lo = p_lo if _finite(p_lo) else p_est

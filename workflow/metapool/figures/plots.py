@@ -20,7 +20,7 @@ from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot
 from .style import save_figure
 
-__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "model_label", "header_model", "subgroup_test_text"]
+__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -122,7 +122,8 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
                 sub = {"estimate": members[0]["subgroup_estimate"], "ci_lower": members[0]["subgroup_ci_lower"],
                        "ci_upper": members[0]["subgroup_ci_upper"]}
                 rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
-                             "estimate_text": estimate_text(sub, measure), **sub})
+                             "estimate_text": estimate_text(sub, measure), "detail": total_detail(members, measure),
+                             **sub})
                 het = _subgroup_heterogeneity(members[0])
                 if het:
                     rows.append({"label": het, "kind": "note", "included": False})
@@ -134,6 +135,17 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
     out["kind"] = out["kind"].fillna("study")
     out["included"] = out["included"].fillna(False).astype(bool)
     return out
+
+
+def total_detail(records, measure: str) -> str:
+    """The total row of a proportion: total events / total participants of the pooled reports
+    (``"411/512"``, RevMan's "Total events"); '' for other measures or when a count is missing."""
+    if measure != "proportion":
+        return ""
+    pooled = [r for r in records if _flag(r.get("included"))]
+    if not pooled or any(_missing(r.get("events")) or _missing(r.get("total")) for r in pooled):
+        return ""
+    return f"{sum(int(r['events']) for r in pooled)}/{sum(int(r['total']) for r in pooled)}"
 
 
 def _subgroup_heterogeneity(row) -> str:
@@ -215,7 +227,8 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     """
     row = pooled.iloc[0].to_dict()
     measure = row["measure"]
-    pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else row
+    pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
+        **row, "detail": total_detail(studies.to_dict("records"), measure)}
     return forest_plot(
         forest_rows(studies, measure),
         pooled_map,
