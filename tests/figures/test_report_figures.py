@@ -244,3 +244,13 @@ def test_study_flow_diagram_is_legible():
         assert part in drawn
 
 
+
+
+def test_ratio_of_medians_detail_reads_text_flags():
+    """The arms' medians of a ratio of medians as studies.tsv is read back (a flag column with empty cells is
+    text: "False" is not true): "34.8 vs 10.9", and "NR" only where the median was not reached."""
+    st = pd.DataFrame({"label": ["ALEX", "CROWN"], "status": "pooled", "included": True, "reason": "",
+                       "estimate": [3.19, 2.0], "ci_lower": [2.0, 1.2], "ci_upper": [5.1, 3.3], "weight": [50.0, 50.0],
+                       "e_median": [34.8, math.nan], "e_median_nr": ["False", "True"], "c_median": [10.9, 9.1],
+                       "c_median_nr": ["False", "False"], "subgroup": ""})
+    assert forest_rows(st, "ratio_of_medians")["detail"].tolist() == ["34.8 vs 10.9", "NR vs 9.1"]

@@ -33,6 +33,9 @@ def _missing(value) -> bool:
 
 
 def _flag(value) -> bool:
+    """A true/false cell: a bool, or its text as a table column with empty cells is read ("True", "False", "")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
     return False if _missing(value) else bool(value)
 
 
