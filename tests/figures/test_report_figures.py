@@ -226,6 +226,24 @@ def test_leave_one_out_plot_has_a_row_per_study_and_the_full_analysis():
     assert "All studies (k = 15)" in drawn and "the REML estimator of tau2 did not converge" in drawn
 
 
+def test_leave_one_out_plot_draws_long_labels_and_reasons_whole():
+    """Labels and reasons are never cut with an ellipsis: the figure widens to hold them."""
+    k = 4
+    long_label = "ALTA-1L, brigatinib arm, second interim analysis of the independent review committee (2020)"
+    reason = ("the REML estimator of tau2 did not converge within 100 iterations (metafor's default maxiter), "
+              "so this refit has no estimate")
+    rows = pd.DataFrame({"label": [long_label] + [f"TRIAL-{i}" for i in range(1, k)],
+                         "estimate": [0.5, 0.55, math.nan, 0.6], "ci_lower": [0.4, 0.45, math.nan, 0.5],
+                         "ci_upper": [0.6, 0.65, math.nan, 0.7], "i2": [10.0, 20.0, math.nan, 30.0],
+                         "reason": ["", "", reason, ""]})
+    fig = loo_plot(rows, {"estimate": 0.55, "ci_lower": 0.45, "ci_upper": 0.65, "i2": 20.0, "k": k},
+                   measure="proportion", title="ORR")
+    assert_legible(fig)
+    drawn = [s for s, _ in texts(fig)]
+    assert f"Omitting {long_label}" in drawn and reason in drawn
+    assert not any("\u2026" in s for s in drawn) and fig.get_figwidth() > 9.0
+
+
 # ---------------------------------------------------------------- study flow
 
 
