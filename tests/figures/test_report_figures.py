@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from metapool.stats.effects import clopper_pearson
@@ -24,7 +26,7 @@ from metapool.figures.loo import loo_plot
 from metapool.figures.plots import (
     NO_OVERALL_TEXT, analysis_forest, forest_rows, header_model, model_label, subgroup_test_text,
 )
-from metapool.figures.style import save_figure
+from metapool.figures.style import Measurer, font_properties, save_figure
 
 DRUGS = ("alectinib", "crizotinib", "lorlatinib")
 
@@ -272,3 +274,15 @@ def test_ratio_of_medians_detail_reads_text_flags():
                        "e_median": [34.8, math.nan], "e_median_nr": ["False", "True"], "c_median": [10.9, 9.1],
                        "c_median_nr": ["False", "False"], "subgroup": ""})
     assert forest_rows(st, "ratio_of_medians")["detail"].tolist() == ["34.8 vs 10.9", "NR vs 9.1"]
+
+
+def test_wrapped_text_is_never_cut():
+    """Measurer.wrap breaks at spaces, and a word wider than the line between characters: every character
+    is kept, no ellipsis."""
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    meas = Measurer(fig)
+    text = "Heterogeneity " + "x" * 80 + " end"
+    lines = meas.wrap(text, font_properties(), 2.0)
+    assert "".join(lines) == text.replace(" ", "") and len(lines) > 3
+    assert all(meas.width(line, font_properties()) <= 2.0 for line in lines)
