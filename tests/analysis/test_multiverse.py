@@ -35,7 +35,8 @@ from metapool.spec import Multiverse
 from conftest import ROOT, load_fixture
 
 FIX = load_fixture("multiverse.json")
-NUMBERS = ["estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se"]
+NUMBERS = ["estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se", "zval", "ddf",
+           "pval"]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from metapool.stats.effects import clopper_pearson
@@ -24,7 +26,7 @@ from metapool.figures.loo import loo_plot
 from metapool.figures.plots import (
     NO_OVERALL_TEXT, analysis_forest, forest_rows, header_model, model_label, subgroup_test_text,
 )
-from metapool.figures.style import save_figure
+from metapool.figures.style import Measurer, font_properties, save_figure
 
 DRUGS = ("alectinib", "crizotinib", "lorlatinib")
 
@@ -188,7 +190,7 @@ def test_funnel_plot_with_egger_line_is_legible_and_deterministic(tmp_path):
     fig = funnel_plot(yi, sei, estimate=0.8, scale="logit", title="ORR: funnel plot", egger=egger)
     assert_legible(fig)
     drawn = [s for s, _ in texts(fig)]
-    assert "Egger's test: z = 2.10, p = 0.036" in drawn and "Egger's regression line" in drawn
+    assert "Egger's test: z = 2.10, p = 0.04" in drawn and "Egger's regression line" in drawn
     assert {"95% pseudo-confidence region", "99% pseudo-confidence region", "Study (k = 12)"} <= set(drawn)
     assert any(s.endswith("%") for s in drawn)  # natural-scale ticks on the logit axis
     ax = fig.axes[0]
@@ -226,6 +228,24 @@ def test_leave_one_out_plot_has_a_row_per_study_and_the_full_analysis():
     assert "All studies (k = 15)" in drawn and "the REML estimator of tau2 did not converge" in drawn
 
 
+def test_leave_one_out_plot_draws_long_labels_and_reasons_whole():
+    """Labels and reasons are never cut with an ellipsis: the figure widens to hold them."""
+    k = 4
+    long_label = "ALTA-1L, brigatinib arm, second interim analysis of the independent review committee (2020)"
+    reason = ("the REML estimator of tau2 did not converge within 100 iterations (metafor's default maxiter), "
+              "so this refit has no estimate")
+    rows = pd.DataFrame({"label": [long_label] + [f"TRIAL-{i}" for i in range(1, k)],
+                         "estimate": [0.5, 0.55, math.nan, 0.6], "ci_lower": [0.4, 0.45, math.nan, 0.5],
+                         "ci_upper": [0.6, 0.65, math.nan, 0.7], "i2": [10.0, 20.0, math.nan, 30.0],
+                         "reason": ["", "", reason, ""]})
+    fig = loo_plot(rows, {"estimate": 0.55, "ci_lower": 0.45, "ci_upper": 0.65, "i2": 20.0, "k": k},
+                   measure="proportion", title="ORR")
+    assert_legible(fig)
+    drawn = [s for s, _ in texts(fig)]
+    assert f"Omitting {long_label}" in drawn and reason in drawn
+    assert not any("\u2026" in s for s in drawn) and fig.get_figwidth() > 9.0
+
+
 # ---------------------------------------------------------------- study flow
 
 
@@ -244,3 +264,25 @@ def test_study_flow_diagram_is_legible():
         assert part in drawn
 
 
+
+
+def test_ratio_of_medians_detail_reads_text_flags():
+    """The arms' medians of a ratio of medians as studies.tsv is read back (a flag column with empty cells is
+    text: "False" is not true): "34.8 vs 10.9", and "NR" only where the median was not reached."""
+    st = pd.DataFrame({"label": ["ALEX", "CROWN"], "status": "pooled", "included": True, "reason": "",
+                       "estimate": [3.19, 2.0], "ci_lower": [2.0, 1.2], "ci_upper": [5.1, 3.3], "weight": [50.0, 50.0],
+                       "e_median": [34.8, math.nan], "e_median_nr": ["False", "True"], "c_median": [10.9, 9.1],
+                       "c_median_nr": ["False", "False"], "subgroup": ""})
+    assert forest_rows(st, "ratio_of_medians")["detail"].tolist() == ["34.8 vs 10.9", "NR vs 9.1"]
+
+
+def test_wrapped_text_is_never_cut():
+    """Measurer.wrap breaks at spaces, and a word wider than the line between characters: every character
+    is kept, no ellipsis."""
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    meas = Measurer(fig)
+    text = "Heterogeneity " + "x" * 80 + " end"
+    lines = meas.wrap(text, font_properties(), 2.0)
+    assert "".join(lines) == text.replace(" ", "") and len(lines) > 3
+    assert all(meas.width(line, font_properties()) <= 2.0 for line in lines)

@@ -43,7 +43,8 @@ pkg_version <- function(si, name) {
   as.character(utils::packageVersion(name))
 }
 
-generated_by <- function(mode) {
+# (not named generated_by: R/lib/helpers.R, sourced below, defines that one for the R/<topic>.R scripts)
+script_generated_by <- function(mode) {
   si <- utils::sessionInfo()
   list(
     script = "tests/reference/make_reference.R",
@@ -174,7 +175,7 @@ clopper_pearson_cases <- function() {
                                       level = level, lower = ci[1], upper = ci[2])
   }
   list(
-    generated_by = generated_by("default"),
+    generated_by = script_generated_by("default"),
     description = paste("Exact (Clopper-Pearson) two-sided binomial CIs:",
                         "stats::binom.test(x, n, conf.level = level)$conf.int"),
     cases = cases
@@ -231,7 +232,7 @@ proportions_fixture <- function(levels_for) {
                                                   method, test, level)
   }
   list(
-    generated_by = generated_by("default"),
+    generated_by = script_generated_by("default"),
     description = paste(
       "metafor::rma(measure = 'PLO', xi = events, ni = totals, method, test, level);",
       "yi/vi from escalc (add = 1/2, to = 'only0'); beta/ci/pi on the logit scale;",
@@ -284,7 +285,7 @@ inverse_variance_fixture <- function() {
     cases[[length(cases) + 1]] <- iv_case(d, method, test, level)
   }
   list(
-    generated_by = generated_by("default"),
+    generated_by = script_generated_by("default"),
     description = paste(
       "metafor::rma(yi, sei = sei, method, test, level) with yi = log(estimate),",
       "sei = (log(upper) - log(lower)) / (2 * qnorm(0.975));",
@@ -411,7 +412,7 @@ analyses_fixture <- function(results_dir) {
     }
   }
   list(
-    generated_by = generated_by("--analyses"),
+    generated_by = script_generated_by("--analyses"),
     description = paste(
       "One case per distinct (analysis, measure, method, ci_method, level) in",
       "results/default/tables/pooled.tsv, fitted on the included rows of",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from metapool.reporting.words import COCHRANE_BANDS, heterogeneity_bands, heterogeneity_interpretation
+from metapool.reporting.words import (
+    COCHRANE_BANDS, heterogeneity_bands, heterogeneity_interpretation, overall_effect_sentence, result_sentence,
+)
 
 
 def test_cochrane_bands_overlap_as_in_the_handbook():
@@ -35,3 +37,24 @@ def test_heterogeneity_interpretation_in_words():
     assert "very imprecise" in heterogeneity_interpretation(_row(k=3))
     assert "median of medians" in heterogeneity_interpretation(_row(measure="median",
                                                                     median_method="median_of_medians"))
+
+
+def test_result_sentence_states_the_test_for_the_overall_effect():
+    row = _row(zval=3.1, ddf=math.nan, pval=0.0019, ci_method="z", subgroup="")
+    assert ("Test for overall effect: z = 3.10 (p = 0.002), against a proportion of 50% (logit scale)."
+            in result_sentence(row))
+    hk = _row(zval=3.1, ddf=7.0, pval=0.0173, ci_method="hartung_knapp")
+    assert overall_effect_sentence(hk).startswith("Test for overall effect: t = 3.10, df = 7 (p = 0.02)")
+    hr = _row(measure="hr", transform="log", zval=-10.27, ddf=math.nan, pval=1e-24, ci_method="z")
+    assert overall_effect_sentence(hr) == "Test for overall effect: z = -10.27 (p < 0.001), against a hazard ratio of 1."
+    assert overall_effect_sentence(_row(zval=math.nan, ddf=math.nan, pval=math.nan)) == ""
+
+
+def test_one_study_is_not_called_pooled_and_the_z_fallback_is_said():
+    """k = 1 under Hartung-Knapp: metafor uses z; the sentence says so and does not call the study pooled."""
+    row = _row(k=1, zval=7.33, ddf=math.nan, pval=2.4e-13, ci_method="hartung_knapp", subgroup="", tau2=0.0,
+               i2=0.0, q=0.0, q_pvalue=1.0)
+    text = result_sentence(row)
+    assert not text.startswith("Pooled") and "With one study nothing is pooled" in text
+    assert "Hartung-Knapp needs at least 2 studies: with one study the z interval and test are used" in text
+    assert "p = 1.00" not in text and "Heterogeneity" not in text

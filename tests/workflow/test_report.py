@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from metapool.analysis.config import analysis_specs
+from metapool import __version__
 from metapool.analysis.estimates import TEXT_COLUMNS
+from metapool.display import overall_effect_text
 from metapool.io import read_tsv, write_tsv
 from metapool.reporting.page import build_report, discover_layout
 from metapool.reporting.words import fmt_estimate, heterogeneity_bands
@@ -109,7 +111,7 @@ def test_every_number_in_the_summary_table_equals_pooled_tsv(html, pooled):
     for r in rows:
         p = pooled.loc[r["attrs"]["data-analysis"]]
         cells = {c["attrs"]["data-col"]: c for c in r["cells"] if "data-col" in c["attrs"]}
-        assert set(cells) == {"k", "participants", "estimate", "ci", "pi", "i2", "tau2"}
+        assert set(cells) == {"k", "participants", "estimate", "ci", "pi", "i2", "tau2", "test"}
         shown_pi = p["k"] > 1 and p["method"] != "EE" and not math.isnan(p["pi_lower"])
         # the full-precision values carried by the cells are the table's, exactly
         assert int(cells["k"]["attrs"]["data-value"]) == p["k"]
@@ -133,6 +135,14 @@ def test_every_number_in_the_summary_table_equals_pooled_tsv(html, pooled):
                               if shown_pi else "")
         assert text["i2"] == ("" if math.isnan(p["i2"]) else f"{p['i2']:.1f}%")
         assert text["tau2"] == ("" if math.isnan(p["tau2"]) else f"{p['tau2']:.4f}")
+        # the test for the overall effect: z (or t with its df) and p, from the table's zval, ddf and pval
+        for col in ("zval", "pval"):
+            value = _float(cells["test"]["attrs"][f"data-{col}"])
+            assert value == p[col] or (math.isnan(value) and math.isnan(p[col])), col
+        assert text["test"] == overall_effect_text(p["zval"], p["ddf"], p["pval"]).removeprefix(
+            "Test for overall effect: ")
+        if p["test"] == "z":
+            assert re.fullmatch(r"z = -?\d+\.\d\d \(p (= \d\.\d+|< 0\.001)\)", text["test"]), text["test"]
 
 
 # ---------------------------------------------------------------- content of each analysis
@@ -337,3 +347,7 @@ def test_snakemake_report_of_the_run(workflow_run, tmp_path):
     text = out.read_text()
     for category in ("Forest plots", "Funnel plots", "Leave-one-out plots", "Study flow", "Tables", "Report"):
         assert category in text, category
+
+
+def test_provenance_shows_the_metapool_version(html):
+    assert f"<p>metapool {__version__}; workflow commit: <code>" in html

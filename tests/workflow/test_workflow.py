@@ -83,7 +83,8 @@ def test_jalex_and_pemetrexed_medians(workflow_run):
 DEFAULT_CASES = load_fixture("default_analyses.json")["cases"]
 DEFAULT_ANALYSES = sorted({c["analysis"] for c in DEFAULT_CASES})
 METAFOR_NAMES = [("estimate", "bt_pred"), ("ci_lower", "bt_ci_lb"), ("ci_upper", "bt_ci_ub"), ("pi_lower", "bt_pi_lb"),
-                 ("pi_upper", "bt_pi_ub"), ("tau2", "tau2"), ("i2", "I2"), ("q", "QE"), ("beta", "beta"), ("se", "se")]
+                 ("pi_upper", "bt_pi_ub"), ("tau2", "tau2"), ("i2", "I2"), ("q", "QE"), ("beta", "beta"), ("se", "se"),
+                 ("zval", "stat"), ("pval", "pval")]
 
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c["analysis"] + (f"[{c['group']}]" if "group" in c else ""))
@@ -108,6 +109,11 @@ def test_default_analyses_equal_metafor(workflow_run, case):
         if "group" in case and col == "q" and case["k"] == 1:
             continue
         assert ours[col] == pytest.approx(case[theirs], rel=1e-6, abs=1e-12), col
+    # the test for the overall effect: t on k - 1 df where metafor used knha (z when k = 1), else z
+    if case["test_used"] == "knha":
+        assert ours["test"] == "t" and ours["ddf"] == pytest.approx(case["ddf"], abs=1e-12)
+    else:
+        assert ours["test"] == "z" and pd.isna(ours["ddf"])
 
 
 def test_every_configured_analysis_has_a_pooled_row_and_a_forest_plot(workflow_run):

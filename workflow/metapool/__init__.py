@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import importlib
 
+#: The package version, single-sourced: pyproject.toml reads it (``[tool.setuptools.dynamic]``) and the
+#: report's provenance shows it.
+__version__ = "0.1.0"
+
 _EXPORTS = {
     "clopper_pearson": "stats.effects",
     "wilson": "stats.effects",

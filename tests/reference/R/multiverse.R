@@ -103,7 +103,8 @@ if (!exists("add_metadat_proportions", mode = "function")) {
                raw = predict(fit))
   list(estimate = num(pr$pred), ci_lower = num(pr$ci.lb), ci_upper = num(pr$ci.ub),
        pi_lower = num(pr$pi.lb), pi_upper = num(pr$pi.ub), tau2 = num(fit$tau2),
-       i2 = num(fit$I2), q = num(fit$QE), beta = num(fit$beta), se = num(fit$se))
+       i2 = num(fit$I2), q = num(fit$QE), beta = num(fit$beta), se = num(fit$se),
+       zval = num(fit$zval), ddf = if (fit$test == "knha") num(fit$ddf) else NA_real_, pval = num(fit$pval))
 }
 
 .mv_glmm <- function(x, n, level) {
@@ -111,7 +112,7 @@ if (!exists("add_metadat_proportions", mode = "function")) {
   pr <- predict(fit, transf = transf.ilogit)
   list(estimate = num(pr$pred), ci_lower = num(pr$ci.lb), ci_upper = num(pr$ci.ub),
        pi_lower = NA_real_, pi_upper = NA_real_, tau2 = num(fit$tau2), i2 = NA_real_, q = NA_real_,
-       beta = num(fit$beta), se = num(fit$se))
+       beta = num(fit$beta), se = num(fit$se), zval = num(fit$zval), ddf = NA_real_, pval = num(fit$pval))
 }
 
 fixture_multiverse <- function(data_dir = "data") {
@@ -153,7 +154,8 @@ fixture_multiverse <- function(data_dir = "data") {
       "choices, one report per trial and cohort by the report policy, reports with counts), then",
       "rma(measure = PLO/PFT/PAS/PR, xi, ni, method, test = z/knha) + predict(transf = transf.ilogit /",
       "transf.ipft.hm(ni) / transf.iarcsin / none), or rma.glmm(measure = 'PLO', method = 'ML') +",
-      "predict(transf = transf.ilogit) for the GLMM."),
+      "predict(transf = transf.ilogit) for the GLMM. zval, ddf (t only) and pval: the test for the overall",
+      "effect (fit$zval, fit$ddf under knha, fit$pval)."),
     spec = spec,
     cases = cases
   )

@@ -48,6 +48,7 @@ from ..stats.pooling import pool_many
 from ..stats.glmm import glmm_proportions
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import proportion_effects
+from ..stats.results import TEST_FIELDS
 from ..vocabulary import MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION
 from .config import choice_label, multiverse_choices
 from .run import AnalysisData, prepare_analysis
@@ -58,7 +59,8 @@ __all__ = ["MULTIVERSE_COLUMNS", "SUMMARY_COLUMNS", "MultiverseResult", "run_mul
 MULTIVERSE_COLUMNS = [
     "analysis", "specification", "assessor", "design", "retrospective", "verification", "report_policy",
     "transform", "method", "ci_method", "hk_adhoc", "level", "k", "participants", "estimate", "ci_lower",
-    "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se", "converged", "ci_excludes_threshold",
+    "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se", *TEST_FIELDS, "converged",
+    "ci_excludes_threshold",
     "study_ids", "notes",
 ]
 SUMMARY_COLUMNS = [
@@ -66,7 +68,7 @@ SUMMARY_COLUMNS = [
     "min_estimate", "max_estimate", "ci_excludes_threshold", "share_ci_excludes_threshold",
     "share_ci_below_threshold", "share_ci_above_threshold",
 ]
-_NUMBERS = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se")
+_NUMBERS = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se") + TEST_FIELDS
 # back-transformations whose array form is not bit-identical to the scalar form the single analysis uses
 # (they square a numpy scalar: C pow, against a product on arrays)
 _SCALAR_BACKTRANSFORM = ("arcsine", "freeman_tukey")
@@ -234,7 +236,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
                 notes[i] = f"the GLMM did not converge: {fit.message}"
             else:
                 converged[i] = True
-                for c in ("estimate", "ci_lower", "ci_upper", "tau2", "beta", "se"):
+                for c in ("estimate", "ci_lower", "ci_upper", "tau2", "beta", "se", *TEST_FIELDS):
                     cols[c][i] = getattr(fit, c)
                 notes[i] = fit.message
             continue
@@ -258,7 +260,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
         res = pool_many(np.concatenate(iv_y), np.concatenate(iv_v), np.concatenate(iv_g),
                         method=np.asarray(iv_method, dtype=object), ci=np.asarray(iv_ci, dtype=object),
                         level=level, pi=spec.model.pi, hk_adhoc=np.asarray(iv_adhoc, dtype=bool))
-        for c in ("tau2", "i2", "q", "beta", "se"):
+        for c in ("tau2", "i2", "q", "beta", "se", *TEST_FIELDS):
             cols[c][rows] = getattr(res, c)
         converged[rows] = res.converged
         # back-transform per (inclusion, transform): vectorised where that is exact

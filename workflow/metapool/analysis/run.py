@@ -76,7 +76,8 @@ POOLED_COLUMNS = [
     "analysis", "title", "question", "outcome", "measure", "comparator", "direction", "model", "method", "median_method",
     "transform", "ci_method", "pi_method", "level", "report_policy", "k", "participants", "estimate",
     "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "h2", "q", "df", "q_pvalue", "beta", "se",
-    "coverage", "subgroup", "overall", "q_between", "df_between", "q_between_pvalue", "notes",
+    "test", "zval", "ddf", "pval", "coverage", "subgroup", "overall", "q_between", "df_between", "q_between_pvalue",
+    "notes",
 ]
 SUBGROUP_COLUMNS = [
     "subgroup", "subgroup_k", "subgroup_estimate", "subgroup_ci_lower", "subgroup_ci_upper", "subgroup_tau2",
@@ -85,8 +86,8 @@ SUBGROUP_COLUMNS = [
 # results/<plan>/analyses/<analysis>/subgroups.tsv: one row per subgroup (value of the subgroup column)
 SUBGROUP_TABLE_COLUMNS = [
     "analysis", "subgroup", "group", "k", "participants", "estimate", "ci_lower", "ci_upper", "pi_lower",
-    "pi_upper", "tau2", "i2", "q", "q_pvalue", "beta", "se", "q_between", "df_between", "q_between_pvalue",
-    "notes",
+    "pi_upper", "tau2", "i2", "q", "q_pvalue", "beta", "se", "test", "zval", "ddf", "pval", "q_between",
+    "df_between", "q_between_pvalue", "notes",
 ]
 ANALYSIS_STUDY_COLUMNS = [
     "analysis", "study_id", "label", "trial", "cohort", "drug", "year", "assessor", "status", "included",
@@ -385,7 +386,7 @@ def pool_analysis(data: AnalysisData, mask=None):
 def _row(result) -> dict:
     """:func:`metapool.stats.results.table_row` of a fitted model; all NaN (k = 0) when nothing was pooled."""
     if result is None:
-        return {**{name: math.nan for name in ROW_FIELDS}, "k": 0, "notes": []}
+        return {**{name: math.nan for name in ROW_FIELDS}, "k": 0, "test": "", "notes": []}
     return table_row(result)
 
 

@@ -36,6 +36,7 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
+from ..display import overall_effect_text, p_text
 from .style import (
     FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, Measurer, font_properties,
 )
@@ -59,8 +60,6 @@ COL_GAP = 0.22
 PANEL_GAP = 0.25
 MIN_PANEL = 2.6
 MAX_PANEL = 4.6
-MIN_STUDY_COL = 1.6
-MIN_NOTE_COL = 1.3
 
 SQUARE_MAX_PT = 12.0  # side of the square of the heaviest study
 SQUARE_MIN_PT = 3.0
@@ -155,16 +154,6 @@ def _pooled_label(model_label: str) -> str:
     return f"{first[:1].upper()}{first[1:]} model"
 
 
-def _fmt_p(p: float) -> str:
-    if not _finite(p):
-        return "= NA"
-    if p < 0.001:
-        return "< 0.001"
-    if p < 0.01:
-        return f"= {p:.3f}"
-    return f"= {p:.2f}"
-
-
 def _fmt_tau2(t: float) -> str:
     if not _finite(t):
         return "= NA"
@@ -189,7 +178,7 @@ def heterogeneity_text(pooled: Mapping[str, float]) -> str:
     q_s = f"= {q:.2f}" if _finite(q) else "= NA"
     return (
         f"Heterogeneity: I\u00b2 {i2_s}, \u03c4\u00b2 {_fmt_tau2(_float(pooled.get('tau2')))}, "
-        f"Q {q_s} (df = {_fmt_df(_float(pooled.get('df')))}), p {_fmt_p(_float(pooled.get('q_pvalue')))}"
+        f"Q {q_s} (df = {_fmt_df(_float(pooled.get('df')))}), {p_text(_float(pooled.get('q_pvalue')))}"
     )
 
 
@@ -380,6 +369,8 @@ def forest_plot(
     favours: tuple[str, str] | None = None,
     footnotes: Sequence[str] = (),
     absent: str = "No pooled estimate",
+    single: str = "One study: its estimate is shown, nothing is pooled",
+    p_style: str = "revman",
 ) -> Figure:
     """Draw a forest plot and return the (unsaved, open) figure.
 
@@ -394,7 +385,12 @@ def forest_plot(
     pooled
         ``None`` when no pooled estimate exists, otherwise a mapping with
         ``estimate``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``,
-        ``k``, ``tau2``, ``i2`` (percent), ``q``, ``df``, ``q_pvalue``.
+        ``k``, ``tau2``, ``i2`` (percent), ``q``, ``df``, ``q_pvalue`` and the test for the overall effect
+        ``zval``, ``ddf`` (t only), ``pval`` (:data:`metapool.stats.results.TEST_FIELDS`). With ``k`` = 1
+        nothing was pooled: no diamond, prediction interval or heterogeneity line is drawn, only the
+        ``single`` text and the test for the overall effect (the study's own Wald test). An optional
+        ``detail`` (text) is the pooled row's entry in the detail column: the total row, e.g. total events
+        / total participants ``"411/512"`` for proportions, as RevMan's "Total events".
     measure
         ``"proportion"`` (0-1, drawn in percent), ``"median"`` (months) or
         ``"hr"`` (hazard ratio, log axis).
@@ -408,14 +404,21 @@ def forest_plot(
         reference line (1 for ``"hr"``, the middle of the axis otherwise).
     footnotes
         Lines of small text under the heterogeneity line (e.g. the test for
-        subgroup differences), each truncated to the figure width.
+        subgroup differences), each wrapped to the figure width.
     absent
         The text in the pooled row's place when ``pooled`` is ``None`` (e.g. that the analysis asks for
         no overall estimate across its subgroups).
+    single
+        The text in the pooled row's place when ``pooled`` has ``k`` = 1 (what was done instead of pooling).
+    p_style
+        The style of the test for the overall effect (:func:`metapool.display.format_p`): ``"revman"``
+        writes "Test for overall effect: Z = 9.61 (P < 0.00001)".
+
+    The figure is at least 10 inches wide and wider when its text needs it: labels, reasons and notes are
+    drawn whole, never cut.
 
     Rows of ``kind`` ``"note"`` are a line of small text in the study column
-    (e.g. a subgroup's heterogeneity under its subtotal), truncated to the width
-    left of the plot panel.
+    (e.g. a subgroup's heterogeneity under its subtotal), in the columns left of the plot panel.
     """
     if measure not in _MEASURE:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -427,11 +430,11 @@ def forest_plot(
     df = _prepare(studies)
     with matplotlib.rc_context(RC):
         return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
-                     [_str(f) for f in footnotes if _str(f)], absent)
+                     [_str(f) for f in footnotes if _str(f)], absent, single, p_style)
 
 
 def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=(),
-          absent: str = "No pooled estimate") -> Figure:
+          absent: str = "No pooled estimate", single: str = "", p_style: str = "revman") -> Figure:
     n = len(df)
     dec = m.decimals
     lvl = _level_text(level)
@@ -439,16 +442,19 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     pool = None
     if pooled is not None:
         pool = {k: _float(pooled.get(k)) for k in (
-            "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "k", "tau2", "i2", "q", "df", "q_pvalue"
+            "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "k", "tau2", "i2", "q", "df", "q_pvalue",
+            "zval", "ddf", "pval",
         )}
         if not _finite(pool["estimate"]):
             pool = None
+    one_study = pool is not None and pool["k"] == 1
+    effect_test = overall_effect_text(pool["zval"], pool["ddf"], pool["pval"], p_style) if pool is not None else ""
 
     # ---- values on the axis scale
     est = df["estimate"].to_numpy(float) * m.scale
     lo = df["ci_lower"].to_numpy(float) * m.scale
     hi = df["ci_upper"].to_numpy(float) * m.scale
-    if pool is not None:
+    if pool is not None and not one_study:
         p_est, p_lo, p_hi, pi_lo, pi_hi = (pool[k] * m.scale for k in (
             "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper"))
     else:
@@ -474,7 +480,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             weight_texts.append("")
             note_texts.append(note)
     pooled_label = _pooled_label(model_label)
-    if pool is not None:
+    diamond = pool is not None and not one_study
+    pooled_detail = _str(pooled.get("detail")) if diamond else ""
+    if diamond:
         pooled_est_text = format_interval(p_est, p_lo, p_hi, dec, widths)
         pi_text = _format_range(pi_lo, pi_hi, dec, widths[1:])
         het = heterogeneity_text(pool)
@@ -497,30 +505,31 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     is_note = [kind == "note" for kind in df["kind"]]
     w_study = max([meas.width(s, fp_small if note else fp_body) for s, note in zip(left_labels, is_note)] + [
         meas.width("Study", fp_bold),
-        meas.width(pooled_label, fp_bold) if pool is not None else 0.0,
-        meas.width("Prediction interval", fp_body) if pool is not None else 0.0,
+        meas.width(pooled_label, fp_bold) if diamond else 0.0,
+        meas.width("Prediction interval", fp_body) if diamond else 0.0,
     ])
-    w_detail = max([meas.width(s, fp_body) for s in df["detail"]] + [meas.width(detail_header, fp_bold)]) if has_detail else 0.0
+    w_detail = max([meas.width(s, fp_body) for s in df["detail"]] + [meas.width(detail_header, fp_bold),
+                                                                     meas.width(pooled_detail, fp_bold)]
+                   ) if has_detail else 0.0
     w_est = max([meas.width(s, fp_body) for s in est_texts] + [meas.width(est_header, fp_bold)] + (
-        [meas.width(pooled_est_text, fp_bold), meas.width(pi_text, fp_body)] if pool is not None else []))
+        [meas.width(pooled_est_text, fp_bold), meas.width(pi_text, fp_body)] if diamond else []))
     w_wnum = max([meas.width(s, fp_body) for s in weight_texts] + [
         meas.width("Weight", fp_bold), meas.width("100.0%", fp_bold)])
     w_note = max([meas.width(s, fp_note) for s in note_texts] + [0.0])
     w_right = max(w_wnum, w_note)
 
+    # note rows (small text) run over the detail column, never into the plot panel: the study column is
+    # widened until they fit
+    w_note_rows = max([meas.width(s, fp_small) for s, note in zip(left_labels, is_note) if note] + [0.0])
+    w_study = max(w_study, w_note_rows - (COL_GAP + w_detail if has_detail else 0.0))
+
     def panel_width():
         gaps = (COL_GAP if has_detail else 0.0) + 2 * PANEL_GAP + COL_GAP
         return W - MARGIN_L - MARGIN_R - w_study - w_detail - w_est - w_right - gaps
 
-    # shrink the note, study and detail columns (truncating with "…") if the panel gets too narrow
-    if panel_width() < MIN_PANEL:
-        w_right = max(w_wnum, MIN_NOTE_COL, w_right - (MIN_PANEL - panel_width()))
-        note_texts = [meas.fit(s, fp_note, w_right) for s in note_texts]
-    if panel_width() < MIN_PANEL:
-        w_study = max(MIN_STUDY_COL, w_study - (MIN_PANEL - panel_width()))
-        left_labels = [s if note else meas.fit(s, fp_body, w_study) for s, note in zip(left_labels, is_note)]
-    if panel_width() < MIN_PANEL and has_detail:
-        w_detail = max(0.8, w_detail - (MIN_PANEL - panel_width()))
+    # the width follows the content: wider than FIG_WIDTH when the text columns leave less than MIN_PANEL
+    # (in tenths of an inch: a whole number of pixels at 300 dpi)
+    W = max(FIG_WIDTH, math.ceil(10 * (W + MIN_PANEL - panel_width()) - 1e-9) / 10)
     w_panel = panel_width()
     extra = max(0.0, w_panel - MAX_PANEL)
     w_panel -= extra
@@ -535,10 +544,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     x_wcol = x_est + COL_GAP
     x_weight = x_wcol + w_wnum  # right-aligned
     x_end = x_wcol + w_right
-    # note rows (small text) may run over the detail column, never into the plot panel
-    w_notes = panel_left - PANEL_GAP - x_study
-    left_labels = [meas.fit(s, fp_small, w_notes) if note else s for s, note in zip(left_labels, is_note)]
-    footnotes = [meas.fit(f, fp_small, W - x_study - MARGIN_R) for f in footnotes]
+    footnotes = [line for f in footnotes for line in meas.wrap(f, fp_small, W - x_study - MARGIN_R)]
 
     # ---- header line (title, model, level), wrapped to the figure width
     head_parts = [p for p in (title.strip(), model_label.strip()) if p]
@@ -548,14 +554,16 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     y_rows = np.arange(n, dtype=float)
     y_pool = n + 0.5 if n else 0.0
     if pool is not None:
-        # no prediction interval / heterogeneity rows when the model has none (median of medians)
-        show_pi = _finite(pool["pi_lower"]) or _finite(pool["pi_upper"])
-        show_het = _finite(pool["q"])
+        # no prediction interval / heterogeneity rows when the model has none (median of medians) or when
+        # nothing was pooled (one study)
+        show_pi = diamond and (_finite(pool["pi_lower"]) or _finite(pool["pi_upper"]))
+        show_het = diamond and _finite(pool["q"])
         y_pi = y_pool + 1.0 if show_pi else y_pool
         y_het = y_pi + 1.0 if show_het else y_pi
-        y_end = y_het
+        y_test = y_het + 1.0 if effect_test else y_het
+        y_end = y_test
     else:
-        y_pi = y_het = math.nan
+        y_pi = y_het = y_test = math.nan
         y_end = y_pool
     y_foot = [y_end + 1.0 + i for i in range(len(footnotes))]
     y_end += len(footnotes)
@@ -635,6 +643,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             continue
         if df["kind"][i] == "subtotal":
             text(x_study, y, left_labels[i], fp=font_properties(FS, style="italic"))
+            if has_detail and df["detail"][i]:
+                text(x_detail + (w_detail if measure == "proportion" else 0.0), y, df["detail"][i],
+                     ha="right" if measure == "proportion" else "left", fp=font_properties(FS, style="italic"))
             text(x_est, y, est_texts[i], ha="right", fp=font_properties(FS, style="italic"))
             e, d_lo, d_hi = est[i], lo[i], hi[i]
             if _finite(e) and xlim[0] <= e <= xlim[1]:
@@ -668,15 +679,20 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
 
     # ---- reference lines
     if m.log:
-        y_ref_end = (y_pi + 0.5) if pool is not None else y_pool + 0.5
+        y_ref_end = (y_pi + 0.5) if diamond else y_pool + 0.5
         ax.add_line(Line2D([1.0, 1.0], [-0.5, y_ref_end], color=INK, lw=0.8, zorder=2))
-    if pool is not None:
+    if diamond:
         ax.add_line(Line2D([p_est, p_est], [-0.5, y_pool - DIAMOND_HALF_H], color="#7f7f7f", lw=0.8,
                            linestyle=(0, (3, 3)), zorder=1))
 
     # ---- pooled rows
-    if pool is not None:
+    if pool is not None and not diamond:
+        text(x_study, y_pool, single, fp=font_properties(FS, style="italic"), color=NOTE)
+    if diamond:
         text(x_study, y_pool, pooled_label, fp=fp_bold)
+        if has_detail and pooled_detail:
+            text(x_detail + (w_detail if measure == "proportion" else 0.0), y_pool, pooled_detail,
+                 ha="right" if measure == "proportion" else "left", fp=fp_bold)
         text(x_est, y_pool, pooled_est_text, ha="right", fp=fp_bold)
         text(x_weight, y_pool, "100.0%", ha="right", fp=fp_bold)
         d_lo = p_lo if _finite(p_lo) else p_est
@@ -691,7 +707,9 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             draw_interval(ax, pi_lo, pi_hi, y_pi, xlim, color=PI_COLOUR, lw=1.0, log=m.log, thick=True)
         if show_het:
             text(x_study, y_het, het, fp=fp_small)
-    else:
+    if effect_test:
+        text(x_study, y_test, effect_test, fp=fp_small)
+    if pool is None:
         text(x_study, y_pool, absent, fp=font_properties(FS, style="italic"), color=NOTE)
     for y, line in zip(y_foot, footnotes):
         text(x_study, y, line, fp=fp_small)

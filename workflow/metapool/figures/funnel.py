@@ -36,6 +36,7 @@ from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from scipy import stats
 
+from ..display import p_text
 from ..spec import AnalysisSpec, ModelSpec
 from ..vocabulary import MEASURES
 from .style import (
@@ -219,8 +220,7 @@ def _draw(yi, sei, b, scale, measure, title, egger, note, levels) -> Figure:
     if egger is not None:
         stat = "t" if egger.df is not None and _finite(egger.df) else "z"
         df = f" (df = {int(egger.df)})" if stat == "t" else ""
-        p = "< 0.001" if egger.pvalue < 0.001 else f"= {egger.pvalue:.3f}"
-        lines.append(f"Egger's test: {stat} = {egger.statistic:.2f}{df}, p {p}")
+        lines.append(f"Egger's test: {stat} = {egger.statistic:.2f}{df}, {p_text(egger.pvalue)}")
     if note:
         lines.append(note)
     meas = Measurer(fig)

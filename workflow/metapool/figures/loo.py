@@ -34,7 +34,8 @@ from .style import FS_SMALL, FS_TITLE, INK, NOTE, RC, RULE, SQUARE, Measurer, fo
 __all__ = ["loo_plot", "analysis_loo"]
 
 ROW_H = 0.26
-WIDTH = 9.0
+WIDTH = 9.0  # inches, at least
+MIN_PANEL = 2.6  # inches: the plot panel when the text widens the figure
 _SCALE = {"proportion": 100.0}
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS = {"proportion": "Proportion", "median": "Median (months)", "hr": "Hazard ratio",
@@ -98,11 +99,12 @@ def _draw(rows, overall, measure, title, level) -> Figure:
     w_lab = max([meas.width(s, fp) for s in labels] + [meas.width(o_label, fp_b), meas.width("Omitted study", fp_b)])
     w_est = max([meas.width(s, fp) for s in est_texts] + [meas.width(o_text, fp_b), meas.width(head_est, fp_b)])
     w_i2 = max([meas.width(s, fp) for s in i2_texts] + [meas.width("I\u00b2", fp_b), meas.width(o_i2, fp_b)])
-    w_lab = min(w_lab, 3.2)
-    labels = [meas.fit(s, fp, w_lab) for s in labels]
-    w_panel = WIDTH - 2 * margin - w_lab - w_est - w_i2 - 4 * gap
-    if w_panel < 1.5:
-        raise ValueError("text columns too wide for a leave-one-out plot")
+    # the width follows the content (at least WIDTH; in tenths of an inch): labels and reasons are drawn
+    # whole, never cut; a reason runs from the plot panel (or the label column) to the right margin
+    w_reason = max([meas.width(r, fp_s) for r in reasons if r] + [0.0])
+    need = max(2 * margin + w_lab + w_est + w_i2 + 4 * gap + MIN_PANEL, 2 * margin + w_lab + gap + w_reason)
+    W = max(WIDTH, math.ceil(10 * need - 1e-9) / 10)
+    w_panel = W - 2 * margin - w_lab - w_est - w_i2 - 4 * gap
     x_lab = margin
     panel_left = x_lab + w_lab + gap
     x_est = panel_left + w_panel + gap + w_est
@@ -110,17 +112,16 @@ def _draw(rows, overall, measure, title, level) -> Figure:
     # reasons run from the estimate column to the right margin
     # a refit without numbers: its reason runs over the (empty) panel and columns of its row
     x_reason = [panel_left if lab else x_lab for lab in labels]
-    reasons = [meas.fit(r, fp_s, WIDTH - margin - x) if r else "" for r, x in zip(reasons, x_reason)]
 
     title_lines = meas.wrap(f"{title}: leave-one-out analysis" if title else "Leave-one-out analysis",
-                            font_properties(FS_TITLE, "bold"), WIDTH - 2 * margin)
+                            font_properties(FS_TITLE, "bold"), W - 2 * margin)
     top = 0.15 + 0.24 * len(title_lines) + 0.1 + 1.3 * ROW_H
     y_overall = n + 0.6
     n_rows = y_overall + 0.5 + 0.5
     bottom = 0.65
     H = top + n_rows * ROW_H + bottom
-    fig.set_size_inches(WIDTH, H)
-    ax = row_panel(fig, (panel_left / WIDTH, bottom / H, w_panel / WIDTH, n_rows * ROW_H / H), y_overall)
+    fig.set_size_inches(W, H)
+    ax = row_panel(fig, (panel_left / W, bottom / H, w_panel / W, n_rows * ROW_H / H), y_overall)
 
     vals = [v for v in [*lo, *hi, *est, o_lo, o_hi, o_est] if math.isfinite(v)]
     if log:
@@ -152,7 +153,7 @@ def _draw(rows, overall, measure, title, level) -> Figure:
                  parse_math=False)
 
     def rule(y, lw):
-        x_end = max(x_i2, WIDTH - margin) if any(reasons) else x_i2
+        x_end = max(x_i2, W - margin) if any(reasons) else x_i2
         fig.add_artist(Line2D([x_lab, x_end], [y, y], transform=row_t, color=RULE, lw=lw))
 
     for i, line in enumerate(title_lines):

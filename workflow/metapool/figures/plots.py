@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.run import overall_shown
+from ..display import p_text
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot
 from .style import save_figure
 
-__all__ = ["analysis_forest", "forest_rows", "model_label", "header_model", "subgroup_test_text"]
+__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -32,6 +33,9 @@ def _missing(value) -> bool:
 
 
 def _flag(value) -> bool:
+    """A true/false cell: a bool, or its text as a table column with empty cells is read ("True", "False", "")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
     return False if _missing(value) else bool(value)
 
 
@@ -94,7 +98,8 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
 
     With subgroups (a non-empty ``subgroup`` column), the reports are grouped
     under a header row per subgroup, each followed by its subtotal (the
-    subgroup's pooled estimate, when it has pooled reports).
+    subgroup's pooled estimate, when it has two or more pooled reports). A subgroup of one pooled
+    report is drawn as that study, with a note that nothing was pooled, not as a pooled subgroup.
     """
     shown = studies[studies["status"] != "set_aside"]
     records = shown.to_dict("records")
@@ -114,13 +119,16 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
             rows.append({"label": str(g), "kind": "header", "included": False})
             rows += [_study_row(r, measure) for r in members]
             k = members[0].get("subgroup_k")
-            if not _missing(k) and k >= 1:
+            if not _missing(k) and k == 1:
+                rows.append({"label": ONE_STUDY_SUBGROUP, "kind": "note", "included": False})
+            elif not _missing(k) and k >= 2:
                 sub = {"estimate": members[0]["subgroup_estimate"], "ci_lower": members[0]["subgroup_ci_lower"],
                        "ci_upper": members[0]["subgroup_ci_upper"]}
                 rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
-                             "estimate_text": estimate_text(sub, measure), **sub})
+                             "estimate_text": estimate_text(sub, measure), "detail": total_detail(members, measure),
+                             **sub})
                 het = _subgroup_heterogeneity(members[0])
-                if k >= 2 and het:
+                if het:
                     rows.append({"label": het, "kind": "note", "included": False})
     columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
                "estimate_text", "kind"]
@@ -132,6 +140,17 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
     return out
 
 
+def total_detail(records, measure: str) -> str:
+    """The total row of a proportion: total events / total participants of the pooled reports
+    (``"411/512"``, RevMan's "Total events"); '' for other measures or when a count is missing."""
+    if measure != "proportion":
+        return ""
+    pooled = [r for r in records if _flag(r.get("included"))]
+    if not pooled or any(_missing(r.get("events")) or _missing(r.get("total")) for r in pooled):
+        return ""
+    return f"{sum(int(r['events']) for r in pooled)}/{sum(int(r['total']) for r in pooled)}"
+
+
 def _subgroup_heterogeneity(row) -> str:
     """``Heterogeneity: I² = 12.3%, τ² = 0.0456`` of a subgroup ('' without a τ²: the median of medians)."""
     i2, tau2 = row.get("subgroup_i2"), row.get("subgroup_tau2")
@@ -141,20 +160,22 @@ def _subgroup_heterogeneity(row) -> str:
     return f"Heterogeneity: I\u00b2 = {i2:.1f}%, \u03c4\u00b2 {'= ' if tau[0] != '<' else ''}{tau}"
 
 
-def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
-
-
 def subgroup_test_text(row: dict) -> str:
     """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27`` ('' without a test)."""
     if not row.get("subgroup") or _missing(row.get("q_between")):
         return ""
     return (f"Test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
-            f"df = {int(row['df_between'])}, p {_fmt_p(row['q_between_pvalue'])}")
+            f"df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}")
 
 
 def header_model(row: dict) -> str:
-    """The header's model part, e.g. ``Proportion, random effects (REML, logit)``."""
+    """The header's model part, e.g. ``Proportion, random effects (REML, logit)``; with one study, what was
+    done instead: ``Proportion, one study (not pooled; z interval: Hartung-Knapp needs k ≥ 2)``."""
+    if row.get("k") == 1 and overall_shown(row):
+        used = "not pooled"
+        if row.get("ci_method") == "hartung_knapp":
+            used += "; z interval and test: Hartung-Knapp needs k \u2265 2"
+        return f"{MEASURES[row['measure']].heading}, one study ({used})"
     label = model_label(row, subgroup_test=False)
     return f"{MEASURES[row['measure']].heading}, {label[:1].lower()}{label[1:]}"
 
@@ -191,14 +212,27 @@ def _favours(row: dict):
 
 
 NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
+ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
-def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
-    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``."""
+def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
+    """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
+
+    Parameters
+    ----------
+    studies, pooled : pandas.DataFrame
+        The analysis's tables (``results/<plan>/analyses/<analysis>/studies.tsv``, its row of
+        ``results/<plan>/tables/pooled.tsv``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     row = pooled.iloc[0].to_dict()
     measure = row["measure"]
-    pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else row
-    fig = forest_plot(
+    pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
+        **row, "detail": total_detail(studies.to_dict("records"), measure)}
+    return forest_plot(
         forest_rows(studies, measure),
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
@@ -209,4 +243,9 @@ def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Pat
         footnotes=[t for t in (subgroup_test_text(row),) if t],
         absent=NO_OVERALL_TEXT if not overall_shown(row) else "No pooled estimate",
     )
-    return save_figure(fig, stem, formats=tuple(formats))
+
+
+def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
+    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``
+    (:func:`analysis_forest_figure`)."""
+    return save_figure(analysis_forest_figure(studies, pooled), stem, formats=tuple(formats))

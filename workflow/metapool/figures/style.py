@@ -106,22 +106,9 @@ class Measurer:
         w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
         return w / self._dpi
 
-    def fit(self, s: str, fp: FontProperties, max_w: float) -> str:
-        """``s`` truncated with an ellipsis so that it is at most ``max_w`` inches wide."""
-        if self.width(s, fp) <= max_w:
-            return s
-        lo, hi = 0, len(s)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.width(s[:mid].rstrip() + "\u2026", fp) <= max_w:
-                lo = mid
-            else:
-                hi = mid - 1
-        return s[:lo].rstrip() + "\u2026"
-
     def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
-        """``s`` broken at spaces into lines at most ``max_w`` inches wide (a word wider than that is cut
-        with an ellipsis); at least one line."""
+        """``s`` broken at spaces into lines at most ``max_w`` inches wide (a word wider than that is broken
+        between characters, never cut); at least one line."""
         words, lines, cur = s.split(), [], ""
         for word in words:
             trial = f"{cur} {word}" if cur else word
@@ -132,7 +119,18 @@ class Measurer:
                 cur = trial
         if cur:
             lines.append(cur)
-        return [self.fit(line, fp, max_w) for line in lines] or [""]
+        return [piece for line in lines for piece in self._break(line, fp, max_w)] or [""]
+
+    def _break(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
+        """``s`` in pieces at most ``max_w`` inches wide (at least one character each), nothing left out."""
+        pieces = []
+        while s and self.width(s, fp) > max_w:
+            n = 1
+            while n < len(s) and self.width(s[:n + 1], fp) <= max_w:
+                n += 1
+            pieces.append(s[:n])
+            s = s[n:]
+        return pieces + ([s] if s else [])
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:

@@ -189,10 +189,11 @@ def methods_text(spec: AnalysisSpec) -> str:
         ci = (
             f"The {level}% CI uses the Hartung-Knapp-Sidik-Jonkman method (t with k − 1 df"
             + (", never narrower than the z interval (Knapp & Hartung 2003)" if model.hk_adhoc else "")
-            + "; Hartung & Knapp 2001)"
+            + "; Hartung & Knapp 2001), and so does the test for the overall effect (t on k − 1 df); with a "
+            "single study, which has no k − 1 df, both are z, as in metafor"
         )
     else:
-        ci = f"The {level}% CI uses normal quantiles (Wald)"
+        ci = f"The {level}% CI and the test for the overall effect use normal quantiles (Wald z)"
     pi = {
         "default": "t with k − 1 df" if model.ci == "hartung_knapp" else "normal quantiles",
         "normal": "normal quantiles",

@@ -30,10 +30,12 @@ from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
 from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, methods_text, synthesis_methods
+from .. import __version__
+from ..display import overall_effect_text, p_text
 from .provenance import git_commit, package_versions, sha256
 from .tables import read_result, records
 from .words import (
-    fmt_estimate, fmt_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
+    fmt_estimate, format_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
     is_missing, loo_summary, result_sentence, small_study_summary,
 )
 
@@ -324,7 +326,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     )
     env.filters["est"] = fmt_estimate
     env.filters["num"] = lambda v, fmt="{:.1f}": "" if v is None or is_missing(v) else fmt.format(v)
-    env.filters["pval"] = fmt_p
+    env.filters["pval"] = format_p
+    env.filters["ptext"] = p_text
     env.filters["finite"] = is_finite
     html = env.get_template(Path(template).name).render(
         sections=sections,
@@ -342,6 +345,9 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         workbook={"path": Path(workbook).as_posix(), "sha256": sha256(workbook)} if workbook else None,
         versions=versions,
         commit=git_commit(),
+        metapool_version=__version__,
+        effect_test=lambda r: overall_effect_text(r.get("zval"), r.get("ddf"), r.get("pval")).removeprefix(
+            "Test for overall effect: "),
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100),
     )
     atomic_write_text(output, html)

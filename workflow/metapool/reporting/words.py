@@ -13,11 +13,13 @@ import math
 from collections.abc import Mapping
 
 from ..analysis.run import overall_shown
+from ..display import format_p, overall_effect_text, p_text
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 
 __all__ = [
-    "COCHRANE_BANDS", "is_missing", "is_finite", "fmt_estimate", "fmt_ci", "fmt_p", "p_text", "is_median_of_medians",
-    "result_sentence", "heterogeneity_bands", "heterogeneity_interpretation", "loo_summary", "small_study_summary",
+    "COCHRANE_BANDS", "is_missing", "is_finite", "fmt_estimate", "fmt_ci", "format_p", "p_text",
+    "is_median_of_medians", "result_sentence", "overall_effect_sentence", "single_study_fallback",
+    "heterogeneity_bands", "heterogeneity_interpretation", "loo_summary", "small_study_summary",
 ]
 
 # Cochrane Handbook for Systematic Reviews of Interventions, section 10.10.2 (overlapping on purpose)
@@ -75,19 +77,6 @@ def fmt_ci(lo, hi, measure: str) -> str:
     return f"{fmt_estimate(lo, measure)} to {fmt_estimate(hi, measure)}"
 
 
-def fmt_p(p) -> str:
-    """A p-value with three significant digits, ``"< 0.001"`` below 0.001, ``"NA"`` when not finite."""
-    if not is_finite(p):
-        return "NA"
-    return "< 0.001" if p < 0.001 else f"{p:.3g}"
-
-
-def p_text(p) -> str:
-    """A p-value in a sentence: ``"p = 0.012"``, ``"p < 0.001"``."""
-    text = fmt_p(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
 def is_median_of_medians(row: Mapping) -> bool:
     """Whether an analysis (a pooled row) pooled medians by the (weighted) median of medians, which has no
     per-study standard errors and no τ²."""
@@ -97,6 +86,44 @@ def is_median_of_medians(row: Mapping) -> bool:
 
 def _is_glmm(row: Mapping) -> bool:
     return row.get("measure") == "proportion" and row.get("transform") == "glmm"
+
+
+def _null_text(row: Mapping) -> str:
+    """The value the test for the overall effect tests against (beta = 0 on the analysis scale), in words."""
+    measure, transform = row["measure"], row.get("transform")
+    if measure in ("hr", "ratio_of_medians"):
+        return f"a {MEASURES[measure].label} of 1"
+    if measure == "proportion":
+        return f"a proportion of {'50%' if transform in ('logit', 'glmm') else '0%'} ({transform} scale)"
+    return "a median of 0 months" if transform == "identity" else "a median of 1 month (log scale)"
+
+
+def single_study_fallback(row: Mapping) -> str:
+    """What metafor does differently with one study, in words ('' when k != 1): Hartung-Knapp needs k >= 2,
+    so a single study's interval and test are z (metafor's ``test_used``)."""
+    if is_missing(row.get("k")) or int(row["k"]) != 1 or row.get("ci_method") != "hartung_knapp":
+        return ""
+    return "Hartung-Knapp needs at least 2 studies: with one study the z interval and test are used (as metafor)"
+
+
+def overall_effect_sentence(row: Mapping) -> str:
+    """The test for the overall effect of a pooled row in words, e.g. ``"Test for overall effect: z = 9.61
+    (p < 0.001), against a hazard ratio of 1."``; '' without a test (the median of medians, no estimate).
+
+    Parameters
+    ----------
+    row : Mapping
+        A row of ``pooled.tsv`` or ``subgroups.tsv`` (``zval``, ``ddf``, ``pval``, ``measure``, ``transform``).
+
+    Returns
+    -------
+    str
+    """
+    text = overall_effect_text(row.get("zval"), row.get("ddf"), row.get("pval"))
+    if not text:
+        return ""
+    fallback = single_study_fallback(row)
+    return f"{text}, against {_null_text(row)}{f' ({fallback})' if fallback else ''}."
 
 
 def result_sentence(row: dict) -> str:
@@ -133,12 +160,16 @@ def result_sentence(row: dict) -> str:
     ci = (f"{pct}% CI {fmt_ci(row['ci_lower'], row['ci_upper'], measure)}" if not is_missing(row["ci_lower"])
           else f"no {pct}% CI: too few studies for the sign test")
     text = (
-        f"Pooled {what} {fmt_estimate(row['estimate'], measure)} "
+        f"{'Pooled ' if row['k'] > 1 else ''}{what} {fmt_estimate(row['estimate'], measure)} "
         f"({ci}) from {int(row['k'])} {'study' if row['k'] == 1 else 'studies'}"
     )
     if not is_missing(row.get("participants")):
         text += f" with {int(row['participants'])} patients"
     text += "."
+    if row["k"] == 1:
+        text = text[:1].upper() + text[1:] + " With one study nothing is pooled: the estimate is that study's."
+    if overall_effect_sentence(row):
+        text += " " + overall_effect_sentence(row)
     if row.get("subgroup") and not is_missing(row.get("q_between")):
         text += (
             f" Test for subgroup differences by {row['subgroup']}: Q = {row['q_between']:.2f} "

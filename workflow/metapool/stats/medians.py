@@ -63,7 +63,7 @@ class MedianOfMedians:
     notes: tuple[str, ...] = ()
 
     # the fields of metapool.stats.results.ROW_FIELDS that a median of medians does not estimate
-    pi_lower = pi_upper = tau2 = i2 = h2 = q = df = q_pvalue = beta = se = math.nan
+    pi_lower = pi_upper = tau2 = i2 = h2 = q = df = q_pvalue = beta = se = zval = ddf = pval = math.nan
 
     @property
     def method(self) -> str:

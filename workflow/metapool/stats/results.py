@@ -20,14 +20,19 @@ import pandas as pd
 from .heterogeneity import HeterogeneityCI
 from .pooling import PoolResult
 
-__all__ = ["PooledEstimate", "PooledResult", "ROW_FIELDS", "table_row"]
+__all__ = ["PooledEstimate", "PooledResult", "ROW_FIELDS", "TEST_FIELDS", "table_row", "test_name"]
 
+#: The test for the overall effect (metafor's ``zval``, ``ddf``, ``pval``): the Wald statistic ``beta / se``
+#: on the analysis scale (z, or t under Hartung-Knapp), its degrees of freedom (t only; NaN for z) and its
+#: two-sided p-value. NaN where the model has no such test (the median of medians).
+TEST_FIELDS = ("zval", "ddf", "pval")
 #: The numbers of a pooled-table row that every fitted model provides (NaN where it has none): ``k``, the
 #: estimate and its confidence and prediction limits on the natural scale, tau^2, I^2, H^2, Cochran's Q
 #: with its degrees of freedom and p-value, ``beta`` and ``se`` on the analysis scale, and the exact
-#: coverage of a sign-test interval (the median of medians).
+#: coverage of a sign-test interval (the median of medians), and the test for the overall effect
+#: (:data:`TEST_FIELDS`).
 ROW_FIELDS = ("k", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "h2", "q", "df",
-              "q_pvalue", "beta", "se", "coverage")
+              "q_pvalue", "beta", "se", "coverage") + TEST_FIELDS
 
 
 class PooledResult(Protocol):
@@ -47,8 +52,30 @@ class PooledResult(Protocol):
     def notes(self) -> tuple[str, ...]: ...
 
 
+def test_name(zval: float, ddf: float) -> str:
+    """The test for the overall effect actually used: ``"t"`` (finite ``ddf``, Hartung-Knapp), ``"z"``
+    (finite ``zval`` without df) or ``""`` (no test: nothing pooled, or the median of medians).
+
+    metafor switches Hartung-Knapp to z when k = 1 (``test_used``); the name follows the numbers,
+    not the configured CI method.
+
+    Parameters
+    ----------
+    zval, ddf : float
+        The statistic and its degrees of freedom (:data:`TEST_FIELDS`).
+
+    Returns
+    -------
+    str
+    """
+    if ddf == ddf and math.isfinite(ddf):
+        return "t"
+    return "z" if zval == zval and not math.isnan(zval) else ""
+
+
 def table_row(result: PooledResult) -> dict:
-    """The pooled-row numbers of a fitted model (:data:`ROW_FIELDS`) and its ``notes`` (a list).
+    """The pooled-row numbers of a fitted model (:data:`ROW_FIELDS`), the name of its test for the overall
+    effect (``test``, :func:`test_name`) and its ``notes`` (a list).
 
     Parameters
     ----------
@@ -58,9 +85,10 @@ def table_row(result: PooledResult) -> dict:
     Returns
     -------
     dict
-        Field -> value for every name of :data:`ROW_FIELDS`, and ``notes``.
+        Field -> value for every name of :data:`ROW_FIELDS`, ``test`` and ``notes``.
     """
-    return {**{name: getattr(result, name) for name in ROW_FIELDS}, "notes": list(result.notes)}
+    row = {name: getattr(result, name) for name in ROW_FIELDS}
+    return {**row, "test": test_name(row["zval"], row["ddf"]), "notes": list(result.notes)}
 
 
 
