@@ -163,7 +163,7 @@ if (!exists("generated_by", mode = "function")) {
     rt <- sort(unique(c(net$t1[rest], net$t2[rest])))
     if (!(a %in% rt && b %in% rt)) next
     Xr <- .net_X(net$t1[rest], net$t2[rest], rt)
-    g <- igraph_free_components(net$t1[rest], net$t2[rest])
+    g <- .net_components(net$t1[rest], net$t2[rest])
     if (g[a] != g[b]) next
     ref <- rt[1]
     Xr <- Xr[, colnames(Xr) != ref, drop = FALSE]
@@ -188,7 +188,7 @@ if (!exists("generated_by", mode = "function")) {
 }
 
 # connected-component label of each treatment (no igraph needed): repeated label propagation
-igraph_free_components <- function(t1, t2) {
+.net_components <- function(t1, t2) {
   trts <- sort(unique(c(t1, t2)))
   lab <- setNames(seq_along(trts), trts)
   repeat {

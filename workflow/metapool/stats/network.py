@@ -529,14 +529,15 @@ def _study_covariance(s_codes, vi, shared):
     return cov[s_codes], assumed
 
 
-def _designs(study, treatment, comparator, s_codes):
-    """Each contrast's design label: the sorted treatments of its study joined by ``":"``."""
-    nst = s_codes.max() + 1
-    arms = [set() for _ in range(nst)]
-    for code, t, c in zip(s_codes.tolist(), treatment.tolist(), comparator.tolist()):
-        arms[code].update((t, c))
-    labels = np.asarray([":".join(sorted(a)) for a in arms], dtype=object)
-    return labels[s_codes]
+def _designs(s_codes, ti, ci, names):
+    """Each contrast's design label: the sorted treatments of its study joined by ``":"`` (from the study x
+    treatment membership matrix; one string per distinct design)."""
+    arms = np.zeros((s_codes.max() + 1, len(names)), dtype=bool)
+    arms[s_codes, ti] = True
+    arms[s_codes, ci] = True
+    unique, inverse = np.unique(arms, axis=0, return_inverse=True)
+    labels = np.asarray([":".join(np.asarray(names)[row]) for row in unique], dtype=object)
+    return labels[np.ravel(inverse)[s_codes]]
 
 
 def _design_matrix(design, treatment, comparator):
@@ -554,13 +555,12 @@ def _design_matrix(design, treatment, comparator):
     return X
 
 
-def _incidence(treatment, comparator, names):
-    """``X`` with +1 at the contrast's treatment and -1 at its comparator, one column per name."""
-    index = {name: i for i, name in enumerate(names)}
-    X = np.zeros((len(treatment), len(names)))
-    rows = np.arange(len(treatment))
-    X[rows, [index[t] for t in treatment]] = 1.0
-    X[rows, [index[c] for c in comparator]] -= 1.0
+def _incidence(ti, ci, t):
+    """``X`` (n x t) with +1 at the contrast's treatment code ``ti`` and -1 at its comparator code ``ci``."""
+    X = np.zeros((len(ti), t))
+    rows = np.arange(len(ti))
+    X[rows, ti] = 1.0
+    X[rows, ci] = -1.0
     return X
 
 
@@ -652,7 +652,9 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
     comp = np.asarray([f"{t}\x00{c}" for t, c in zip(treatment, comparator)], dtype=object)
     G = _structure(s_codes, comp)
 
-    X_full = _incidence(treatment, comparator, names)
+    ti = np.searchsorted(names, treatment)
+    ci = np.searchsorted(names, comparator)
+    X_full = _incidence(ti, ci, len(names))
     ref_idx = names.index(reference)
     basic = [i for i in range(len(names)) if i != ref_idx]
     X = X_full[:, basic]
@@ -661,7 +663,7 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
 
     # common-effect Q and its design-by-treatment decomposition (Krahn et al. 2013)
     _, _, W0, r0, q = _gls(X, yi, V)
-    design = _designs(study, treatment, comparator, s_codes)
+    design = _designs(s_codes, ti, ci, names)
     Xd = _design_matrix(design, treatment, comparator)
     _, _, _, rd, q_within = _gls(Xd, yi, V)
     df_within = n - Xd.shape[1]
@@ -708,17 +710,14 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
         pval=np.asarray(wald_pvalue(z, np.nan, False), dtype=float), ci_lower=d - crit * se, ci_upper=d + crit * se,
         loglik=_reml_loglik(tau2, X, yi, V, G) if method == "REML" else math.nan,
         heterogeneity=het, league=league_table(d, C, names, level),
-        split=_split(s_codes, treatment, comparator, yi, M, names, d, C),
+        split=_split(s_codes, treatment, comparator, ti, ci, yi, M, names, d, C),
         components=components, notes=tuple(notes))
 
 
-def _split(s_codes, treatment, comparator, yi, M, names, d, C) -> tuple[SplitComparison, ...]:
+def _split(s_codes, treatment, comparator, ti, ci, yi, M, names, d, C) -> tuple[SplitComparison, ...]:
     """Direct, back-calculated indirect and network estimate of every directly compared pair (netsplit)."""
     nst = s_codes.max() + 1
     t = len(names)
-    index = {name: i for i, name in enumerate(names)}
-    ti = np.asarray([index[x] for x in treatment])
-    ci = np.asarray([index[x] for x in comparator])
     # arm membership (study x treatment) and the map from (study, arm) to the contrast row (-1: the baseline)
     arms = np.zeros((nst, t), dtype=bool)
     arms[s_codes, ti] = True
