@@ -87,8 +87,13 @@ def test_reml_loglik_and_metafor_default_control(fitted, name, i):
 def test_generalised_dl_from_its_formula(fitted, name):
     case = CASES[name]
     for i, f in enumerate(case["fits"]):
-        close(fitted[name, i, "DL"].tau2, f["DL_tau2"])
+        res = fitted[name, i, "DL"]
+        close(res.tau2, f["DL_tau2"])
         assert f["DL_tau2"] > 0
+        # netmeta's form (all pairwise comparisons, reduced multi-arm weights; Rücker 2012) is the same number
+        close(res.tau2, f["DL_ruecker"]["tau2"])
+        close(res.heterogeneity.q, f["DL_ruecker"]["Q"])
+        assert res.heterogeneity.df == f["DL_ruecker"]["df"]
 
 
 @pytest.mark.parametrize("name,i,method", FITS)

@@ -7,7 +7,8 @@
 # rho = 1/2) with method "FE" (common effect) and "REML" (tight optimizer control; also metafor's default
 # control, which stops ~1e-6 short of the maximum on dat.hasselblad1998), and with tau2 fixed at the generalised
 # DerSimonian-Laird value computed here from its formula (Jackson, White & Riley 2012; Rucker 2012):
-#   tau2_DL = max(0, (Q - df) / (tr(W G) - tr((X'WX)^-1 X'W G W X))), W = V^-1, G = 1 / 0.5 / 0.
+#   tau2_DL = max(0, (Q - df) / (tr(W G) - tr((X'WX)^-1 X'W G W X))), W = V^-1, G = 1 / 0.5 / 0,
+# and again as netmeta computes it (DL_ruecker: all pairwise comparisons, reduced multi-arm weights).
 # Also: the design-by-treatment decomposition of Q (rma.mv FE per design, the residual QE of each design;
 # between = total - within); P-scores in closed form (Rucker & Schwarzer 2015; as the dat.senn2013 example);
 # for each directly compared pair whose direct studies are all two-arm and that is still connected without
@@ -121,7 +122,8 @@ if (!exists("generated_by", mode = "function")) {
     reml_default <- .net_fit(dat$yi, V, X, study, comp, "REML", control = list())
     out <- list(reference = ref, EE = .net_out(fe, X), REML = .net_out(reml, X), DL = .net_out(dl, X),
                 REML_default_control = .net_out(reml_default, X),
-                DL_denominator = denom, DL_tau2 = tau2_dl)
+                DL_denominator = denom, DL_tau2 = tau2_dl,
+                DL_ruecker = .net_ruecker(study, net$t1, net$t2, dat$yi, dat$vi, net$shared))
     # P-scores over all treatments (the reference's basic parameter is 0)
     for (m in c("EE", "REML", "DL")) {
       o <- out[[m]]
@@ -185,6 +187,48 @@ if (!exists("generated_by", mode = "function")) {
        comparator = I(net$t2), yi = I(c(dat$yi)), vi = I(c(dat$vi)),
        shared_var = I(ifelse(nstud[study] > 1, net$shared, NA)), treatments = I(trts), design = I(design),
        fits = fits, designs = dq, Q_within = q_within, df_within = df_within, split = split)
+}
+
+# Generalised DerSimonian-Laird as netmeta computes it (Rucker 2012; netmeta's multiarm() and nma.ruecker()):
+# every study as all pairwise comparisons of its arms, a multi-arm study's variances reduced through the
+# pseudoinverse of its resistance matrix, then tau2 = max(0, (Q - df) / tr((I - H) (B B' * E / 2) W)).
+.net_ruecker <- function(study, t1, t2, yi, vi, shared) {
+  trts <- sort(unique(c(t1, t2)))
+  rows <- list()
+  for (s in unique(study)) {
+    i <- which(study == s)
+    arms <- c(t2[i[1]], t1[i])                     # baseline first
+    eff <- c(0, yi[i])                             # arm effects relative to the baseline
+    cv <- if (length(i) > 1) shared[i[1]] else 0
+    va <- c(cv, vi[i] - cv)                        # arm-level variances (baseline: the shared one)
+    k <- length(arms)
+    pr <- t(combn(k, 2))
+    y <- eff[pr[, 2]] - eff[pr[, 1]]
+    r <- va[pr[, 1]] + va[pr[, 2]]
+    if (k > 2) {
+      R <- matrix(0, k, k); R[pr] <- r; R[pr[, 2:1]] <- r
+      J <- matrix(1, k, k)
+      Lt <- -0.5 * (R - (R %*% J + J %*% R) / k + J %*% R %*% J / k^2)
+      L <- MASS::ginv(Lt)
+      r <- -1 / L[pr]
+    }
+    rows[[length(rows) + 1]] <- data.frame(study = s, a = arms[pr[, 2]], b = arms[pr[, 1]], y = y, v = r,
+                                           narms = k, stringsAsFactors = FALSE)
+  }
+  d <- do.call(rbind, rows)
+  m <- nrow(d); n <- length(trts)
+  B <- matrix(0, m, n)
+  B[cbind(1:m, match(d$a, trts))] <- 1
+  B[cbind(1:m, match(d$b, trts))] <- -1
+  W <- diag(1 / d$v)
+  Lplus <- MASS::ginv(t(B) %*% W %*% B)
+  H <- B %*% Lplus %*% t(B) %*% W
+  res <- d$y - H %*% d$y
+  Q <- c(t(res) %*% W %*% res)
+  df <- sum(1 / tapply(d$narms, d$study, function(x) 1 / (x[1] - 1))) - (n - 1)
+  E <- outer(d$study, d$study, "==")
+  denom <- sum(diag((diag(m) - H) %*% (B %*% t(B) * E / 2) %*% W))
+  list(Q = Q, df = df, denominator = denom, tau2 = max(0, (Q - df) / denom))
 }
 
 # connected-component label of each treatment (no igraph needed): repeated label propagation
