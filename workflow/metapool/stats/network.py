@@ -251,23 +251,9 @@ class NetworkResult:
                      treatments=self.treatments)
 
     def __str__(self) -> str:
-        from .printing import _num, _p
+        from .printing import format_network
 
-        pct = round(100 * self.level)
-        h = self.heterogeneity
-        kind = "Common-effect" if self.method == "EE" else f"Random-effects (tau^2 estimator: {self.method})"
-        lines = [f"{kind} network meta-analysis (k = {self.k} studies, {self.n_contrasts} contrasts, "
-                 f"{len(self.treatments)} treatments; reference: {self.reference})", ""]
-        if self.method != "EE":
-            lines.append(f"tau^2: {_num(self.tau2)}, tau: {_num(math.sqrt(self.tau2))}")
-        lines += [f"I^2: {_num(h.i2, 2)}%",
-                  f"Q total: Q(df = {h.df}) = {_num(h.q)}, p-val {_p(h.q_pvalue)}",
-                  f"Q within designs: Q(df = {h.df_within}) = {_num(h.q_within)}, p-val {_p(h.p_within)}",
-                  f"Q between designs: Q(df = {h.df_between}) = {_num(h.q_between)}, p-val {_p(h.p_between)}", "",
-                  f"Basic parameters (z test and {pct}% CI):"]
-        lines += self.summary_frame().to_string(index=False, float_format=lambda x: f"{x:.4f}").splitlines()
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines) + "\n"
+        return format_network(self)
 
     def summary(self) -> str:
         """The printed summary (``str(result)``)."""
@@ -313,7 +299,7 @@ def _gls(X: np.ndarray, y: np.ndarray, M: np.ndarray):
     the residuals and ``Q = r' W r``."""
     W = linalg.cho_solve(linalg.cho_factor(M), np.eye(len(y)))
     xtw = X.T @ W
-    vb = linalg.inv(xtw @ X)
+    vb = np.linalg.inv(xtw @ X)
     vb = (vb + vb.T) / 2
     b = vb @ (xtw @ y)
     r = y - X @ b
@@ -670,13 +656,13 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
     contrib = rd * (W0 @ rd)  # V is block-diagonal by study, so r'V^-1 r splits by design
     dnames, dcodes = np.unique(design, return_inverse=True)
     q_by_design = np.bincount(dcodes, weights=contrib, minlength=len(dnames))
-    designs = []
-    for i, name in enumerate(dnames):
-        rows = dcodes == i
-        k_d = len(np.unique(s_codes[rows]))
-        df_d = int(rows.sum() - np.count_nonzero(Xd[rows].any(axis=0)))
-        designs.append(DesignQ(design=str(name), studies=k_d, q=float(q_by_design[i]), df=df_d,
-                               pval=_chi2_sf(q_by_design[i], df_d)))
+    member = dcodes[:, None] == np.arange(len(dnames))[None, :]  # contrast x design
+    studies_d = np.bincount(dcodes[np.unique(s_codes, return_index=True)[1]], minlength=len(dnames))
+    df_d = member.sum(axis=0) - ((member.T.astype(float) @ np.abs(Xd)) > 0).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        p_d = np.where(df_d >= 1, stats.chi2.sf(q_by_design, np.maximum(df_d, 1)), np.nan)
+    designs = [DesignQ(design=str(name), studies=int(studies_d[i]), q=float(q_by_design[i]), df=int(df_d[i]),
+                       pval=float(p_d[i])) for i, name in enumerate(dnames)]
     q_between = q - q_within
     df_between = df - df_within
 
