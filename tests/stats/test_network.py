@@ -393,3 +393,33 @@ def test_league_table_from_independent_estimates(d, v):
         for k in range(1, len(d)):
             if d[k] - d[i] > 1e-6:
                 assert ps[i] > ps[k]
+
+
+def test_reml_at_the_boundary_equals_common_effect():
+    """Consistent, homogeneous data: the restricted score at tau^2 = 0 is negative, REML gives 0 and the
+    common-effect fit."""
+    study = ["s1", "s2", "s3", "s4", "s5", "s6"]
+    trt = ["A", "A", "B", "B", "A", "C"]
+    comp = ["P", "P", "P", "P", "B", "P"]
+    yi = [-0.20, -0.21, -0.10, -0.11, -0.10, 0.05]
+    vi = [0.04, 0.05, 0.03, 0.06, 0.05, 0.02]
+    reml = network_meta_analysis(study, trt, comp, yi, vi, reference="P", method="REML")
+    ee = network_meta_analysis(study, trt, comp, yi, vi, reference="P", method="EE")
+    assert reml.tau2 == 0.0
+    close(reml.estimate, ee.estimate, abs_=1e-15)
+    assert reml.heterogeneity.q < reml.heterogeneity.df
+    assert network_meta_analysis(study, trt, comp, yi, vi, reference="P", method="DL").tau2 == 0.0
+
+
+def test_results_are_read_only_and_single_component(fitted):
+    res = fitted["senn2013", 0, "REML"]
+    assert len(res.components) == 1 and res.components[0] == res.treatments and not res.subnetworks
+    with pytest.raises(ValueError):
+        res.estimate[0] = 1.0
+    with pytest.raises(ValueError):
+        res.league.estimate[0, 1] = 1.0
+
+
+def test_shared_variance_must_leave_positive_arm_variances():
+    with pytest.raises(ValueError, match="smaller than every contrast variance"):
+        network_meta_analysis(["s", "s"], ["A", "B"], ["P", "P"], [0.1, 0.2], [0.1, 0.2], shared_var=[0.1, 0.1])

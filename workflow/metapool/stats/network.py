@@ -384,8 +384,11 @@ def league_table(estimate, cov, treatments, level: float = 0.95) -> LeagueTable:
     crit = critical_value(level, np.nan, False)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
-    return LeagueTable(treatments=tuple(treatments), estimate=est, se=se, ci_lower=est - crit * se,
-                       ci_upper=est + crit * se, zval=z, pval=np.asarray(wald_pvalue(z, np.nan, False)))
+    arrays = {"estimate": est, "se": se, "ci_lower": est - crit * se, "ci_upper": est + crit * se, "zval": z,
+              "pval": np.asarray(wald_pvalue(z, np.nan, False), dtype=float)}
+    for a in arrays.values():
+        a.setflags(write=False)
+    return LeagueTable(treatments=tuple(treatments), **arrays)
 
 
 def _check_small_values(small_values: str) -> None:
@@ -510,6 +513,9 @@ def _study_covariance(s_codes, vi, shared):
         raise ValueError("the contrasts of one study must be given the same shared_var")
     vmin = np.full(nst, np.inf)
     np.minimum.at(vmin, s_codes, vi)
+    if np.any((counts > 1) & (given >= vmin)):
+        raise ValueError("shared_var must be smaller than every contrast variance of its study "
+                         "(the other arms' variances are the differences)")
     assumed = np.isnan(given) & (counts > 1)
     cov = np.where(np.isnan(given), vmin / 2, given)
     return cov[s_codes], assumed
@@ -690,10 +696,14 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
         tau2=tau2, q=q, df=df, q_pvalue=_chi2_sf(q, df), i2=float(i2_from_q(q, df)), q_within=q_within,
         df_within=df_within, p_within=_chi2_sf(q_within, df_within), q_between=q_between, df_between=df_between,
         p_between=_chi2_sf(q_between, df_between), designs=tuple(designs))
+    pval = np.asarray(wald_pvalue(z, np.nan, False), dtype=float)
+    lower, upper = d - crit * se, d + crit * se
+    for a in (d, C, se, z, pval, lower, upper):
+        a.setflags(write=False)
     return NetworkResult(
         treatments=tuple(names), reference=reference, method=method, level=level,
         k=int(s_codes.max() + 1), n_contrasts=n, tau2=tau2, estimate=d, cov=C, se=se, zval=z,
-        pval=np.asarray(wald_pvalue(z, np.nan, False), dtype=float), ci_lower=d - crit * se, ci_upper=d + crit * se,
+        pval=pval, ci_lower=lower, ci_upper=upper,
         loglik=_reml_loglik(tau2, X, yi, V, G) if method == "REML" else math.nan,
         heterogeneity=het, league=league_table(d, C, names, level),
         split=_split(s_codes, treatment, comparator, ti, ci, yi, M, names, d, C),
