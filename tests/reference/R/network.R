@@ -1,6 +1,7 @@
 # Reference values for the contrast-based network meta-analysis (workflow/metapool/stats/network.py).
 #
-# Two metadat networks with a three-arm trial, in the contrast-level form of metafor's documentation:
+# Two metadat networks with a three-arm trial, in the contrast-level form of metafor's documentation, and a
+# constructed two-arm hazard-ratio network with three loops:
 #   dat.senn2013 (mean differences, escalc MD; covariance of a multi-arm study = variance of its placebo arm)
 #   dat.hasselblad1998 (log odds ratios, escalc OR add = 1/2 to = "all"; covariance by Gleser & Olkin eq. 19.11)
 # For each, and for two reference treatments, rma.mv(yi, V, mods = ~ <contrasts> - 1, random = ~ comp | study,
@@ -50,6 +51,23 @@ if (!exists("generated_by", mode = "function")) {
        shared = shared, references = c("no_contact", "self_help"),
        description = paste("metadat::dat.hasselblad1998 to contrasts (to.wide, ref = 'no_contact'), escalc OR",
                            "add = 1/2 to = 'all'; shared_var = 1/(xi.2 + 1/2) + 1/(ni.2 - xi.2 + 1/2)"))
+}
+
+# A constructed hazard-ratio network of two-arm trials only (values made up, not for inference), log HR and
+# SE from a 95% CI: three loops (A-B-C, B-C-D, B-D-E) and a treatment (F) only compared once.
+.net_constructed <- function() {
+  d <- data.frame(study = sprintf("s%02d", 1:11),
+                  t1 = c("B", "B", "C", "D", "D", "D", "E", "F", "C", "D", "E"),
+                  t2 = c("A", "A", "A", "B", "B", "B", "B", "B", "B", "C", "D"),
+                  hr = c(0.45, 0.55, 0.50, 0.47, 0.34, 0.22, 0.49, 0.28, 1.10, 0.60, 1.05),
+                  lo = c(0.35, 0.40, 0.38, 0.34, 0.17, 0.13, 0.35, 0.19, 0.80, 0.42, 0.70),
+                  hi = c(0.60, 0.76, 0.66, 0.65, 0.70, 0.38, 0.68, 0.41, 1.52, 0.86, 1.58), stringsAsFactors = FALSE)
+  d$yi <- log(d$hr)
+  d$vi <- ((log(d$hi) - log(d$lo)) / (2 * qnorm(0.975)))^2
+  list(name = "constructed_hr", data = d, t1 = d$t1, t2 = d$t2, shared = rep(NA_real_, nrow(d)),
+       references = c("A", "B"),
+       description = paste("constructed two-arm hazard-ratio network (made-up values): yi = log(hr),",
+                           "vi = ((log(hi) - log(lo)) / (2 qnorm(0.975)))^2"))
 }
 
 .net_V <- function(study, vi, shared) {
@@ -252,5 +270,5 @@ fixture_network <- function() {
          "DerSimonian-Laird value (DL, from its formula); Q decomposition by design (rma.mv FE per design);",
          "closed-form P-scores; direct (rma) and separate indirect (rma.mv without the direct studies)",
          "estimates. vb is the covariance of the basic parameters (coef_names), row-major."),
-       cases = list(.net_case(.net_senn()), .net_case(.net_hasselblad())))
+       cases = list(.net_case(.net_senn()), .net_case(.net_hasselblad()), .net_case(.net_constructed())))
 }

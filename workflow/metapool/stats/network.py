@@ -347,8 +347,8 @@ def _tau2_reml(X, y, V, G) -> float:
 
 def _tau2_dl(X, V, G, q: float, df: int) -> float:
     """Generalised DerSimonian-Laird: ``max(0, (Q - df) / (tr(W G) - tr((X'WX)^-1 X'W G W X)))``, ``W = V^-1``,
-    ``Q`` the common-effect residual Q on ``df = n - p`` (Jackson, White & Riley 2012, eq. 9; Rücker 2012,
-    eq. 25, with her ``B B' * E / 2`` being ``G``)."""
+    ``Q`` the common-effect residual Q on ``df = n - p`` (Jackson, White & Riley 2012; Rücker 2012, whose
+    ``tr((I - H)(B B' * E / 2) W)`` over all pairwise comparisons with reduced weights is the same number)."""
     W = linalg.cho_solve(linalg.cho_factor(V), np.eye(len(V)))
     wx = W @ X
     denom = float(np.sum(W * G) - np.trace(linalg.solve(X.T @ wx, wx.T @ G @ wx, assume_a="pos")))
