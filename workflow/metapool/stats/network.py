@@ -331,7 +331,10 @@ def _reml_loglik(tau2: float, X, y, V, G) -> float:
 
 def _tau2_reml(X, y, V, G) -> float:
     """The REML estimate of tau^2: 0 when the restricted score at 0 is not positive, else the root of the
-    score (``brentq``, ``xtol = 1e-12``), bracketed by doubling an upper bound."""
+    score (``brentq``, ``xtol = 1e-13``), bracketed by doubling an upper bound.
+
+    Solving the score equation rather than maximising the log-likelihood value locates the maximum to
+    machine precision (a flat maximum of the likelihood is found only to about the square root of it)."""
     if _reml_score(0.0, X, y, V, G) <= 0:
         return 0.0
     hi = max(1.0, float(np.var(y)))
