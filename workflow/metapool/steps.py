@@ -319,15 +319,19 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
 
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
-                layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike) -> None:
+                layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
+                networks: Mapping[str, AnalysisSpec] | None = None,
+                network_layout: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
     (name -> spec); ``data`` are the extraction tables (listed with their checksums), ``studies``, ``audit`` and
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
-    ``workbook`` is the XLSX of every table.
+    ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
+    ``network_layout`` maps each to kind -> path of its tables and figures.
     """
     from .reporting.page import build_report
 
     build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
-                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output)
+                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
+                 network_layout=network_layout)
