@@ -132,14 +132,15 @@ def network_contrasts(estimates: pd.DataFrame, spec: AnalysisSpec,
         sel[column] = sel["study_id"].map(extra[column])
     sel["treatment"] = sel[column].astype(str)
     sel["comparator"] = _comparator_nodes(sel, column, studies)
-    sel["prior_therapy"] = sel["study_id"].map(extra.get("prior_therapy", {})).fillna("")
+    prior = extra.get("prior_therapy", {})
+    sel["prior_therapy"] = [prior.get(str(sid), "") for sid in sel["study_id"]]
     sel["yi"], sel["vi"] = data.yi, data.vi
     sel["status"] = np.where(sel["included"], "pooled", "not_pooled")
     aside = data.aside if data.aside is not None else pd.DataFrame()
     if len(aside):
         aside = aside.assign(status="set_aside", included=False, treatment=aside["drug"],
                              yi=math.nan, vi=math.nan, label=aside["study_id"],
-                             prior_therapy=aside["study_id"].map(extra.get("prior_therapy", {})).fillna(""))
+                             prior_therapy=[prior.get(str(sid), "") for sid in aside["study_id"]])
     frame = pd.concat([sel, aside], ignore_index=True) if len(aside) else sel
     frame = frame.assign(analysis=spec.name)
     for col in NETWORK_STUDY_COLUMNS:
