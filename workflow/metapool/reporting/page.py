@@ -334,15 +334,19 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     workbook : str or os.PathLike, optional
         The XLSX workbook of every table.
     networks : Mapping, optional
-        Network analysis name -> its :class:`~metapool.spec.AnalysisSpec`: a section each, after the pairwise
-        analyses.
+        Network analysis name -> its :class:`~metapool.spec.AnalysisSpec` (those among ``analyses`` are
+        added): a section each after the pairwise analyses, for those in ``network_layout``.
     network_layout : Mapping, optional
         Network analysis name -> kind -> path (``studies``, ``league``, ``treatment_effects``, ``ranking``,
         ``heterogeneity``, ``node_split``, ``transitivity`` and the SVG figures ``graph``, ``league_figure``,
         ``forest``).
     """
-    networks = dict(networks or {})
-    network_sections = [_network_section(name, spec, (network_layout or {})[name]) for name, spec in networks.items()]
+    # a network analysis among ``analyses`` is shown as a network (it has no row in pooled.tsv)
+    networks = {**{n: s for n, s in analyses.items() if s.is_network}, **dict(networks or {})}
+    analyses = {n: s for n, s in analyses.items() if not s.is_network}
+    network_layout = network_layout or {}
+    network_sections = [_network_section(name, spec, network_layout[name]) for name, spec in networks.items()
+                        if name in network_layout]
     if layout is None:
         layout = discover_layout(analysis_tables, figures)
     pooled_df = by_question(read_tsv(pooled, text_columns=TEXT_COLUMNS + ["notes", "comparator", "title",
