@@ -98,6 +98,20 @@ REFERENCES = (
                          "2010;36(3):1-48."),
     ("Mölder et al. 2021", "Mölder F, Jablonski KP, Letcher B, et al. Sustainable data analysis with Snakemake. "
                            "F1000Research 2021;10:33."),
+    ("Salanti et al. 2008", "Salanti G, Higgins JPT, Ades AE, Ioannidis JPA. Evaluation of networks of randomized "
+                            "trials. Stat Methods Med Res 2008;17:279-301."),
+    ("Salanti et al. 2011", "Salanti G, Ades AE, Ioannidis JPA. Graphical methods and numerical summaries for "
+                            "presenting results from multiple-treatment meta-analysis. J Clin Epidemiol "
+                            "2011;64:163-171."),
+    ("Rücker & Schwarzer 2015", "Rücker G, Schwarzer G. Ranking treatments in frequentist network meta-analysis "
+                                "works without resampling methods. BMC Med Res Methodol 2015;15:58."),
+    ("Krahn et al. 2013", "Krahn U, Binder H, König J. A graphical tool for locating inconsistency in network "
+                          "meta-analyses. BMC Med Res Methodol 2013;13:35."),
+    ("Bucher et al. 1997", "Bucher HC, Guyatt GH, Griffith LE, Walter SD. The results of direct and indirect "
+                           "treatment comparisons in meta-analysis of randomized controlled trials. J Clin "
+                           "Epidemiol 1997;50:683-691."),
+    ("Jackson, White & Riley 2012", "Jackson D, White IR, Riley RD. Quantifying the impact of between-study "
+                                    "heterogeneity in multivariate meta-analyses. Stat Med 2012;31:3805-3820."),
 )
 
 

@@ -33,7 +33,7 @@ from .methods import REFERENCES, methods_text, network_methods, synthesis_method
 from .provenance import git_commit, package_versions, sha256
 from .tables import read_result, records
 from .words import (
-    fmt_estimate, fmt_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
+    fmt_estimate, fmt_p, p_text, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
     is_missing, loo_summary, result_sentence, small_study_summary,
 )
 
@@ -377,6 +377,7 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     env.filters["est"] = fmt_estimate
     env.filters["num"] = lambda v, fmt="{:.1f}": "" if v is None or is_missing(v) else fmt.format(v)
     env.filters["pval"] = fmt_p
+    env.filters["ptext"] = p_text
     env.filters["finite"] = is_finite
     html = env.get_template(Path(template).name).render(
         sections=sections,
