@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from metapool.analysis.config import ConfigError, analysis_specs, check_config, fill_defaults
-from metapool.analysis.network import network_contrasts, run_network
+from metapool.analysis.network import arm_sizes, network_contrasts, run_network
 from metapool.analysis.selection import AnalysisError
 from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec, NetworkSpec
@@ -162,7 +162,11 @@ def test_default_networks_match_rma_mv(default_inputs, name, method):
 
 def test_default_pfs_network_trials_and_transitivity(default_inputs):
     specs, estimates, studies = default_inputs
-    out = run_network(estimates, specs["pfs_hr_network_first_line"], studies)
+    sizes = arm_sizes(estimate_frames()["survival"], "pfs")
+    out = run_network(estimates, specs["pfs_hr_network_first_line"], studies, sizes)
+    pooled = out.studies[out.studies["status"] == "pooled"].set_index("study_id")
+    assert pooled.loc["ALEX_alectinib", ["n_treatment", "n_comparator"]].tolist() == [152, 151]
+    assert pooled[["n_treatment", "n_comparator"]].notna().all().all()
     assert sorted(out.transitivity["trial"]) == sorted(
         ["ALEX", "J-ALEX", "ALESIA", "ALTA-1L", "CROWN", "eXalt3", "PROFILE 1014", "PROFILE 1029", "ASCEND-4"])
     assert (out.transitivity["prior_therapy"] != "").all()

@@ -267,15 +267,19 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
 
 
 def network_step(estimates: PathLike | Sequence[PathLike], studies: PathLike, spec: AnalysisSpec,
-                 outputs: Mapping[str, PathLike]) -> None:
+                 outputs: Mapping[str, PathLike], survival: PathLike | None = None) -> None:
     """One network analysis (:func:`metapool.analysis.network.run_network`): ``outputs`` maps ``studies``,
     ``league``, ``treatment_effects``, ``ranking``, ``heterogeneity``, ``node_split`` and ``transitivity``
     to their paths; ``studies`` is the data folder's studies.tsv (the comparator arms, the trials'
-    populations). ``node_split`` has a row per comparison in a loop (a header only when there is none)."""
-    from .analysis.network import run_network
+    populations); ``survival`` the per-study survival estimates, whose ``n`` gives each arm's participants
+    (the network graph's node sizes). ``node_split`` has a row per comparison in a loop (a header only when
+    there is none)."""
+    from .analysis.network import arm_sizes, run_network
     from .analysis.validation import read_table
+    from .vocabulary import outcome
 
-    out = run_network(_read_estimates(estimates), spec, read_table(studies, "studies"))
+    sizes = arm_sizes(_read_estimate_table(survival), outcome(spec.outcome).code) if survival else None
+    out = run_network(_read_estimates(estimates), spec, read_table(studies, "studies"), sizes)
     for kind, frame in (("studies", out.studies), ("league", out.league), ("treatment_effects", out.effects),
                         ("ranking", out.ranking), ("heterogeneity", out.heterogeneity), ("node_split", out.split),
                         ("transitivity", out.transitivity)):

@@ -33,14 +33,14 @@ from .selection import AnalysisError, records
 __all__ = [
     "NetworkOutput", "network_contrasts", "run_network", "NETWORK_STUDY_COLUMNS", "LEAGUE_COLUMNS",
     "EFFECT_COLUMNS", "RANKING_COLUMNS", "HETEROGENEITY_COLUMNS", "SPLIT_COLUMNS", "TRANSITIVITY_COLUMNS",
-    "RANKING_CAVEAT", "SUCRA_DRAWS", "SUCRA_SEED",
+    "RANKING_CAVEAT", "SUCRA_DRAWS", "SUCRA_SEED", "arm_sizes",
 ]
 
 # results/<plan>/analyses/<analysis>/studies.tsv of a network: one row per report (a contrast or set aside)
 NETWORK_STUDY_COLUMNS = [
     "analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator", "comparator_study_id",
     "assessor", "year", "data_cut", "setting", "prior_therapy", "phase", "design", "status", "included",
-    "reason", "estimate", "ci_lower", "ci_upper", "ci_level", "yi", "vi",
+    "reason", "estimate", "ci_lower", "ci_upper", "ci_level", "yi", "vi", "n_treatment", "n_comparator",
 ]
 LEAGUE_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper", "p"]
 EFFECT_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper", "p", "log_hr", "se", "k_direct"]
@@ -94,8 +94,18 @@ def _comparator_nodes(contrasts: pd.DataFrame, column: str, studies: pd.DataFram
     return out
 
 
-def network_contrasts(estimates: pd.DataFrame, spec: AnalysisSpec,
-                      studies: pd.DataFrame | None = None) -> tuple[AnalysisData, pd.DataFrame]:
+def arm_sizes(survival: pd.DataFrame, code: str) -> dict[str, float]:
+    """Participants of each arm (study_id -> n) from per-study survival estimates: the largest ``n`` of the
+    arm's rows of outcome ``code``, else of any outcome (arms without a number are left out)."""
+    n = pd.to_numeric(survival["n"], errors="coerce")
+    frame = survival.assign(_n=n)[n.notna()]
+    out = frame.groupby("study_id")["_n"].max().to_dict()
+    out.update(frame[frame["outcome"] == code].groupby("study_id")["_n"].max().to_dict())
+    return {str(k): float(v) for k, v in out.items()}
+
+
+def network_contrasts(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFrame | None = None,
+                      sizes: dict[str, float] | None = None) -> tuple[AnalysisData, pd.DataFrame]:
     """The reports of a network analysis and its contrasts.
 
     Parameters
@@ -107,6 +117,9 @@ def network_contrasts(estimates: pd.DataFrame, spec: AnalysisSpec,
     studies : DataFrame, optional
         ``studies.tsv`` (every arm): the nodes of the comparator arms when the nodes are not drugs, and the
         trials' ``prior_therapy`` and ``regimen`` for the studies table.
+    sizes : dict, optional
+        Participants per arm (study_id -> n, :func:`arm_sizes`): ``n_treatment`` and ``n_comparator`` of each
+        contrast (NaN when not known).
 
     Returns
     -------
@@ -135,11 +148,15 @@ def network_contrasts(estimates: pd.DataFrame, spec: AnalysisSpec,
     prior = extra.get("prior_therapy", {})
     sel["prior_therapy"] = [prior.get(str(sid), "") for sid in sel["study_id"]]
     sel["yi"], sel["vi"] = data.yi, data.vi
+    sizes = sizes or {}
+    sel["n_treatment"] = [sizes.get(str(sid), math.nan) for sid in sel["study_id"]]
+    sel["n_comparator"] = [sizes.get(str(cid), math.nan) for cid in sel["comparator_study_id"]]
     sel["status"] = np.where(sel["included"], "pooled", "not_pooled")
     aside = data.aside if data.aside is not None else pd.DataFrame()
     if len(aside):
         aside = aside.assign(status="set_aside", included=False, treatment=aside["drug"],
-                             yi=math.nan, vi=math.nan, label=aside["study_id"],
+                             yi=math.nan, vi=math.nan, label=aside["study_id"], n_treatment=math.nan,
+                             n_comparator=math.nan,
                              prior_therapy=[prior.get(str(sid), "") for sid in aside["study_id"]])
     frame = pd.concat([sel, aside], ignore_index=True) if len(aside) else sel
     frame = frame.assign(analysis=spec.name)
@@ -153,13 +170,13 @@ def _p(x) -> float:
     return float(x) if np.isfinite(x) else math.nan
 
 
-def run_network(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFrame | None = None
-                ) -> NetworkOutput:
+def run_network(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFrame | None = None,
+                sizes: dict[str, float] | None = None) -> NetworkOutput:
     """Fit one configured network analysis and build its tables.
 
     Parameters
     ----------
-    estimates, spec, studies
+    estimates, spec, studies, sizes
         As :func:`network_contrasts`.
 
     Returns
@@ -178,7 +195,7 @@ def run_network(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFra
     AnalysisError
         No contrast can be pooled, or the engine refuses the network (named).
     """
-    data, table = network_contrasts(estimates, spec, studies)
+    data, table = network_contrasts(estimates, spec, studies, sizes)
     inc = table[table["status"] == "pooled"]
     if inc.empty:
         raise AnalysisError(f"analysis '{spec.name}': no contrast can be pooled")

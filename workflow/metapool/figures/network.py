@@ -2,7 +2,7 @@
 treatment against the reference.
 
 * :func:`network_graph`: treatments on a circle (in sorted order, the reference at the top), each node's
-  area proportional to its participants where every pooled trial gives them, else to its number of trials;
+  area proportional to its participants where every node's arms give them, else to its number of trials;
   each edge a direct comparison, its width proportional to the number of trials, labelled with that number
   (Salanti et al., Stat Methods Med Res 2008;17:279-301; netmeta's ``netgraph``).
 * :func:`league_figure`: the league table as netmeta's ``netleague`` prints it: the treatments on the
@@ -18,7 +18,7 @@ All three are built under the style kit's rcParams and saved by :func:`metapool.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
@@ -184,17 +184,20 @@ def effects_forest(effects: pd.DataFrame, *, reference: str, title: str = "", mo
                        absent=f"Each row: network estimate against {reference} (direct and indirect evidence)")
 
 
-def node_table(studies: pd.DataFrame, participants: Mapping[str, float] | None = None) -> tuple[pd.DataFrame,
-                                                                                                pd.DataFrame]:
+def node_table(studies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Edges and nodes of the graph from a network's pooled contrasts (``trial``, ``treatment``,
-    ``comparator``); ``participants`` maps a treatment to its participants when known for every trial."""
+    ``comparator`` and, when known, the arms' participants ``n_treatment``, ``n_comparator``): a node's
+    participants are the sum over its trials' arms, NaN unless every arm of the node is known."""
     pairs = studies.assign(a=np.minimum(studies["treatment"], studies["comparator"]),
                            b=np.maximum(studies["treatment"], studies["comparator"]))
     edges = (pairs.groupby(["a", "b"])["trial"].nunique().reset_index()
              .rename(columns={"a": "treatment", "b": "comparator", "trial": "trials"}))
-    arms = pd.concat([studies[["trial", "treatment"]],
-                      studies[["trial", "comparator"]].rename(columns={"comparator": "treatment"})])
-    nodes = arms.groupby("treatment")["trial"].nunique().reset_index().rename(columns={"trial": "trials"})
-    nodes["participants"] = [float(participants[t]) if participants and t in participants else math.nan
-                             for t in nodes["treatment"]]
-    return edges, nodes
+    n_t = studies["n_treatment"] if "n_treatment" in studies else pd.Series(math.nan, index=studies.index)
+    n_c = studies["n_comparator"] if "n_comparator" in studies else pd.Series(math.nan, index=studies.index)
+    arms = pd.concat([pd.DataFrame({"trial": studies["trial"], "treatment": studies["treatment"], "n": n_t}),
+                      pd.DataFrame({"trial": studies["trial"], "treatment": studies["comparator"], "n": n_c})])
+    arms = arms.drop_duplicates(["trial", "treatment"])  # a multi-arm trial's shared arm once
+    nodes = arms.groupby("treatment").agg(trials=("trial", "nunique"), participants=("n", "sum"),
+                                          known=("n", "count")).reset_index()
+    nodes["participants"] = nodes["participants"].where(nodes["known"] == nodes["trials"], math.nan)
+    return edges, nodes.drop(columns="known")
