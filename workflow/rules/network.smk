@@ -49,7 +49,7 @@ rule network_figures:
             for ext in ("svg", "pdf", "png")
         },
     params:
-        engine=engine_code("figures", "analysis", "stats"),
+        engine=engine_code("figures"),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     log:
         f"{OUT}/logs/network_figures_{{network}}.log",
