@@ -66,7 +66,8 @@ def pooled(folder: Path):
 
 
 ANALYSIS_RULES = {"pool", "pooled_table", "forest", "funnel", "leave_one_out_plot", "flow", "multiverse",
-                  "spec_curve", "sensitivity", "sensitivity_with_subgroups", "workbook", "report", "all"}
+                  "spec_curve", "sensitivity", "sensitivity_with_subgroups", "network", "network_figures", "workbook",
+                  "report", "all"}
 
 
 def _study_level(workdir: Path, before: Path, jobs: dict[str, int]) -> None:
