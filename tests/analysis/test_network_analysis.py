@@ -209,3 +209,14 @@ def test_reference_and_nodes_are_checked_against_the_data():
         check_config(_config({"network": {"reference": "crizotnib"}, "filters": {"setting": ["tki_naive"]}}), tables)
     with pytest.raises(ConfigError, match="network.nodes: no study column 'dose' names a treatment"):
         check_config(_config({"network": {"reference": "crizotinib", "nodes": "dose"}}), tables)
+
+
+def test_a_disconnected_network_is_said_so():
+    """A trial of two treatments linked to no other: the tables are those of the reference's component, and
+    the notes say which components were fitted separately."""
+    rows = pd.concat([hr_rows().iloc[[1, 2]],
+                      hr_rows().iloc[[3]].assign(study_id="T5_e", trial="T5", drug="eps", comparator="zeta")])
+    out = run_network(rows, spec_of())
+    assert sorted(out.effects["treatment"]) == ["alpha", "beta"]
+    assert "the network is disconnected: 2 components" in out.effects["notes"].iloc[0]
+    assert len(out.result.subnetworks) == 2

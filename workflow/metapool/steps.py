@@ -35,7 +35,7 @@ MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor"
 # text columns of a network analysis's tables
 NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
                         "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
-                        "status", "reason", "statistic"]
+                        "status", "reason", "statistic", "notes"]
 # text columns of an analysis's studies.tsv beyond those of the per-study estimates
 _STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 

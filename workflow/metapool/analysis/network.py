@@ -43,7 +43,8 @@ NETWORK_STUDY_COLUMNS = [
     "reason", "estimate", "ci_lower", "ci_upper", "ci_level", "yi", "vi", "n_treatment", "n_comparator",
 ]
 LEAGUE_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper", "p"]
-EFFECT_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper", "p", "log_hr", "se", "k_direct"]
+EFFECT_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper", "p", "log_hr", "se", "k_direct",
+                  "notes"]
 RANKING_COLUMNS = ["treatment", "p_score", "sucra", "mean_rank"]
 HETEROGENEITY_COLUMNS = ["statistic", "value", "df", "p"]
 SPLIT_COLUMNS = ["treatment", "comparator", "k_direct", "direct", "direct_ci_lower", "direct_ci_upper",
@@ -183,7 +184,7 @@ def run_network(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFra
     -------
     NetworkOutput
         ``league`` (every ordered pair, HR of ``treatment`` over ``comparator`` with its CI and Wald p),
-        ``effects`` (each treatment versus the reference), ``ranking`` (P-score, SUCRA from
+        ``effects`` (each treatment versus the reference, with the fit's ``notes``), ``ranking`` (P-score, SUCRA from
         :data:`SUCRA_DRAWS` draws with seed :data:`SUCRA_SEED`, mean rank; small hazard ratios are good;
         sorted by P-score), ``heterogeneity`` (tau², I², Q total, within and between designs, each design's
         Q), ``split`` (the comparisons with both direct and indirect evidence: direct, back-calculated
@@ -221,7 +222,10 @@ def run_network(estimates: pd.DataFrame, spec: AnalysisSpec, studies: pd.DataFra
     effects = pd.DataFrame({"treatment": sm["treatment"], "comparator": sm["comparator"],
                             "estimate": np.exp(sm["estimate"]), "ci_lower": np.exp(sm["ci_lower"]),
                             "ci_upper": np.exp(sm["ci_upper"]), "p": sm["pval"], "log_hr": sm["estimate"],
-                            "se": sm["se"], "k_direct": k_direct})[EFFECT_COLUMNS]
+                            "se": sm["se"], "k_direct": k_direct,
+                            # the fit's notes (an assumed multi-arm covariance, a disconnected network: its
+                            # tables are those of the reference's component)
+                            "notes": "; ".join(fit.notes)})[EFFECT_COLUMNS]
 
     rank = fit.sucra("good", nsim=SUCRA_DRAWS, seed=SUCRA_SEED)
     ranking = pd.DataFrame({"treatment": fit.treatments, "p_score": fit.p_scores("good"), "sucra": rank.sucra,

@@ -241,7 +241,7 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
 # the text columns of a network analysis's tables (metapool.steps.NETWORK_TEXT_COLUMNS)
 _NETWORK_TEXT = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator", "comparator_study_id",
                  "assessor", "data_cut", "setting", "prior_therapy", "phase", "design", "status", "reason",
-                 "statistic"]
+                 "statistic", "notes"]
 
 
 def _network_section(name: str, spec: AnalysisSpec, files: Mapping[str, str]) -> dict:
@@ -261,12 +261,14 @@ def _network_section(name: str, spec: AnalysisSpec, files: Mapping[str, str]) ->
     cells = {(r["treatment"], r["comparator"]): r for r in records(league)}
     grid = [[None if a == b else cells.get((b, a)) for b in order] for a in order]
     st = table("studies")
+    effects = table("treatment_effects")
     return {
         "name": name, "spec": spec, "title": spec.title, "question": spec.question,
         "reference": spec.network.reference, "method": spec.model.method, "level": spec.model.level,
         "figures": {kind: _data_uri(files[kind]) for kind in ("graph", "league_figure", "forest")
                     if kind in files and Path(files[kind]).is_file()},
-        "effects": records(table("treatment_effects")), "ranking": records(ranking), "order": order,
+        "effects": records(effects), "notes": effects["notes"].iloc[0] if len(effects) else "",
+        "ranking": records(ranking), "order": order,
         "league": grid, "caveat": RANKING_CAVEAT,
         "tau2": het["tau2"]["value"], "i2": het["i2"]["value"], "q": het["q_total"],
         "q_within": het["q_within_designs"], "q_between": het["q_between_designs"], "designs": designs,
