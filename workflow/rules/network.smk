@@ -10,6 +10,8 @@ rule network:
     input:
         estimates=lambda wildcards: [f"{OUT}/tables/{table}_estimates.tsv" for table in NETWORKS[wildcards.network].tables],
         studies=DATA["studies"],
+        # read by its schema's columns (metapool.analysis.validation.read_table)
+        schema=table_schema("studies"),
         # the arms' participants (node sizes of the network graph), when there is a survival table
         **({"survival": f"{OUT}/tables/survival_estimates.tsv"} if "survival" in ESTIMATE_TABLES else {}),
     output:
