@@ -220,3 +220,19 @@ def test_a_disconnected_network_is_said_so():
     assert sorted(out.effects["treatment"]) == ["alpha", "beta"]
     assert "the network is disconnected: 2 components" in out.effects["notes"].iloc[0]
     assert len(out.result.subnetworks) == 2
+
+
+def test_nodes_by_another_study_column_name_both_arms():
+    """nodes: regimen: the experimental arm's regimen and the comparator arm's (through comparator_study_id)."""
+    studies = pd.DataFrame({"study_id": ["T1_a_late", "T1_c_late", "T2_b", "T2_c", "T3_d", "T3_a"],
+                            "regimen": ["alpha 300", "gamma 250", "beta 180", "gamma 250", "delta 100", "alpha 600"],
+                            "prior_therapy": ["none"] * 6})
+    spec = spec_of(network=NetworkSpec(reference="gamma 250", nodes="regimen"))
+    _, table = network_contrasts(hr_rows(), spec, studies)
+    pooled = table[table["status"] == "pooled"].set_index("study_id").sort_index()
+    assert pooled[["treatment", "comparator"]].values.tolist() == [
+        ["alpha 300", "gamma 250"], ["beta 180", "gamma 250"], ["delta 100", "alpha 600"]]
+    out = run_network(hr_rows(), spec, studies)  # alpha 600 and delta 100 are not linked to gamma 250
+    assert "disconnected" in out.effects["notes"].iloc[0]
+    with pytest.raises(AnalysisError, match="T3_d: its comparator arm 'T3_a' has no 'regimen'"):
+        network_contrasts(hr_rows(), spec, studies[studies["study_id"] != "T3_a"])
