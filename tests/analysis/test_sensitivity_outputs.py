@@ -51,7 +51,10 @@ def estimates() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def default_specs() -> dict:
-    return analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+    """The default pairwise analyses (a network analysis has no sensitivity tables: test_network_analysis.py)."""
+    specs = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
+    assert all(spec.sensitivity_tables == () for spec in specs.values() if spec.is_network)
+    return {name: spec for name, spec in specs.items() if not spec.is_network}
 
 
 @pytest.fixture(scope="module")

@@ -74,9 +74,13 @@ def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
 
 def test_config_overrides_and_grouping_of_analyses(workdir):
     single = _dry_run_jobs(workdir)
-    specs = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
+    every = analysis_specs(fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
+    specs = {name: spec for name, spec in every.items() if not spec.is_network}
+    networks = len(every) - len(specs)
     n = len(specs)
     assert single["pool"] == n and single["forest"] == n and single["multiverse"] == 1
+    # one job per network analysis for its tables, one for its figures
+    assert networks == 2 and single["network"] == single["network_figures"] == networks
     with_tables = sum(1 for spec in specs.values() if spec.sensitivity_tables)
     # one sensitivity job per analysis with tables (a rule per set of tables: sensitivity, sensitivity_...)
     assert sum(count for rule, count in single.items() if rule.startswith("sensitivity")) == with_tables
@@ -86,7 +90,7 @@ def test_config_overrides_and_grouping_of_analyses(workdir):
     batches = -(-n // 4)  # ceil(n / 4): four consecutive analyses per job
     assert sorted(k for k in grouped if k.startswith("analyses_batch_")) == [
         f"analyses_batch_{i}" for i in range(1, batches + 1)]
-    assert grouped["forest"] == n and grouped["spec_curve"] == 1
+    assert grouped["forest"] == n and grouped["spec_curve"] == 1 and grouped["network"] == networks
 
 
 def test_configfile_replaces_the_default_config(workdir):

@@ -274,6 +274,35 @@ def test_a_study_label_with_markup_is_shown_as_text(workflow_run, tmp_path):
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
 
 
+def test_each_network_has_graph_transitivity_league_ranking_and_inconsistency(html, workflow_run):
+    from metapool.analysis.network import RANKING_CAVEAT
+
+    networks = {name: spec for name, spec in specs(workflow_run).items() if spec.is_network}
+    assert sorted(networks) == ["os_hr_network_first_line", "pfs_hr_network_first_line"]
+    for name, spec in networks.items():
+        assert f'<li><a href="#{name}">{escape(spec.title)}</a></li>' in html
+        section = html.split(f'<h2 id="{name}" class="network">')[1].split("<h2")[0]
+        for alt in ("Network graph", "League table", f"Forest plot against {spec.network.reference}"):
+            assert f'alt="{alt}: {escape(spec.title)}"' in section, (name, alt)
+        for heading in ("Network", "Transitivity", f"Each treatment against {spec.network.reference}",
+                        "League table", "Ranking", "Heterogeneity and inconsistency"):
+            assert f"<h3>{heading}</h3>" in section, (name, heading)
+        assert escape(RANKING_CAVEAT) in section
+        folder = workflow_run / "results/default/analyses" / name
+        transitivity = pd.read_csv(folder / "transitivity.tsv", sep="\t", dtype=str, keep_default_na=False)
+        for row in transitivity.itertuples():
+            assert f"<td>{escape(row.trial)}</td><td>{row.treatment} vs {row.comparator}</td>" in section, name
+            assert escape(row.prior_therapy) in section
+        effects = pd.read_csv(folder / "treatment_effects.tsv", sep="\t")
+        for row in effects.itertuples():
+            assert f'<td>{row.treatment}</td><td class="num">{fmt_estimate(row.estimate, "hr")}</td>' in section
+        # both default networks are trees: no direct / indirect split, said so
+        assert "the network has no closed loop" in section
+    # no row in the summary of pooled results
+    assert not any(f'href="#{name}">' in html.split('<table id="summary-table">')[1].split("</table>")[0]
+                   for name in networks)
+
+
 # ---------------------------------------------------------------- sections without their files
 
 
@@ -281,9 +310,10 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     run = workflow_run
     config = yaml.safe_load((run / "config/config.yaml").read_text())
     analyses = {name: replace(spec, sensitivity=(), multiverse=None)
-                for name, spec in analysis_specs(config).items()}
+                for name, spec in analysis_specs(config).items() if not spec.is_network}
     layout = discover_layout(sorted((run / "results/default/analyses").glob("*/studies.tsv")),
                              sorted((run / "results/default/figures").glob("forest_*.svg")))
+    layout = {name: files for name, files in layout.items() if name in analyses}  # no network: no pooled row
     for files in layout.values():
         for kind in ("leave_one_out", "influence", "cumulative", "small_study", "loo", "funnel", "flow",
                      "flow_figure", "multiverse_summary", "spec_curve"):

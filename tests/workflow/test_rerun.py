@@ -43,7 +43,7 @@ atexit.register(_record)
 '''
 
 # the jobs that compute the numbers: none of them draws or writes prose
-POOLING_RULES = {"estimates", "studies_table", "audit", "pool", "pooled_table", "multiverse"}
+POOLING_RULES = {"estimates", "studies_table", "audit", "pool", "pooled_table", "multiverse", "network"}
 
 
 class Run:
@@ -166,15 +166,19 @@ def test_recolouring_a_figure_reruns_no_pooling(run):
         jobs = run.scheduled()
     assert not rules(jobs) & POOLING_RULES
     assert not {rule for rule in rules(jobs) if rule.startswith("sensitivity")}
-    analyses = sorted(p.name for p in (run.workdir / "results" / "default" / "analyses").iterdir())
+    # the pairwise analyses (a network analysis has no pooled.tsv: its figures are network_figures jobs)
+    analyses = sorted(p.parent.name for p in (run.workdir / "results" / "default" / "analyses").glob("*/pooled.tsv"))
     assert sorted(w["analysis"] for rule, w in jobs if rule == "forest") == analyses
+    networks = sorted(p.name for p in (run.workdir / "results" / "default" / "analyses").iterdir()
+                      if not (p / "pooled.tsv").exists())
+    assert sorted(w["network"] for rule, w in jobs if rule == "network_figures") == networks
     assert "report" in rules(jobs)
 
 
 def test_a_tau2_estimator_reruns_every_pooling_job(run):
     with edited(run.package / "stats" / "tau2.py", r"\Z", "\n# a comment changes the bytes of the stats layer\n"):
         jobs = run.scheduled()
-    analyses = sorted(p.name for p in (run.workdir / "results" / "default" / "analyses").iterdir())
+    analyses = sorted(p.parent.name for p in (run.workdir / "results" / "default" / "analyses").glob("*/pooled.tsv"))
     assert sorted(w["analysis"] for rule, w in jobs if rule == "pool") == analyses
     assert rules(jobs) == rules(run.scheduled("--forceall")), "every job imports the stats layer"
 

@@ -32,7 +32,7 @@ from .vocabulary import (
     outcome,
 )
 
-__all__ = ["ModelSpec", "Multiverse", "AnalysisSpec"]
+__all__ = ["ModelSpec", "Multiverse", "NetworkSpec", "AnalysisSpec"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,18 @@ class Multiverse:
     choices: Mapping[str, tuple]
 
 
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network meta-analysis (``network:`` on an analysis): ``reference``, the treatment every other is
+    compared with in the treatment effects and the forest plot, and ``nodes``, the study column whose value
+    names a trial arm's treatment (``drug`` by default; e.g. ``regimen`` to keep doses apart). The
+    experimental arm's node is its own value of that column; the comparator arm's node is the hazard-ratio
+    row's ``comparator`` when ``nodes`` is ``drug``, else the comparator arm's (``comparator_study_id``) value."""
+
+    reference: str
+    nodes: str = "drug"
+
+
 def _option(value):
     """A multiverse option as stored: a list of values becomes a tuple."""
     return tuple(value) if isinstance(value, (list, tuple)) else value
@@ -120,7 +132,9 @@ class AnalysisSpec:
     ``moderators`` (the columns of its meta-regression, none by default); which
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
-    else is written: ``sensitivity`` (the tables), ``multiverse``.
+    else is written: ``sensitivity`` (the tables), ``multiverse``. With ``network`` (a
+    :class:`NetworkSpec`) the analysis is a network meta-analysis of every comparator's hazard ratios
+    (``comparator`` is then not set).
     """
 
     name: str
@@ -139,6 +153,7 @@ class AnalysisSpec:
     model: ModelSpec = ModelSpec()
     sensitivity: tuple[str, ...] = SENSITIVITY_KINDS
     multiverse: Multiverse | None = None
+    network: NetworkSpec | None = None
 
     def __post_init__(self):
         try:
@@ -187,6 +202,8 @@ class AnalysisSpec:
                 threshold=block["threshold"],
                 choices={dim: tuple(_option(o) for o in block[dim]) for dim in MULTIVERSE_DIMENSIONS if dim in block},
             )
+        if options.get("network") is not None:
+            given["network"] = NetworkSpec(**options["network"])
         model = ModelSpec(**{key: options[key] for key in _MODEL_FIELDS if key in options})
         return cls(name=name, model=model, **given)
 
@@ -215,6 +232,8 @@ class AnalysisSpec:
             out["multiverse"] = {"threshold": self.multiverse.threshold,
                                  **{dim: [_plain(o) for o in options]
                                     for dim, options in self.multiverse.choices.items()}}
+        if self.network is not None:
+            out["network"] = asdict(self.network)
         return out
 
     @classmethod
@@ -243,6 +262,11 @@ class AnalysisSpec:
     def comparative(self) -> bool:
         """Pooled against one comparator arm (hazard ratios, ratios of medians)."""
         return MEASURES[self.measure].comparative
+
+    @property
+    def is_network(self) -> bool:
+        """A network meta-analysis (``network:`` set): every comparator's contrasts in one model."""
+        return self.network is not None
 
     @property
     def glmm(self) -> bool:
@@ -287,7 +311,7 @@ class AnalysisSpec:
     def funnel(self) -> bool:
         """A funnel plot is drawn: studies with standard errors around an overall estimate
         (:attr:`has_standard_errors` and ``overall``)."""
-        return self.has_standard_errors and bool(self.overall)
+        return self.has_standard_errors and bool(self.overall) and not self.is_network
 
     @property
     def sensitivity_tables(self) -> tuple[str, ...]:
@@ -295,6 +319,8 @@ class AnalysisSpec:
         ``moderators`` (the meta-regression, when ``moderators`` are set) and the ``sensitivity`` kinds, in the
         order of ``SENSITIVITY_KINDS``; with ``overall: false`` no sensitivity kind (they perturb the overall
         estimate, which such an analysis does not show)."""
+        if self.is_network:
+            return ()
         kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity and self.overall)
         return (("subgroups",) if self.subgroup else ()) + (("moderators",) if self.moderators else ()) + kinds
 
@@ -302,5 +328,5 @@ class AnalysisSpec:
     def selection_key(self) -> tuple:
         """What the selection of reports and their effect sizes depend on (not the model's method, CI or
         prediction interval): two analyses with the same key share one selection."""
-        return (self.outcome, self.comparator, tuple(sorted(self.filters.items())), self.report_policy,
+        return (self.outcome, self.comparator, self.network, tuple(sorted(self.filters.items())), self.report_policy,
                 self.assessor_preference, self.median_method, self.transform, self.model.level)

@@ -23,7 +23,7 @@ from .spec import AnalysisSpec
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
     "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
-    "report_step", "MULTIVERSE_TEXT_COLUMNS",
+    "report_step", "network_step", "network_figures_step", "MULTIVERSE_TEXT_COLUMNS", "NETWORK_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -32,6 +32,10 @@ PathLike = str | os.PathLike
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
                            "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
                            "notes"]
+# text columns of a network analysis's tables
+NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
+                        "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
+                        "status", "reason", "statistic", "notes"]
 # text columns of an analysis's studies.tsv beyond those of the per-study estimates
 _STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 
@@ -262,6 +266,53 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
           f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
+def network_step(estimates: PathLike | Sequence[PathLike], studies: PathLike, spec: AnalysisSpec,
+                 outputs: Mapping[str, PathLike], survival: PathLike | None = None) -> None:
+    """One network analysis (:func:`metapool.analysis.network.run_network`): ``outputs`` maps ``studies``,
+    ``league``, ``treatment_effects``, ``ranking``, ``heterogeneity``, ``node_split`` and ``transitivity``
+    to their paths; ``studies`` is the data folder's studies.tsv (the comparator arms, the trials'
+    populations); ``survival`` the per-study survival estimates, whose ``n`` gives each arm's participants
+    (the network graph's node sizes). ``node_split`` has a row per comparison in a loop (a header only when
+    there is none)."""
+    from .analysis.network import arm_sizes, run_network
+    from .analysis.validation import read_table
+    from .vocabulary import outcome
+
+    sizes = arm_sizes(_read_estimate_table(survival), outcome(spec.outcome).code) if survival else None
+    out = run_network(_read_estimates(estimates), spec, read_table(studies, "studies"), sizes)
+    for kind, frame in (("studies", out.studies), ("league", out.league), ("treatment_effects", out.effects),
+                        ("ranking", out.ranking), ("heterogeneity", out.heterogeneity), ("node_split", out.split),
+                        ("transitivity", out.transitivity)):
+        write_tsv(frame, outputs[kind])
+
+
+def network_figures_step(studies: PathLike, league: PathLike, effects: PathLike, ranking: PathLike,
+                         spec: AnalysisSpec, outputs: Mapping[str, Sequence[PathLike]]) -> None:
+    """The network graph (``graph``), the league-table figure (``league``) and the forest plot against the
+    reference (``forest``) of one network analysis, each in the formats named by ``outputs[kind]``."""
+    from .figures.network import effects_forest, league_figure, network_graph, node_table
+    from .figures.style import save_figure
+
+    text = NETWORK_TEXT_COLUMNS
+    st = read_tsv(studies, text_columns=text)
+    st = st[st["status"] == "pooled"]
+    reference, level = spec.network.reference, spec.model.level
+    model = {"EE": "common effect", "REML": "random effects (REML)",
+             "DL": "random effects (generalised DerSimonian-Laird)"}[spec.model.method]
+    edges, nodes = node_table(st)
+    figures = {
+        "graph": network_graph(edges, nodes, reference=reference, title=spec.title),
+        "league": league_figure(read_tsv(league, text_columns=text),
+                                read_tsv(ranking, text_columns=text)["treatment"].tolist(),
+                                title=f"{spec.title}: league table ({model})", level=level),
+        "forest": effects_forest(read_tsv(effects, text_columns=text), reference=reference, title=spec.title,
+                                 model_label=model, level=level),
+    }
+    for kind, fig in figures.items():
+        stem, formats = _formats(outputs[kind])
+        save_figure(fig, stem, formats=tuple(formats))
+
+
 def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
     """Every result table in one XLSX workbook: ``sheets`` maps each sheet title to its TSV
     (:func:`metapool.reporting.workbook.write_workbook`)."""
@@ -272,15 +323,19 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
 
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
-                layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike) -> None:
+                layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
+                networks: Mapping[str, AnalysisSpec] | None = None,
+                network_layout: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
     (name -> spec); ``data`` are the extraction tables (listed with their checksums), ``studies``, ``audit`` and
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
-    ``workbook`` is the XLSX of every table.
+    ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
+    ``network_layout`` maps each to kind -> path of its tables and figures.
     """
     from .reporting.page import build_report
 
     build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
-                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output)
+                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
+                 network_layout=network_layout)

@@ -136,9 +136,9 @@ def run_checks():
 CHECKED = Path(".snakemake") / "metapool" / "checks_passed"
 _digest = checks_digest()
 if _digest is not None and CHECKED.is_file() and CHECKED.read_text() == _digest:
-    SPECS = analysis_specs(config)  # these very inputs passed every check before
+    ALL_SPECS = analysis_specs(config)  # these very inputs passed every check before
 else:
-    SPECS = run_checks()
+    ALL_SPECS = run_checks()
     if _digest is not None:
         try:
             CHECKED.parent.mkdir(parents=True, exist_ok=True)
@@ -147,10 +147,14 @@ else:
         except OSError:
             pass
 
+# the network analyses (`network:`; workflow/rules/network.smk) and the pairwise ones (SPECS: every other rule)
+NETWORKS = {name: spec for name, spec in ALL_SPECS.items() if spec.is_network}
+SPECS = {name: spec for name, spec in ALL_SPECS.items() if not spec.is_network}
+
 # the per-study estimate tables made: those of the outcome tables an analysis reads, and of every other outcome
 # table with rows (listed in results/<plan>/tables/studies.tsv); a header-only table no analysis reads gets no job
 ESTIMATE_TABLES = [table for table in ESTIMATE_MEASURES if table in PRESENT and (
-    has_rows(PRESENT[table]) or any(table in spec.tables for spec in SPECS.values()))]
+    has_rows(PRESENT[table]) or any(table in spec.tables for spec in ALL_SPECS.values()))]
 
 # SPECS: name -> metapool.spec.AnalysisSpec. What each job gets, as plain data (AnalysisSpec.to_params): the
 # analysis without its sensitivity list and multiverse (ANALYSES, the params of the pooling job, so that
@@ -170,6 +174,7 @@ def one_of(names):
 
 wildcard_constraints:
     analysis=one_of(ANALYSES),
+    network=one_of(NETWORKS),
     table="|".join(ESTIMATE_MEASURES),
 
 
@@ -214,6 +219,7 @@ def table_targets():
         f"{OUT}/tables/pooled.tsv",
         *all_sensitivity_tables(),
         *all_multiverse_tables(),
+        *all_network_tables(),
     ]
 
 
@@ -222,8 +228,35 @@ def all_targets():
         *table_targets(),
         *forest_plots(["svg", "pdf", "png"]),
         *spec_curves(["svg", "pdf", "png"]),
+        *all_network_figures(["svg", "pdf", "png"]),
         f"{OUT}/report.html",
     ]
+
+
+# ---------------------------------------------------------------- used by network.smk
+
+# the tables of a network analysis (results/<plan>/analyses/<analysis>/) and its figures
+NETWORK_TABLES = ("studies", "league", "treatment_effects", "ranking", "heterogeneity", "node_split",
+                  "transitivity")
+NETWORK_FIGURES = ("graph", "league", "forest")
+
+
+def network_tables(name):
+    """kind -> path of the tables of one network analysis."""
+    return {kind: f"{OUT}/analyses/{name}/{kind}.tsv" for kind in NETWORK_TABLES}
+
+
+def network_figures(name, ext="svg"):
+    """kind -> path of the figures of one network analysis (network_graph_, network_league_, network_forest_)."""
+    return {kind: f"{OUT}/figures/network_{kind}_{name}.{ext}" for kind in NETWORK_FIGURES}
+
+
+def all_network_tables():
+    return [path for name in NETWORKS for path in network_tables(name).values()]
+
+
+def all_network_figures(exts):
+    return [path for name in NETWORKS for ext in exts for path in network_figures(name, ext).values()]
 
 
 # ---------------------------------------------------------------- used by sensitivity.smk

@@ -19,6 +19,15 @@ REPORT_FILES = {
     for name in ANALYSES
 }
 
+# per network analysis, kind -> path of its tables and SVG figures (the report's network section)
+NETWORK_REPORT_FILES = {
+    name: {
+        **network_tables(name),
+        **{("league_figure" if kind == "league" else kind): path for kind, path in network_figures(name).items()},
+    }
+    for name in NETWORKS
+}
+
 # sheet title -> table of the workbook: the summary tables, then each analysis's tables in config order
 WORKBOOK_SHEETS = {
     "pooled": f"{OUT}/tables/pooled.tsv",
@@ -29,6 +38,11 @@ WORKBOOK_SHEETS = {
         for i, name in enumerate(ANALYSES, start=1)
         for kind, path in REPORT_FILES[name].items()
         if path.endswith(".tsv")
+    },
+    **{
+        f"{i} {kind}": path
+        for i, name in enumerate(NETWORKS, start=len(ANALYSES) + 1)
+        for kind, path in network_tables(name).items()
     },
 }
 
@@ -72,6 +86,7 @@ rule report:
         pooled=f"{OUT}/tables/pooled.tsv",
         workbook=f"{OUT}/tables/results.xlsx",
         analyses=[path for files in REPORT_FILES.values() for path in files.values()],
+        networks=[path for files in NETWORK_REPORT_FILES.values() for path in files.values()],
         template="workflow/report/report.html.j2",
     output:
         report(
@@ -85,6 +100,8 @@ rule report:
         config=config,
         analyses={name: spec.to_params() for name, spec in SPECS.items()},
         layout=REPORT_FILES,
+        networks={name: spec.to_params() for name, spec in NETWORKS.items()},
+        network_layout=NETWORK_REPORT_FILES,
     log:
         f"{OUT}/logs/report.log",
     group:

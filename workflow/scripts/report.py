@@ -10,4 +10,6 @@ report_step(template=snakemake.input.template, config=snakemake.params.config,
             analyses={name: AnalysisSpec.from_params(p) for name, p in snakemake.params.analyses.items()},
             data=snakemake.input.data, studies=snakemake.input.studies, audit=snakemake.input.audit,
             pooled=snakemake.input.pooled, layout=snakemake.params.layout, workbook=snakemake.input.workbook,
-            output=snakemake.output[0])
+            output=snakemake.output[0],
+            networks={name: AnalysisSpec.from_params(p) for name, p in snakemake.params.networks.items()},
+            network_layout=snakemake.params.network_layout)

@@ -384,6 +384,9 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
         if model.hk_adhoc and model.ci != "hartung_knapp":
             problems.append(f"{where}: hk_adhoc: true applies to Hartung-Knapp intervals only; set ci: "
                             f"hartung_knapp or hk_adhoc: false (ci is {model.ci})")
+        if spec.is_network:
+            problems += _network_problems(where, spec, entry)
+            continue
         if spec.comparative and not spec.comparator:
             problems.append(f"{where}: outcome {outcome} is pooled against one comparator; add comparator: "
                             f"the control arm's drug (a comparator of the data folder's vocabulary file)")
@@ -413,6 +416,34 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
                                 f"(pi is {model.pi})")
         if spec.multiverse is not None:
             problems += _multiverse_problems(where + ".multiverse", spec)
+    return problems
+
+
+# the study columns that may name the nodes of a network (besides the extra columns of the tables)
+NETWORK_NODE_COLUMNS = ("drug", "regimen")
+
+
+def _network_problems(where: str, spec: AnalysisSpec, entry: Mapping) -> list[str]:
+    """What a network analysis (``network:``) cannot have: another measure than hazard ratios, a comparator
+    (every comparator is a node), a subgroup, moderators, a multiverse, a tau^2 estimator other than EE, REML
+    or DL (:data:`metapool.stats.network.NETWORK_METHODS`, repeated here: no numpy at parse time), a
+    Hartung-Knapp CI."""
+    problems = []
+    if spec.measure != "hr":
+        problems.append(f"{where}.network: a network pools hazard ratios (outcome <code>_hr); outcome "
+                        f"{spec.outcome} is {_with_article(spec.measure)}")
+    for key, why in (("comparator", "every comparator is a node of the network"),
+                     ("subgroup", "a network has no subgroups"), ("moderators", "a network has no meta-regression"),
+                     ("overall", "a network has no single overall estimate"),
+                     ("multiverse", "a network has no multiverse"), ("transform", "hazard ratios have no transform"),
+                     ("median_method", "hazard ratios have no median method")):
+        if key in entry:
+            problems.append(f"{where}.{key}: not allowed with network: ({why}); remove it")
+    if spec.model.method not in ("EE", "REML", "DL"):
+        problems.append(f"{where}.method: a network is fitted by EE (common effect), REML or DL (generalised "
+                        f"DerSimonian-Laird); got {spec.model.method}")
+    if spec.model.ci != "z":
+        problems.append(f"{where}.ci: a network has Wald (z) intervals only; set ci: z (ci is {spec.model.ci})")
     return problems
 
 
@@ -518,9 +549,21 @@ def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: 
                             f"{' and '.join(f'{data_dir}/{t}.tsv' for t in absent)}, which is absent: add the "
                             "table or remove the analysis")
             continue
-        if bad_value or (spec.comparative and not spec.comparator):  # a missing comparator: option_problems
+        if bad_value or (spec.comparative and not spec.comparator and not spec.is_network):
+            continue  # a missing comparator: option_problems
+        if spec.is_network and spec.network.nodes not in (*NETWORK_NODE_COLUMNS, *extras):
+            choices = [*NETWORK_NODE_COLUMNS, *extras]
+            problems.append(f"{where}.network.nodes: no study column '{spec.network.nodes}' names a treatment"
+                            + (_suggest(spec.network.nodes, choices) or f"; choose from {', '.join(choices)}"))
             continue
         matched = [rows[c.row] for c in candidates(rows, spec) if not c.excluded_by]
+        if matched and spec.is_network:
+            nodes = _network_nodes(matched, spec.network.nodes, tables["studies"])
+            if spec.network.reference not in nodes:
+                problems.append(f"{where}.network.reference: '{spec.network.reference}' is not a treatment of the "
+                                f"network{_suggest(spec.network.reference, sorted(nodes))}; its treatments "
+                                f"({spec.network.nodes}): {', '.join(sorted(nodes))}")
+                continue
         if not matched:
             empty = [f"{data_dir}/{t}.tsv" for t in spec.tables if len(tables[t]) == 0]
             problems.append(f"{where}: {no_study_matches(spec)}"
@@ -530,6 +573,18 @@ def data_problems(specs: Mapping[str, AnalysisSpec], tables: Mapping, data_dir: 
         if spec.multiverse is not None:
             problems += _choice_data_problems(where + ".multiverse", spec, matched)
     return problems
+
+
+def _network_nodes(rows: list[dict], column: str, studies) -> set[str]:
+    """The treatments of the candidate rows of a network: each row's own ``column`` and its comparator's
+    (the ``comparator`` when ``column`` is ``drug``, else the comparator arm's value in ``studies``)."""
+    from .selection import records
+
+    nodes = {r.get(column, "") for r in rows}
+    if column == "drug":
+        return nodes | {r.get("comparator", "") for r in rows}
+    arm = {r["study_id"]: r.get(column, "") for r in records(studies, ("study_id", column))}
+    return nodes | {arm.get(r.get("comparator_study_id", ""), "") for r in rows}
 
 
 def _choice_data_problems(where: str, spec: AnalysisSpec, rows: list[dict]) -> list[str]:

@@ -2,7 +2,7 @@
 
 :func:`candidates` says which rows of the per-study estimates an analysis may
 pool: the rows of its outcome and measure; for hazard ratios those against its
-comparator; for a ratio of medians the medians of experimental arms linked to a
+comparator (every comparator for a network meta-analysis); for a ratio of medians the medians of experimental arms linked to a
 comparator arm through a hazard-ratio row; and of those the rows every filter
 keeps. The pooling (:func:`metapool.analysis.run.prepare_analysis`), the checks
 of the config against the data (:func:`metapool.analysis.config.data_problems`)
@@ -141,8 +141,8 @@ def candidates(rows: Sequence[Mapping[str, str]], spec: AnalysisSpec) -> list[Ca
         for i, r in enumerate(rows):
             if r["measure"] == spec.measure and r["outcome"] == analysed.code:
                 comparator = r.get("comparator", "") if spec.comparative else ""
-                found.append(Candidate(i, "" if comparator == (spec.comparator or "") else "comparator",
-                                       comparator))
+                kept = spec.is_network or comparator == (spec.comparator or "")  # a network: every comparator
+                found.append(Candidate(i, "" if kept else "comparator", comparator))
     filters = [(column, {str(v) for v in allowed}) for column, allowed in spec.filters.items()]
     return [c if c.excluded_by else Candidate(c.row, _first_failed(rows[c.row], filters), c.comparator,
                                               c.comparator_arm)
@@ -164,7 +164,7 @@ def describe_filters(filters: Mapping) -> str:
 def no_study_matches(spec: AnalysisSpec) -> str:
     """Why an analysis has no candidate: ``no study with outcome pfs_hr vs alectinib matches the filters
     (setting: tki_naive)``."""
-    what = spec.outcome + (f" vs {spec.comparator}" if spec.comparative else "")
+    what = spec.outcome + (f" vs {spec.comparator}" if spec.comparative and not spec.is_network else "")
     return f"no study with outcome {what} matches the filters ({describe_filters(spec.filters)})"
 
 

@@ -29,7 +29,7 @@ from ..analysis.estimates import TEXT_COLUMNS
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
 from ..vocabulary import SENSITIVITY_KINDS, outcome
-from .methods import REFERENCES, methods_text, synthesis_methods
+from .methods import REFERENCES, methods_text, network_methods, synthesis_methods
 from .. import __version__
 from ..display import overall_effect_text, p_text
 from .provenance import git_commit, package_versions, sha256
@@ -240,6 +240,45 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
     return section
 
 
+# the text columns of a network analysis's tables (metapool.steps.NETWORK_TEXT_COLUMNS)
+_NETWORK_TEXT = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator", "comparator_study_id",
+                 "assessor", "data_cut", "setting", "prior_therapy", "phase", "design", "status", "reason",
+                 "statistic", "notes"]
+
+
+def _network_section(name: str, spec: AnalysisSpec, files: Mapping[str, str]) -> dict:
+    """What the report shows of one network analysis: its figures, league table, ranking (with the caveat),
+    heterogeneity, inconsistency and the trials' settings and populations side by side."""
+    from ..analysis.network import RANKING_CAVEAT
+
+    def table(kind):
+        return read_tsv(files[kind], text_columns=_NETWORK_TEXT)
+
+    het = {r["statistic"]: r for r in records(table("heterogeneity"))}
+    designs = [dict(r, design=r["statistic"].removeprefix("q_design ")) for k, r in het.items()
+               if k.startswith("q_design ")]
+    ranking = table("ranking")
+    order = ranking["treatment"].tolist()
+    league = table("league")
+    cells = {(r["treatment"], r["comparator"]): r for r in records(league)}
+    grid = [[None if a == b else cells.get((b, a)) for b in order] for a in order]
+    st = table("studies")
+    effects = table("treatment_effects")
+    return {
+        "name": name, "spec": spec, "title": spec.title, "question": spec.question,
+        "reference": spec.network.reference, "method": spec.model.method, "level": spec.model.level,
+        "figures": {kind: _data_uri(files[kind]) for kind in ("graph", "league_figure", "forest")
+                    if kind in files and Path(files[kind]).is_file()},
+        "effects": records(effects), "notes": effects["notes"].iloc[0] if len(effects) else "",
+        "ranking": records(ranking), "order": order,
+        "league": grid, "caveat": RANKING_CAVEAT,
+        "tau2": het["tau2"]["value"], "i2": het["i2"]["value"], "q": het["q_total"],
+        "q_within": het["q_within_designs"], "q_between": het["q_between_designs"], "designs": designs,
+        "split": records(table("node_split")), "transitivity": records(table("transitivity")),
+        "set_aside": records(st[st["status"] != "pooled"]),
+    }
+
+
 def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
     """The pooled rows ordered by the clinical question they answer: the analyses of one question together,
     the questions in the order they first appear, each analysis in its place otherwise (a stable sort);
@@ -264,7 +303,9 @@ def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
-                 figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None) -> None:
+                 figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None,
+                 networks: Mapping[str, AnalysisSpec] | None = None,
+                 network_layout: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Render ``results/<plan>/report.html`` from the run's tables and figures.
 
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
@@ -296,7 +337,20 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         Analysis name -> kind -> path.
     workbook : str or os.PathLike, optional
         The XLSX workbook of every table.
+    networks : Mapping, optional
+        Network analysis name -> its :class:`~metapool.spec.AnalysisSpec` (those among ``analyses`` are
+        added): a section each after the pairwise analyses, for those in ``network_layout``.
+    network_layout : Mapping, optional
+        Network analysis name -> kind -> path (``studies``, ``league``, ``treatment_effects``, ``ranking``,
+        ``heterogeneity``, ``node_split``, ``transitivity`` and the SVG figures ``graph``, ``league_figure``,
+        ``forest``).
     """
+    # a network analysis among ``analyses`` is shown as a network (it has no row in pooled.tsv)
+    networks = {**{n: s for n, s in analyses.items() if s.is_network}, **dict(networks or {})}
+    analyses = {n: s for n, s in analyses.items() if not s.is_network}
+    network_layout = network_layout or {}
+    network_sections = [_network_section(name, spec, network_layout[name]) for name, spec in networks.items()
+                        if name in network_layout]
     if layout is None:
         layout = discover_layout(analysis_tables, figures)
     pooled_df = by_question(read_tsv(pooled, text_columns=TEXT_COLUMNS + ["notes", "comparator", "title",
@@ -338,7 +392,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         pooled_in=pooled_in,
         estimates=records(studies_df),
         flagged_hrs=flagged_hrs,
-        methods=synthesis_methods(analyses, versions),
+        methods=synthesis_methods(analyses, versions) + ([network_methods(networks)] if networks else []),
+        networks=network_sections,
         references=REFERENCES,
         inputs=[{"path": str(p), "sha256": sha256(p)} for p in data],
         pooled_path=Path(pooled).as_posix(),

@@ -2,7 +2,7 @@
 
 ``str(result)`` (and ``result.summary()``) of :class:`~metapool.stats.pooling.PoolResult`,
 :class:`~metapool.stats.results.PooledEstimate`, :class:`~metapool.stats.glmm.GlmmResult` and
-:class:`~metapool.stats.medians.MedianOfMedians` give the model and estimator, k, the
+:class:`~metapool.stats.medians.MedianOfMedians` (and :class:`~metapool.stats.network.NetworkResult`) give the model and estimator, k, the
 heterogeneity (tau^2, tau, I^2, H^2, Cochran's Q with its df and p-value), the pooled estimate
 with its standard error, the test for the overall effect (z or t, its df, p), the confidence
 and prediction intervals and, for a back-transformed estimate, the natural-scale values.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_pool_result", "format_pooled_estimate", "format_glmm", "format_median_of_medians"]
+__all__ = ["format_pool_result", "format_pooled_estimate", "format_glmm", "format_median_of_medians", "format_network"]
 
 _CI_NAMES = {"z": "z", "hartung_knapp": "Hartung-Knapp (t)"}
 
@@ -120,5 +120,33 @@ def format_median_of_medians(res) -> str:
                      f"coverage {_num(100 * res.coverage, 2)}%)")
     else:
         lines.append(f"estimate {_num(res.estimate)}; no sign-test interval reaches {pct}% with k = {res.k}")
+    lines += [f"note: {n}" for n in res.notes]
+    return "\n".join(lines) + "\n"
+
+
+def format_network(res) -> str:
+    """The summary block of a :class:`~metapool.stats.network.NetworkResult`: the model, tau^2, I^2, Cochran's Q
+    with its design-by-treatment decomposition, the basic parameters (versus the reference) and the notes."""
+    pct = round(100 * res.level)
+    h = res.heterogeneity
+    kind = "Common-effect" if res.method == "EE" else f"Random-effects (tau^2 estimator: {res.method})"
+    lines = [f"{kind} network meta-analysis (k = {res.k} studies, {res.n_contrasts} contrasts, "
+             f"{len(res.treatments)} treatments; reference: {res.reference})", ""]
+    if res.method != "EE":
+        lines += [f"tau^2 (estimated amount of heterogeneity, shared by all comparisons): {_num(res.tau2)}",
+                  f"tau (square root of estimated tau^2 value):                           {_num(math.sqrt(res.tau2))}"]
+    lines += [f"I^2: {_num(h.i2, 2)}%", "",
+              "Test for Heterogeneity / Inconsistency:",
+              f"Q total:           Q(df = {h.df}) = {_num(h.q)}, p-val {_p(h.q_pvalue)}",
+              f"Q within designs:  Q(df = {h.df_within}) = {_num(h.q_within)}, p-val {_p(h.p_within)}",
+              f"Q between designs: Q(df = {h.df_between}) = {_num(h.q_between)}, p-val {_p(h.p_between)}", "",
+              f"Basic parameters (versus {res.reference}; z test and {pct}% CI):", ""]
+    header = ["treatment", "estimate", "se", "zval", "pval", "ci.lb", "ci.ub"]
+    rows = [[t, _num(res.estimate[i]), _num(res.se[i]), _num(res.zval[i]), _p(res.pval[i]).removeprefix("= "),
+             _num(res.ci_lower[i]), _num(res.ci_upper[i])]
+            for i, t in enumerate(res.treatments) if t != res.reference]
+    widths = [max(len(h_), *(len(r[c]) for r in rows)) for c, h_ in enumerate(header)]
+    lines.append("  ".join(h_.ljust(w) if c == 0 else h_.rjust(w) for c, (h_, w) in enumerate(zip(header, widths))))
+    lines += ["  ".join(v.ljust(w) if c == 0 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths))) for r in rows]
     lines += [f"note: {n}" for n in res.notes]
     return "\n".join(lines) + "\n"

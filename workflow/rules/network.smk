@@ -1,0 +1,63 @@
+# Network meta-analyses (analyses with `network:`): one job fits the network and writes its tables, one job
+# draws its figures (network graph, league table, forest plot against the reference). No row in
+# results/<plan>/tables/pooled.tsv: a network has no single pooled estimate (its estimates are in league.tsv
+# and treatment_effects.tsv).
+
+NETWORK_PARAMS = {name: spec.to_params() for name, spec in NETWORKS.items()}
+
+
+rule network:
+    input:
+        estimates=lambda wildcards: [f"{OUT}/tables/{table}_estimates.tsv" for table in NETWORKS[wildcards.network].tables],
+        studies=DATA["studies"],
+        # read by its schema's columns (metapool.analysis.validation.read_table)
+        schema=table_schema("studies"),
+        # the arms' participants (node sizes of the network graph), when there is a survival table
+        **({"survival": f"{OUT}/tables/survival_estimates.tsv"} if "survival" in ESTIMATE_TABLES else {}),
+    output:
+        **{kind: f"{OUT}/analyses/{{network}}/{kind}.tsv" for kind in NETWORK_TABLES},
+    params:
+        engine=engine_code("analysis", "stats"),
+        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
+    log:
+        f"{OUT}/logs/network_{{network}}.log",
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/network.py"
+
+
+rule network_figures:
+    input:
+        studies=f"{OUT}/analyses/{{network}}/studies.tsv",
+        league=f"{OUT}/analyses/{{network}}/league.tsv",
+        effects=f"{OUT}/analyses/{{network}}/treatment_effects.tsv",
+        ranking=f"{OUT}/analyses/{{network}}/ranking.tsv",
+    output:
+        **{
+            f"{kind}_{ext}": (
+                report(
+                    f"{OUT}/figures/network_{kind}_{{network}}.svg",
+                    caption="../report/network.rst",
+                    category="Network meta-analyses",
+                    labels={"analysis": "{network}", "figure": kind},
+                )
+                if ext == "svg"
+                else f"{OUT}/figures/network_{kind}_{{network}}.{ext}"
+            )
+            for kind in NETWORK_FIGURES
+            for ext in ("svg", "pdf", "png")
+        },
+    params:
+        engine=engine_code("figures"),
+        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
+    log:
+        f"{OUT}/logs/network_figures_{{network}}.log",
+    group:
+        "analysis"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/network_figures.py"
