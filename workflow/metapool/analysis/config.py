@@ -176,7 +176,8 @@ def _property_names(node: dict, root: dict) -> set[str]:
 
 
 def _fmt(value) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    """A value as the message shows it: text in quotes, a control character escaped (repr)."""
+    return f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
 
 
 def _closest(word, choices) -> str | None:
