@@ -354,3 +354,12 @@ def test_temporary_path_is_hidden_beside_its_target(tmp_path):
     tmp = temporary_path(tmp_path / "a.tsv")
     assert tmp.parent == tmp_path and tmp.name.startswith(f".a.tsv.{os.getpid()}.") and tmp.suffix == ".tmp"
     assert stale_temporaries(tmp_path / "a.tsv") == []
+
+
+def test_a_control_character_in_a_cell_is_shown_escaped(tmp_path):
+    tables = valid_tables()
+    tables["studies"][0]["location"] = "Abstract\x1b[2J\x07"
+    paths = write(tmp_path, tables)
+    message = refusal(paths, "studies", 2, "location")
+    assert "\x1b" not in message and "value 'Abstract\\x1b[2J\\x07'" in message, message
+    assert message.endswith("location contains a control character (U+001B); remove it"), message

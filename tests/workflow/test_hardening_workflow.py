@@ -134,3 +134,9 @@ def test_a_malformed_cell_stops_the_run_naming_file_line_column_and_value(tmp_pa
     stopped(workdir, snakemake(workdir, "--dry-run", check=False),
             f"data/{table}.tsv, line {line}, column '{column}', value '{shown}'", words)
     assert time.perf_counter() - start < 60
+
+
+def test_a_nested_override_with_a_duplicate_key_stops_the_run_naming_it(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = snakemake(workdir, "--dry-run", "--config", "defaults={level: 0.9, level: 0.8}", check=False)
+    stopped(workdir, proc, "--config defaults, line 1, column 14: key 'level' is written twice in one mapping")

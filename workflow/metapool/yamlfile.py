@@ -67,10 +67,12 @@ class _Loader(yaml.SafeLoader):
                 except TypeError:
                     continue
                 if first is not key_node:
+                    a, b = first.start_mark, key_node.start_mark
+                    where = (f"first on line {a.line + 1}, again on line {b.line + 1}" if a.line != b.line else
+                             f"first on line {a.line + 1}, column {a.column + 1}, again at column {b.column + 1}")
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"key '{key}' is written twice in one mapping (first on line "
-                        f"{first.start_mark.line + 1}, again on line {key_node.start_mark.line + 1}); YAML would "
-                        "keep only the last: remove or rename one", key_node.start_mark)
+                        None, None, f"key '{key}' is written twice in one mapping ({where}); YAML would keep only "
+                        "the last: remove or rename one", b)
         return super().construct_mapping(node, deep=deep)
 
 

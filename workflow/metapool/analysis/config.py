@@ -127,20 +127,30 @@ def typed_overrides(entries) -> dict:
     -------
     dict
         ``KEY -> value`` of the entries whose value is a YAML mapping or list; scalars are left to Snakemake.
+
+    Raises
+    ------
+    ConfigError
+        A mapping or list that is not valid YAML, or that the safe loader of :mod:`metapool.yamlfile`
+        refuses (a key written twice, a python tag, an alias bomb), naming ``--config KEY``, line and column.
     """
-    import yaml
+    from ..yamlfile import YamlFileError, parse_yaml
 
     out: dict = {}
+    problems: list[str] = []
     for entry in entries or ():
         key, sep, text = str(entry).partition("=")
-        if not sep:
-            continue
+        if not sep or not text.lstrip().startswith(("{", "[")):
+            continue  # a scalar: Snakemake's own reading stands
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue  # Snakemake kept it as text; the schema says what is wrong with it
+            value = parse_yaml(text, f"--config {key.strip()}")
+        except YamlFileError as e:
+            problems += e.problems
+            continue
         if isinstance(value, (dict, list)):
             out[key.strip()] = value
+    if problems:
+        raise ConfigError(problems)
     return out
 
 

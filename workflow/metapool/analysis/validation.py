@@ -19,6 +19,7 @@ import difflib
 import io
 import operator
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -56,7 +57,8 @@ class Violation:
     def __str__(self) -> str:
         where = f"{self.file}, line {self.line}"
         if self.column:
-            value = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+            value = self.value if self.value.isprintable() else self.value.encode("unicode_escape").decode("ascii")
+            value = value if len(value) <= 80 else value[:77] + "..."
             where += f", column '{self.column}', value '{value}'"
         return f"{where}: {self.rule}"
 
@@ -282,6 +284,9 @@ def _check_table(table, file, raw, ids, studies_file, vocabulary) -> list[Violat
         for c in known:
             if row[c] != row[c].strip():
                 bad[c] = f"{c} has leading or trailing whitespace"
+        for c, value in row.items():  # declared and extra columns: text that reaches the outputs
+            if c not in bad and (control := next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)):
+                bad[c] = f"{c} contains a control character (U+{ord(control):04X}); remove it"
         for err in validator.iter_errors({c: row[c] for c in known if c not in bad}):
             if err.validator not in ("required", "additionalProperties"):  # those are the header's job
                 c = err.path[0]
