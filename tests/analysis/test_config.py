@@ -289,12 +289,24 @@ def test_the_plan_defaults_to_default_and_every_config_names_its_own():
     (["defaults={hk_adhoc: true, method: DL}"], {"defaults": {"hk_adhoc": True, "method": "DL"}}),
     (["defaults={sensitivity: []}", "study_level=0.9"], {"defaults": {"sensitivity": []}}),
     (["analyses={orr_x: {filters: {phase: ['2']}}}"], {"analyses": {"orr_x": {"filters": {"phase": ["2"]}}}}),
-    (["plan=review", "level=0.9", "defaults={level: [}"], {}),
+    (["plan=review", "level=0.9", "defaults=[a, b]"], {"defaults": ["a", "b"]}),
     (None, {}),
 ])
 def test_nested_config_overrides_are_read_as_yaml(entries, expected):
     """Snakemake reads the nested values of --config as text ('0.9'); the workflow reads them again as YAML."""
     assert typed_overrides(entries) == expected
+
+
+@pytest.mark.parametrize("entry,message", [
+    ("defaults={level: [}", "--config defaults, line 1, column 10: not valid YAML ("),
+    ("defaults={level: 0.9, level: 0.8}", "--config defaults, line 1, column 14: key 'level' is written twice in "
+                                          "one mapping (first on line 1, column 2, again at column 14)"),
+    ("defaults={method: !!python/name:os.system }", "--config defaults, line 1, column 10: not valid YAML (the tag"),
+])
+def test_a_nested_override_the_safe_loader_refuses_names_the_key(entry, message):
+    with pytest.raises(ConfigError) as info:
+        typed_overrides(["plan=x", entry])
+    assert info.value.problems[0].startswith(message), info.value.problems
 
 
 def test_a_pooled_level_override_reaches_every_analysis(config):

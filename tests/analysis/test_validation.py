@@ -506,7 +506,7 @@ def test_derived_count_validates_iff_unique(data, decimals):
     k = data.draw(st.integers(0, n), label="responders")
     pct = printed(k, n, decimals)
     unique = [j for j in range(n + 1) if printed(j, n, decimals) == pct] == [k]
-    assert derived_counts(pct, n) == [j for j in range(n + 1) if printed(j, n, decimals) == pct]
+    assert list(derived_counts(pct, n)) == [j for j in range(n + 1) if printed(j, n, decimals) == pct]
     tables = valid_tables()
     tables["response"][0].update(evaluable=str(n), responders=str(k), pct=pct, ci_level="", ci_lower="", ci_upper="")
     with tempfile.TemporaryDirectory() as directory:

@@ -213,3 +213,24 @@ def test_save_figure_is_byte_identical(tmp_path, measure):
     assert b"tIME" not in first[2].read_bytes()
     # atomic writes leave no temporary files behind
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["forest.pdf", "forest.png", "forest.svg"]
+
+
+def test_markup_in_any_text_of_a_forest_plot_stays_text_in_the_svg(tmp_path):
+    """Labels, details, notes, the title and the model label come from the tables and the config: in the SVG
+    they are escaped (the document parses as XML, no element but SVG's own, no raw markup, no early end of a
+    comment)."""
+    import xml.etree.ElementTree as ET
+
+    markup = "<script>alert(1)</script>"
+    df = proportion_frame()
+    df.loc[0, "label"] = markup
+    df.loc[1, "detail"] = f"{markup} -->"
+    df.loc[3, "note"] = '"><img src=x onerror=alert(1)>'
+    fig = forest_plot(df, POOLED, measure="proportion", title=f"ORR {markup}", model_label=f"x {markup}")
+    [path] = save_figure(fig, tmp_path / "forest", formats="svg")
+    text = path.read_text(encoding="utf-8")
+    assert "<script" not in text and "<img" not in text and "-->" not in text.replace(" -->", "")
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
+    tags = {element.tag.rpartition("}")[2] for element in ET.fromstring(text).iter()}
+    assert tags <= {"svg", "metadata", "RDF", "Work", "type", "date", "format", "creator", "Agent", "title",
+                    "defs", "style", "g", "path", "use", "clipPath", "rect", "text", "tspan"}, tags

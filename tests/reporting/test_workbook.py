@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import zipfile
 
@@ -29,3 +30,31 @@ def test_workbook_bytes_do_not_depend_on_the_time(tmp_path, monkeypatch):
     with zipfile.ZipFile(first) as z:
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert "2031" not in z.read("docProps/core.xml").decode()
+
+
+INJECTIONS = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1",
+              "=1+1", "<script>alert(1)</script>"]
+
+
+def test_no_text_cell_becomes_a_formula_and_numbers_stay_numbers(tmp_path):
+    """OWASP's CSV-injection list: a text cell starting with =, +, -, @, tab or CR is written as text (a shared
+    string, no <f> element anywhere in the workbook's XML), with its text unchanged; numbers stay numbers
+    (<v> cells without t="s")."""
+    from openpyxl import load_workbook
+
+    table = tmp_path / "t.tsv"
+    # written with every text quoted (write_tsv leaves a lone CR unquoted; no validated cell holds one)
+    pd.DataFrame({"label": INJECTIONS, "notes": INJECTIONS[::-1],
+                  "estimate": [0.5, -0.25, 3.0, 1e-9, 2.0, -7.0, 0.0, 12.5]}).to_csv(
+        table, sep="\t", index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    path = write_workbook({"=cmd|' /C calc'!A0": table}, tmp_path / "w.xlsx")
+    with zipfile.ZipFile(path) as z:
+        xml = {name: z.read(name).decode("utf-8") for name in z.namelist() if name.endswith(".xml")}
+    assert not [name for name, text in xml.items() if "<f>" in text or "<f " in text]
+    sheet = load_workbook(path)["=cmd|' _C calc'!A0"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    text = [v.replace("\r", "\n") for v in INJECTIONS]  # XML reads a raw CR as a line feed: still text
+    assert [r[0] for r in rows] == text and [r[1] for r in rows] == text[::-1]
+    assert [r[2] for r in rows] == [0.5, -0.25, 3.0, 1e-9, 2.0, -7.0, 0.0, 12.5]
+    assert {sheet.cell(row=i, column=1).data_type for i in range(2, 10)} == {"s"}
+    assert {sheet.cell(row=i, column=3).data_type for i in range(2, 10)} == {"n"}

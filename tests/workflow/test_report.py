@@ -239,7 +239,7 @@ def render_with_markup(run: Path, dest: Path) -> Path:
     config = yaml.safe_load((run / "config/config.yaml").read_text())
     analyses = analysis_specs(config)
     name = "orr_tki_naive"
-    analyses[name] = replace(analyses[name], title=f"ORR {MARKUP}")
+    analyses[name] = replace(analyses[name], title=f"ORR {MARKUP}", question=f"Does it work? {MARKUP}")
     # the analysis's own tables, with markup in a study label, a trial name and a source location
     results = dest / "results"
     shutil.copytree(run / "results/default/analyses", results / "analyses")
@@ -251,10 +251,13 @@ def render_with_markup(run: Path, dest: Path) -> Path:
     studies = read_tsv(run / "results/default/tables/studies.tsv", text_columns=TEXT_COLUMNS)
     first = studies["study_id"] == st.loc[st.index[0], "study_id"]
     studies.loc[first, "trial"] = MARKUP
+    for column in ("cohort", "arm", "first_author", "note"):  # the other free-text columns of the table
+        studies.loc[first, column] = f"{column} {MARKUP}"
     studies.loc[first, "location"] = f'"><img src=x onerror=alert(1)> {MARKUP}'
     write_tsv(studies, results / "studies.tsv")
     pooled = read_tsv(run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT)
     pooled.loc[pooled["analysis"] == name, "title"] = f"ORR {MARKUP}"
+    pooled.loc[pooled["analysis"] == name, "question"] = f"Does it work? {MARKUP}"
     write_tsv(pooled, results / "pooled.tsv")
     out = dest / "report.html"
     build_report(template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,
@@ -271,6 +274,9 @@ def test_a_study_label_with_markup_is_shown_as_text(workflow_run, tmp_path):
     assert MARKUP not in text and "<script" not in text and "<img src=x" not in text
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert text.count(escaped) >= 5  # label, trial, location, title (nav, table, heading, alt text)
+    for column in ("cohort", "first_author"):  # shown in the table of studies
+        assert f"{column} {escaped}" in text, column
+    assert f"Does it work? {escaped}" in text
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
 
 

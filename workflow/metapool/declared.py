@@ -109,13 +109,13 @@ def _load(path: str, text: str) -> DeclaredVocabulary:
     import jsonschema
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from .yamlfile import YamlFileError, parse_yaml
+
     try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise VocabularyError([f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})"]) from None
+        data = parse_yaml(text, path)
+    except YamlFileError as e:
+        raise VocabularyError(e.problems) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     schema = yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"), Loader=loader)
     validator = jsonschema.Draft202012Validator(schema)
     problems = []

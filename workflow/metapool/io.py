@@ -8,37 +8,59 @@ moved into place, so that a killed job never leaves a half-written table.
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write_tsv", "read_tsv", "atomic_write_text", "FLOAT_FORMAT"]
+__all__ = ["write_tsv", "read_tsv", "atomic_write_bytes", "atomic_write_text", "temporary_path", "stale_temporaries",
+           "FLOAT_FORMAT"]
 
 FLOAT_FORMAT = "%.12g"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def temporary_path(path: str | os.PathLike) -> Path:
+    """The temporary file a writer of ``path`` writes first: ``.<name>.<pid>.<hex>.tmp`` beside it (hidden, in
+    the same folder so that the rename is atomic, unique to the process and the call)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """The temporary files of ``path`` (:func:`temporary_path`) left by other processes: writers killed
+    between creating their temporary file and renaming it (SIGKILL, power cut)."""
+    path = Path(path)
+    name = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.[0-9a-f]+\.tmp")
+    return sorted(p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+                  if (m := name.fullmatch(p.name)) and int(m.group(1)) != os.getpid())
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then a rename, so that
-    an interrupted job never leaves a partial file."""
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder (:func:`temporary_path`),
+    flushed to disk, then a rename, so that an interrupted job never leaves a partial file under the output's
+    name.
+
+    The temporary files that killed writers of the same ``path`` left behind (:func:`stale_temporaries`)
+    are removed first: Snakemake runs one job at a time per output and reruns a killed job, so the rerun
+    leaves the folder as an uninterrupted run would.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    for stale in stale_temporaries(path):
+        stale.unlink(missing_ok=True)
+    tmp = temporary_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as the umask allows
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -80,7 +80,10 @@ def package_file(path):
 
 # --config KEY={...} or KEY=[...]: Snakemake reads the nested values as text (YAML's BaseLoader); read them
 # again as YAML (numbers, booleans), merged the way Snakemake merges them
-update_config(config, typed_overrides(workflow.config_settings.config_args))
+try:
+    update_config(config, typed_overrides(workflow.config_settings.config_args))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
 config.update(fill_defaults(config))
 # every output of the plan under results/<plan>/ (the schema's pattern keeps the name a plain folder name; the
 # checks below refuse any other name before OUT is used)

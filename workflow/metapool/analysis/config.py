@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 import difflib
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -61,7 +62,7 @@ from ..vocabulary import (
 __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
     "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices",
-    "specification_spec", "choice_label", "batches", "typed_overrides", "RENAMED_KEYS",
+    "specification_spec", "choice_label", "batches", "typed_overrides", "RENAMED_KEYS", "value_problems",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -126,20 +127,30 @@ def typed_overrides(entries) -> dict:
     -------
     dict
         ``KEY -> value`` of the entries whose value is a YAML mapping or list; scalars are left to Snakemake.
+
+    Raises
+    ------
+    ConfigError
+        A mapping or list that is not valid YAML, or that the safe loader of :mod:`metapool.yamlfile`
+        refuses (a key written twice, a python tag, an alias bomb), naming ``--config KEY``, line and column.
     """
-    import yaml
+    from ..yamlfile import YamlFileError, parse_yaml
 
     out: dict = {}
+    problems: list[str] = []
     for entry in entries or ():
         key, sep, text = str(entry).partition("=")
-        if not sep:
-            continue
+        if not sep or not text.lstrip().startswith(("{", "[")):
+            continue  # a scalar: Snakemake's own reading stands
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue  # Snakemake kept it as text; the schema says what is wrong with it
+            value = parse_yaml(text, f"--config {key.strip()}")
+        except YamlFileError as e:
+            problems += e.problems
+            continue
         if isinstance(value, (dict, list)):
             out[key.strip()] = value
+    if problems:
+        raise ConfigError(problems)
     return out
 
 
@@ -175,7 +186,8 @@ def _property_names(node: dict, root: dict) -> set[str]:
 
 
 def _fmt(value) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    """A value as the message shows it: text in quotes, a control character escaped (repr)."""
+    return f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
 
 
 def _closest(word, choices) -> str | None:
@@ -236,14 +248,65 @@ def _error_messages(error, root: dict) -> list[str]:
     return [f"{where} {error.message}"]
 
 
+# an analysis name and a plan name as a whole (the schema's patterns are searched by jsonschema with Python's
+# re.search, where "$" also matches before a final newline: "orr\n" would pass them)
+_SCHEMA_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"  # config.schema.yaml, analyses.propertyNames
+_NAME = {"analyses": re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}"), "plan": re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")}
+
+
+def value_problems(config: Mapping) -> list[str]:
+    """What no schema keyword catches, checked before the schema: a key that is not text (``2024:`` as an
+    analysis name, which would become a folder name), an analysis or plan name that is not a safe folder name
+    as a whole (no ``/``, ``..``, leading dot, control character or final newline), and a number that is not
+    finite (``.nan``, ``.inf``: a bound such as ``level > 0`` is never violated by NaN). One message each, with
+    the key path: ``config: defaults.level: .nan is not a finite number``."""
+    import math
+
+    problems: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    what = "analysis name" if path == ("analyses",) else "key"
+                    problems.append(f"{_where(path)} {what} {key!r} must be text"
+                                    + (" starting with a letter (it names a folder)" if what != "key" else ""))
+                    continue
+                if path == ("analyses",) and re.search(_SCHEMA_NAME, key) and not _NAME["analyses"].fullmatch(key):
+                    problems.append(f"{_where(path)} analysis name {key!r} must start with a letter and contain "
+                                    "only letters, digits and underscores (at most 100 characters): it names a "
+                                    "folder")
+                    continue
+                walk(value, (*path, key))
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+        elif isinstance(node, float) and not math.isfinite(node):
+            text = "nan" if math.isnan(node) else ("-" if node < 0 else "") + "inf"
+            problems.append(f"{_where(path)} .{text} is not a finite number".replace(" .-", " -."))
+
+    walk(config, ())
+    plan = config.get("plan")
+    if isinstance(plan, str) and not _NAME["plan"].fullmatch(plan) and re.search(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", plan):
+        problems.append(f"config: plan: plan name {plan!r} must start with a letter and contain only letters, "
+                        "digits, underscores and hyphens (at most 64 characters): it names the folder "
+                        "results/<plan>/")
+    return problems
+
+
 def schema_problems(config: Mapping, schema: dict | None = None) -> list[str]:
-    """The schema violations of ``config`` as messages (empty when it conforms)."""
+    """The schema violations of ``config`` as messages (empty when it conforms), after the checks of
+    :func:`value_problems` (keys that are not text, names that are not safe folder names, numbers that are
+    not finite; a key that is not text stops the checks here)."""
     import jsonschema
 
+    problems = value_problems(config)
+    if any(" must be text" in p for p in problems):
+        return problems  # a key that is not text: the schema's messages would not name it
     schema = schema or load_schema()
     validator = jsonschema.Draft202012Validator(schema)
     # a renamed key: what to write instead (not "unknown key")
-    problems: list[str] = [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
+    problems += [f"config: {key}: {message}" for key, message in RENAMED_KEYS.items() if key in config]
     config = {key: value for key, value in config.items() if key not in RENAMED_KEYS}
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors:

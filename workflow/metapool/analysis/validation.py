@@ -14,10 +14,12 @@ back typed.
 from __future__ import annotations
 
 import csv
+import datetime
 import difflib
 import io
 import operator
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -55,7 +57,8 @@ class Violation:
     def __str__(self) -> str:
         where = f"{self.file}, line {self.line}"
         if self.column:
-            value = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+            value = self.value if self.value.isprintable() else self.value.encode("unicode_escape").decode("ascii")
+            value = value if len(value) <= 80 else value[:77] + "..."
             where += f", column '{self.column}', value '{value}'"
         return f"{where}: {self.rule}"
 
@@ -194,13 +197,25 @@ def validate_tables(paths: Mapping[str, str | PathLike],
     return {t: _typed(conform(raw[t], t), load_schema(t)) for t in names}
 
 
-def derived_counts(pct: str, evaluable: int) -> list[int]:
-    """All k in 0..evaluable with round-half-away-from-zero(100*k/evaluable, d) == pct, d = printed decimals."""
-    d = len(pct.partition(".")[2])
-    target = int(Decimal(pct).scaleb(d))  # pct * 10**d, exactly
-    scale = 100 * 10**d
-    # floor(x + 1/2) with x = scale*k/evaluable >= 0, in integers: (2*scale*k + evaluable) // (2*evaluable)
-    return [k for k in range(evaluable + 1) if (2 * scale * k + evaluable) // (2 * evaluable) == target]
+def derived_counts(pct: str, evaluable: int) -> range:
+    """All k in 0..evaluable with round-half-away-from-zero(100*k/evaluable, d) == pct, d = printed decimals.
+
+    In constant time whatever ``evaluable`` (a range, not a list): with S = 100 * 10**d and t = pct * 10**d
+    (an integer, read from the text: exact), the printed value of k is floor((2*S*k + n) / (2*n)), which
+    equals t exactly when 2*n*t - n <= 2*S*k < 2*n*(t + 1) - n.
+    """
+    whole, _, decimals = pct.partition(".")
+    d = len(decimals)
+    target = int(whole + decimals)  # pct * 10**d, exactly
+    scale, n = 100 * 10**d, evaluable
+    low = -((n - 2 * n * target) // (2 * scale))  # ceil((2nt - n) / 2S)
+    high = -((n - 2 * n * (target + 1)) // (2 * scale)) - 1  # ceil((2n(t+1) - n) / 2S) - 1
+    return range(max(low, 0), min(high, n) + 1)
+
+
+def _counts(fits: range) -> str:
+    """``fits`` in words: each count when a few, else the first and the last."""
+    return ", ".join(map(str, fits)) if len(fits) <= 5 else f"every count from {fits[0]} to {fits[-1]}"
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -269,6 +284,9 @@ def _check_table(table, file, raw, ids, studies_file, vocabulary) -> list[Violat
         for c in known:
             if row[c] != row[c].strip():
                 bad[c] = f"{c} has leading or trailing whitespace"
+        for c, value in row.items():  # declared and extra columns: text that reaches the outputs
+            if c not in bad and (control := next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)):
+                bad[c] = f"{c} contains a control character (U+{ord(control):04X}); remove it"
         for err in validator.iter_errors({c: row[c] for c in known if c not in bad}):
             if err.validator not in ("required", "additionalProperties"):  # those are the header's job
                 c = err.path[0]
@@ -343,6 +361,16 @@ def _row_rules(table, file, line, row, good) -> list[Violation]:
     def num(column):  # the cell as a number, None when empty, "NR" or invalid
         return Decimal(good[column]) if good.get(column, "") not in ("", "NR") else None
 
+    if table == "studies" and good.get("data_cut", ""):
+        cut = good["data_cut"]
+        if len(cut) == 10:
+            try:
+                datetime.date.fromisoformat(cut)
+            except ValueError:
+                add("data_cut", f"data_cut {cut} is not a calendar date (that month has no day {int(cut[8:])})")
+        if good.get("year", "") and int(cut[:4]) > int(good["year"]):
+            add("data_cut", f"data_cut {cut} is after the report's publication year ({row['year']}): a report "
+                            "cannot give data cut after it was published")
     if est := ESTIMATE.get(table):
         if (row["ci_lower"] or row["ci_upper"]) and not row["ci_level"]:
             add("ci_level", "ci_level is required when ci_lower or ci_upper is given")
@@ -370,9 +398,9 @@ def _row_rules(table, file, line, row, good) -> list[Violation]:
                     add("responders", f"derived responders must reproduce pct ({pct}) from evaluable ({n}): "
                                       f"100*{k}/{n} = {100 * k / n:.4f}; "
                         + (f"the count that does is {fits[0]}" if len(fits) == 1 else
-                           f"counts that do: {', '.join(map(str, fits))}" if fits else "no count does"))
+                           f"counts that do: {_counts(fits)}" if fits else "no count does"))
                 elif len(fits) > 1:
-                    add("responders", f"derived responders is not unique: {', '.join(map(str, fits))} all "
+                    add("responders", f"derived responders is not unique: {_counts(fits)} all "
                                       f"reproduce pct ({pct}) from evaluable ({n})")
     return out
 

@@ -11,13 +11,15 @@ replaced atomically.
 
 from __future__ import annotations
 
+import io
 import os
-import secrets
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+
+from ..io import atomic_write_bytes
 
 __all__ = [
     "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "RC",
@@ -139,8 +141,10 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "pn
     Output is byte-identical across runs: no creation dates (SVG ``Date``, PDF
     ``CreationDate``/``ModDate`` removed; PNG carries only a fixed ``Software``
     text chunk), a fixed ``svg.hashsalt`` / ``svg.id``, and fixed rcParams
-    (:data:`RC`). Each file is written to a temporary file in the target
-    directory and moved into place with :func:`os.replace`. The parent
+    (:data:`RC`). Each file is written atomically by
+    :func:`metapool.io.atomic_write_bytes` (a temporary file in the target
+    directory moved into place; the temporary files of a killed earlier
+    writer removed). The parent
     directory is created if needed. The figure is not closed.
 
     Parameters
@@ -175,20 +179,9 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "pn
         else:
             raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
         final = stem.parent / f"{stem.name}.{fmt}"
-        tmp = stem.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                with matplotlib.rc_context(RC):
-                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(RC):
+            fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+        atomic_write_bytes(final, buffer.getvalue())
         written.append(final)
     return written

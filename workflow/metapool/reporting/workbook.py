@@ -13,9 +13,11 @@ import pandas as pd
 from ..io import atomic_write_bytes, read_tsv
 from .tables import RESULT_TEXT_COLUMNS
 
-__all__ = ["write_workbook"]
+__all__ = ["write_workbook", "FORMULA_STARTS"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+# the first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FIXED_TIME = "2000-01-01T00:00:00Z"
 
 
@@ -32,7 +34,10 @@ def _sheet_name(name: str, used: set[str]) -> str:
 def write_workbook(tables: Mapping[str, str], output) -> Path:
     """Write each TSV of ``tables`` (sheet title -> path) as one sheet of an XLSX workbook, atomically.
 
-    A first sheet ``contents`` lists each sheet with the file it holds. Sheet
+    A first sheet ``contents`` lists each sheet with the file it holds. Every text cell is a text cell
+    (type ``s``, a shared string), also one that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return (:data:`FORMULA_STARTS`, OWASP's "CSV Injection" list): input text never becomes a formula, and
+    numbers stay numbers. Sheet
     names are cut to Excel's 31 characters (made unique). The bytes do not
     depend on the time of the run: fixed document dates and zip entry times.
 
@@ -61,6 +66,10 @@ def write_workbook(tables: Mapping[str, str], output) -> Path:
             df.to_excel(writer, sheet_name=sheet, index=False)
         for ws in writer.book.worksheets:
             ws.freeze_panes = "A2"
+            for row in ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                        cell.data_type = "s"  # the text as text: openpyxl would write "=..." as a formula
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
