@@ -789,17 +789,30 @@ def _moment_ok(tail: float, order: int) -> bool:
     return tail > order + 1
 
 
-def _bt_moments(m, s, w, g, n_gh=40):
-    """Mean and SD of g(X) for each row's normal mixture X (Gauss-Hermite per component)."""
-    x, wh = hermgauss(n_gh)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _bt_moments_(m, s, w, g, x, wh)
+_GL64_X, _GL64_W = leggauss(64)
+_GH40_X, _GH40_W = hermgauss(40)
 
 
-def _bt_moments_(m, s, w, g, x, wh):
-    vals = g(m[:, :, None] + math.sqrt(2.0) * s[:, :, None] * x[None, None, :])
-    e1 = np.einsum("rjh,h,j->r", vals, wh, w) / math.sqrt(math.pi)
-    e2 = np.einsum("rjh,h,j->r", vals ** 2, wh, w) / math.sqrt(math.pi)
+def _expit_moments(m, s, w):
+    """Posterior mean and SD of expit(X) for each row's normal mixture X = sum_j w_j N(m_j, s_j^2).
+
+    For a component with s < 1, ``E g(m + s Z)`` by 40-point Gauss-Hermite (expit(m + s z) is smooth in
+    z); for s >= 1 (where expit(m + s z) is a steep step in z) by parts, with u = expit(x):
+    ``E expit(X) = ∫_0^1 Phi((m - logit u) / s) du`` and ``E expit(X)^2 = ∫_0^1 2 u Phi((m - logit u) / s) du``,
+    by 64-point Gauss-Legendre in u.
+    """
+    small = s < 1.0
+    x = m[:, :, None] + math.sqrt(2.0) * np.where(small, s, 0.0)[:, :, None] * _GH40_X[None, None, :]
+    gx = ilogit(x)
+    gh1 = (gx * _GH40_W).sum(axis=-1) / math.sqrt(math.pi)
+    gh2 = (gx * gx * _GH40_W).sum(axis=-1) / math.sqrt(math.pi)
+    u = 0.5 * (_GL64_X + 1.0)
+    lu = np.log(u) - np.log1p(-u)
+    ph = special.ndtr((m[:, :, None] - lu[None, None, :]) / np.where(small, 1.0, s)[:, :, None])
+    gl1 = 0.5 * (ph * _GL64_W).sum(axis=-1)
+    gl2 = 0.5 * (ph * 2.0 * u * _GL64_W).sum(axis=-1)
+    e1 = (np.where(small, gh1, gl1) * w).sum(axis=1)
+    e2 = (np.where(small, gh2, gl2) * w).sum(axis=1)
     return e1, np.sqrt(np.maximum(e2 - e1 ** 2, 0.0))
 
 
@@ -811,15 +824,16 @@ def _summaries_from_mixture(names, m, s, w, level, g, mean_ok, sd_ok):
     mean = (m * w).sum(axis=1)
     var = ((s ** 2 + m ** 2) * w).sum(axis=1) - mean ** 2
     sd = np.sqrt(np.maximum(var, 0.0))
-    if g is not None:
-        bmean, bsd = _bt_moments(m, s, w, g)
+    bounded = g is ilogit
+    if bounded:
+        bmean, bsd = _expit_moments(m, s, w)
     out = []
     for i in range(r):
         kw = {}
         if g is not None:
             gq = np.asarray(g(np.array([q[i, 0], q[i, 1], q[i, 2], hl[i], hu[i]])), dtype=float)
-            kw = dict(bt_median=float(gq[0]), bt_mean=float(bmean[i]) if mean_ok[i] else math.inf,
-                      bt_sd=float(bsd[i]) if sd_ok[i] else math.inf, bt_ci_lower=float(gq[1]),
+            kw = dict(bt_median=float(gq[0]), bt_mean=float(bmean[i]) if bounded else math.nan,
+                      bt_sd=float(bsd[i]) if bounded else math.nan, bt_ci_lower=float(gq[1]),
                       bt_ci_upper=float(gq[2]), bt_hpd_lower=float(gq[3]), bt_hpd_upper=float(gq[4]))
         out.append(PosteriorSummary(names[i], float(q[i, 0]), float(mean[i]) if mean_ok[i] else math.inf,
                                     float(sd[i]) if sd_ok[i] else math.inf, float(q[i, 1]), float(q[i, 2]),
@@ -846,7 +860,8 @@ def _tau_shortest(post, level):
 
     def g(alpha):
         lo, hi = post.tau_ppf(alpha), post.tau_ppf(alpha + level)
-        return float(post.tau_pdf(np.array([lo]))[0] - post.tau_pdf(np.array([hi]))[0])
+        # the density at 0 as its limit (infinite for a log-t prior, 0 for a log-normal one)
+        return float(post.tau_pdf(np.array([max(lo, 1e-300)]))[0] - post.tau_pdf(np.array([hi]))[0])
 
     if g(0.0) >= 0.0:
         return 0.0, post.tau_ppf(level)
