@@ -959,3 +959,331 @@ def bayes_normal(y, se, tau_prior: TauPrior, mu_prior: MuPrior | None = None, *,
                        prob_mu_above={float(a): float(b) for a, b in zip(c, pm)},
                        prob_theta_new_above={float(a): float(b) for a, b in zip(c, pn)},
                        transform=name, n_nodes=int(post.tau_nodes.size), posterior=post, labels=labels)
+
+
+# ---------------------------------------------------------------------------
+# The binomial-normal model
+# ---------------------------------------------------------------------------
+
+# the per-tau grid of mu: mu = mode + s z over composite 8-point Gauss-Legendre panels in z
+_M8 = 8
+_GL8_X, _GL8_W = leggauss(_M8)
+_TO_LEG8 = (legvander(_GL8_X, _M8 - 1) * _GL8_W[:, None]).T * ((2.0 * np.arange(_M8) + 1.0) / 2.0)[:, None]
+_Z_EDGES = np.array([0.0, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0, 20.0, 27.0, 36.0, 48.0])
+_Z_EDGES = np.concatenate([-_Z_EDGES[:0:-1], _Z_EDGES])
+_ZA, _ZB = _Z_EDGES[:-1], _Z_EDGES[1:]
+_ZH = 0.5 * (_ZB - _ZA)
+_Z_NODES = (0.5 * (_ZA + _ZB))[:, None] + _ZH[:, None] * _GL8_X[None, :]   # P x 8
+_Z_W = _ZH[:, None] * _GL8_W[None, :]
+
+
+def _leg_partial_n(s, m):
+    """Rows ``[∫_{-1}^{s} P_k]_{k < m}``."""
+    v = legvander(s, m)
+    out = np.empty(np.shape(s) + (m,))
+    out[..., 0] = s + 1.0
+    k = np.arange(1, m)
+    out[..., 1:] = (v[..., 2:] - v[..., :-2]) / (2.0 * k + 1.0)
+    return out
+
+
+class _BinomialPosterior:
+    """Posterior of (mu, tau) in the binomial-normal model on a tau quadrature (adaptive, as for the
+    normal model) times, for each tau node, a mu grid centred at the conditional mode (module
+    docstring)."""
+
+    def __init__(self, x, n, tau_prior: TauPrior, mu_prior: MuPrior, n_agq: int, rtol: float):
+        self.x, self.n = x[:, None], n[:, None]
+        self.tau_prior, self.mu_prior = tau_prior, mu_prior
+        self.gh = hermgauss(int(n_agq))
+        self.lbinom = _binom_const(x, n)[:, None]
+        p0 = (x.sum() + 0.5) / (n.sum() + 1.0)
+        self.mu0 = math.log(p0 / (1.0 - p0))
+        self.map = _TauMap(tau_prior, tau_prior.median())
+
+        def logf(t):
+            tau = self.map.tau(t)
+            lp = tau_prior.logpdf(tau)
+            out = np.full(tau.shape, -np.inf)
+            # nodes where the prior alone is e^-750 below its largest value add nothing (the
+            # likelihood is a probability, at most 1)
+            ok = np.isfinite(lp) & np.isfinite(tau) & (tau < 1e6)
+            if np.any(ok):
+                ok &= lp > lp[ok].max() - 750.0
+            if np.any(ok):
+                out[ok] = lp[ok] + self.conditional(tau[ok])[0] + self.map.log_jac(t[ok])
+            return out
+
+        def moments(t):
+            tau = self.map.tau(t)
+            return [np.where(np.isfinite(tau), tau, 0.0)]
+
+        self.panels, self.shift = _adaptive_panels(logf, moments, rtol=rtol)
+        t = self.panels.nodes.ravel()
+        w = (self.panels.g * self.panels.w).ravel()
+        keep = w > 1e-18 * w.max()
+        self.tau_nodes = self.map.tau(t[keep])
+        self.weights = w[keep] / w[keep].sum()
+        self.log_norm = self.shift + math.log(self.panels.total)
+        _, self.mode, self.scale, dens = self.conditional(self.tau_nodes, full=True)
+        # dens: J x P x 8 conditional density of z = (mu - mode) / scale, normalised
+        self.dens = dens
+        self.coef = dens @ _TO_LEG8.T                     # J x P x 8 Legendre coefficients per panel
+        mass = (dens * _Z_W).sum(axis=2)                  # J x P
+        self.cum = np.concatenate([np.zeros((len(self.tau_nodes), 1)), np.cumsum(mass, axis=1)], axis=1)
+        self.mu_nodes = self.mode[:, None, None] + self.scale[:, None, None] * _Z_NODES[None]   # J x P x 8
+        self.mu_w = self.weights[:, None, None] * dens * _Z_W[None]                          # joint weights
+
+    def loglik(self, mu, tau):
+        """log p(mu) + sum_i log L_i(mu, tau) for arrays mu, tau of one shape (tau > 0)."""
+        shape = np.broadcast(mu, tau).shape
+        mu = np.broadcast_to(mu, shape).ravel()[None, :]
+        tau = np.broadcast_to(tau, shape).ravel()[None, :]
+        ll = _loglik_terms(self.x, self.n, mu, tau, self.gh[0], self.gh[1], self.lbinom).sum(axis=0)
+        if self.mu_prior.proper:
+            ll = ll + stats.norm.logpdf(mu[0], self.mu_prior.mean, self.mu_prior.sd)
+        return ll.reshape(shape)
+
+    def conditional(self, tau, full: bool = False):
+        """For each tau: log ∫ p(mu) prod L_i dmu, and (full) the conditional mode and Laplace scale of
+        mu and the normalised conditional density of z = (mu - mode) / scale on the z grid."""
+        tau = np.asarray(tau, dtype=float)
+        mode = np.full(tau.shape, self.mu0)
+        h = 1e-4
+        # Newton on the (log-concave) conditional with numerical derivatives and step halving
+        f0 = self.loglik(mode, tau)
+        for _ in range(100):
+            fp, fm = self.loglik(mode + h, tau), self.loglik(mode - h, tau)
+            g = (fp - fm) / (2 * h)
+            c = np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-8)
+            step = np.clip(g / c, -5.0, 5.0)
+            for _ in range(40):
+                new = mode + step
+                fn = self.loglik(new, tau)
+                bad = fn < f0 - 1e-12 * (1 + np.abs(f0))
+                if not np.any(bad):
+                    break
+                step = np.where(bad, 0.5 * step, step)
+            mode, f0 = new, np.where(bad, f0, fn)
+            # the mode only centres the grid: 1e-4 conditional SDs is plenty (and above the noise of
+            # the finite differences where the conditional is wide)
+            if np.all(np.abs(step) * np.sqrt(c) < 1e-4):
+                break
+        fp, fm = self.loglik(mode + h, tau), self.loglik(mode - h, tau)
+        scale = 1.0 / np.sqrt(np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-12))
+        mu = mode[:, None, None] + scale[:, None, None] * _Z_NODES[None]
+        lv = self.loglik(mu, np.broadcast_to(tau[:, None, None], mu.shape)) - f0[:, None, None]
+        dens = np.exp(lv)
+        integral = (dens * _Z_W[None]).sum(axis=(1, 2))
+        logm = f0 + np.log(integral) + np.log(scale)
+        if not full:
+            return (logm,)
+        return logm, mode, scale, dens / integral[:, None, None]
+
+    # -- tau ---------------------------------------------------------------
+    def tau_pdf(self, tau):
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        lp = self.tau_prior.logpdf(tau)
+        out = np.zeros(tau.shape)
+        ok = np.isfinite(lp) & np.isfinite(tau)
+        if np.any(ok):
+            out[ok] = np.exp(lp[ok] + self.conditional(tau[ok])[0] - self.log_norm)
+        return out
+
+    def tau_cdf(self, tau):
+        return self.panels.cdf(self.map.t(np.maximum(np.asarray(tau, dtype=float), 0.0)))
+
+    def tau_ppf(self, p):
+        return float(self.map.tau(self.panels.ppf(p)))
+
+    # -- mu and theta_new --------------------------------------------------
+    def _cond_cdf(self, j, z):
+        """P(z_j <= z) for tau nodes j (array) at standardised points z (same shape)."""
+        z = np.clip(z, _Z_EDGES[0], _Z_EDGES[-1])
+        p = np.clip(np.searchsorted(_ZB, z, side="left"), 0, len(_ZA) - 1)
+        s = np.clip((z - _ZA[p]) / _ZH[p] - 1.0, -1.0, 1.0)
+        part = _ZH[p] * np.sum(_leg_partial_n(s, _M8) * self.coef[j, p], axis=-1)
+        return np.clip(self.cum[j, p] + part, 0.0, 1.0)
+
+    def _cond_pdf(self, j, z):
+        inside = (z > _Z_EDGES[0]) & (z < _Z_EDGES[-1])
+        zc = np.clip(z, _Z_EDGES[0], _Z_EDGES[-1])
+        p = np.clip(np.searchsorted(_ZB, zc, side="left"), 0, len(_ZA) - 1)
+        s = np.clip((zc - _ZA[p]) / _ZH[p] - 1.0, -1.0, 1.0)
+        return np.where(inside, np.maximum(np.sum(legvander(s, _M8 - 1) * self.coef[j, p], axis=-1), 0.0), 0.0)
+
+    def mu_cdf(self, m):
+        j = np.arange(len(self.tau_nodes))
+        return float(self.weights @ self._cond_cdf(j, (m - self.mode) / self.scale))
+
+    def mu_pdf(self, m):
+        j = np.arange(len(self.tau_nodes))
+        return float(self.weights @ (self._cond_pdf(j, (m - self.mode) / self.scale) / self.scale))
+
+    def _split(self):
+        """tau nodes where the predictive integral runs over mu (tau >= scale) or over z (tau < scale)."""
+        return self.tau_nodes >= self.scale
+
+    def new_cdf(self, t):
+        wide = self._split()
+        total = 0.0
+        if np.any(wide):  # Phi((t - mu) / tau) is smooth on the mu grid
+            mu, w = self.mu_nodes[wide], self.mu_w[wide]
+            total += float(np.sum(w * special.ndtr((t - mu) / self.tau_nodes[wide, None, None])))
+        if np.any(~wide):  # E_Z F_j(t - tau Z), F_j smooth on the scale of Z
+            j = np.nonzero(~wide)[0]
+            zx, zw = _GH40_X, _GH40_W / math.sqrt(math.pi)
+            pts = (t - math.sqrt(2.0) * self.tau_nodes[j, None] * zx[None, :] - self.mode[j, None]) / self.scale[j, None]
+            f = self._cond_cdf(np.broadcast_to(j[:, None], pts.shape), pts)
+            total += float(self.weights[j] @ (f @ zw))
+        return total
+
+    def new_pdf(self, t):
+        wide = self._split()
+        total = 0.0
+        if np.any(wide):
+            mu, w = self.mu_nodes[wide], self.mu_w[wide]
+            tn = self.tau_nodes[wide, None, None]
+            total += float(np.sum(w * stats.norm.pdf((t - mu) / tn) / tn))
+        if np.any(~wide):
+            j = np.nonzero(~wide)[0]
+            zx, zw = _GH40_X, _GH40_W / math.sqrt(math.pi)
+            pts = (t - math.sqrt(2.0) * self.tau_nodes[j, None] * zx[None, :] - self.mode[j, None]) / self.scale[j, None]
+            f = self._cond_pdf(np.broadcast_to(j[:, None], pts.shape), pts) / self.scale[j, None]
+            total += float(self.weights[j] @ (f @ zw))
+        return total
+
+    def cdf(self, what, x):
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        if what == "tau":
+            return self.tau_cdf(x)
+        f = self.mu_cdf if what == "mu" else self.new_cdf
+        return np.array([f(v) for v in x])
+
+    def ppf(self, what, p):
+        p = np.atleast_1d(np.asarray(p, dtype=float))
+        if what == "tau":
+            return np.array([self.tau_ppf(q) for q in p])
+        return np.array([self._ppf(what, q) for q in p])
+
+    def moments(self):
+        """E mu, E mu^2, E tau, E tau^2."""
+        m1 = float(np.sum(self.mu_w * self.mu_nodes))
+        m2 = float(np.sum(self.mu_w * self.mu_nodes ** 2))
+        t1 = float(self.weights @ self.tau_nodes)
+        t2 = float(self.weights @ self.tau_nodes ** 2)
+        return m1, m2, t1, t2
+
+    def _ppf(self, what, q):
+        from scipy.optimize import brentq
+
+        f = self.mu_cdf if what == "mu" else self.new_cdf
+        m1, m2, t1, t2 = self.moments()
+        sd = math.sqrt(max(m2 - m1 * m1 + (t2 if what != "mu" else 0.0), 1e-12))
+        lo, hi = m1 - sd, m1 + sd
+        while f(lo) > q:
+            lo -= 2 * sd
+        while f(hi) < q:
+            hi += 2 * sd
+        return brentq(lambda v: f(v) - q, lo, hi, xtol=1e-13, rtol=1e-13)
+
+    def shortest(self, what, level):
+        """Shortest interval of mu or theta_new: alpha solving f(Q(alpha)) = f(Q(alpha + level))."""
+        from scipy.optimize import brentq
+
+        pdf = self.mu_pdf if what == "mu" else self.new_pdf
+
+        def g(alpha):
+            return pdf(self._ppf(what, alpha)) - pdf(self._ppf(what, alpha + level))
+
+        alpha = brentq(g, 1e-9, 1.0 - level - 1e-9, xtol=1e-11, rtol=1e-11)
+        return self._ppf(what, alpha), self._ppf(what, alpha + level)
+
+
+def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None = None, *, level: float = 0.95,
+                   thresholds=(), n_agq: int = 21, rtol: float = 1e-9) -> BayesResult:
+    """Bayesian binomial-normal random-effects meta-analysis of single-arm proportions (exact likelihood).
+
+    Model: ``x_i ~ Binomial(n_i, expit(theta_i))``, ``theta_i ~ N(mu, tau^2)``, priors p(mu) (flat or
+    normal, logit scale) and p(tau) (proper). The likelihood of each study,
+    ``L_i(mu, tau) = ∫ Bin(x_i; n_i, expit(mu + tau u)) phi(u) du``, is computed by adaptive
+    Gauss-Hermite quadrature with ``n_agq`` nodes (:func:`metapool.stats.glmm.glmm_loglik`'s routine;
+    Pinheiro & Bates 1995); the posterior ``p(mu, tau | x) ∝ p(mu) p(tau) prod_i L_i`` is integrated
+    over mu on per-tau grids (composite Gauss-Legendre in ``z = (mu - mode) / s``) and over tau by the
+    adaptive rule of :func:`bayes_normal` (module docstring). Studies with 0 or n events need no
+    continuity correction. Hand-written: no Python library integrates this posterior numerically
+    (bayesmeta, R, has only the normal-normal model).
+
+    Parameters
+    ----------
+    events, totals
+        Events x_i and totals n_i (0 <= x_i <= n_i).
+    tau_prior
+        A proper :class:`TauPrior` (the improper flat prior is refused).
+    mu_prior
+        :class:`MuPrior` on the logit scale (default flat). A flat prior needs at least one study with
+        events and one with non-events (otherwise the posterior of mu is improper).
+    level
+        Credible level.
+    thresholds
+        Values c (logit scale) for P(mu > c) and P(theta_new > c).
+    n_agq
+        Gauss-Hermite nodes per study likelihood.
+    rtol
+        Relative tolerance of the tau quadrature.
+
+    Returns
+    -------
+    BayesResult
+        Summaries of mu, tau and theta_new (logit scale, and as proportions through expit); no
+        shrinkage estimates (``theta`` is empty).
+    """
+    _check_level(level)
+    x, n = _check_counts(events, totals)
+    mu_prior = mu_prior or MuPrior.flat()
+    if not tau_prior.proper:
+        raise ValueError("improper posterior: the binomial-normal model needs a proper prior on tau")
+    if not mu_prior.proper and (np.all(x == 0) or np.all(x == n)):
+        raise ValueError("improper posterior: with a flat prior on mu, at least one study needs events and one "
+                         "non-events (all studies are 0/n or all n/n); use a normal prior on mu")
+    post = _BinomialPosterior(x, n, tau_prior, mu_prior, n_agq, rtol)
+    a = (1.0 - level) / 2.0
+    m1, m2, t1, t2 = post.moments()
+    # posterior tail of tau: the prior's, times the likelihood's tau^-(m-1) (flat mu prior) or tau^-m
+    # (normal mu prior), m the number of studies with 0 < x < n (a 0/n study's likelihood tends to a constant)
+    m_inner = int(np.sum((x > 0) & (x < n)))
+    tail = tau_prior.tail_exponent + (m_inner if mu_prior.proper else m_inner - 1)
+    finite_t1, finite_t2 = tail > 2, tail > 3
+    tau_s = _tau_summary(post, level, finite_t1, finite_t2)
+    out = {}
+    for what in ("mu", "theta_new"):
+        med, lo, hi = post.ppf(what, [0.5, a, 1.0 - a])
+        hl, hu = post.shortest(what, level)
+        out[what] = (med, lo, hi, hl, hu)
+    # expit moments: mu on its grid; theta_new = mu + tau Z per grid node
+    mu_flat = post.mu_nodes.ravel()
+    w_flat = post.mu_w.ravel()
+    bm1 = float(w_flat @ ilogit(mu_flat))
+    bm2 = float(w_flat @ ilogit(mu_flat) ** 2)
+    tau_rep = np.broadcast_to(post.tau_nodes[:, None, None], post.mu_nodes.shape).ravel()
+    nb1, nbsd = _expit_moments(mu_flat[None, :], tau_rep[None, :], w_flat)
+    mu_mean = m1 if (finite_t1 or mu_prior.proper) else math.inf
+    mu_sd = math.sqrt(max(m2 - m1 * m1, 0.0)) if (finite_t2 or mu_prior.proper) else math.inf
+    new_sd = math.sqrt(max(m2 + t2 - m1 * m1, 0.0)) if finite_t2 else math.inf
+
+    def summary(name, vals, mean, sd, bmean, bsd):
+        med, lo, hi, hl, hu = vals
+        g = ilogit(np.array([med, lo, hi, hl, hu]))
+        return PosteriorSummary(name, med, mean, sd, lo, hi, hl, hu, bt_median=float(g[0]), bt_mean=bmean,
+                                bt_sd=bsd, bt_ci_lower=float(g[1]), bt_ci_upper=float(g[2]),
+                                bt_hpd_lower=float(g[3]), bt_hpd_upper=float(g[4]))
+
+    mu_s = summary("mu", out["mu"], mu_mean, mu_sd, bm1, math.sqrt(max(bm2 - bm1 * bm1, 0.0)))
+    new_s = summary("theta_new", out["theta_new"], m1 if finite_t1 else math.inf, new_sd,
+                    float(nb1[0]), float(nbsd[0]))
+    c = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    return BayesResult(model="binomial-normal", k=int(x.size), level=level, tau_prior=tau_prior, mu_prior=mu_prior,
+                       mu=mu_s, tau=tau_s, theta_new=new_s, theta=(),
+                       prob_mu_above={float(v): 1.0 - post.mu_cdf(v) for v in c},
+                       prob_theta_new_above={float(v): 1.0 - post.new_cdf(v) for v in c},
+                       transform="expit", n_nodes=int(post.tau_nodes.size), posterior=post)
