@@ -26,7 +26,7 @@ tau of normal conditionals:
                       b_i = tau^2 / (sigma_i^2 + tau^2)            (shrinkage; Röver 2020 eq. 11)
 
 How the tau integral is done, and why not DIRECT. bayesmeta discretises it with the DIRECT algorithm
-(Röver & Friede 2017, J Comput Graph Stat 26:180-189): tau grid points are chosen so that the
+(Röver & Friede 2017, J Comput Graph Stat 26:217-222): tau grid points are chosen so that the
 symmetrised Kullback-Leibler divergence between neighbouring conditionals stays below delta (1 %
 by default), which bounds the divergence of the mixture but moves quantiles in the 4th-5th digit.
 Here the reference is base R ``integrate()`` at 1e-10 and the requirement is agreement to 1e-5, so
@@ -1000,6 +1000,7 @@ class _BinomialPosterior:
         p0 = (x.sum() + 0.5) / (n.sum() + 1.0)
         self.mu0 = math.log(p0 / (1.0 - p0))
         self.map = _TauMap(tau_prior, tau_prior.median())
+        cache = {}
 
         def logf(t):
             tau = self.map.tau(t)
@@ -1011,7 +1012,10 @@ class _BinomialPosterior:
             if np.any(ok):
                 ok &= lp > lp[ok].max() - 750.0
             if np.any(ok):
-                out[ok] = lp[ok] + self.conditional(tau[ok])[0] + self.map.log_jac(t[ok])
+                logm, mode, scale, dens = self.conditional(tau[ok], full=True)
+                out[ok] = lp[ok] + logm + self.map.log_jac(t[ok])
+                for i, ti in enumerate(t[ok]):  # the mu grids of the final nodes are kept
+                    cache[float(ti)] = (mode[i], scale[i], dens[i])
             return out
 
         def moments(t):
@@ -1025,7 +1029,10 @@ class _BinomialPosterior:
         self.tau_nodes = self.map.tau(t[keep])
         self.weights = w[keep] / w[keep].sum()
         self.log_norm = self.shift + math.log(self.panels.total)
-        _, self.mode, self.scale, dens = self.conditional(self.tau_nodes, full=True)
+        got = [cache[float(ti)] for ti in t[keep]]
+        self.mode = np.array([g[0] for g in got])
+        self.scale = np.array([g[1] for g in got])
+        dens = np.stack([g[2] for g in got])
         # dens: J x P x 8 conditional density of z = (mu - mode) / scale, normalised
         self.dens = dens
         self.coef = dens @ _TO_LEG8.T                     # J x P x 8 Legendre coefficients per panel
@@ -1174,30 +1181,50 @@ class _BinomialPosterior:
         t2 = float(self.weights @ self.tau_nodes ** 2)
         return m1, m2, t1, t2
 
-    def _ppf(self, what, q):
-        from scipy.optimize import brentq
-
-        f = self.mu_cdf if what == "mu" else self.new_cdf
+    def _ppf(self, what, q, x0=None):
+        """Quantile of mu or theta_new: Newton's method on the CDF with the density, safeguarded by
+        bisection once the root is bracketed (steps of one SD until then)."""
+        f, pdf = (self.mu_cdf, self.mu_pdf) if what == "mu" else (self.new_cdf, self.new_pdf)
         m1, m2, t1, t2 = self.moments()
         sd = math.sqrt(max(m2 - m1 * m1 + (t2 if what != "mu" else 0.0), 1e-12))
-        lo, hi = m1 - sd, m1 + sd
-        while f(lo) > q:
-            lo -= 2 * sd
-        while f(hi) < q:
-            hi += 2 * sd
-        return brentq(lambda v: f(v) - q, lo, hi, xtol=1e-13, rtol=1e-13)
+        x = float(x0) if x0 is not None else m1 + sd * float(special.ndtri(q))
+        lo, hi = -math.inf, math.inf
+        for _ in range(200):
+            F = f(x) - q
+            if F > 0:
+                hi = x
+            else:
+                lo = x
+            d = pdf(x)
+            new = x - F / d if d > 0 else math.nan
+            if not (lo < new < hi):
+                if math.isfinite(lo) and math.isfinite(hi):
+                    new = 0.5 * (lo + hi)
+                else:
+                    new = x - sd if F > 0 else x + sd
+            if abs(new - x) <= 1e-13 * (1.0 + abs(x)):
+                return new
+            x = new
+        return x
 
     def shortest(self, what, level):
-        """Shortest interval of mu or theta_new: alpha solving f(Q(alpha)) = f(Q(alpha + level))."""
+        """Shortest interval of mu or theta_new: alpha solving f(Q(alpha)) = f(Q(alpha + level))
+        (Brent's method in alpha; the quantiles warm-started from the previous ones)."""
         from scipy.optimize import brentq
 
         pdf = self.mu_pdf if what == "mu" else self.new_pdf
+        last = {}
+
+        def q(p):
+            x = self._ppf(what, p, last.get(round(p > 0.5)))
+            last[round(p > 0.5)] = x
+            return x
 
         def g(alpha):
-            return pdf(self._ppf(what, alpha)) - pdf(self._ppf(what, alpha + level))
+            return pdf(q(alpha)) - pdf(q(alpha + level))
 
         alpha = brentq(g, 1e-9, 1.0 - level - 1e-9, xtol=1e-11, rtol=1e-11)
-        return self._ppf(what, alpha), self._ppf(what, alpha + level)
+        return q(alpha), q(alpha + level)
 
 
 def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None = None, *, level: float = 0.95,
@@ -1257,9 +1284,9 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     tau_s = _tau_summary(post, level, finite_t1, finite_t2)
     out = {}
     for what in ("mu", "theta_new"):
-        med, lo, hi = post.ppf(what, [0.5, a, 1.0 - a])
+        med, lo, hi = (float(v) for v in post.ppf(what, [0.5, a, 1.0 - a]))
         hl, hu = post.shortest(what, level)
-        out[what] = (med, lo, hi, hl, hu)
+        out[what] = (med, lo, hi, float(hl), float(hu))
     # expit moments: mu on its grid; theta_new = mu + tau Z per grid node
     mu_flat = post.mu_nodes.ravel()
     w_flat = post.mu_w.ravel()
