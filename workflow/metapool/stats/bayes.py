@@ -477,9 +477,10 @@ def _mix_ppf(p, m, s, w, x0=None):
         d = _mix_pdf(x, m, s, w)
         with np.errstate(divide="ignore", invalid="ignore"):
             new = x - f / d
-        bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
+        # inclusive bracket: at the root the Newton step may land on a bracket end
+        bad = ~((new >= lo) & (new <= hi)) | ~np.isfinite(new)
         new = np.where(bad, 0.5 * (lo + hi), new)
-        conv = np.abs(new - x) <= 1e-13 * (1.0 + np.abs(x))
+        conv = (np.abs(new - x) <= 1e-13 * (1.0 + np.abs(x))) | (f == 0)
         x = new
         if np.all(conv):
             break
@@ -505,7 +506,7 @@ def _mix_shortest(level, m, s, w):
         dg = df[:, 0] / f[:, 0] - df[:, 1] / f[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             new = alpha - g / dg
-        bad = ~((new > lo) & (new < hi)) | ~np.isfinite(new)
+        bad = ~((new >= lo) & (new <= hi)) | ~np.isfinite(new)
         new = np.where(bad, 0.5 * (lo + hi), new)
         conv = np.abs(new - alpha) <= 1e-14
         alpha = new
@@ -1197,12 +1198,12 @@ class _BinomialPosterior:
                 lo = x
             d = pdf(x)
             new = x - F / d if d > 0 else math.nan
-            if not (lo < new < hi):
+            if not (lo <= new <= hi):
                 if math.isfinite(lo) and math.isfinite(hi):
                     new = 0.5 * (lo + hi)
                 else:
                     new = x - sd if F > 0 else x + sd
-            if abs(new - x) <= 1e-13 * (1.0 + abs(x)):
+            if abs(new - x) <= 1e-13 * (1.0 + abs(x)) or F == 0:
                 return new
             x = new
         return x
