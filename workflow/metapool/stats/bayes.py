@@ -883,8 +883,9 @@ def bayes_normal(y, se, tau_prior: TauPrior, mu_prior: MuPrior | None = None, *,
 
     Model (Röver 2020, J Stat Softw 93(6), eqs. 1-3): ``y_i ~ N(theta_i, se_i^2)``,
     ``theta_i ~ N(mu, tau^2)``, priors ``p(mu)`` (flat or normal) and ``p(tau)``. The marginal
-    posterior of tau is ``p(tau | y) ∝ p(tau) prod_i N(y_i; mu_hat, se_i^2 + tau^2) sqrt(V / ...)``
-    with mu integrated out analytically (conjugate normal given tau); mu, theta_new and the
+    posterior of tau is ``p(tau | y) ∝ p(tau) prod_i sqrt(w_i) V^(1/2) exp(-1/2 sum_i w_i (y_i - mu_hat)^2)``,
+    ``w_i = 1 / (se_i^2 + tau^2)``, ``mu_hat = V sum_i w_i y_i``, ``V = 1 / sum_i w_i`` (the normal prior of mu
+    entering as one more term), i.e. mu integrated out analytically (conjugate normal given tau); mu, theta_new and the
     theta_i are mixtures over tau of their normal conditionals (module docstring), integrated over tau
     by an adaptive composite Gauss-Legendre rule (accuracy ``rtol``) rather than bayesmeta's DIRECT
     grid, whose divergence bound is too coarse for 1e-5 agreement (see the module docstring). Hand-written
