@@ -71,17 +71,17 @@ def _mu_prior(p) -> MuPrior:
     return MuPrior.flat() if p["sd"] is None else MuPrior.normal(p["mean"], p["sd"])
 
 
-def _close(ours, ref, what):
+def _close(ours, ref, what, rel=REL):
     ref = _num(ref)
     if math.isinf(ref) or math.isinf(ours):
         assert ours == ref, what
         return
-    assert abs(ours - ref) <= REL * abs(ref) + ABS, f"{what}: {ours!r} vs R {ref!r}"
+    assert abs(ours - ref) <= rel * abs(ref) + ABS, f"{what}: {ours!r} vs R {ref!r}"
 
 
-def _compare(summary, ref: dict, name: str):
+def _compare(summary, ref: dict, name: str, rel=REL):
     for key, value in ref.items():
-        _close(getattr(summary, key), value, f"{name}.{key}")
+        _close(getattr(summary, key), value, f"{name}.{key}", rel)
 
 
 _NORMAL_FITS: dict[str, BayesResult] = {}
@@ -99,7 +99,8 @@ def test_fixture_covers_the_brief():
     families = {c["tau_prior"]["family"] for c in FIXTURE["cases"]}
     assert families == {"half_normal", "half_t", "uniform", "log_normal", "log_t"}
     assert any(c["tau_prior"]["family"] == "half_t" and c["tau_prior"]["df"] == 1 for c in NORMAL)  # Cauchy
-    assert {c["k"] for c in NORMAL} >= {1, 2} and 1 in {c["k"] for c in BINOMIAL}
+    assert {c["k"] for c in NORMAL} >= {1, 2} and {c["k"] for c in BINOMIAL} >= {1, 2}
+    assert any(x == n for c in BINOMIAL for x, n in zip(c["events"], c["totals"]))  # an n/n study
     assert any(0 in c["events"] for c in BINOMIAL)
     assert len({c["source"] for c in FIXTURE["cases"]}) >= 6
 
@@ -229,10 +230,14 @@ def _fit_binomial(case) -> BayesResult:
 
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])
 def test_binomial_model_against_r_nested_integrate(case):
+    """Relative 1e-5; 5e-5 for the case with a 9/9 study, where R's 40-node likelihood itself is
+    3.4e-5 from integrate() at tau ~ 5 (the upper tail of tau moves by 2e-5; see the next test)."""
     r = _fit_binomial(case)
-    _compare(r.mu, case["mu"], "mu")
-    _compare(r.tau, case["tau"], "tau")
-    _compare(r.theta_new, case["theta_new"], "theta_new")
+    all_events = any(x == n for x, n in zip(case["events"], case["totals"]))
+    rel = 5e-5 if all_events else REL
+    _compare(r.mu, case["mu"], "mu", rel)
+    _compare(r.tau, case["tau"], "tau", rel)
+    _compare(r.theta_new, case["theta_new"], "theta_new", rel)
     for ours, ref in zip(r.prob_mu_above.values(), case["prob_mu_above"]):
         _close(ours, ref, "P(mu > c)")
     for ours, ref in zip(r.prob_theta_new_above.values(), case["prob_theta_new_above"]):
@@ -244,15 +249,14 @@ def test_binomial_study_likelihood_gauss_hermite_against_integrate(case):
     """glmm's adaptive Gauss-Hermite likelihood against R's integrate() over theta, at the posterior
     median and central limits of tau. With 0/n studies and tau ~ 3 the integrand is a step rather than
     a Gaussian bump and AGQ converges slowly (0/10: error 6e-5 with 21 nodes, 7e-6 with 41, 2.6e-8 with
-    101); the 21 nodes of bayes_binomial move the posterior summaries by less than 1e-5 (R's 40-node
-    rule, which the fixture's posteriors use, is within 2e-6 of integrate())."""
+    101; 9/9 at tau = 5.3: 3.4e-5 with R's 40 nodes); bayes_binomial uses 41 nodes."""
     lc = case["likelihood_check"]
     zero_or_all = any(x in (0, n) for x, n in zip(case["events"], case["totals"]))
     for mu, tau, gh40, integ in zip(lc["mu"], lc["tau"], lc["loglik_gh40"], lc["loglik_integrate"]):
         assert glmm_loglik(case["events"], case["totals"], mu, tau, n_agq=101) == pytest.approx(integ, abs=1e-7)
-        tol21 = 1e-4 if zero_or_all else 1e-7
-        assert glmm_loglik(case["events"], case["totals"], mu, tau, n_agq=21) == pytest.approx(integ, abs=tol21)
-        assert gh40 == pytest.approx(integ, abs=1e-5 if zero_or_all else 1e-8)
+        tol41 = 1e-4 if zero_or_all else 1e-7
+        assert glmm_loglik(case["events"], case["totals"], mu, tau, n_agq=41) == pytest.approx(integ, abs=tol41)
+        assert gh40 == pytest.approx(integ, abs=1e-4 if zero_or_all else 1e-8)
 
 
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])

@@ -1230,7 +1230,7 @@ class _BinomialPosterior:
 
 
 def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None = None, *, level: float = 0.95,
-                   thresholds=(), n_agq: int = 21, rtol: float = 1e-9) -> BayesResult:
+                   thresholds=(), n_agq: int = 41, rtol: float = 1e-9) -> BayesResult:
     """Bayesian binomial-normal random-effects meta-analysis of single-arm proportions (exact likelihood).
 
     Model: ``x_i ~ Binomial(n_i, expit(theta_i))``, ``theta_i ~ N(mu, tau^2)``, priors p(mu) (flat or
