@@ -241,13 +241,15 @@ def _loglik_terms(x, n, beta, tau, nodes, weights, lbinom):
     """Per-study log marginal likelihoods (AGQ approximation)."""
     u, curv = _conditional_modes(x, n, beta, tau)
     s = np.sqrt(2.0 / curv)                       # sqrt(2) * conditional SD
-    uq = u[:, None] + s[:, None] * nodes[None, :]  # k x q abscissae
-    eta = beta + tau * uq
-    hq = x[:, None] * eta - n[:, None] * _log1pexp(eta) - 0.5 * uq * uq
+    # abscissae on a last axis: k x q for scalar (beta, tau); k x M x q when x, n are k x 1 columns and
+    # beta, tau are 1 x M rows (metapool.stats.bayes evaluates many (beta, tau) at once)
+    uq = u[..., None] + s[..., None] * nodes
+    eta = np.asarray(beta)[..., None] + np.asarray(tau)[..., None] * uq
+    hq = x[..., None] * eta - n[..., None] * _log1pexp(eta) - 0.5 * uq * uq
     # integral of exp(h) du ~= s * sum_j w_j exp(h(u_j) + t_j^2)
-    a = hq + nodes[None, :] ** 2
-    amax = a.max(axis=1)
-    log_int = amax + np.log(np.sum(weights[None, :] * np.exp(a - amax[:, None]), axis=1))
+    a = hq + nodes ** 2
+    amax = a.max(axis=-1)
+    log_int = amax + np.log(np.sum(weights * np.exp(a - amax[..., None]), axis=-1))
     return lbinom + np.log(s) - 0.5 * math.log(2.0 * math.pi) + log_int
 
 
