@@ -89,7 +89,7 @@ def test_tables_equal_the_engine_fitted_directly(method):
     sm = direct.summary_frame().set_index("treatment")
     np.testing.assert_allclose(effects.loc[sm.index, "log_hr"], sm["estimate"], rtol=1e-12)
     assert effects.loc["alpha", "k_direct"] == 1 and effects.loc["delta", "k_direct"] == 0
-    het = out.heterogeneity.set_index("statistic")
+    het = out.heterogeneity.set_index("quantity")
     np.testing.assert_allclose(het.loc["q_total", "value"], direct.heterogeneity.q, rtol=1e-12)
     np.testing.assert_allclose(het.loc["tau2", "value"], direct.tau2, rtol=1e-12, atol=1e-15)
     assert out.split.empty  # a tree: no comparison has indirect evidence
@@ -150,7 +150,7 @@ def test_default_networks_match_rma_mv(default_inputs, name, method):
     np.testing.assert_allclose(effects["p"], fit["pval"], rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(np.log(effects["ci_lower"]), fit["ci_lb"], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(np.log(effects["ci_upper"]), fit["ci_ub"], rtol=1e-6, atol=1e-8)
-    het = out.heterogeneity.set_index("statistic")
+    het = out.heterogeneity.set_index("quantity")
     np.testing.assert_allclose(het.loc["tau2", "value"], fit["tau2"], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(het.loc["q_total", "value"], fit["QE"], rtol=1e-6)
     assert het.loc["q_total", "df"] == fit["QEdf"]

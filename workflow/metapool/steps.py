@@ -23,7 +23,7 @@ from .spec import AnalysisSpec
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
     "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
-    "report_step", "network_step", "network_figures_step", "MULTIVERSE_TEXT_COLUMNS", "NETWORK_TEXT_COLUMNS",
+    "report_step", "network_step", "network_figures_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -32,10 +32,6 @@ PathLike = str | os.PathLike
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
                            "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
                            "notes"]
-# text columns of a network analysis's tables
-NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
-                        "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
-                        "status", "reason", "statistic", "notes"]
 # text columns of an analysis's studies.tsv beyond those of the per-study estimates
 _STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 
@@ -290,10 +286,10 @@ def network_figures_step(studies: PathLike, league: PathLike, effects: PathLike,
                          spec: AnalysisSpec, outputs: Mapping[str, Sequence[PathLike]]) -> None:
     """The network graph (``graph``), the league-table figure (``league``) and the forest plot against the
     reference (``forest``) of one network analysis, each in the formats named by ``outputs[kind]``."""
+    from .analysis.network import NETWORK_TEXT_COLUMNS as text
     from .figures.network import effects_forest, league_figure, network_graph, node_table
     from .figures.style import save_figure
 
-    text = NETWORK_TEXT_COLUMNS
     st = read_tsv(studies, text_columns=text)
     st = st[st["status"] == "pooled"]
     reference, level = spec.network.reference, spec.model.level

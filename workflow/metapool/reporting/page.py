@@ -240,22 +240,16 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
     return section
 
 
-# the text columns of a network analysis's tables (metapool.steps.NETWORK_TEXT_COLUMNS)
-_NETWORK_TEXT = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator", "comparator_study_id",
-                 "assessor", "data_cut", "setting", "prior_therapy", "phase", "design", "status", "reason",
-                 "statistic", "notes"]
-
-
 def _network_section(name: str, spec: AnalysisSpec, files: Mapping[str, str]) -> dict:
     """What the report shows of one network analysis: its figures, league table, ranking (with the caveat),
     heterogeneity, inconsistency and the trials' settings and populations side by side."""
-    from ..analysis.network import RANKING_CAVEAT
+    from ..analysis.network import NETWORK_TEXT_COLUMNS, RANKING_CAVEAT
 
     def table(kind):
-        return read_tsv(files[kind], text_columns=_NETWORK_TEXT)
+        return read_tsv(files[kind], text_columns=NETWORK_TEXT_COLUMNS)
 
-    het = {r["statistic"]: r for r in records(table("heterogeneity"))}
-    designs = [dict(r, design=r["statistic"].removeprefix("q_design ")) for k, r in het.items()
+    het = {r["quantity"]: r for r in records(table("heterogeneity"))}
+    designs = [dict(r, design=r["quantity"].removeprefix("q_design ")) for k, r in het.items()
                if k.startswith("q_design ")]
     ranking = table("ranking")
     order = ranking["treatment"].tolist()

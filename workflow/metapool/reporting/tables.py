@@ -13,7 +13,7 @@ __all__ = ["RESULT_TEXT_COLUMNS", "read_result", "records"]
 # text columns of the tables under results/<plan>/analyses/ and results/<plan>/multiverse/ (read as text even when empty)
 RESULT_TEXT_COLUMNS = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup", "group", "test", "side",
                                       "method", "notes", "title", "stage", "specification", "study_ids",
-                                      "treatment", "statistic", "prior_therapy"]
+                                      "treatment", "prior_therapy"]
 
 
 def read_result(path) -> pd.DataFrame:
