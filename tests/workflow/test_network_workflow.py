@@ -8,7 +8,7 @@ import pytest
 
 from metapool.io import read_tsv
 from metapool.stats.network import network_meta_analysis
-from metapool.analysis.network import NETWORK_TEXT_COLUMNS
+from metapool.vocabulary import NETWORK_TEXT_COLUMNS
 
 from conftest import copy_workflow, snakemake
 

@@ -286,7 +286,7 @@ def network_figures_step(studies: PathLike, league: PathLike, effects: PathLike,
                          spec: AnalysisSpec, outputs: Mapping[str, Sequence[PathLike]]) -> None:
     """The network graph (``graph``), the league-table figure (``league``) and the forest plot against the
     reference (``forest``) of one network analysis, each in the formats named by ``outputs[kind]``."""
-    from .analysis.network import NETWORK_TEXT_COLUMNS as text
+    from .vocabulary import NETWORK_TEXT_COLUMNS as text
     from .figures.network import effects_forest, league_figure, network_graph, node_table
     from .figures.style import save_figure
 

@@ -41,7 +41,7 @@ __all__ = [
     "DESIGNS", "PHASES", "ARM_ROLES", "ASSESSORS", "VERIFICATION", "DECLARED_COLUMNS",
     "COUNT_SOURCES", "STUDY_COLUMN_VALUES", "STUDY_FILTER_COLUMNS", "SUBGROUP_VARIABLES",
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
-    "RETROSPECTIVE_CHOICES",
+    "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
 ]
 
 
@@ -298,3 +298,9 @@ RETROSPECTIVE_CHOICES = ("include", "exclude")
 MULTIVERSE_CI: Mapping[str, tuple[str, bool]] = _frozen({
     "z": ("z", False), "hartung_knapp": ("hartung_knapp", False), "hartung_knapp_adhoc": ("hartung_knapp", True),
 })
+
+# text columns of a network analysis's tables (results/<plan>/analyses/<analysis>/*.tsv; read as text even when
+# empty): here, not in analysis.network, so that the figure and report jobs read them without the analysis layer
+NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
+                        "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
+                        "status", "reason", "quantity", "notes"]

@@ -31,14 +31,6 @@ fixture_network_default <- function(data_dir = "data") {
   hrs <- rd("hazard_ratios")
   pref <- c("independent_review", "investigator", "not_stated")
   cols <- c("study_id", "trial", "cohort", "drug", "setting", "year", "data_cut")
-  cut_key <- function(cut, year) {
-    vapply(seq_along(cut), function(i) {
-      if (is.na(cut[i]) || cut[i] == "") return(as.numeric(year[i]) * 1e4)
-      p <- as.numeric(strsplit(cut[i], "-")[[1]])
-      p <- c(p, rep(0, 3 - length(p)))
-      p[1] * 1e4 + p[2] * 100 + p[3]
-    }, 0)
-  }
   select_reports <- function(rows, filters, policy) {
     rows <- merge(rows, studies[, cols], by = "study_id")
     for (f in names(filters)) rows <- rows[rows[[f]] %in% filters[[f]], , drop = FALSE]

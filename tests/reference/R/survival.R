@@ -15,6 +15,10 @@
 #                          pretty = TRUE, na = "null")'
 # (make_reference.R in default mode does the same for every tests/reference/R/*.R.)
 
+if (!exists("cut_key", mode = "function")) {
+  source(file.path("tests", "reference", "R", "lib", "helpers.R"))  # run from the repository root
+}
+
 fixture_survival <- function(data_dir = "data") {
   suppressPackageStartupMessages({
     library(metafor)
@@ -35,14 +39,6 @@ fixture_survival <- function(data_dir = "data") {
   pref <- c("independent_review", "investigator", "not_stated")
   cols <- c("study_id", "trial", "cohort", "drug", "setting", "design", "year", "data_cut")
 
-  cut_key <- function(cut, year) {
-    vapply(seq_along(cut), function(i) {
-      if (is.na(cut[i]) || cut[i] == "") return(as.numeric(year[i]) * 1e4)
-      p <- as.numeric(strsplit(cut[i], "-")[[1]])
-      p <- c(p, rep(0, 3 - length(p)))
-      p[1] * 1e4 + p[2] * 100 + p[3]
-    }, 0)
-  }
 
   # the workflow's selection: filters, preferred assessor per report, one report per trial cohort
   select_reports <- function(rows, filters) {

@@ -47,10 +47,6 @@ EFFECT_COLUMNS = ["treatment", "comparator", "estimate", "ci_lower", "ci_upper",
                   "notes"]
 RANKING_COLUMNS = ["treatment", "p_score", "sucra", "mean_rank"]
 HETEROGENEITY_COLUMNS = ["quantity", "value", "df", "p"]
-# text columns of a network analysis's tables (read as text even when empty)
-NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
-                        "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
-                        "status", "reason", "quantity", "notes"]
 SPLIT_COLUMNS = ["treatment", "comparator", "k_direct", "direct", "direct_ci_lower", "direct_ci_upper",
                  "indirect", "indirect_ci_lower", "indirect_ci_upper", "network", "network_ci_lower",
                  "network_ci_upper", "prop_direct", "ratio", "ratio_ci_lower", "ratio_ci_upper", "p"]

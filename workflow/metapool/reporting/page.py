@@ -243,7 +243,8 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
 def _network_section(name: str, spec: AnalysisSpec, files: Mapping[str, str]) -> dict:
     """What the report shows of one network analysis: its figures, league table, ranking (with the caveat),
     heterogeneity, inconsistency and the trials' settings and populations side by side."""
-    from ..analysis.network import NETWORK_TEXT_COLUMNS, RANKING_CAVEAT
+    from ..analysis.network import RANKING_CAVEAT
+    from ..vocabulary import NETWORK_TEXT_COLUMNS
 
     def table(kind):
         return read_tsv(files[kind], text_columns=NETWORK_TEXT_COLUMNS)

@@ -74,3 +74,14 @@ read_data_table <- function(data_dir, table) {
   utils::read.delim(file.path(data_dir, paste0(table, ".tsv")), colClasses = "character",
                     na.strings = "", quote = "", comment.char = "", check.names = FALSE)
 }
+
+# The order of a report's data cut-off for the report policies (latest_cut / earliest_cut), as the workflow
+# orders them: "YYYY[-MM[-DD]]" as YYYYMMDD (missing parts 0); no data cut: the publication year x 10^4.
+cut_key <- function(cut, year) {
+  vapply(seq_along(cut), function(i) {
+    if (is.na(cut[i]) || cut[i] == "") return(as.numeric(year[i]) * 1e4)
+    p <- as.numeric(strsplit(cut[i], "-")[[1]])
+    p <- c(p, rep(0, 3 - length(p)))
+    p[1] * 1e4 + p[2] * 100 + p[3]
+  }, 0)
+}
