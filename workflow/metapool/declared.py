@@ -107,16 +107,14 @@ def _where(path, keys) -> str:
 @cache
 def _load(path: str, text: str) -> DeclaredVocabulary:
     import jsonschema
-    import yaml
 
-    from .yamlfile import YamlFileError, parse_yaml
+    from .yamlfile import YamlFileError, load_package_yaml, parse_yaml
 
     try:
         data = parse_yaml(text, path)
     except YamlFileError as e:
         raise VocabularyError(e.problems) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schema = yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"), Loader=loader)
+    schema = load_package_yaml(SCHEMA_PATH)
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):

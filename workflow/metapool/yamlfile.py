@@ -13,11 +13,15 @@ it builds only mappings, lists, text, numbers, booleans, dates and nulls) that a
 :func:`plan_file_problems` adds what a plan file must be beyond YAML: a mapping, not empty, without YTE
 templating (``__use_yte__``: a plan is data, not code), analysis names that are text.
 
+:func:`load_package_yaml` reads the package's own YAML files (the JSON Schemas, the ALK vocabulary), which
+are trusted: PyYAML's safe loader, libyaml's when available, each file once per process.
+
 Plain Python and PyYAML only: Snakemake runs this while it parses the workflow.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from os import PathLike
 from pathlib import Path
 
@@ -147,6 +151,15 @@ def load_yaml(path: str | PathLike):
         line = data[:e.start].count(b"\n") + 1
         raise YamlFileError([f"{path}, line {line}: not UTF-8 (byte offset {e.start}); save the file as UTF-8"]) from None
     return parse_yaml(text, str(path))
+
+
+@cache
+def load_package_yaml(path: str | PathLike):
+    """The data of a YAML file shipped with the package (a schema), read once per process with PyYAML's safe
+    loader (libyaml's ``CSafeLoader`` when available: about 7 times faster, the same result; these files are
+    parsed at every Snakemake start)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
 
 
 def plan_file_problems(path: str | PathLike) -> list[str]:

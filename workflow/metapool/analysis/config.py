@@ -43,7 +43,6 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
@@ -83,12 +82,10 @@ class ConfigError(ValueError):
 # ---------------------------------------------------------------------------------------- schema
 
 
-@cache
 def _load_schema_text(path: str) -> dict:
-    import yaml
+    from ..yamlfile import load_package_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 7x faster, same result
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
+    return load_package_yaml(path)
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:

@@ -30,10 +30,10 @@ from typing import Mapping
 import jsonschema
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
 from ..vocabulary import DECLARED_COLUMNS, EXTRACTION_TABLES
+from ..yamlfile import load_package_yaml
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -73,8 +73,7 @@ class DataValidationError(ValueError):
 @cache
 def load_schema(table: str) -> dict:
     """The row schema of `table` (checked against the draft 2020-12 meta-schema)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: parsed at every Snakemake start
-    schema = yaml.load((SCHEMA_DIR / f"{table}.schema.yaml").read_text(encoding="utf-8"), Loader=loader)
+    schema = load_package_yaml(SCHEMA_DIR / f"{table}.schema.yaml")
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
