@@ -6,17 +6,20 @@ A plan given with --configfile is parsed by Snakemake's command line before the 
 parse at all (an empty file, a tab, a python object tag) is refused there with Snakemake's own message, which does not
 name the file, and a missing file ends in Snakemake's traceback naming it (tested below as they are); YTE
 templating (__use_yte__) has been evaluated by then, and a python name tag resolved; the workflow then refuses
-the plan before any job runs.
+the plan before any job runs. `make report CONFIG=...` reads the plan with the workflow's loader first: there
+the same files are refused in one line naming them, before Snakemake parses them.
 config/config.yaml itself is read by the workflow's loader before Snakemake's (metapool.yamlfile)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import copy_workflow, snakemake
+from conftest import ROOT, copy_workflow, snakemake
 from test_workflow_validation import set_cell
 
 # nine lists of nine aliases of the previous list: 9^9 values once expanded
@@ -105,6 +108,30 @@ def test_a_missing_configfile_is_refused_naming_it(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     proc = snakemake(workdir, "--dry-run", "--configfile", "config/nope.yaml", check=False)
     stopped(workdir, proc, "No such file or directory", "config/nope.yaml")
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("nope.yaml", None, "config/nope.yaml: cannot read the file (No such file or directory)"),
+    ("empty.yaml", "", "config/empty.yaml: the file is empty"),
+    ("tab.yaml", "analyses:\n\torr_all: {}\n", "config/tab.yaml, line 2, column 1"),
+    ("yte.yaml", "__use_yte__: true\nplan: ?f\"{__import__('os').getpid()}\"\n",
+     "config/yte.yaml: __use_yte__: YTE templating is not allowed in a plan"),
+])
+def test_make_report_with_a_plan_reads_it_with_the_safe_loader_first(tmp_path, name, text, message):
+    """`make report CONFIG=...` (README): a missing, unparseable or templated plan is refused in one line per
+    problem by metapool.yamlfile before Snakemake parses it (no traceback, no YTE evaluated, no job run)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    if text is not None:
+        (workdir / "config" / name).write_text(text)
+    venv = Path(sys.executable).parent.parent
+    stamp = venv / ".installed"  # `-o`: the environment running the tests is used as it is, never reinstalled
+    proc = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(stamp), "report", f"CONFIG=config/{name}", f"VENV={venv}"],
+                          cwd=workdir, capture_output=True, text=True)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("make")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and "snakemake" not in proc.stdout
+    assert not (workdir / "results").exists() and not (workdir / ".snakemake").exists()
 
 
 def test_a_duplicate_key_in_the_vocabulary_file_stops_the_run(tmp_path):

@@ -188,3 +188,24 @@ def plan_file_problems(path: str | PathLike) -> list[str]:
         problems += [f"{path}: analyses: analysis name {key!r} must be text starting with a letter (it names a "
                      f"folder), e.g. 'orr_{key}'" for key in analyses if not isinstance(key, str)]
     return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m metapool.yamlfile PLAN...``: print :func:`plan_file_problems` of each plan file, one line
+    per problem, to standard error; exit status 1 when there is any, 0 otherwise. ``make report CONFIG=...``
+    runs it before Snakemake reads the file, which Snakemake's command line does before the workflow
+    starts (a missing file would be a traceback there, YTE templating already evaluated)."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m metapool.yamlfile PLAN.yaml [...]", file=sys.stderr)
+        return 2
+    problems = [p for path in paths for p in plan_file_problems(path)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
