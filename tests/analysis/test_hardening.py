@@ -363,3 +363,17 @@ def test_a_control_character_in_a_cell_is_shown_escaped(tmp_path):
     message = refusal(paths, "studies", 2, "location")
     assert "\x1b" not in message and "value 'Abstract\\x1b[2J\\x07'" in message, message
     assert message.endswith("location contains a control character (U+001B); remove it"), message
+
+
+def test_the_plan_check_command_prints_one_line_per_problem(tmp_path, capsys):
+    from metapool.yamlfile import main
+
+    good = ROOT / "config" / "config.yaml"
+    assert main([str(good)]) == 0 and capsys.readouterr().err == ""
+    bad = tmp_path / "yte.yaml"
+    bad.write_text("__use_yte__: true\nanalyses:\n  2024: {}\n")
+    assert main([str(bad), str(tmp_path / "nope.yaml")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        *plan_file_problems(bad), f"{tmp_path / 'nope.yaml'}: cannot read the file (No such file or directory)"]
+    assert len(plan_file_problems(bad)) == 2
+    assert main([]) == 2
