@@ -50,23 +50,21 @@ def clopper_pearson(events, totals, level: float = 0.95):
     The limits are quantiles of beta distributions:
     ``lower = B(alpha/2; x, n - x + 1)``, ``upper = B(1 - alpha/2; x + 1, n - x)``,
     with ``lower = 0`` when ``x = 0`` and ``upper = 1`` when ``x = n`` (as R's
-    ``binom.test``).
+    ``binom.test``); computed by statsmodels' ``proportion_confint(method="beta")``.
 
-    Returns ``(lower, upper)`` arrays (floats for scalar input).
+    Parameters
+    ----------
+    events, totals : int or array_like
+        Events ``x`` and totals ``n`` (``0 <= x <= n``, ``n > 0``).
+    level : float
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    (lower, upper)
+        Arrays, or floats for scalar input.
     """
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    if np.any(x < 0) or np.any(x > n) or np.any(n <= 0):
-        raise ValueError("clopper_pearson needs 0 <= events <= totals and totals > 0")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    alpha = 1.0 - level
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(x > 0, special.betaincinv(x, n - x + 1.0, alpha / 2.0), 0.0)
-        upper = np.where(x < n, special.betaincinv(x + 1.0, n - x, 1.0 - alpha / 2.0), 1.0)
-    if lower.ndim == 0:
-        return float(lower), float(upper)
-    return lower, upper
+    return _statsmodels_interval(events, totals, level, "beta")
 
 
 def logit(p):
@@ -171,8 +169,21 @@ def _check_counts(x, n, level):
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
-def _pair(lower, upper):
-    if np.ndim(lower) == 0:
+def _statsmodels_interval(events, totals, level, method):
+    """``statsmodels.stats.proportion.proportion_confint(x, n, 1 - level, method)`` with R's conventions at the
+    boundaries: the lower limit exactly 0 when ``x = 0`` and the upper exactly 1 when ``x = n`` (``binom.test``,
+    ``prop.test``; statsmodels leaves the Jeffreys limits there at the beta quantile and the Wilson limits a
+    rounding error away), and every limit within [0, 1] (Agresti-Coull's can leave it). statsmodels is
+    imported here, not with the module: most jobs that read this module never need it."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    _check_counts(x, n, level)
+    lower, upper = proportion_confint(x, n, alpha=1.0 - level, method=method)
+    lower = np.where(x > 0, np.clip(lower, 0.0, 1.0), 0.0)
+    upper = np.where(x < n, np.clip(upper, 0.0, 1.0), 1.0)
+    if lower.ndim == 0:
         return float(lower), float(upper)
     return lower, upper
 
@@ -189,20 +200,9 @@ def wilson(events, totals, level: float = 0.95):
     which is R's ``prop.test(x, n, conf.level = level, correct = FALSE)$conf.int``
     (also ``binom::binom.confint(method = "wilson")``); as ``prop.test`` the
     lower limit is exactly 0 when ``x = 0`` and the upper exactly 1 when ``x = n``.
-    Returns ``(lower, upper)``.
+    Computed by statsmodels' ``proportion_confint(method="wilson")``. Returns ``(lower, upper)``.
     """
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    _check_counts(x, n, level)
-    z = z_crit(level)
-    z2 = z * z
-    p = x / n
-    centre = p + z2 / (2.0 * n)
-    half = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    denom = 1.0 + z2 / n
-    lower = np.where(x > 0, (centre - half) / denom, 0.0)
-    upper = np.where(x < n, (centre + half) / denom, 1.0)
-    return _pair(lower, upper)
+    return _statsmodels_interval(events, totals, level, "wilson")
 
 
 def jeffreys(events, totals, level: float = 0.95):
@@ -212,15 +212,10 @@ def jeffreys(events, totals, level: float = 0.95):
     proportion. Stat Sci 2001;16:101-133 (section 4.1.2): ``lower =
     qbeta(alpha/2, x + 1/2, n - x + 1/2)``, ``upper = qbeta(1 - alpha/2, x + 1/2,
     n - x + 1/2)``, with the lower limit set to 0 when ``x = 0`` and the upper to
-    1 when ``x = n``. Returns ``(lower, upper)``.
+    1 when ``x = n``. Computed by statsmodels' ``proportion_confint(method="jeffreys")``.
+    Returns ``(lower, upper)``.
     """
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    _check_counts(x, n, level)
-    alpha = 1.0 - level
-    lower = np.where(x > 0, special.betaincinv(x + 0.5, n - x + 0.5, alpha / 2.0), 0.0)
-    upper = np.where(x < n, special.betaincinv(x + 0.5, n - x + 0.5, 1.0 - alpha / 2.0), 1.0)
-    return _pair(lower, upper)
+    return _statsmodels_interval(events, totals, level, "jeffreys")
 
 
 def agresti_coull(events, totals, level: float = 0.95):
@@ -232,16 +227,9 @@ def agresti_coull(events, totals, level: float = 0.95):
     ``n~ = n + z^2``, ``p~ = (x + z^2/2) / n~`` and ``p~ -/+ z sqrt(p~(1 - p~)/n~)``.
     The limits can leave [0, 1] for x near 0 or n; they are truncated to
     [0, 1] here (``binom::binom.confint(method = "ac")`` does not truncate).
-    Returns ``(lower, upper)``.
+    Computed by statsmodels' ``proportion_confint(method="agresti_coull")``. Returns ``(lower, upper)``.
     """
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(totals, dtype=float)
-    _check_counts(x, n, level)
-    z = z_crit(level)
-    nt = n + z * z
-    pt = (x + z * z / 2.0) / nt
-    half = z * np.sqrt(pt * (1.0 - pt) / nt)
-    return _pair(np.clip(pt - half, 0.0, 1.0), np.clip(pt + half, 0.0, 1.0))
+    return _statsmodels_interval(events, totals, level, "agresti_coull")
 
 
 _PROPORTION_CI = {
