@@ -34,11 +34,12 @@ endif
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## test-browser: open results/default/report.html in headless Chromium (root when chromium is missing: installs
-## Debian's chromium), no console errors, every figure shown, a full-page screenshot (pytest -m browser)
+## test-browser: open results/default/report.html in headless Chromium through Selenium (root when chromium or
+## chromium-driver is missing: installs Debian's), no console errors, every figure shown, a full-page screenshot
+## (pytest -m browser)
 test-browser: $(STAMP)
-	command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+	{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
 	METAPOOL_TEST_BROWSER=1 $(BIN)/python -m pytest -m browser
 
 ## test-cluster: the cluster test on a real single-node SLURM (root: installs Debian's munge and SLURM,

@@ -1,28 +1,24 @@
-"""results/default/report.html in a real browser: headless Chromium, driven through the DevTools protocol.
+"""results/default/report.html in a real browser: headless Chromium driven by Selenium (WebDriver).
 
-Needs Debian's chromium, so it runs only when asked: ``make test-browser`` installs it when it is missing
-(root; ``apt-get install chromium``) and runs ``METAPOOL_TEST_BROWSER=1 pytest -m browser``. Otherwise it is
-skipped, and says why.
+Needs Debian's chromium and chromium-driver, so it runs only when asked: ``make test-browser`` installs them when
+they are missing (root; ``apt-get install chromium chromium-driver``) and runs ``METAPOOL_TEST_BROWSER=1 pytest -m
+browser``. Otherwise it is skipped, and says why. Selenium is given both binaries, and Selenium Manager runs
+offline (``SE_OFFLINE``): nothing is downloaded.
 
-The report is opened as it is (nothing injected into it): a minimal DevTools client (standard library only:
-a websocket over a socket) records every console message, uncaught exception and browser log entry, asks the page
-for the size of every image, and saves a full-page screenshot under the test's temporary folder. Chromium runs with
-``--headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run`` and a new, empty user-data
-folder, and is stopped at the end by its process id.
+The report is opened as it is (nothing injected into it): the browser's log (console messages, uncaught
+exceptions, failed loads; ``goog:loggingPrefs``) is read back, the page is asked for the size of every image, and
+a full-page screenshot is saved under the test's temporary folder (DevTools' ``Page.captureScreenshot`` through
+Selenium's ``execute_cdp_cmd``). Chromium runs with ``--headless --no-sandbox --disable-gpu
+--disable-background-networking --no-first-run`` and a new, empty user-data folder.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
-import socket
 import struct
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,8 +29,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         os.environ.get("METAPOOL_TEST_BROWSER") != "1",
-        reason="browser test not requested: `make test-browser` (root; installs Debian's chromium when missing) "
-               "runs it, or METAPOOL_TEST_BROWSER=1 with chromium on PATH",
+        reason="browser test not requested: `make test-browser` (root; installs Debian's chromium and "
+               "chromium-driver when missing) runs it, or METAPOOL_TEST_BROWSER=1 with both on PATH",
     ),
 ]
 
@@ -42,149 +38,43 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 WIDTH, HEIGHT = 1280, 900
 
 
-class DevTools:
-    """A Chrome DevTools Protocol session over one websocket (RFC 6455 text frames, client-masked)."""
-
-    def __init__(self, ws_url: str, timeout: float = 120.0):
-        m = re.fullmatch(r"ws://([^:/]+):(\d+)(/.*)", ws_url)
-        assert m, ws_url
-        host, port, path = m.group(1), int(m.group(2)), m.group(3)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            byte = self.sock.recv(1)
-            assert byte, "the browser closed the websocket during the handshake"
-            head += byte
-        assert b" 101 " in head.split(b"\r\n", 1)[0], head
-        self.last_id = 0
-        self.events: list[dict] = []
-
-    def close(self):
-        self.sock.close()
-
-    def _exactly(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(min(n - len(buf), 1 << 20))
-            if not chunk:
-                raise ConnectionError("the browser closed the websocket")
-            buf += chunk
-        return bytes(buf)
-
-    def _send(self, text: str) -> None:
-        payload = text.encode()
-        n = len(payload)
-        header = bytearray([0x81])  # FIN, text frame
-        if n < 126:
-            header.append(0x80 | n)
-        elif n < 1 << 16:
-            header += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(bytes(header) + mask + masked)
-
-    def _receive(self) -> dict:
-        message = b""
-        while True:
-            b1, b2 = self._exactly(2)
-            opcode, n = b1 & 0x0F, b2 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._exactly(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._exactly(8))[0]
-            data = self._exactly(n)
-            if opcode == 0x8:
-                raise ConnectionError("the browser closed the websocket")
-            if opcode in (0x9, 0xA):  # ping, pong
-                continue
-            message += data
-            if b1 & 0x80:
-                return json.loads(message)
-
-    def call(self, method: str, **params) -> dict:
-        self.last_id += 1
-        self._send(json.dumps({"id": self.last_id, "method": method, "params": params}))
-        while True:
-            msg = self._receive()
-            if msg.get("id") == self.last_id:
-                assert "error" not in msg, f"{method}: {msg['error']}"
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def wait_for(self, event: str, timeout: float = 120.0) -> dict:
-        end = time.monotonic() + timeout
-        while not any(e["method"] == event for e in self.events):
-            assert time.monotonic() < end, f"no {event} within {timeout} s"
-            msg = self._receive()
-            if "method" in msg:
-                self.events.append(msg)
-        return next(e for e in self.events if e["method"] == event)
-
-    def evaluate(self, expression: str):
-        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        assert "exceptionDetails" not in res, res["exceptionDetails"]
-        return res["result"]["value"]
-
-
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
-    """A headless Chromium with a new, empty user-data folder; yields the port of its DevTools endpoint."""
-    binary = shutil.which("chromium")
-    assert binary, "chromium not found: `make test-browser` installs Debian's chromium (root)"
+    """A Selenium session with a headless Chromium and a new, empty user-data folder."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "chromium or chromedriver not found: `make test-browser` installs Debian's " \
+                              "chromium and chromium-driver (root)"
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager never downloads a browser or a driver
     profile = tmp_path_factory.mktemp("chromium-profile")
     assert not any(profile.iterdir())
-    proc = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port_file = profile / "DevToolsActivePort"  # Chromium writes the port it chose here
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
     try:
-        end = time.monotonic() + 60
-        while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
-            assert proc.poll() is None, f"chromium exited with {proc.returncode}"
-            assert time.monotonic() < end, "chromium did not open its DevTools endpoint within 60 s"
-            time.sleep(0.05)
-        yield int(port_file.read_text().splitlines()[0])
+        session.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+        yield session
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        session.quit()
 
 
-def open_page(port: int, path: Path) -> DevTools:
-    """A new tab with ``path`` loaded, console and log recorded from before the navigation."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT")
-    target = json.load(urllib.request.urlopen(req, timeout=30))
-    page = DevTools(target["webSocketDebuggerUrl"])
-    for domain in ("Runtime", "Log", "Page"):
-        page.call(f"{domain}.enable")
-    page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
-    page.call("Page.navigate", url=path.resolve().as_uri())
-    page.wait_for("Page.loadEventFired")
-    return page
+def open_page(browser, path: Path):
+    """``path`` loaded in the session (the log of the previous page read and dropped first)."""
+    browser.get_log("browser")
+    browser.get(path.resolve().as_uri())
+    return browser
 
 
-def problems(page: DevTools) -> list[str]:
-    """Console errors and warnings, uncaught exceptions, and browser log entries at warning or error level."""
-    out = []
-    for e in page.events:
-        p = e.get("params", {})
-        if e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert", "warning"):
-            out.append(f"console.{p['type']}: {[a.get('value', a.get('description')) for a in p['args']]}")
-        elif e["method"] == "Runtime.exceptionThrown":
-            out.append(f"exception: {p['exceptionDetails'].get('text')}")
-        elif e["method"] == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
-            out.append(f"log {p['entry']['level']}: {p['entry']['text']} ({p['entry'].get('url', '')})")
-    return out
+def problems(browser) -> list[str]:
+    """Console errors and warnings, uncaught exceptions and failed loads: the browser log at WARNING or above."""
+    return [f"{e['level']}: {e['message']}" for e in browser.get_log("browser")
+            if e["level"] in ("SEVERE", "WARNING")]
 
 
 IMAGES = """Array.from(document.images).map(img => {
@@ -200,7 +90,7 @@ def test_report_in_chromium_has_no_console_errors_and_every_figure_is_shown(chro
     page = open_page(chromium, report)
     try:
         assert problems(page) == []
-        images = page.evaluate(IMAGES)
+        images = page.execute_script(f"return {IMAGES}")
         expected = len(re.findall(r'<img src="data:image/svg\+xml;base64,', report.read_text()))
         assert len(images) == expected >= 2 * len(list((workflow_run / "results/default/analyses").iterdir()))
         for img in images:
@@ -209,11 +99,12 @@ def test_report_in_chromium_has_no_console_errors_and_every_figure_is_shown(chro
         assert {img["alt"].split(":")[0] for img in images} >= {"Forest plot", "Funnel plot", "Leave-one-out plot",
                                                                  "Study flow", "Specification curve"}
         # nothing wider than the page: every table and figure fits the viewport's width
-        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        assert page.execute_script("return document.documentElement.scrollWidth") <= WIDTH
         # full-page screenshot
-        size = page.call("Page.getLayoutMetrics")["cssContentSize"]
-        shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+        size = page.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        shot = page.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
         png = base64.b64decode(shot["data"])
         out = tmp_path / "report.png"
         out.write_bytes(png)
@@ -222,7 +113,7 @@ def test_report_in_chromium_has_no_console_errors_and_every_figure_is_shown(chro
         assert (width, height) == (round(size["width"]), round(size["height"])) and height > 10 * HEIGHT
         assert problems(page) == []
     finally:
-        page.close()
+        page.get("about:blank")
 
 
 def test_markup_from_the_data_is_text_in_the_browser(chromium, workflow_run, tmp_path):
@@ -230,11 +121,21 @@ def test_markup_from_the_data_is_text_in_the_browser(chromium, workflow_run, tmp
     page = open_page(chromium, report)
     try:
         assert problems(page) == []
-        assert page.evaluate("document.scripts.length") == 0
-        assert page.evaluate("document.querySelectorAll('img:not([src^=\"data:\"])').length") == 0
-        label = page.evaluate("Array.from(document.querySelectorAll('table.included td')).map(td => td.textContent)"
-                              ".filter(t => t.includes('alert(1)'))")
+        assert page.execute_script("return document.scripts.length") == 0
+        assert page.execute_script("return document.querySelectorAll('img:not([src^=\"data:\"])').length") == 0
+        label = page.execute_script("return Array.from(document.querySelectorAll('table.included td'))"
+                                    ".map(td => td.textContent).filter(t => t.includes('alert(1)'))")
         assert MARKUP in label
-        assert page.evaluate("document.getElementById('orr_tki_naive').textContent") == f"ORR {MARKUP}"
+        assert page.execute_script("return document.getElementById('orr_tki_naive').textContent") == f"ORR {MARKUP}"
     finally:
-        page.close()
+        page.get("about:blank")
+
+
+def test_the_console_check_sees_errors_warnings_and_exceptions(chromium, tmp_path):
+    """The log the tests above find empty is read: a page with a console error, a warning and an uncaught
+    exception shows all three."""
+    page = tmp_path / "noisy.html"
+    page.write_text("<!doctype html><title>t</title><script>console.error('e-1'); console.warn('w-2');"
+                    "throw new Error('x-3');</script>")
+    found = "\n".join(problems(open_page(chromium, page)))
+    assert all(mark in found for mark in ("e-1", "w-2", "x-3")), found
