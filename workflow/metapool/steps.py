@@ -254,6 +254,7 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
         write_tsv(studies, paths["studies"])
         write_tsv(pooled, paths["pooled"])
         kinds = [k for k in paths if k not in ("studies", "pooled", "multiverse", "multiverse_summary")]
+        data = replace(data, spec=replace(pooling, bayes=spec.bayes))  # the Bayesian fit reads its priors
         for kind, table in sensitivity_frames(data, kinds).items():
             write_tsv(table, paths[kind])
         if "multiverse" in paths:

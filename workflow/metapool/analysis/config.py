@@ -46,8 +46,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
-from ..spec import AnalysisSpec
+from ..spec import AnalysisSpec, Prior
 from ..vocabulary import (
+    BAYES_SCALES,
     DECLARED_COLUMNS,
     DESIGNS,
     ESTIMATE_MEASURES,
@@ -62,6 +63,7 @@ __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
     "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices",
     "specification_spec", "choice_label", "batches", "typed_overrides", "RENAMED_KEYS", "value_problems",
+    "prior_problems",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -476,6 +478,60 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
                                 f"(pi is {model.pi})")
         if spec.multiverse is not None:
             problems += _multiverse_problems(where + ".multiverse", spec)
+        if spec.bayes is not None:
+            problems += _bayes_problems(where + ".bayes", spec)
+    return problems
+
+
+def prior_problems(config: Mapping) -> list[str]:
+    """The priors of every ``bayes:`` block that :meth:`metapool.spec.Prior.parse` refuses, one message each
+    (``config: analyses.<name>.bayes.tau: 'half_normal(-1)': scale must be > 0, got -1``); run before the
+    analyses are resolved (:func:`analysis_specs` parses them)."""
+    problems = []
+    for name, entry in (config.get("analyses") or {}).items():
+        block = (entry or {}).get("bayes") if isinstance(entry, Mapping) else None
+        if not isinstance(block, Mapping):
+            continue
+        for kind in ("tau", "mu"):
+            if kind in block:
+                try:
+                    Prior.parse(block[kind], kind)
+                except ValueError as err:
+                    problems.append(f"config: analyses.{name}.bayes.{kind}: {err}")
+    return problems
+
+
+def _bayes_problems(where: str, spec: AnalysisSpec) -> list[str]:
+    """What a Bayesian fit (``bayes:``) cannot do: the binomial likelihood of anything but proportions, or with
+    the improper flat tau prior; the normal likelihood on a scale without a monotone back-transform
+    (Freeman-Tukey, arcsine) or without standard errors (the median of medians); a threshold outside the natural
+    scale (a proportion in (0, 1), a ratio or a log-scale median > 0)."""
+    bayes, problems = spec.bayes, []
+    if bayes.likelihood == "binomial":
+        if spec.measure != "proportion":
+            problems.append(f"{where}.likelihood: binomial applies to proportions only (outcome {spec.outcome} "
+                            f"is {_with_article(spec.measure)}); use normal")
+        elif bayes.tau.family == "uniform" and not bayes.tau.args:
+            problems.append(f"{where}.tau: the binomial likelihood needs a proper tau prior (got {bayes.tau.text}, "
+                            f"improper); e.g. half_normal(0.5)")
+        scale = "logit"
+    else:
+        scale = spec.scale
+        if scale not in BAYES_SCALES:
+            what = (f"median_method {spec.median_method} has no standard errors" if spec.measure == "median"
+                    else f"transform {spec.transform} has no monotone back-transform")
+            problems.append(f"{where}.likelihood: the normal likelihood needs effect sizes on a logit, log or "
+                            f"identity scale ({what}); use transform logit"
+                            f"{' or likelihood binomial' if spec.measure == 'proportion' else ''}")
+    for key in ("prob_above", "prob_below"):
+        c = getattr(bayes, key)
+        if c is None:
+            continue
+        if spec.measure == "proportion" and not 0 < c < 1:
+            problems.append(f"{where}.{key}: a proportion strictly between 0 and 1 for outcome {spec.outcome} "
+                            f"(got {c})")
+        elif spec.measure != "proportion" and scale == "log" and not c > 0:
+            problems.append(f"{where}.{key}: must be > 0 for outcome {spec.outcome} (got {c})")
     return problems
 
 
@@ -495,7 +551,8 @@ def _network_problems(where: str, spec: AnalysisSpec, entry: Mapping) -> list[st
     for key, why in (("comparator", "every comparator is a node of the network"),
                      ("subgroup", "a network has no subgroups"), ("moderators", "a network has no meta-regression"),
                      ("overall", "a network has no single overall estimate"),
-                     ("multiverse", "a network has no multiverse"), ("transform", "hazard ratios have no transform"),
+                     ("multiverse", "a network has no multiverse"), ("bayes", "a network has no Bayesian fit"),
+                     ("transform", "hazard ratios have no transform"),
                      ("median_method", "hazard ratios have no median method")):
         if key in entry:
             problems.append(f"{where}.{key}: not allowed with network: ({why}); remove it")
@@ -683,7 +740,7 @@ def check_config(config: Mapping, tables: Mapping | None = None, schema: dict | 
         vocabulary = vocabulary or load_vocabulary(data_dir=str(config.get("data_dir", "data")))
     except VocabularyError as e:
         raise ConfigError(e.problems) from None
-    problems = declared_problems(config, vocabulary)
+    problems = declared_problems(config, vocabulary) + prior_problems(config)
     if problems:
         raise ConfigError(problems)
     specs = analysis_specs(config)
