@@ -43,6 +43,7 @@ __all__ = [
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
     "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
     "PriorFamily", "TAU_PRIORS", "TAU_PRIOR_PRESETS", "MU_PRIORS", "BAYES_LIKELIHOODS", "BAYES_SCALES",
+    "BAYES_TEXT_COLUMNS",
 ]
 
 
@@ -289,6 +290,10 @@ BAYES_LIKELIHOODS = ("normal", "binomial")
 # analysis scales a Bayesian fit accepts -> the inverse transform of its summaries (''  = none)
 BAYES_SCALES: Mapping[str, str] = _frozen({"logit": "expit", "glmm": "expit", "log": "exp", "identity": "",
                                            "raw": ""})
+# text columns of results/<plan>/analyses/<analysis>/bayes.tsv (read as text even when empty; here, so that the
+# figure and report jobs read it without the analysis layer)
+BAYES_TEXT_COLUMNS = ["analysis", "subgroup", "group", "likelihood", "tau_prior", "mu_prior", "scale", "quantity",
+                      "study_id", "label", "reason"]
 
 
 # ---------------------------------------------------------------------------------------- selection
