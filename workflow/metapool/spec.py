@@ -92,7 +92,8 @@ class ModelSpec:
 class Multiverse:
     """The multiverse of an analysis: ``threshold`` (on the natural scale; the summary counts the
     specifications whose CI excludes it) and ``choices``, dimension -> options, in the order of
-    ``MULTIVERSE_DIMENSIONS`` (an inclusion option is a value or a tuple of values)."""
+    ``MULTIVERSE_DIMENSIONS`` (an inclusion option is a value or a tuple of values; a ``tau_prior`` option a
+    :class:`Prior`)."""
 
     threshold: float
     choices: Mapping[str, tuple]
@@ -243,7 +244,9 @@ def _option(value):
 
 
 def _plain(value):
-    """A multiverse option as plain data: a tuple of values becomes a list."""
+    """A multiverse option as plain data: a tuple of values becomes a list, a prior its config text."""
+    if isinstance(value, Prior):
+        return value.text
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -334,7 +337,8 @@ class AnalysisSpec:
             block = options["multiverse"]
             given["multiverse"] = Multiverse(
                 threshold=block["threshold"],
-                choices={dim: tuple(_option(o) for o in block[dim]) for dim in MULTIVERSE_DIMENSIONS if dim in block},
+                choices={dim: tuple(Prior.parse(o, "tau") if dim == "tau_prior" else _option(o) for o in block[dim])
+                         for dim in MULTIVERSE_DIMENSIONS if dim in block},
             )
         if options.get("network") is not None:
             given["network"] = NetworkSpec(**options["network"])

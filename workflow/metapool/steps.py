@@ -31,8 +31,8 @@ PathLike = str | os.PathLike
 
 # text columns of results/<plan>/multiverse/<analysis>.tsv and of its summary
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
-                           "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
-                           "notes"]
+                           "verification", "report_policy", "transform", "method", "ci_method", "tau_prior",
+                           "study_ids", "notes"]
 # text columns of an analysis's studies.tsv beyond those of the per-study estimates
 _STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 

@@ -43,7 +43,7 @@ __all__ = [
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
     "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
     "PriorFamily", "TAU_PRIORS", "TAU_PRIOR_PRESETS", "MU_PRIORS", "BAYES_LIKELIHOODS", "BAYES_SCALES",
-    "BAYES_TEXT_COLUMNS",
+    "BAYES_TEXT_COLUMNS", "BAYES_METHOD", "BAYES_CI",
 ]
 
 
@@ -339,9 +339,12 @@ SUBGROUP_VARIABLES = ("drug", "setting", "design", "phase", "assessor", "verific
 # per-analysis sensitivity tables (results/<plan>/analyses/<analysis>/<kind>.tsv), in the order they are listed
 SENSITIVITY_KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 
-# multiverse dimensions: which studies (inclusion), then how they are pooled (model)
+# multiverse dimensions: which studies (inclusion), then how they are pooled (model); tau_prior adds Bayesian
+# specifications (one per inclusion choice and tau prior) beside the frequentist ones
 MULTIVERSE_INCLUSION = ("assessor", "design", "retrospective", "verification", "report_policy")
-MULTIVERSE_MODEL = ("transform", "method", "ci")
+MULTIVERSE_MODEL = ("transform", "method", "ci", "tau_prior")
+# the method and CI of a Bayesian multiverse specification (results/<plan>/multiverse/<analysis>.tsv)
+BAYES_METHOD, BAYES_CI = "bayes", "credible"
 MULTIVERSE_DIMENSIONS = MULTIVERSE_INCLUSION + MULTIVERSE_MODEL
 # retrospective studies (design retrospective) in or out
 RETROSPECTIVE_CHOICES = ("include", "exclude")

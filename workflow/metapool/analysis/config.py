@@ -46,9 +46,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
-from ..spec import AnalysisSpec, Prior
+from ..spec import AnalysisSpec, BayesSpec, Prior
 from ..vocabulary import (
+    BAYES_CI,
+    BAYES_METHOD,
     BAYES_SCALES,
+    MULTIVERSE_INCLUSION,
     DECLARED_COLUMNS,
     DESIGNS,
     ESTIMATE_MEASURES,
@@ -339,7 +342,10 @@ def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
 
 
 def choice_label(option) -> str:
-    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+')."""
+    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+', a prior
+    as the config writes it)."""
+    if isinstance(option, Prior):
+        return option.text
     if isinstance(option, (list, tuple)):
         return "+".join(str(o) for o in option)
     return str(option)
@@ -354,13 +360,16 @@ def multiverse_choices(spec: AnalysisSpec) -> list[dict]:
     setting (``any`` assessor, design and verification, retrospective studies
     ``include``d). A GLMM specification is fitted by ML with a Wald z CI: its
     ``method`` and ``ci`` are ``ML`` and ``z`` whatever was listed, and it
-    appears once per inclusion choice.
+    appears once per inclusion choice. The frequentist specifications have ``tau_prior`` ''; with
+    ``tau_prior`` listed, the Bayesian specifications follow them: one per inclusion choice (in the same
+    order) and prior, with ``transform`` the logit for proportions (the analysis scale otherwise), ``method``
+    ``bayes`` and ``ci`` ``credible``.
     """
     choices = spec.multiverse.choices if spec.multiverse is not None else {}
     own = {"assessor": ("any",), "design": ("any",), "retrospective": ("include",), "verification": ("any",),
            "report_policy": (spec.report_policy,), "transform": (spec.scale,), "method": (spec.model.method,),
-           "ci": (spec.model.ci_choice,)}
-    axes = [choices.get(dim, own[dim]) for dim in MULTIVERSE_DIMENSIONS]
+           "ci": (spec.model.ci_choice,), "tau_prior": ("",)}
+    axes = [choices.get(dim, own[dim]) if dim != "tau_prior" else own[dim] for dim in MULTIVERSE_DIMENSIONS]
     out, seen = [], set()
     for combo in itertools.product(*axes):
         choice = dict(zip(MULTIVERSE_DIMENSIONS, combo))
@@ -371,6 +380,12 @@ def multiverse_choices(spec: AnalysisSpec) -> list[dict]:
                 continue
             seen.add(key)
         out.append(choice)
+    if "tau_prior" in choices:
+        transform = "logit" if spec.measure == "proportion" else spec.scale
+        for combo in itertools.product(*(choices.get(dim, own[dim]) for dim in MULTIVERSE_INCLUSION)):
+            for prior in choices["tau_prior"]:
+                out.append({**dict(zip(MULTIVERSE_INCLUSION, combo)), "transform": transform, "method": BAYES_METHOD,
+                            "ci": BAYES_CI, "tau_prior": prior})
     return out
 
 
@@ -392,6 +407,11 @@ def specification_spec(spec: AnalysisSpec, choice: Mapping) -> AnalysisSpec:
     _narrow(filters, "verification", choice["verification"])
     if choice["retrospective"] == "exclude":
         filters["design"] = tuple(d for d in filters.get("design", DESIGNS) if d != "retrospective")
+    if choice["method"] == BAYES_METHOD:  # the Bayesian fit of these studies with this tau prior
+        mu = spec.bayes.mu if spec.bayes is not None else Prior("flat")
+        return replace(spec.pooling_only(), filters=filters, report_policy=choice["report_policy"],
+                       transform=choice["transform"] if spec.measure == "proportion" else spec.transform,
+                       bayes=BayesSpec(tau=choice["tau_prior"], mu=mu, why="multiverse specification"))
     ci, hk_adhoc = MULTIVERSE_CI[choice["ci"]]
     return replace(
         spec.pooling_only(), filters=filters, report_policy=choice["report_policy"],
@@ -484,7 +504,7 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
 
 
 def prior_problems(config: Mapping) -> list[str]:
-    """The priors of every ``bayes:`` block that :meth:`metapool.spec.Prior.parse` refuses, one message each
+    """The priors of every ``bayes:`` block (and ``multiverse.tau_prior`` list) that :meth:`metapool.spec.Prior.parse` refuses, one message each
     (``config: analyses.<name>.bayes.tau: 'half_normal(-1)': scale must be > 0, got -1``); run before the
     analyses are resolved (:func:`analysis_specs` parses them)."""
     problems = []
@@ -498,6 +518,13 @@ def prior_problems(config: Mapping) -> list[str]:
                     Prior.parse(block[kind], kind)
                 except ValueError as err:
                     problems.append(f"config: analyses.{name}.bayes.{kind}: {err}")
+    for name, entry in (config.get("analyses") or {}).items():
+        multiverse = (entry or {}).get("multiverse") if isinstance(entry, Mapping) else None
+        for text in (multiverse or {}).get("tau_prior") or () if isinstance(multiverse, Mapping) else ():
+            try:
+                Prior.parse(text, "tau")
+            except ValueError as err:
+                problems.append(f"config: analyses.{name}.multiverse.tau_prior: {err}")
     return problems
 
 
