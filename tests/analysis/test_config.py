@@ -351,7 +351,7 @@ def test_multiverse_choice_lists_are_checked_item_by_item(config):
      "(<outcome>_median) only (outcome orr)"),
     ("orr_tki_naive", {"multiverse": {"threshold": 0.5}},
      "config: analyses.orr_tki_naive.multiverse: declares no choices; list the alternatives under any of "
-     "assessor, design, retrospective, verification, report_policy, transform, method, ci"),
+     "assessor, design, retrospective, verification, report_policy, transform, method, ci, tau_prior"),
     ("orr_tki_naive", {"multiverse": {"threshold": 0.5, "method": ["DL"], "ci": ["z"]}},
      "config: analyses.orr_tki_naive.multiverse: every choice has a single option (1 specification): nothing "
      "to compare"),

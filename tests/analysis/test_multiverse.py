@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from metapool.analysis.config import analysis_specs, fill_defaults, multiverse_choices, specification_spec
 from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, response_estimates, survival_estimates
 from metapool.analysis.multiverse import MULTIVERSE_COLUMNS, SUMMARY_COLUMNS, run_multiverse, summarise
-from metapool.analysis.run import run_analysis
+from metapool.analysis.bayes import bayes_fit
+from metapool.analysis.run import prepare_analysis, run_analysis
 from metapool.analysis.selection import AnalysisError
 from metapool.analysis.validation import read_raw, validate_tables
 from metapool.io import read_tsv, write_tsv
@@ -133,6 +134,12 @@ def _assert_equals_single_analysis(estimates, spec, result, rows):
         if row["notes"] == "no study matches the inclusion choices":
             with pytest.raises(AnalysisError, match="no study"):
                 run_analysis(frame, sub)
+            continue
+        if choice["method"] == "bayes":  # a Bayesian specification: the single analysis's Bayesian fit
+            data = prepare_analysis(frame, sub)
+            fit = bayes_fit(data)
+            assert (row["k"], row["estimate"], row["ci_lower"], row["ci_upper"], row["pi_lower"]) == (
+                data.k, fit.mu.bt_median, fit.mu.bt_ci_lower, fit.mu.bt_ci_upper, fit.theta_new.bt_ci_lower)
             continue
         studies, pooled = run_analysis(frame, sub)
         p = pooled.iloc[0]

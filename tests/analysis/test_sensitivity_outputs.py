@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from metapool.analysis.bayes import BAYES_COLUMNS
 from metapool.analysis.run import SUBGROUP_TABLE_COLUMNS, prepare_analysis, run_analysis
 from metapool.analysis.selection import AnalysisError
 from metapool.stats.bias import begg_test, egger_test, trim_and_fill
@@ -41,7 +42,7 @@ from conftest import ROOT, estimate_frames
 REL = 1e-10
 KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 COLUMNS = {"leave_one_out": LEAVE_ONE_OUT_COLUMNS, "influence": INFLUENCE_COLUMNS, "cumulative": CUMULATIVE_COLUMNS,
-           "small_study": SMALL_STUDY_COLUMNS, "subgroups": SUBGROUP_TABLE_COLUMNS}
+           "small_study": SMALL_STUDY_COLUMNS, "subgroups": SUBGROUP_TABLE_COLUMNS, "bayes": BAYES_COLUMNS}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def with_model(spec, **model):
 
 
 def tables_of(estimates, spec, kinds=None):
-    spec = spec.pooling_only()
+    spec = replace(spec.pooling_only(), bayes=spec.bayes)  # as the sensitivity job gets it
     data = prepare_analysis(frame_for(estimates, spec), spec)
     return data, sensitivity_frames(data, kinds or replace(spec, sensitivity=KINDS).sensitivity_tables)
 
@@ -92,8 +93,8 @@ def test_every_default_analysis_has_its_tables_with_the_documented_columns(estim
             assert len(frame) >= 1 and (frame["analysis"] == name).all()
         if spec.overall:
             assert list(frames["small_study"]["test"]) == ["egger", "begg", "trim_and_fill"]
-        else:  # no overall estimate: its subgroups only
-            assert set(frames) == {"subgroups"}, name
+        else:  # no overall estimate: its subgroups only (and its Bayesian fit, by subgroup)
+            assert set(frames) == {"subgroups"} | ({"bayes"} if spec.bayes else set()), name
 
 
 @pytest.mark.parametrize("name", ["orr_tki_naive", "orr_post_crizotinib", "pfs_hr_vs_chemotherapy_first_line",

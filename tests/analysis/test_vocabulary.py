@@ -27,6 +27,7 @@ from metapool.vocabulary import (
     REPORT_POLICIES,
     RETROSPECTIVE_CHOICES,
     SENSITIVITY_KINDS,
+    BAYES_LIKELIHOODS,
     STUDY_COLUMN_VALUES,
     STUDY_FILTER_COLUMNS,
     TAU2_METHODS,
@@ -51,6 +52,7 @@ CONFIG_ENUMS = {
     ("options", "sensitivity"): SENSITIVITY_KINDS,
     ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
+    ("bayes", "likelihood"): BAYES_LIKELIHOODS,
 }
 TABLE_ENUMS = {
     "studies": {("phase",): PHASES, ("design",): DESIGNS,

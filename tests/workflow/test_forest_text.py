@@ -13,6 +13,7 @@ from pathlib import Path
 from metapool.display import format_p, overall_effect_text
 from metapool.io import read_tsv
 from metapool.analysis.run import overall_shown
+from metapool.vocabulary import BAYES_TEXT_COLUMNS
 
 FIGSP = "\u2007"
 SCALE = {"proportion": 100.0}
@@ -56,8 +57,21 @@ def _tau2(t) -> str:
     return "0" if t == 0 else "0.0001" if t < 0.00005 else f"{t:.4f}"
 
 
-def expected_cells(studies, row) -> dict[str, set[str]]:
-    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text."""
+def bayes_intervals(bayes, measure) -> set[str]:
+    """The intervals of a Bayesian fit a forest plot draws (results/default/analyses/<a>/bayes.tsv): posterior
+    medians and credible intervals of mu, of a new study's effect and of each study (shrinkage)."""
+    out = set()
+    if bayes is None:
+        return out
+    for r in bayes.to_dict("records"):
+        if r["quantity"] in ("mu", "theta_new", "study"):
+            out |= _interval(r["median"], r["ci_lower"], r["ci_upper"], measure)
+    return out
+
+
+def expected_cells(studies, row, bayes=None) -> dict[str, set[str]]:
+    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text (with
+    ``bayes``, the analysis's bayes.tsv, its intervals too)."""
     measure = row["measure"]
     shown = [r for r in studies.to_dict("records") if r["status"] != "set_aside"]
     intervals, weights, counts, het = set(), {"100.0%"}, set(), set()
@@ -87,13 +101,13 @@ def expected_cells(studies, row) -> dict[str, set[str]]:
         if not _missing(row["q"]):
             het |= {f"{row['i2']:.1f}", _tau2(row["tau2"]), f"{row['q']:.2f}", f"{int(row['df'])}",
                     format_p(row["q_pvalue"]).lstrip("< ")}
-    return {"interval": intervals, "weight": weights, "count": counts, "het": het}
+    return {"interval": intervals | bayes_intervals(bayes, measure), "weight": weights, "count": counts, "het": het}
 
 
-def check_forest(svg: Path, studies, row) -> int:
+def check_forest(svg: Path, studies, row, bayes=None) -> int:
     """Assert that the figure's texts equal the tables' cells; returns the number of texts checked."""
     drawn = svg_texts(svg)
-    cells = expected_cells(studies, row)
+    cells = expected_cells(studies, row, bayes)
     assert not [t for t in drawn if "\u2026" in t], svg.name  # nothing cut with an ellipsis
     shown = studies[studies["status"] != "set_aside"]
     missing = [label for label in shown["label"] if label not in drawn]
@@ -134,8 +148,15 @@ def forest_checks(results: Path) -> int:
     for row in pooled.to_dict("records"):
         name = row["analysis"]
         studies = read_tsv(results / f"analyses/{name}/studies.tsv", text_columns=TEXT)
-        n = check_forest(results / f"figures/forest_{name}.svg", studies, row)
+        path = results / f"analyses/{name}/bayes.tsv"
+        bayes = read_tsv(path, text_columns=BAYES_TEXT_COLUMNS) if path.exists() else None
+        n = check_forest(results / f"figures/forest_{name}.svg", studies, row, bayes)
         drawn = svg_texts(results / f"figures/forest_{name}.svg")
+        if bayes is not None:  # every Bayesian interval is drawn, and the frequentist ones are not replaced
+            measure = row["measure"]
+            fits = bayes[bayes["quantity"].isin(["mu", "theta_new", "study"])]
+            assert len(fits) and all(_interval(r["median"], r["ci_lower"], r["ci_upper"], measure) & set(drawn)
+                                     for r in fits.to_dict("records")), name
         has_test = overall_shown(row) and not _missing(row["zval"])
         assert any(t.startswith("Test for overall effect:") for t in drawn) == has_test, name
         total += n

@@ -387,3 +387,31 @@ def test_snakemake_report_of_the_run(workflow_run, tmp_path):
 
 def test_provenance_shows_the_metapool_version(html):
     assert f"<p>metapool {__version__}; workflow commit: <code>" in html
+
+
+def test_the_post_second_gen_orr_has_a_bayesian_sensitivity_analysis_with_p_above_the_okayama_threshold(
+        html, workflow_run):
+    """Issue #18: the default plan's post-second-generation ORR analysis states its priors and why, and each
+    drug's posterior with P(ORR > 50%), the Okayama trial's predefined response rate, equal to bayes.tsv."""
+    from metapool.reporting.tables import read_result
+
+    spec = specs(workflow_run)["orr_post_second_gen"]
+    assert spec.bayes.tau.text == "half_normal(0.5)" and spec.bayes.prob_above == 0.5
+    table = read_result(workflow_run / "results/default/analyses/orr_post_second_gen/bayes.tsv")
+    section = html[html.index('id="orr_post_second_gen"'):]
+    section = section[:section.index("<h3>Sensitivity analyses")
+                      + section[section.index("<h3>Sensitivity analyses"):].index("<h4>Leave-one-out")]
+    assert "<h4>Bayesian random-effects analysis</h4>" in section
+    assert "half-normal with scale 0.5 (half_normal(0.5))" in section and "flat (improper)" in section
+    assert escape(spec.bayes.why) in section
+    rows = {r["cells"][0]["text"]: [c["text"] for c in r["cells"]] for r in parse(section).tables["bayes"]}
+    mu = table[table["quantity"] == "mu"].set_index("group")
+    new = table[table["quantity"] == "theta_new"].set_index("group")
+    assert set(rows) == set(mu.index) and "crizotinib" in rows
+    for drug, cells in rows.items():
+        m, n = mu.loc[drug], new.loc[drug]
+        assert cells[2] == f"{fmt_estimate(m['median'], 'proportion')} ({fmt_estimate(m['ci_lower'], 'proportion')} " \
+                           f"to {fmt_estimate(m['ci_upper'], 'proportion')})"
+        assert cells[5] == f"P(μ > 50.0%) = {m['p_above']:.3f}; new study {n['p_above']:.3f}"
+    # crizotinib after alectinib is the Okayama trial alone (3/9): its posterior median is the observed 33.3%
+    assert rows["crizotinib"][1] == "1" and rows["crizotinib"][2].startswith("33.3% (")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from metapool.analysis.bayes import BAYES_COLUMNS
 from metapool.analysis.config import analysis_specs, fill_defaults
 from metapool.analysis.diagnostics import (
     CUMULATIVE_COLUMNS,
@@ -18,7 +19,7 @@ from metapool.io import read_tsv
 from conftest import ROOT
 
 COLUMNS = {"leave_one_out": LEAVE_ONE_OUT_COLUMNS, "influence": INFLUENCE_COLUMNS, "cumulative": CUMULATIVE_COLUMNS,
-           "small_study": SMALL_STUDY_COLUMNS, "subgroups": SUBGROUP_TABLE_COLUMNS}
+           "small_study": SMALL_STUDY_COLUMNS, "subgroups": SUBGROUP_TABLE_COLUMNS, "bayes": BAYES_COLUMNS}
 
 
 def test_workflow_writes_every_configured_sensitivity_table_and_multiverse(workflow_run):

@@ -19,11 +19,17 @@ it parses the workflow.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .vocabulary import (
     ASSESSORS,
+    BAYES_LIKELIHOODS,
+    MU_PRIORS,
+    TAU_PRIOR_PRESETS,
+    TAU_PRIORS,
     MEASURES,
     MEDIAN_METHOD_FACTS,
     MULTIVERSE_DIMENSIONS,
@@ -32,7 +38,7 @@ from .vocabulary import (
     outcome,
 )
 
-__all__ = ["ModelSpec", "Multiverse", "NetworkSpec", "AnalysisSpec"]
+__all__ = ["ModelSpec", "Multiverse", "NetworkSpec", "Prior", "BayesSpec", "AnalysisSpec"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,8 @@ class ModelSpec:
 class Multiverse:
     """The multiverse of an analysis: ``threshold`` (on the natural scale; the summary counts the
     specifications whose CI excludes it) and ``choices``, dimension -> options, in the order of
-    ``MULTIVERSE_DIMENSIONS`` (an inclusion option is a value or a tuple of values)."""
+    ``MULTIVERSE_DIMENSIONS`` (an inclusion option is a value or a tuple of values; a ``tau_prior`` option a
+    :class:`Prior`)."""
 
     threshold: float
     choices: Mapping[str, tuple]
@@ -104,13 +111,142 @@ class NetworkSpec:
     nodes: str = "drug"
 
 
+_PRIOR_TEXT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+def _number_text(x: float) -> str:
+    """A prior parameter as the config writes it: ``0.5``, ``10`` (not ``10.0``)."""
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A prior distribution as the config writes it: a ``family`` of :data:`~metapool.vocabulary.TAU_PRIORS`
+    or :data:`~metapool.vocabulary.MU_PRIORS` (or a preset of :data:`~metapool.vocabulary.TAU_PRIOR_PRESETS`)
+    and its parameters ``args`` in the order written (``half_normal(0.5)`` is ``Prior("half_normal", (0.5,))``).
+    Built by :meth:`parse`, which checks the family, the number of parameters and their ranges."""
+
+    family: str
+    args: tuple[float, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The prior as the config writes it: ``half_normal(0.5)``, ``normal(0, 10)``, ``flat``."""
+        if not self.args:
+            return self.family
+        return f"{self.family}({', '.join(_number_text(a) for a in self.args)})"
+
+    @classmethod
+    def parse(cls, text, kind: str) -> Prior:
+        """The prior written as ``text`` (``name`` or ``name(x, y, ...)``) for ``kind`` ``tau`` or ``mu``.
+
+        Raises
+        ------
+        ValueError
+            Naming the text and what is wrong: an unknown family (with the allowed ones), a wrong number of
+            parameters (with their names), a parameter that is not a finite number or not > 0.
+        """
+        families = TAU_PRIORS if kind == "tau" else MU_PRIORS
+        presets = TAU_PRIOR_PRESETS if kind == "tau" else {}
+        allowed = ", ".join([*(f"{n}({', '.join(f.parameters)})" if f.parameters else n
+                               for n, f in families.items()), *presets])
+        match = _PRIOR_TEXT.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"{text!r} is not a prior; write one of {allowed}")
+        name, inner = match.group(1), match.group(2)
+        if name in presets:
+            if inner is not None:
+                raise ValueError(f"{text!r}: the preset {name} takes no parameters; write {name}")
+            return cls(name)
+        if name not in families:
+            raise ValueError(f"{text!r}: unknown {kind} prior {name!r}; write one of {allowed}")
+        family = families[name]
+        parts = [] if inner is None or not inner.strip() else [p.strip() for p in inner.split(",")]
+        args = []
+        for label, part in zip(family.parameters, parts):
+            try:
+                value = float(part)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise ValueError(f"{text!r}: {label} must be a finite number, got {part!r}")
+            if label not in family.free and not value > 0:
+                raise ValueError(f"{text!r}: {label} must be > 0, got {part}")
+            args.append(value)
+        need = len(family.parameters)
+        if not need - family.optional <= len(parts) <= need:
+            form = f"{name}({', '.join(family.parameters)})" if need else name
+            raise ValueError(f"{text!r}: {name} takes {need - family.optional if family.optional else need}"
+                             f"{f' or {need}' if family.optional else ''} parameter{'s' if need != 1 else ''}; "
+                             f"write {form}" + (f" or {name}" if family.optional else ""))
+        return cls(name, tuple(args))
+
+    def words(self) -> str:
+        """The prior in words: ``half-normal with scale 0.5``, ``normal with mean 0 and sd 10``, ``flat (improper)``,
+        or a preset's description."""
+        if self.family in TAU_PRIOR_PRESETS:
+            return TAU_PRIOR_PRESETS[self.family]
+        family = (TAU_PRIORS if self.family in TAU_PRIORS else MU_PRIORS)[self.family]
+        if self.family == "uniform" and not self.args:
+            return "flat on (0, infinity) (improper)"
+        if self.family == "uniform":
+            return f"uniform on (0, {_number_text(self.args[0])})"
+        if not self.args:
+            return family.name
+        values = [f"{p} {_number_text(a)}" for p, a in zip(family.parameters, self.args)]
+        return f"{family.name} with {', '.join(values[:-1]) + ' and ' if len(values) > 1 else ''}{values[-1]}"
+
+
+@dataclass(frozen=True)
+class BayesSpec:
+    """A Bayesian random-effects fit beside an analysis's frequentist one (``bayes:`` in the config).
+
+    ``tau`` and ``mu``: the priors of the between-study standard deviation and of the overall effect, on the
+    analysis scale (:class:`Prior`; mu flat by default); ``likelihood``: ``normal`` (the studies' effect sizes
+    and standard errors on the analysis scale, the normal-normal model of Röver 2020) or ``binomial``
+    (proportions: the exact binomial-normal model on the logit scale); ``prob_above`` and ``prob_below``:
+    thresholds on the natural scale (a proportion, a hazard ratio) for the posterior probabilities P(mu > c) and
+    P(mu < c) (and the same for a new study's effect); ``why``: the reason for the priors, in words, as the
+    report states it."""
+
+    tau: Prior
+    why: str
+    mu: Prior = Prior("flat")
+    likelihood: str = "normal"
+    prob_above: float | None = None
+    prob_below: float | None = None
+
+    def __post_init__(self):
+        if self.likelihood not in BAYES_LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(BAYES_LIKELIHOODS)}, got {self.likelihood!r}")
+
+    @classmethod
+    def from_options(cls, block: Mapping) -> BayesSpec:
+        """The ``bayes:`` block of a config entry (or :meth:`to_params`); raises ``ValueError`` for a prior
+        that :meth:`Prior.parse` refuses."""
+        given = {key: block[key] for key in ("likelihood", "prob_above", "prob_below") if key in block}
+        if "mu" in block:
+            given["mu"] = Prior.parse(block["mu"], "mu")
+        return cls(tau=Prior.parse(block["tau"], "tau"), why=block["why"], **given)
+
+    def to_params(self) -> dict:
+        """The block as plain data (the config's own keys)."""
+        out = {"tau": self.tau.text, "mu": self.mu.text, "likelihood": self.likelihood, "why": self.why}
+        for key in ("prob_above", "prob_below"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
 def _option(value):
     """A multiverse option as stored: a list of values becomes a tuple."""
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def _plain(value):
-    """A multiverse option as plain data: a tuple of values becomes a list."""
+    """A multiverse option as plain data: a tuple of values becomes a list, a prior its config text."""
+    if isinstance(value, Prior):
+        return value.text
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -154,6 +290,7 @@ class AnalysisSpec:
     sensitivity: tuple[str, ...] = SENSITIVITY_KINDS
     multiverse: Multiverse | None = None
     network: NetworkSpec | None = None
+    bayes: BayesSpec | None = None
 
     def __post_init__(self):
         try:
@@ -200,10 +337,13 @@ class AnalysisSpec:
             block = options["multiverse"]
             given["multiverse"] = Multiverse(
                 threshold=block["threshold"],
-                choices={dim: tuple(_option(o) for o in block[dim]) for dim in MULTIVERSE_DIMENSIONS if dim in block},
+                choices={dim: tuple(Prior.parse(o, "tau") if dim == "tau_prior" else _option(o) for o in block[dim])
+                         for dim in MULTIVERSE_DIMENSIONS if dim in block},
             )
         if options.get("network") is not None:
             given["network"] = NetworkSpec(**options["network"])
+        if options.get("bayes") is not None:
+            given["bayes"] = BayesSpec.from_options(options["bayes"])
         model = ModelSpec(**{key: options[key] for key in _MODEL_FIELDS if key in options})
         return cls(name=name, model=model, **given)
 
@@ -234,6 +374,8 @@ class AnalysisSpec:
                                     for dim, options in self.multiverse.choices.items()}}
         if self.network is not None:
             out["network"] = asdict(self.network)
+        if self.bayes is not None:
+            out["bayes"] = self.bayes.to_params()
         return out
 
     @classmethod
@@ -242,9 +384,9 @@ class AnalysisSpec:
         return cls.from_options(params["name"], params)
 
     def pooling_only(self) -> AnalysisSpec:
-        """The analysis without what does not change its pooled result (its sensitivity tables and
-        multiverse): the params of the pooling job, so that editing a multiverse reruns no pooling."""
-        return replace(self, sensitivity=(), multiverse=None)
+        """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit
+        and multiverse): the params of the pooling job, so that editing a multiverse reruns no pooling."""
+        return replace(self, sensitivity=(), multiverse=None, bayes=None)
 
     # ------------------------------------------------------------------------------------ derived facts
 
@@ -316,13 +458,15 @@ class AnalysisSpec:
     @property
     def sensitivity_tables(self) -> tuple[str, ...]:
         """The per-analysis tables of the sensitivity job: ``subgroups`` (when ``subgroup`` is set),
-        ``moderators`` (the meta-regression, when ``moderators`` are set) and the ``sensitivity`` kinds, in the
+        ``moderators`` (the meta-regression, when ``moderators`` are set), ``bayes`` (the Bayesian fit of the
+        overall estimate and of each subgroup, when ``bayes`` is set) and the ``sensitivity`` kinds, in the
         order of ``SENSITIVITY_KINDS``; with ``overall: false`` no sensitivity kind (they perturb the overall
         estimate, which such an analysis does not show)."""
         if self.is_network:
             return ()
         kinds = tuple(kind for kind in SENSITIVITY_KINDS if kind in self.sensitivity and self.overall)
-        return (("subgroups",) if self.subgroup else ()) + (("moderators",) if self.moderators else ()) + kinds
+        return ((("subgroups",) if self.subgroup else ()) + (("moderators",) if self.moderators else ())
+                + (("bayes",) if self.bayes is not None else ()) + kinds)
 
     @property
     def selection_key(self) -> tuple:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .io import read_tsv, write_tsv
 from .spec import AnalysisSpec
+from .vocabulary import BAYES_TEXT_COLUMNS
 
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
@@ -30,8 +31,8 @@ PathLike = str | os.PathLike
 
 # text columns of results/<plan>/multiverse/<analysis>.tsv and of its summary
 MULTIVERSE_TEXT_COLUMNS = ["analysis", "title", "outcome", "measure", "assessor", "design", "retrospective",
-                           "verification", "report_policy", "transform", "method", "ci_method", "study_ids",
-                           "notes"]
+                           "verification", "report_policy", "transform", "method", "ci_method", "tau_prior",
+                           "study_ids", "notes"]
 # text columns of an analysis's studies.tsv beyond those of the per-study estimates
 _STUDY_TEXT = ("label", "reason", "status", "se_note", "subgroup")
 
@@ -116,12 +117,16 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
     write_tsv(pooled, pooled_out)
 
 
-def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike]) -> None:
-    """Forest plot of one analysis in every format named by ``outputs`` (same stem)."""
+def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], bayes: PathLike | None = None
+                ) -> None:
+    """Forest plot of one analysis in every format named by ``outputs`` (same stem); with ``bayes`` (its
+    ``bayes.tsv``) the shrinkage estimates and posteriors of its Bayesian fit too."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
-    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs))
+    fit = read_tsv(bayes, text_columns=BAYES_TEXT_COLUMNS) if bayes else None
+    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
+                    bayes=fit)
 
 
 def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike]) -> None:
@@ -254,6 +259,7 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
         write_tsv(studies, paths["studies"])
         write_tsv(pooled, paths["pooled"])
         kinds = [k for k in paths if k not in ("studies", "pooled", "multiverse", "multiverse_summary")]
+        data = replace(data, spec=replace(pooling, bayes=spec.bayes))  # the Bayesian fit reads its priors
         for kind, table in sensitivity_frames(data, kinds).items():
             write_tsv(table, paths[kind])
         if "multiverse" in paths:

@@ -42,6 +42,8 @@ __all__ = [
     "COUNT_SOURCES", "STUDY_COLUMN_VALUES", "STUDY_FILTER_COLUMNS", "SUBGROUP_VARIABLES",
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
     "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
+    "PriorFamily", "TAU_PRIORS", "TAU_PRIOR_PRESETS", "MU_PRIORS", "BAYES_LIKELIHOODS", "BAYES_SCALES",
+    "BAYES_TEXT_COLUMNS", "BAYES_METHOD", "BAYES_CI",
 ]
 
 
@@ -245,6 +247,55 @@ MEDIAN_METHODS = tuple(MEDIAN_METHOD_FACTS)
 IV_MEDIAN_METHODS = tuple(name for name, m in MEDIAN_METHOD_FACTS.items() if m.inverse_variance)
 
 
+# ---------------------------------------------------------------------------------------- Bayesian models
+
+
+@dataclass(frozen=True)
+class PriorFamily:
+    """A family of prior distributions as the config writes it (``half_normal(0.5)``): its ``parameters`` (names,
+    in the order written), how many may be left out from the end (``optional``: ``uniform`` alone is the improper
+    flat prior), which parameters may be any real number (``free``; the others must be > 0), and its ``name`` in
+    words."""
+
+    parameters: tuple[str, ...]
+    name: str
+    free: tuple[str, ...] = ()
+    optional: int = 0
+
+
+# priors of the between-study standard deviation tau (metapool.stats.bayes.TauPrior, on the analysis scale)
+TAU_PRIORS: Mapping[str, PriorFamily] = _frozen({
+    "half_normal": PriorFamily(("scale",), "half-normal"),
+    "half_cauchy": PriorFamily(("scale",), "half-Cauchy"),
+    "half_t": PriorFamily(("scale", "df"), "half-Student-t"),
+    "uniform": PriorFamily(("upper",), "uniform", optional=1),
+    "log_normal": PriorFamily(("mu", "sigma"), "log-normal", free=("mu",)),
+    "log_t": PriorFamily(("location", "scale", "df"), "log-Student-t", free=("location",)),
+})
+# published predictive distributions of tau, written as a bare name (the 'marginal' settings of the papers)
+TAU_PRIOR_PRESETS: Mapping[str, str] = _frozen({
+    "turner": "Turner et al. 2015 predictive distribution for log odds ratios (any outcome and comparison): "
+              "tau^2 ~ log-normal(-2.56, 1.74^2) (Stat Med 2015;34:984-998)",
+    "rhodes": "Rhodes et al. 2015 predictive distribution for standardised mean differences (any outcome and "
+              "comparison): log tau^2 ~ -3.44 + 2.59 t_5 (J Clin Epidemiol 2015;68:52-60)",
+})
+# priors of the overall effect mu (metapool.stats.bayes.MuPrior, on the analysis scale)
+MU_PRIORS: Mapping[str, PriorFamily] = _frozen({
+    "flat": PriorFamily((), "flat (improper)"),
+    "normal": PriorFamily(("mean", "sd"), "normal", free=("mean",)),
+})
+# the likelihood of a Bayesian fit: the normal approximation on the analysis scale, or the exact binomial
+# (proportions only: counts on the logit scale)
+BAYES_LIKELIHOODS = ("normal", "binomial")
+# analysis scales a Bayesian fit accepts -> the inverse transform of its summaries (''  = none)
+BAYES_SCALES: Mapping[str, str] = _frozen({"logit": "expit", "glmm": "expit", "log": "exp", "identity": "",
+                                           "raw": ""})
+# text columns of results/<plan>/analyses/<analysis>/bayes.tsv (read as text even when empty; here, so that the
+# figure and report jobs read it without the analysis layer)
+BAYES_TEXT_COLUMNS = ["analysis", "subgroup", "group", "likelihood", "tau_prior", "mu_prior", "scale", "quantity",
+                      "study_id", "label", "reason"]
+
+
 # ---------------------------------------------------------------------------------------- selection
 
 
@@ -288,9 +339,12 @@ SUBGROUP_VARIABLES = ("drug", "setting", "design", "phase", "assessor", "verific
 # per-analysis sensitivity tables (results/<plan>/analyses/<analysis>/<kind>.tsv), in the order they are listed
 SENSITIVITY_KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 
-# multiverse dimensions: which studies (inclusion), then how they are pooled (model)
+# multiverse dimensions: which studies (inclusion), then how they are pooled (model); tau_prior adds Bayesian
+# specifications (one per inclusion choice and tau prior) beside the frequentist ones
 MULTIVERSE_INCLUSION = ("assessor", "design", "retrospective", "verification", "report_policy")
-MULTIVERSE_MODEL = ("transform", "method", "ci")
+MULTIVERSE_MODEL = ("transform", "method", "ci", "tau_prior")
+# the method and CI of a Bayesian multiverse specification (results/<plan>/multiverse/<analysis>.tsv)
+BAYES_METHOD, BAYES_CI = "bayes", "credible"
 MULTIVERSE_DIMENSIONS = MULTIVERSE_INCLUSION + MULTIVERSE_MODEL
 # retrospective studies (design retrospective) in or out
 RETROSPECTIVE_CHOICES = ("include", "exclude")

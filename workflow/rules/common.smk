@@ -282,6 +282,12 @@ for _name, _kinds in SENSITIVITY.items():
 # ---------------------------------------------------------------- used by multiverse.smk
 
 
+def sensitivity_params(name):
+    """The analysis with its Bayesian fit (`bayes:`), the params of its sensitivity job."""
+    spec = SPECS[name]
+    return replace(spec.pooling_only(), bayes=spec.bayes).to_params()
+
+
 def multiverse_params(name):
     """The analysis with its multiverse, without its sensitivity list (editing it reruns no multiverse)."""
     spec = SPECS[name]
@@ -308,7 +314,7 @@ def batch_outputs(members):
 def batch_digest(members):
     """A digest of what the analyses of one batch job compute (their pooling options, sensitivity tables and
     multiverses): the job's rerun trigger."""
-    specs = {name: [multiverse_params(name), SENSITIVITY[name]] for name in members}
+    specs = {name: [multiverse_params(name), SENSITIVITY[name], sensitivity_params(name)] for name in members}
     return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -13,6 +13,9 @@ rule forest:
     input:
         studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
+        # the analysis's Bayesian fit (shrinkage estimates and posteriors), when it has a `bayes:` block
+        bayes=lambda wildcards: [f"{OUT}/analyses/{wildcards.analysis}/bayes.tsv"]
+        if "bayes" in SENSITIVITY[wildcards.analysis] else [],
     output:
         svg=report(
             f"{OUT}/figures/forest_{{analysis}}.svg",

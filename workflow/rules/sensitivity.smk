@@ -1,5 +1,5 @@
 # Sensitivity tables of each analysis, one job per analysis: results/<plan>/analyses/<analysis>/ subgroups.tsv (when
-# the analysis has a subgroup), leave_one_out.tsv, influence.tsv, cumulative.tsv, small_study.tsv (those its
+# the analysis has a subgroup), bayes.tsv (when it has a `bayes:` block), leave_one_out.tsv, influence.tsv, cumulative.tsv, small_study.tsv (those its
 # `sensitivity:` list names). Analyses with the same set of tables share a rule (its outputs are fixed). The job
 # checks that it refits the studies of the analysis's pooled.tsv (which also keeps it in the analysis's group).
 
@@ -16,7 +16,7 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             **{kind: f"{OUT}/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
         params:
             engine=engine_code("analysis", "stats"),
-            spec=lambda wildcards: ANALYSES[wildcards.analysis],
+            spec=lambda wildcards: sensitivity_params(wildcards.analysis),
         log:
             f"{OUT}/logs/sensitivity_{{analysis}}.log",
         wildcard_constraints:

@@ -46,8 +46,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
-from ..spec import AnalysisSpec
+from ..spec import AnalysisSpec, BayesSpec, Prior
 from ..vocabulary import (
+    BAYES_CI,
+    BAYES_METHOD,
+    BAYES_SCALES,
+    MULTIVERSE_INCLUSION,
     DECLARED_COLUMNS,
     DESIGNS,
     ESTIMATE_MEASURES,
@@ -62,6 +66,7 @@ __all__ = [
     "SCHEMA_PATH", "ConfigError", "load_schema", "fill_defaults", "schema_problems", "analysis_specs",
     "declared_problems", "option_problems", "data_problems", "check_config", "multiverse_choices",
     "specification_spec", "choice_label", "batches", "typed_overrides", "RENAMED_KEYS", "value_problems",
+    "prior_problems",
 ]
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -337,7 +342,10 @@ def analysis_specs(config: Mapping) -> dict[str, AnalysisSpec]:
 
 
 def choice_label(option) -> str:
-    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+')."""
+    """The text of a multiverse option in results/<plan>/multiverse/<analysis>.tsv (a list joined by '+', a prior
+    as the config writes it)."""
+    if isinstance(option, Prior):
+        return option.text
     if isinstance(option, (list, tuple)):
         return "+".join(str(o) for o in option)
     return str(option)
@@ -352,13 +360,16 @@ def multiverse_choices(spec: AnalysisSpec) -> list[dict]:
     setting (``any`` assessor, design and verification, retrospective studies
     ``include``d). A GLMM specification is fitted by ML with a Wald z CI: its
     ``method`` and ``ci`` are ``ML`` and ``z`` whatever was listed, and it
-    appears once per inclusion choice.
+    appears once per inclusion choice. The frequentist specifications have ``tau_prior`` ''; with
+    ``tau_prior`` listed, the Bayesian specifications follow them: one per inclusion choice (in the same
+    order) and prior, with ``transform`` the logit for proportions (the analysis scale otherwise), ``method``
+    ``bayes`` and ``ci`` ``credible``.
     """
     choices = spec.multiverse.choices if spec.multiverse is not None else {}
     own = {"assessor": ("any",), "design": ("any",), "retrospective": ("include",), "verification": ("any",),
            "report_policy": (spec.report_policy,), "transform": (spec.scale,), "method": (spec.model.method,),
-           "ci": (spec.model.ci_choice,)}
-    axes = [choices.get(dim, own[dim]) for dim in MULTIVERSE_DIMENSIONS]
+           "ci": (spec.model.ci_choice,), "tau_prior": ("",)}
+    axes = [choices.get(dim, own[dim]) if dim != "tau_prior" else own[dim] for dim in MULTIVERSE_DIMENSIONS]
     out, seen = [], set()
     for combo in itertools.product(*axes):
         choice = dict(zip(MULTIVERSE_DIMENSIONS, combo))
@@ -369,6 +380,12 @@ def multiverse_choices(spec: AnalysisSpec) -> list[dict]:
                 continue
             seen.add(key)
         out.append(choice)
+    if "tau_prior" in choices:
+        transform = "logit" if spec.measure == "proportion" else spec.scale
+        for combo in itertools.product(*(choices.get(dim, own[dim]) for dim in MULTIVERSE_INCLUSION)):
+            for prior in choices["tau_prior"]:
+                out.append({**dict(zip(MULTIVERSE_INCLUSION, combo)), "transform": transform, "method": BAYES_METHOD,
+                            "ci": BAYES_CI, "tau_prior": prior})
     return out
 
 
@@ -390,6 +407,11 @@ def specification_spec(spec: AnalysisSpec, choice: Mapping) -> AnalysisSpec:
     _narrow(filters, "verification", choice["verification"])
     if choice["retrospective"] == "exclude":
         filters["design"] = tuple(d for d in filters.get("design", DESIGNS) if d != "retrospective")
+    if choice["method"] == BAYES_METHOD:  # the Bayesian fit of these studies with this tau prior
+        mu = spec.bayes.mu if spec.bayes is not None else Prior("flat")
+        return replace(spec.pooling_only(), filters=filters, report_policy=choice["report_policy"],
+                       transform=choice["transform"] if spec.measure == "proportion" else spec.transform,
+                       bayes=BayesSpec(tau=choice["tau_prior"], mu=mu, why="multiverse specification"))
     ci, hk_adhoc = MULTIVERSE_CI[choice["ci"]]
     return replace(
         spec.pooling_only(), filters=filters, report_policy=choice["report_policy"],
@@ -476,6 +498,67 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
                                 f"(pi is {model.pi})")
         if spec.multiverse is not None:
             problems += _multiverse_problems(where + ".multiverse", spec)
+        if spec.bayes is not None:
+            problems += _bayes_problems(where + ".bayes", spec)
+    return problems
+
+
+def prior_problems(config: Mapping) -> list[str]:
+    """The priors of every ``bayes:`` block (and ``multiverse.tau_prior`` list) that :meth:`metapool.spec.Prior.parse` refuses, one message each
+    (``config: analyses.<name>.bayes.tau: 'half_normal(-1)': scale must be > 0, got -1``); run before the
+    analyses are resolved (:func:`analysis_specs` parses them)."""
+    problems = []
+    for name, entry in (config.get("analyses") or {}).items():
+        block = (entry or {}).get("bayes") if isinstance(entry, Mapping) else None
+        if not isinstance(block, Mapping):
+            continue
+        for kind in ("tau", "mu"):
+            if kind in block:
+                try:
+                    Prior.parse(block[kind], kind)
+                except ValueError as err:
+                    problems.append(f"config: analyses.{name}.bayes.{kind}: {err}")
+    for name, entry in (config.get("analyses") or {}).items():
+        multiverse = (entry or {}).get("multiverse") if isinstance(entry, Mapping) else None
+        for text in (multiverse or {}).get("tau_prior") or () if isinstance(multiverse, Mapping) else ():
+            try:
+                Prior.parse(text, "tau")
+            except ValueError as err:
+                problems.append(f"config: analyses.{name}.multiverse.tau_prior: {err}")
+    return problems
+
+
+def _bayes_problems(where: str, spec: AnalysisSpec) -> list[str]:
+    """What a Bayesian fit (``bayes:``) cannot do: the binomial likelihood of anything but proportions, or with
+    the improper flat tau prior; the normal likelihood on a scale without a monotone back-transform
+    (Freeman-Tukey, arcsine) or without standard errors (the median of medians); a threshold outside the natural
+    scale (a proportion in (0, 1), a ratio or a log-scale median > 0)."""
+    bayes, problems = spec.bayes, []
+    if bayes.likelihood == "binomial":
+        if spec.measure != "proportion":
+            problems.append(f"{where}.likelihood: binomial applies to proportions only (outcome {spec.outcome} "
+                            f"is {_with_article(spec.measure)}); use normal")
+        elif bayes.tau.family == "uniform" and not bayes.tau.args:
+            problems.append(f"{where}.tau: the binomial likelihood needs a proper tau prior (got {bayes.tau.text}, "
+                            f"improper); e.g. half_normal(0.5)")
+        scale = "logit"
+    else:
+        scale = spec.scale
+        if scale not in BAYES_SCALES:
+            what = (f"median_method {spec.median_method} has no standard errors" if spec.measure == "median"
+                    else f"transform {spec.transform} has no monotone back-transform")
+            problems.append(f"{where}.likelihood: the normal likelihood needs effect sizes on a logit, log or "
+                            f"identity scale ({what}); use transform logit"
+                            f"{' or likelihood binomial' if spec.measure == 'proportion' else ''}")
+    for key in ("prob_above", "prob_below"):
+        c = getattr(bayes, key)
+        if c is None:
+            continue
+        if spec.measure == "proportion" and not 0 < c < 1:
+            problems.append(f"{where}.{key}: a proportion strictly between 0 and 1 for outcome {spec.outcome} "
+                            f"(got {c})")
+        elif spec.measure != "proportion" and scale == "log" and not c > 0:
+            problems.append(f"{where}.{key}: must be > 0 for outcome {spec.outcome} (got {c})")
     return problems
 
 
@@ -495,7 +578,8 @@ def _network_problems(where: str, spec: AnalysisSpec, entry: Mapping) -> list[st
     for key, why in (("comparator", "every comparator is a node of the network"),
                      ("subgroup", "a network has no subgroups"), ("moderators", "a network has no meta-regression"),
                      ("overall", "a network has no single overall estimate"),
-                     ("multiverse", "a network has no multiverse"), ("transform", "hazard ratios have no transform"),
+                     ("multiverse", "a network has no multiverse"), ("bayes", "a network has no Bayesian fit"),
+                     ("transform", "hazard ratios have no transform"),
                      ("median_method", "hazard ratios have no median method")):
         if key in entry:
             problems.append(f"{where}.{key}: not allowed with network: ({why}); remove it")
@@ -683,7 +767,7 @@ def check_config(config: Mapping, tables: Mapping | None = None, schema: dict | 
         vocabulary = vocabulary or load_vocabulary(data_dir=str(config.get("data_dir", "data")))
     except VocabularyError as e:
         raise ConfigError(e.problems) from None
-    problems = declared_problems(config, vocabulary)
+    problems = declared_problems(config, vocabulary) + prior_problems(config)
     if problems:
         raise ConfigError(problems)
     specs = analysis_specs(config)

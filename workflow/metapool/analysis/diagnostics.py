@@ -38,6 +38,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .bayes import bayes_frame
 from .run import AnalysisData, _row, pool_analysis, subgroup_frame
 from .selection import AnalysisError, records
 from ..stats.moderators import design_matrix, meta_regression
@@ -335,11 +336,12 @@ _BUILDERS = {
     "small_study": small_study_frame,
     "subgroups": subgroup_frame,
     "moderators": moderator_frame,
+    "bayes": bayes_frame,
 }
 
 
 def sensitivity_frames(data: AnalysisData, kinds) -> dict[str, pd.DataFrame]:
-    """The tables named in ``kinds`` (``subgroups``, ``moderators``, ``leave_one_out``, ``influence``,
+    """The tables named in ``kinds`` (``subgroups``, ``moderators``, ``bayes``, ``leave_one_out``, ``influence``,
     ``cumulative``, ``small_study``) of one analysis."""
     unknown = set(kinds) - set(_BUILDERS)
     if unknown:

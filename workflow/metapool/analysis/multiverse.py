@@ -18,7 +18,16 @@ The choices (``multiverse:`` of an analysis in the config, expanded by
   report of a trial cohort);
 * model -- ``transform`` (proportions: ``logit``, ``freeman_tukey``,
   ``arcsine``, ``raw``, ``glmm``), ``method`` (the tau^2 estimator, or ``EE``),
-  ``ci`` (``z``, ``hartung_knapp``, ``hartung_knapp_adhoc``).
+  ``ci`` (``z``, ``hartung_knapp``, ``hartung_knapp_adhoc``), ``tau_prior``
+  (Bayesian specifications, one per inclusion choice and prior of tau: the
+  normal-normal model of :func:`metapool.stats.bayes.bayes_normal` on the logit
+  scale for proportions, the analysis scale otherwise, with the analysis's mu
+  prior; Röver C. J Stat Softw 2020;93(6):1-51). A Bayesian row has ``method``
+  ``bayes``, ``ci_method`` ``credible``, the posterior median and central
+  credible interval of mu (``estimate``, ``ci_lower``, ``ci_upper``), the
+  predictive interval of a new study (``pi_lower``, ``pi_upper``), the squared
+  posterior median of tau (``tau2``), the posterior median and SD of mu on the
+  analysis scale (``beta``, ``se``) and no test.
 
 Every report of the analysis gets its effect size once
 (:func:`metapool.analysis.run.prepare_analysis` with ``keep_all_reports``); each
@@ -43,13 +52,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..spec import AnalysisSpec
+from ..spec import AnalysisSpec, Prior
+from ..stats.bayes import bayes_normal
 from ..stats.pooling import pool_many
 from ..stats.glmm import glmm_proportions
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import proportion_effects
 from ..stats.results import TEST_FIELDS
-from ..vocabulary import MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION
+from ..vocabulary import BAYES_CI, BAYES_METHOD, BAYES_SCALES, MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION
+from .bayes import mu_prior, tau_prior
 from .config import choice_label, multiverse_choices
 from .run import AnalysisData, prepare_analysis
 from .selection import AnalysisError, cut_key
@@ -58,7 +69,7 @@ __all__ = ["MULTIVERSE_COLUMNS", "SUMMARY_COLUMNS", "MultiverseResult", "run_mul
 
 MULTIVERSE_COLUMNS = [
     "analysis", "specification", "assessor", "design", "retrospective", "verification", "report_policy",
-    "transform", "method", "ci_method", "hk_adhoc", "level", "k", "participants", "estimate", "ci_lower",
+    "transform", "method", "ci_method", "hk_adhoc", "tau_prior", "level", "k", "participants", "estimate", "ci_lower",
     "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se", *TEST_FIELDS, "converged",
     "ci_excludes_threshold",
     "study_ids", "notes",
@@ -214,8 +225,10 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
     glmm_fits: dict[tuple, object] = {}
     iv_rows, iv_y, iv_v, iv_g = [], [], [], []
     iv_method, iv_ci, iv_adhoc = [], [], []
+    bayes_mu = mu_prior(spec.bayes.mu if spec.bayes is not None else Prior("flat"))
     for i, (choice, key) in enumerate(zip(choices, keys)):
-        ci_method, adhoc = MULTIVERSE_CI[choice["ci"]]
+        bayesian = choice["method"] == BAYES_METHOD
+        ci_method, adhoc = (BAYES_CI, False) if bayesian else MULTIVERSE_CI[choice["ci"]]
         method_col[i], ci_col[i], adhoc_col[i] = choice["method"], ci_method, adhoc
         inc = pooled[key]
         if inc is None:
@@ -226,6 +239,27 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
             notes[i] = "no study can be pooled"
             continue
         transform = choice["transform"]
+        if bayesian:
+            ekey = (key, transform)
+            if ekey not in effects:
+                effects[ekey] = (proportion_effects(events_all[inc], totals_all[inc], transform) if proportion
+                                 else (data.yi[inc], data.vi[inc]))
+            y, v = effects[ekey]
+            try:
+                fit = bayes_normal(y, np.sqrt(v), tau_prior(choice["tau_prior"]), bayes_mu, level=level,
+                                   transform=BAYES_SCALES[transform] or None)
+            except ValueError as err:  # an improper posterior
+                notes[i] = str(err)
+                continue
+            natural = bool(BAYES_SCALES[transform])
+            mu, new = fit.mu, fit.theta_new
+            for c, a, b in (("estimate", mu.bt_median, mu.median), ("ci_lower", mu.bt_ci_lower, mu.ci_lower),
+                            ("ci_upper", mu.bt_ci_upper, mu.ci_upper), ("pi_lower", new.bt_ci_lower, new.ci_lower),
+                            ("pi_upper", new.bt_ci_upper, new.ci_upper)):
+                cols[c][i] = a if natural else b
+            cols["tau2"][i], cols["beta"][i], cols["se"][i] = fit.tau.median ** 2, mu.median, mu.sd
+            converged[i] = True
+            continue
         if transform == "glmm":
             if key not in glmm_fits:
                 glmm_fits[key] = glmm_proportions(events_all[inc], totals_all[inc], level) if k[i] >= 2 else None

@@ -38,7 +38,8 @@ from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..display import overall_effect_text, p_text
 from .style import (
-    FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, Measurer, font_properties,
+    BAYES, BAYES_PI, FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, Measurer,
+    font_properties,
 )
 
 __all__ = ["forest_plot", "row_panel", "draw_interval", "nice_log_limits", "log_ticks", "heterogeneity_text",
@@ -419,6 +420,11 @@ def forest_plot(
 
     Rows of ``kind`` ``"note"`` are a line of small text in the study column
     (e.g. a subgroup's heterogeneity under its subtotal), in the columns left of the plot panel.
+
+    Bayesian rows (as bayesmeta's forest plot, Röver 2020 sec. 4.3), in a lighter colour: ``"shrinkage"``, a
+    study's shrinkage estimate (the posterior of its own effect) with its credible interval, drawn beneath the
+    study; ``"bayes_mu"``, the posterior of the overall effect as a diamond; ``"bayes_new"``, the posterior
+    predictive distribution of a new study's effect as a bar.
     """
     if measure not in _MEASURE:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -503,7 +509,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
 
     left_labels = [*df["label"]]
     is_note = [kind == "note" for kind in df["kind"]]
-    w_study = max([meas.width(s, fp_small if note else fp_body) for s, note in zip(left_labels, is_note)] + [
+    w_study = max([meas.width(s, fp_small if note else fp_body) + (0.15 if kind == "shrinkage" else 0.0)
+                   for s, note, kind in zip(left_labels, is_note, df["kind"])] + [
         meas.width("Study", fp_bold),
         meas.width(pooled_label, fp_bold) if diamond else 0.0,
         meas.width("Prediction interval", fp_body) if diamond else 0.0,
@@ -641,6 +648,10 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
         if df["kind"][i] == "note":
             text(x_study, y, left_labels[i], fp=fp_small, color=NOTE)
             continue
+        if df["kind"][i] in ("shrinkage", "bayes_mu", "bayes_new"):
+            _bayes_row(ax, text, df["kind"][i], left_labels[i], est_texts[i], est[i], lo[i], hi[i], y, xlim, m.log,
+                       x_study, x_est, fp_small)
+            continue
         if df["kind"][i] == "subtotal":
             text(x_study, y, left_labels[i], fp=font_properties(FS, style="italic"))
             if has_detail and df["detail"][i]:
@@ -731,6 +742,33 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
                  transform=below + ScaledTranslation(0, -0.30, fig.dpi_scale_trans),
                  usetex=False, parse_math=False)
     return fig
+
+
+def _bayes_row(ax, text, kind, label, est_text, e, lo, hi, y, xlim, log, x_study, x_est, fp_small):
+    """One Bayesian row in the lighter colours: a shrinkage estimate (small label, a dot and its whisker), the
+    posterior of the overall effect (a diamond) or the predictive interval of a new study (a bar and its
+    median)."""
+    fp = fp_small if kind == "shrinkage" else font_properties(FS, style="italic")
+    text(x_study + (0.15 if kind == "shrinkage" else 0.0), y, label, fp=fp, color=NOTE)
+    text(x_est, y, est_text, ha="right", fp=fp, color=NOTE)
+    inside = _finite(e) and (not log or e > 0) and xlim[0] <= e <= xlim[1]
+    if kind == "bayes_mu":
+        if inside:
+            d_lo = max(lo if _finite(lo) else e, xlim[0])
+            d_hi = min(hi if _finite(hi) else e, xlim[1])
+            h = 0.6 * DIAMOND_HALF_H
+            ax.add_patch(Polygon([(d_lo, y), (e, y - h), (d_hi, y), (e, y + h)], closed=True, facecolor=BAYES,
+                                 edgecolor=SQUARE, lw=0.6, zorder=5, joinstyle="miter"))
+        return
+    if kind == "bayes_new":
+        draw_interval(ax, lo, hi, y, xlim, color=BAYES_PI, lw=1.0, log=log, thick=True)
+        if inside:
+            ax.add_line(Line2D([e, e], [y - 2 * PI_HALF_H, y + 2 * PI_HALF_H], color=PI_COLOUR, lw=1.0, zorder=4))
+        return
+    draw_interval(ax, lo, hi, y, xlim, color=BAYES, lw=1.0, log=log)
+    if inside:
+        ax.add_line(Line2D([e], [y], marker="o", markersize=4.0, linestyle="none", markerfacecolor=BAYES,
+                           markeredgecolor=SQUARE, markeredgewidth=0.5, zorder=5))
 
 
 # ------------------------------------------------------- shared with the leave-one-out plot

@@ -20,7 +20,8 @@ from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot
 from .style import save_figure
 
-__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
+__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model",
+           "subgroup_test_text", "bayes_footnote"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -93,13 +94,56 @@ def _study_row(row, measure: str) -> dict:
     }
 
 
-def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
+BAYES_MU_LABEL = "Bayesian posterior \u03bc"
+BAYES_NEW_LABEL = "Bayesian new study (predictive)"
+SHRINKAGE_LABEL = "posterior (shrinkage)"
+
+
+def _bayes_rows(bayes: pd.DataFrame | None, group: str, studies=None) -> list[dict]:
+    """The Bayesian rows of one fit (``group`` of ``bayes.tsv``; '' the overall fit): with ``studies`` (a study's
+    record) its shrinkage estimate, else the posterior of mu (diamond) and of a new study's effect (bar)."""
+    if bayes is None:
+        return []
+    fit = bayes[(bayes["group"] == group) & (bayes["reason"] == "")]
+    if studies is not None:
+        fit = fit[(fit["quantity"] == "study") & (fit["study_id"] == studies["study_id"])]
+        kinds = [("shrinkage", SHRINKAGE_LABEL)]
+    else:
+        kinds = [("bayes_mu", BAYES_MU_LABEL), ("bayes_new", BAYES_NEW_LABEL)]
+    rows = []
+    for kind, label in kinds:
+        quantity = {"shrinkage": "study", "bayes_mu": "mu", "bayes_new": "theta_new"}[kind]
+        r = fit[fit["quantity"] == quantity]
+        if len(r):
+            r = r.iloc[0]
+            rows.append({"label": label, "kind": kind, "included": False, "estimate": r["median"],
+                         "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"]})
+    return rows
+
+
+def bayes_footnote(bayes: pd.DataFrame | None) -> str:
+    """The footnote of a forest plot with a Bayesian fit: what the lighter rows are and the priors ('' without
+    one)."""
+    if bayes is None or not len(bayes):
+        return ""
+    r = bayes.iloc[0]
+    return (f"Lighter rows: Bayesian random-effects fit ({r['likelihood']} likelihood, {r['scale']} scale; "
+            f"\u03c4 ~ {r['tau_prior']}, \u03bc ~ {r['mu_prior']}): each study's posterior (shrinkage estimate) "
+            f"beneath it, the posterior median of \u03bc (diamond) and of a new study's effect (bar) with "
+            f"{100 * float(r['level']):g}% credible intervals")
+
+
+def forest_rows(studies: pd.DataFrame, measure: str, bayes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy).
 
     With subgroups (a non-empty ``subgroup`` column), the reports are grouped
     under a header row per subgroup, each followed by its subtotal (the
     subgroup's pooled estimate, when it has two or more pooled reports). A subgroup of one pooled
     report is drawn as that study, with a note that nothing was pooled, not as a pooled subgroup.
+
+    With ``bayes`` (the analysis's ``bayes.tsv``) each pooled study is followed by its shrinkage estimate,
+    and each fit (a subgroup's, after its subtotal; the overall one, after the studies) by the posterior of
+    mu and of a new study's effect (as bayesmeta's forest plot; Röver 2020).
     """
     shown = studies[studies["status"] != "set_aside"]
     records = shown.to_dict("records")
@@ -107,8 +151,17 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
         r["subgroup"] = "" if _missing(r.get("subgroup")) else str(r["subgroup"])
     has_subgroups = any(r["subgroup"] for r in records)
     rows = []
+
+    def study_rows(members, group):
+        out = []
+        for r in members:
+            out.append(_study_row(r, measure))
+            if _flag(r["included"]):
+                out += _bayes_rows(bayes, group, r)
+        return out
+
     if not has_subgroups:
-        rows = [_study_row(r, measure) for r in records]
+        rows = study_rows(records, "") + _bayes_rows(bayes, "")
     else:
         order = []
         for r in records:
@@ -117,7 +170,7 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
         for g in sorted(order, key=str):
             members = [r for r in records if r["subgroup"] == g]
             rows.append({"label": str(g), "kind": "header", "included": False})
-            rows += [_study_row(r, measure) for r in members]
+            rows += study_rows(members, str(g))
             k = members[0].get("subgroup_k")
             if not _missing(k) and k == 1:
                 rows.append({"label": ONE_STUDY_SUBGROUP, "kind": "note", "included": False})
@@ -130,6 +183,9 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
                 het = _subgroup_heterogeneity(members[0])
                 if het:
                     rows.append({"label": het, "kind": "note", "included": False})
+            rows += _bayes_rows(bayes, str(g))
+        if bayes is not None and (bayes["group"] == "").any():  # the overall fit, after every subgroup
+            rows += _bayes_rows(bayes, "")
     columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
                "estimate_text", "kind"]
     out = pd.DataFrame(rows, columns=columns)
@@ -215,7 +271,7 @@ NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
 ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
-def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
+def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, bayes: pd.DataFrame | None = None):
     """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
 
     Parameters
@@ -223,6 +279,9 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     studies, pooled : pandas.DataFrame
         The analysis's tables (``results/<plan>/analyses/<analysis>/studies.tsv``, its row of
         ``results/<plan>/tables/pooled.tsv``).
+    bayes : pandas.DataFrame, optional
+        The analysis's Bayesian fit (``results/<plan>/analyses/<analysis>/bayes.tsv``): shrinkage estimates and
+        posteriors drawn in a lighter colour (:func:`forest_rows`).
 
     Returns
     -------
@@ -233,19 +292,20 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
         **row, "detail": total_detail(studies.to_dict("records"), measure)}
     return forest_plot(
-        forest_rows(studies, measure),
+        forest_rows(studies, measure, bayes),
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
         model_label=header_model(row),
         level=row["level"],
         favours=_favours(row),
-        footnotes=[t for t in (subgroup_test_text(row),) if t],
+        footnotes=[t for t in (subgroup_test_text(row), bayes_footnote(bayes)) if t],
         absent=NO_OVERALL_TEXT if not overall_shown(row) else "No pooled estimate",
     )
 
 
-def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
-    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``
-    (:func:`analysis_forest_figure`)."""
-    return save_figure(analysis_forest_figure(studies, pooled), stem, formats=tuple(formats))
+def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str],
+                    bayes: pd.DataFrame | None = None) -> list[Path]:
+    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (and its
+    ``bayes.tsv``, when it has a Bayesian fit; :func:`analysis_forest_figure`)."""
+    return save_figure(analysis_forest_figure(studies, pooled, bayes), stem, formats=tuple(formats))

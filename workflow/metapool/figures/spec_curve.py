@@ -41,10 +41,11 @@ _AXIS = {"proportion": ("Proportion (%)", 100.0, False), "median": ("Median (mon
 _OPTION_NAMES = {"freeman_tukey": "Freeman-Tukey", "hartung_knapp": "Hartung-Knapp",
                  "hartung_knapp_adhoc": "Hartung-Knapp (ad hoc)", "glmm": "GLMM", "z": "z (Wald)",
                  "independent_review": "independent review", "not_stated": "not stated", "single_arm": "single arm",
-                 "latest_cut": "latest cut", "largest_n": "largest N", "earliest_cut": "earliest cut"}
+                 "latest_cut": "latest cut", "largest_n": "largest N", "earliest_cut": "earliest cut",
+                 "": "none (frequentist)", "bayes": "Bayesian", "credible": "credible interval"}
 _DIMENSION_NAMES = {"assessor": "Assessor", "design": "Design", "retrospective": "Retrospective",
                     "verification": "Verification", "report_policy": "Report policy", "transform": "Transform",
-                    "method": "Method", "ci": "CI"}
+                    "method": "Method", "ci": "CI", "tau_prior": "\u03c4 prior"}
 
 
 def _ci_label(row) -> str:
@@ -144,7 +145,8 @@ def spec_curve_figure(table: pd.DataFrame, summary: pd.DataFrame, *, title: str 
         for d in dims:
             for option in sorted(df[d].astype(str).unique()):
                 ypos.append(y)
-                name = "+".join(_OPTION_NAMES.get(o, o.replace("_", " ")) for o in option.split("+"))
+                name = ((option or _OPTION_NAMES[""]) if d == "tau_prior"  # a prior as the config writes it
+                        else "+".join(_OPTION_NAMES.get(o, o.replace("_", " ")) for o in option.split("+")))
                 labels.append(f"{_DIMENSION_NAMES[d]}: {name}")
                 y += 1
             y += 1  # a blank row between choices

@@ -22,7 +22,8 @@ from matplotlib.font_manager import FontProperties
 from ..io import atomic_write_bytes
 
 __all__ = [
-    "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "RC",
+    "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "BAYES",
+    "BAYES_PI", "RC",
     "font_properties", "Measurer", "save_figure",
 ]
 
@@ -37,6 +38,8 @@ GREY = "#9a9a9a"  # studies not in the pool
 NOTE = "#5f5f5f"  # note text
 PI_COLOUR = "#b2182b"  # prediction interval
 RULE = "#4d4d4d"
+BAYES = "#8fa8cf"  # Bayesian posteriors: shrinkage estimates and the posterior diamond (a lighter SQUARE)
+BAYES_PI = "#e39aa3"  # the posterior predictive interval of a new study (a lighter PI_COLOUR)
 
 # rcParams in force while building and while saving a figure (determinism and
 # independence from the caller's matplotlib configuration).

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from ..spec import AnalysisSpec
 from ..vocabulary import ESTIMATORS, REPORT_POLICY_TEXT, SENSITIVITY_KINDS, outcome
 
-__all__ = ["methods_text", "synthesis_methods", "network_methods", "REFERENCES", "TRANSFORM_TEXT"]
+__all__ = ["methods_text", "synthesis_methods", "network_methods", "bayes_methods", "REFERENCES", "TRANSFORM_TEXT"]
 
 TRANSFORM_TEXT = {
     "logit": ("Proportions were logit transformed (0.5 added to the events and non-events of studies with 0 or all "
@@ -112,7 +112,55 @@ REFERENCES = (
                            "Epidemiol 1997;50:683-691."),
     ("Jackson, White & Riley 2012", "Jackson D, White IR, Riley RD. Quantifying the impact of between-study "
                                     "heterogeneity in multivariate meta-analyses. Stat Med 2012;31:3805-3820."),
+    ("Röver 2020", "Röver C. Bayesian random-effects meta-analysis using the bayesmeta R package. J Stat Softw "
+                   "2020;93(6):1-51."),
+    ("Friede et al. 2017", "Friede T, Röver C, Wandel S, Neuenschwander B. Meta-analysis of few small studies in "
+                           "orphan diseases. Res Synth Methods 2017;8:79-91."),
+    ("Röver et al. 2021", "Röver C, Bender R, Dias S, et al. On weakly informative prior distributions for the "
+                          "heterogeneity parameter in Bayesian random-effects meta-analysis. Res Synth Methods "
+                          "2021;12:448-474."),
 )
+
+# the model scale of a Bayesian fit, in words
+_BAYES_SCALE_TEXT = {"logit": "the logit scale", "glmm": "the logit scale", "log": "the log scale",
+                     "identity": "the raw scale (months)", "raw": "the raw proportion scale"}
+
+
+def bayes_methods(spec: AnalysisSpec) -> dict:
+    """The Bayesian fit of one analysis (``bayes:``) in words: the model, the priors as written and in words,
+    and the configured reason for them.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        An analysis with ``bayes`` set.
+
+    Returns
+    -------
+    dict
+        ``model`` (a sentence on the model and how it is computed, Röver 2020), ``tau`` and ``mu`` (each prior
+        in words with its config text), ``why`` (the config's reason), ``reported`` (what the table shows).
+    """
+    bayes, level = spec.bayes, round(100 * spec.model.level)
+    binomial = bayes.likelihood == "binomial"
+    scale = _BAYES_SCALE_TEXT["logit" if binomial else spec.scale]
+    where = "across all studies" if spec.overall else ""
+    if spec.subgroup:
+        where += (" and " if where else "") + f"within each {spec.subgroup} subgroup on its own"
+    model = (("The binomial-normal model (x_i ~ Binomial(n_i, expit θ_i), θ_i ~ N(μ, τ²); exact likelihood, no "
+              "continuity correction)" if binomial else
+              "The normal-normal random-effects model (y_i ~ N(θ_i, s_i²), θ_i ~ N(μ, τ²), the studies' effect sizes "
+              "and standard errors of the frequentist analysis)")
+             + f" was fitted to the studies the frequentist analysis pools, {where}, on {scale}, by direct "
+               "numerical integration over τ (no sampling; Röver 2020, the model of R's bayesmeta).")
+    reported = (f"Posterior medians with {level}% central credible intervals of μ (the pooled estimate) and of "
+                f"θ_new (the effect in a new study: the posterior predictive interval), of τ (on {scale})"
+                + ("" if binomial else ", and the shrinkage estimates of the studies' own effects θ_i (forest plot)")
+                + ".")
+    def prior(p):  # in words, with the config text where it says more than the name
+        return p.words() if p.text in ("flat", "uniform") else f"{p.words()} ({p.text})"
+
+    return {"model": model, "tau": prior(bayes.tau), "mu": prior(bayes.mu), "why": bayes.why, "reported": reported}
 
 
 def methods_text(spec: AnalysisSpec) -> str:

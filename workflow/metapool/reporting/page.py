@@ -29,14 +29,14 @@ from ..analysis.estimates import TEXT_COLUMNS
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
 from ..vocabulary import SENSITIVITY_KINDS, outcome
-from .methods import REFERENCES, methods_text, network_methods, synthesis_methods
+from .methods import REFERENCES, bayes_methods, methods_text, network_methods, synthesis_methods
 from .. import __version__
 from ..display import overall_effect_text, p_text
 from .provenance import git_commit, package_versions, sha256
 from .tables import read_result, records
 from .words import (
     fmt_estimate, format_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
-    is_missing, loo_summary, result_sentence, small_study_summary,
+    is_missing, loo_summary, result_sentence, small_study_summary, bayes_fits,
 )
 
 __all__ = ["build_report", "discover_layout"]
@@ -95,7 +95,7 @@ def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[s
         folder = Path(table).parent
         name = folder.name
         files = {"studies": str(table)}
-        for kind in ("pooled", "flow", "subgroups", *SENSITIVITY_KINDS):
+        for kind in ("pooled", "flow", "subgroups", "bayes", *SENSITIVITY_KINDS):
             if (folder / f"{kind}.tsv").exists():
                 files[kind] = str(folder / f"{kind}.tsv")
         multi = folder.parent.parent / "multiverse"
@@ -199,6 +199,10 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         section["subgroups"] = _subgroup_rows(st)
     # meta-regression on the analysis's moderators (results/<plan>/analyses/<analysis>/moderators.tsv)
     section["moderators"] = records(read_result(files["moderators"])) if "moderators" in files else []
+    # the Bayesian fit (results/<plan>/analyses/<analysis>/bayes.tsv): the priors and why, and each fit in words
+    section["bayes"] = ({"methods": bayes_methods(spec), "fits": bayes_fits(records(read_result(files["bayes"])),
+                                                                            measure)}
+                        if "bayes" in files and spec.bayes is not None else None)
     # sensitivity tables: rows, or why there are none
     sens = {}
     for kind in SENSITIVITY_KINDS:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..analysis.estimates import TEXT_COLUMNS
 from ..io import read_tsv
+from ..vocabulary import BAYES_TEXT_COLUMNS
 from .words import is_missing
 
 __all__ = ["RESULT_TEXT_COLUMNS", "read_result", "records"]
@@ -14,6 +15,7 @@ __all__ = ["RESULT_TEXT_COLUMNS", "read_result", "records"]
 RESULT_TEXT_COLUMNS = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup", "group", "test", "side",
                                       "method", "notes", "title", "stage", "specification", "study_ids",
                                       "treatment", "prior_therapy"]
+RESULT_TEXT_COLUMNS += [c for c in BAYES_TEXT_COLUMNS if c not in RESULT_TEXT_COLUMNS]
 
 
 def read_result(path) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 __all__ = [
     "COCHRANE_BANDS", "is_missing", "is_finite", "fmt_estimate", "fmt_ci", "format_p", "p_text",
     "is_median_of_medians", "result_sentence", "overall_effect_sentence", "single_study_fallback",
-    "heterogeneity_bands", "heterogeneity_interpretation", "loo_summary", "small_study_summary",
+    "heterogeneity_bands", "heterogeneity_interpretation", "loo_summary", "small_study_summary", "bayes_fits",
 ]
 
 # Cochrane Handbook for Systematic Reviews of Interventions, section 10.10.2 (overlapping on purpose)
@@ -341,3 +341,53 @@ def small_study_summary(rows: list[dict], row: Mapping) -> tuple[list[str], str]
             lines.append(line + ".")
     why = "" if lines else ("; ".join(reasons) or "not computed")
     return lines, why
+
+
+def _probability(p) -> str:
+    """A posterior probability with three decimals (``< 0.001`` and ``> 0.999`` at the ends)."""
+    if is_missing(p):
+        return ""
+    if p < 0.0005:
+        return "< 0.001"
+    if p > 0.9995:
+        return "> 0.999"
+    return f"{p:.3f}"
+
+
+def bayes_fits(rows: list[dict], measure: str) -> list[dict]:
+    """The Bayesian fits of one analysis (its ``bayes.tsv`` as :func:`~metapool.reporting.tables.records`) in
+    words, one dict per fit (the overall one, then each subgroup).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The rows of ``results/<plan>/analyses/<analysis>/bayes.tsv``.
+    measure : str
+        The analysis's measure (how the estimates are shown: :func:`fmt_estimate`).
+
+    Returns
+    -------
+    list of dict
+        ``group`` ('All studies' for the overall fit), ``k``, ``mu``, ``new`` (median and credible interval as
+        text), ``tau`` (on the model scale), ``above`` and ``below`` (``P(μ > 50.0%) = 0.202; new study 0.223``,
+        '' without the threshold), ``reason`` (why there is no fit, '' otherwise).
+    """
+    fits: dict[str, dict] = {}
+    for r in rows:
+        group = r.get("group") or ""
+        fit = fits.setdefault(group, {"group": group or "All studies", "k": r.get("k"), "mu": "", "new": "",
+                                      "tau": "", "above": "", "below": "", "reason": r.get("reason") or ""})
+        quantity = r.get("quantity")
+        if quantity in ("mu", "theta_new"):
+            text = f"{fmt_estimate(r['median'], measure)} ({fmt_ci(r['ci_lower'], r['ci_upper'], measure)})"
+            fit["mu" if quantity == "mu" else "new"] = text
+            for key, sign, threshold in (("above", ">", "prob_above"), ("below", "<", "prob_below")):
+                p = r.get(f"p_{key}")
+                if is_missing(p):
+                    continue
+                c = fmt_estimate(r[threshold], measure)
+                fit[key] = (f"P(μ {sign} {c}) = {_probability(p)}" if quantity == "mu"
+                            else f"{fit[key]}; new study {_probability(p)}")
+        elif quantity == "tau":
+            fit["tau"] = f"{r['median']:.3f} ({r['ci_lower']:.3f} to {r['ci_upper']:.3f})"
+    return list(fits.values())
