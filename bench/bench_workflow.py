@@ -4,6 +4,8 @@ Not a test. Run from the repository root:
 
     .venv/bin/python bench/bench_workflow.py            # prints and updates bench/RESULTS.md
     .venv/bin/python bench/bench_workflow.py --no-write # prints only
+    .venv/bin/python bench/bench_workflow.py --noop-only  # benchmark 2 alone (after the cold run it needs), in
+                                                          # its own section of bench/RESULTS.md, with the load
 
 Each benchmark runs Snakemake (``--cores 2``) in a fresh copy of the project in a temporary folder, with
 ``PYTHONPATH`` on the copy's ``workflow/`` so that the jobs import the copy of metapool (edits made to the
@@ -125,7 +127,8 @@ def noop_seconds(workdir: Path, *args: str, env_path: Path | None = None) -> tup
 # ---------------------------------------------------------------- 1-3
 
 
-def cold_noop_edit(tmp: Path, repeats: int) -> dict:
+def cold_noop_edit(tmp: Path, repeats: int, edit: bool = True) -> dict:
+    """Benchmarks 1-3 (without ``edit``: 1 and 2)."""
     work = copy_project(tmp / "default")
     stats = job_stats(snakemake(work, "--dry-run")[1])
     n_jobs = stats.pop("total")
@@ -143,6 +146,8 @@ def cold_noop_edit(tmp: Path, repeats: int) -> dict:
         base.append(noop_seconds(bare, "--config", f"njobs={n_jobs}", env_path=work))
     dry = snakemake(work, "--dry-run")[1]
     assert "Nothing to be done" in dry, dry[-2000:]
+    if not edit:
+        return {"jobs": n_jobs, "cold": cold, "cold_peak": cold_peak, "noop": ours, "bare": base}
     # 3. one row of data/response.tsv
     path = work / "data" / "response.tsv"
     text = path.read_text()
@@ -205,6 +210,35 @@ def many_analyses(tmp: Path, n: int, per_job: int) -> dict:
 
 # ---------------------------------------------------------------- report
 
+NOOP_SECTION = "## Workflow: no-op rerun only (bench/bench_workflow.py --noop-only)"
+
+
+def noop_markdown(r: dict, load_before: tuple[float, float, float]) -> str:
+    """The section of ``--noop-only``: benchmark 2 with the machine's load (``uptime``) before and after."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    noop, bare = (statistics.median(w for w, _ in r["noop"]), statistics.median(w for w, _ in r["bare"]))
+    noop_cpu, bare_cpu = (statistics.median(c for _, c in r["noop"]), statistics.median(c for _, c in r["bare"]))
+    load = lambda avg: ", ".join(f"{x:.2f}" for x in avg)  # noqa: E731
+    return "\n".join([
+        NOOP_SECTION,
+        "",
+        f"Run {now}; {machine()}, Snakemake {snakemake_version()}; load average (1, 5, 15 min, as `uptime` gives "
+        f"it) {load(load_before)} at the start, {load(os.getloadavg())} at the end (the machine is shared). The "
+        "benchmark 2 of the section \"Workflow: cold run, ...\", alone (after the cold run it needs); the bound "
+        "is a ratio of at most 1.3.",
+        "",
+        "| benchmark | result |",
+        "| --- | --- |",
+        f"| cold run (to have something to rerun) | {r['cold']:.1f} s, {r['jobs']} jobs |",
+        f"| no-op rerun (median of {len(r['noop'])}, interleaved with the baseline) | wall {noop:.2f} s, CPU "
+        f"{noop_cpu:.2f} s |",
+        f"| bare Snakemake DAG with the same {r['jobs']} jobs, all done (median of {len(r['bare'])}) | wall "
+        f"{bare:.2f} s, CPU {bare_cpu:.2f} s |",
+        f"| **ratio no-op / bare DAG** | **wall {noop / bare:.2f}, CPU {noop_cpu / bare_cpu:.2f}** |",
+        "",
+    ])
+
+
 
 def snakemake_version() -> str:
     return subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True, text=True,
@@ -264,7 +298,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="no-op reruns (and baseline runs)")
     parser.add_argument("--analyses", type=int, default=1000)
     parser.add_argument("--per-job", type=int, default=250)
+    parser.add_argument("--noop-only", action="store_true",
+                        help="only benchmark 2 (after the cold run it needs), in its own section of bench/RESULTS.md")
     args = parser.parse_args()
+    if args.noop_only:
+        load_before = os.getloadavg()
+        with tempfile.TemporaryDirectory(prefix="metapool-bench-workflow-") as tmp:
+            section = noop_markdown(cold_noop_edit(Path(tmp), args.repeats, edit=False), load_before)
+        print(section)
+        if not args.no_write:
+            update_results(NOOP_SECTION, section)
+        return
     with tempfile.TemporaryDirectory(prefix="metapool-bench-workflow-") as tmp:
         r = cold_noop_edit(Path(tmp), args.repeats)
         m = many_analyses(Path(tmp), args.analyses, args.per_job)

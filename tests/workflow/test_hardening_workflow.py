@@ -50,6 +50,13 @@ PLAN_CASES = {
     "level_nan": (PLAN + "defaults:\n  level: .nan\n", "config: defaults.level: .nan is not a finite number"),
     "level_inf": (PLAN + "study_level: .inf\n", "config: study_level: .inf is not a finite number"),
     "level_out_of_range": (PLAN + "    level: 1.5\n", "config: analyses.orr_all.level: 1.5 must be < 1"),
+    "threshold_nan": (PLAN + "    multiverse:\n      threshold: .nan\n      method: [DL, REML]\n",
+                      "config: analyses.orr_all.multiverse.threshold: .nan is not a finite number"),
+    "threshold_out_of_range": (PLAN + "    multiverse:\n      threshold: 1.5\n      method: [DL, REML]\n",
+                               "config: analyses.orr_all.multiverse.threshold: a proportion strictly between 0 and 1 "
+                               "for outcome orr (got 1.5)"),
+    "analyses_per_job_inf": (PLAN + "analyses_per_job: -.inf\n", "config: analyses_per_job: -.inf is not a finite number"),
+    "analyses_per_job_zero": (PLAN + "analyses_per_job: 0\n", "config: analyses_per_job: 0 must be >= 1"),
     "name_dots": ("analyses:\n  ../escape:\n    title: ORR\n    outcome: orr\n",
                   "config: analyses: analysis name '../escape' must start with a letter"),
     # Snakemake's loader (YAML's FullLoader, through YTE) resolves this tag to the function os.system
@@ -69,6 +76,16 @@ def test_a_malformed_plan_file_stops_the_run_naming_it(tmp_path, case):
     proc = snakemake(workdir, "--dry-run", "--configfile", "config/plan.yaml", check=False)
     assert time.perf_counter() - start < 60
     stopped(workdir, proc, message)
+
+
+@pytest.mark.parametrize("case", ["level_nan", "threshold_out_of_range"])
+def test_a_bad_number_stops_a_real_run_before_any_job(tmp_path, case):
+    """Not a dry run: the run itself stops at the checks, before any job, and writes nothing under results/."""
+    text, message = PLAN_CASES[case]
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "config" / "config.yaml").write_text(text)
+    out = stopped(workdir, snakemake(workdir, check=False), message.replace("config/plan.yaml", "config/config.yaml"))
+    assert "Job stats" not in out  # no job was scheduled
 
 
 def test_the_default_plan_is_read_by_the_safe_loader_before_snakemake(tmp_path):

@@ -61,18 +61,22 @@ class Run:
         return snakemake(self.workdir, *args, env=self.env)
 
     def scheduled(self, *args: str) -> list[tuple[str, dict]]:
-        """(rule, wildcards) of every job a dry run schedules, the target rule `all` left out."""
-        proc = self.snakemake("--dry-run", *args)
-        jobs = []
-        for line in (proc.stdout + proc.stderr).splitlines():
-            if match := re.match(r"\s*(?:local)?rule (\w+):$", line):
-                jobs.append((match.group(1), {}))
-            elif (match := re.match(r"\s*wildcards: (.*)$", line)) and jobs:
-                jobs[-1][1].update(item.split("=", 1) for item in match.group(1).split(", "))
-        return [(rule, wildcards) for rule, wildcards in jobs if rule != "all"]
+        return scheduled(self.workdir, *args, env=self.env)
 
     def records(self) -> list[dict]:
         return [json.loads(path.read_text()) for path in sorted(self.imports.glob("*.json"))]
+
+
+def scheduled(workdir: Path, *args: str, env: dict | None = None) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run in ``workdir`` schedules, the target rule `all` left out."""
+    proc = snakemake(workdir, "--dry-run", *args, env=env)
+    jobs = []
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if match := re.match(r"\s*(?:local)?rule (\w+):$", line):
+            jobs.append((match.group(1), {}))
+        elif (match := re.match(r"\s*wildcards: (.*)$", line)) and jobs:
+            jobs[-1][1].update(item.split("=", 1) for item in match.group(1).split(", "))
+    return [(rule, wildcards) for rule, wildcards in jobs if rule != "all"]
 
 
 def layer(relative: str) -> str:

@@ -24,6 +24,7 @@ from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 
+from .inputs import read_input
 from .vocabulary import FAMILY_TABLES, OUTCOME_FAMILIES, outcome_names
 
 __all__ = ["VOCABULARY_FILE", "DEFAULT_PATH", "SCHEMA_PATH", "Drug", "DeclaredVocabulary", "VocabularyError",
@@ -184,7 +185,8 @@ def load_vocabulary(path: str | PathLike | None = None, *, data_dir: str | PathL
             raise TypeError("load_vocabulary needs a path or a data_dir")
         path = vocabulary_path(data_dir)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # hashed as read (metapool.inputs); line ends as text mode reads them
+        text = read_input(path).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as e:
         raise VocabularyError([f"{path}: cannot read the vocabulary file ({e})"]) from None
     return _load(str(path), text)

@@ -57,20 +57,24 @@ def _formats(outputs: Sequence[PathLike]) -> tuple[Path, list[str]]:
     return Path(outputs[0]).with_suffix(""), [Path(p).suffix.lstrip(".") for p in outputs]
 
 
-def estimates_step(studies: PathLike, table_path: PathLike, table: str, output: PathLike) -> None:
+def estimates_step(studies: PathLike, table_path: PathLike, table: str, output: PathLike,
+                   inputs_out: PathLike | None = None) -> None:
     """Validated extraction table -> per-study estimates (proportions without CIs: their level is the reader's,
-    :func:`metapool.analysis.estimates.exact_cis`)."""
+    :func:`metapool.analysis.estimates.exact_cis`). ``inputs_out``: where to record the SHA-256 of every data
+    file read (the two tables and the vocabulary file; :func:`metapool.inputs.recorded`)."""
     from .analysis.estimates import hr_estimates, response_estimates, survival_estimates
     from .analysis.validation import read_table, validate_tables
+    from .inputs import recorded
 
-    tables = validate_tables({"studies": studies, table: table_path})
-    if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
-        write_tsv(hr_estimates(tables["studies"], tables[table], printed=read_table(table_path, table)), output)
-        return
-    if table == "response":
-        write_tsv(response_estimates(tables["studies"], tables[table], level=None), output)
-    else:
-        write_tsv(survival_estimates(tables["studies"], tables[table]), output)
+    with recorded(inputs_out):
+        tables = validate_tables({"studies": studies, table: table_path})
+        if table == "hazard_ratios":  # the printed strings give the precision for the CI-centring check
+            frame = hr_estimates(tables["studies"], tables[table], printed=read_table(table_path, table))
+        elif table == "response":
+            frame = response_estimates(tables["studies"], tables[table], level=None)
+        else:
+            frame = survival_estimates(tables["studies"], tables[table])
+    write_tsv(frame, output)
 
 
 def concat_step(inputs: Sequence[PathLike], output: PathLike) -> None:
@@ -90,16 +94,18 @@ def studies_step(inputs: Sequence[PathLike], level: float, output: PathLike) -> 
     write_tsv(exact_cis(pd.concat(frames, ignore_index=True), level), output)
 
 
-def audit_step(response: PathLike | None, output: PathLike) -> None:
+def audit_step(response: PathLike | None, output: PathLike, inputs_out: PathLike | None = None) -> None:
     """Printed percentages and CIs against the values recomputed from the counts (no rows without a
-    ``response`` table)."""
+    ``response`` table); ``inputs_out``: where to record the SHA-256 of the table read
+    (:func:`metapool.inputs.recorded`)."""
     from .analysis.audit import AUDIT_COLUMNS, audit_response
     from .analysis.validation import read_table
+    from .inputs import recorded
 
-    if response is None:
-        write_tsv(pd.DataFrame(columns=AUDIT_COLUMNS), output)
-        return
-    write_tsv(audit_response(read_table(response, "response")), output)
+    with recorded(inputs_out):
+        frame = pd.DataFrame(columns=AUDIT_COLUMNS) if response is None else audit_response(
+            read_table(response, "response"))
+    write_tsv(frame, output)
 
 
 def _read_estimates(estimates: PathLike | Sequence[PathLike], *extra_text: str) -> pd.DataFrame:
@@ -269,19 +275,24 @@ def analyses_batch_step(estimates: Mapping[str, PathLike], config: Mapping, outp
 
 
 def network_step(estimates: PathLike | Sequence[PathLike], studies: PathLike, spec: AnalysisSpec,
-                 outputs: Mapping[str, PathLike], survival: PathLike | None = None) -> None:
+                 outputs: Mapping[str, PathLike], survival: PathLike | None = None,
+                 inputs_out: PathLike | None = None) -> None:
     """One network analysis (:func:`metapool.analysis.network.run_network`): ``outputs`` maps ``studies``,
     ``league``, ``treatment_effects``, ``ranking``, ``heterogeneity``, ``node_split`` and ``transitivity``
     to their paths; ``studies`` is the data folder's studies.tsv (the comparator arms, the trials'
     populations); ``survival`` the per-study survival estimates, whose ``n`` gives each arm's participants
     (the network graph's node sizes). ``node_split`` has a row per comparison in a loop (a header only when
-    there is none)."""
+    there is none). ``inputs_out``: where to record the SHA-256 of the data file read (``studies``;
+    :func:`metapool.inputs.recorded`)."""
     from .analysis.network import arm_sizes, run_network
     from .analysis.validation import read_table
+    from .inputs import recorded
     from .vocabulary import outcome
 
     sizes = arm_sizes(_read_estimate_table(survival), outcome(spec.outcome).code) if survival else None
-    out = run_network(_read_estimates(estimates), spec, read_table(studies, "studies"), sizes)
+    with recorded(inputs_out):
+        arms = read_table(studies, "studies")
+    out = run_network(_read_estimates(estimates), spec, arms, sizes)
     for kind, frame in (("studies", out.studies), ("league", out.league), ("treatment_effects", out.effects),
                         ("ranking", out.ranking), ("heterogeneity", out.heterogeneity), ("node_split", out.split),
                         ("transitivity", out.transitivity)):
@@ -327,11 +338,13 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
                 networks: Mapping[str, AnalysisSpec] | None = None,
-                network_layout: Mapping[str, Mapping[str, str]] | None = None) -> None:
+                network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = ()) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
-    (name -> spec); ``data`` are the extraction tables (listed with their checksums), ``studies``, ``audit`` and
+    (name -> spec); ``data`` are the data files (extraction tables, vocabulary file), ``read`` the records of
+    what the jobs read from them (:func:`metapool.inputs.recorded`: the checksums the provenance lists, and a
+    warning for a file on disk that differs), ``studies``, ``audit`` and
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
     ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
     ``network_layout`` maps each to kind -> path of its tables and figures.
@@ -340,4 +353,4 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
 
     build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
                  audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                 network_layout=network_layout)
+                 network_layout=network_layout, read=list(read))

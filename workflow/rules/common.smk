@@ -23,6 +23,7 @@ from metapool.analysis.config import (
     typed_overrides,
 )
 from metapool.declared import vocabulary_path
+from metapool.inputs import file_sha256
 from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
 
 
@@ -103,6 +104,29 @@ def has_rows(path):
     return any(line.strip() for line in Path(path).read_bytes().splitlines()[1:])
 
 
+_SHA256 = {}
+
+
+def sha256_of(path):
+    """SHA-256 of a file's bytes, read once per parse (metapool.inputs.file_sha256: the digest the jobs record of
+    what they read)."""
+    key = str(path)
+    if key not in _SHA256:
+        _SHA256[key] = file_sha256(key)
+    return _SHA256[key]
+
+
+def data_digests(*paths):
+    """The rerun trigger of a job that reads these data files: "path:sha256" of each, sorted. Snakemake records a
+    job's params when it runs and reruns it when they differ (its default rerun triggers include params), so a job
+    reruns when a file it reads has other bytes than when it ran, whatever the modification times say (a file
+    edited while the job ran, or given an old time with touch -d). The job records the digest of the bytes it
+    actually parsed beside its outputs (metapool.inputs), the report's provenance lists those, and the next run
+    reruns a job that read other bytes than the file holds: its params still carry the digest computed here,
+    before the edit. `--rerun-triggers mtime` turns this off (README.md)."""
+    return " ".join(f"{path}:{sha256_of(path)}" for path in sorted({str(p) for p in paths}))
+
+
 def checks_digest():
     """Digest of everything the checks read: the config as run, the data tables, the schemas and the code that
     checks (metapool.analysis.config and .validation, the shared vocabulary), None when a file cannot be
@@ -111,8 +135,7 @@ def checks_digest():
         digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
         digest.update(engine_code("analysis").encode())
         for path in [*PRESENT.values(), VOCABULARY, *sorted(SCHEMA_PATH.parent.glob("*.yaml"))]:
-            digest.update(str(path).encode())
-            digest.update(Path(path).read_bytes())
+            digest.update(f"{path}\0{sha256_of(path)}\0".encode())
     except (OSError, TypeError):
         return None
     return digest.hexdigest()

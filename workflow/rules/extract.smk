@@ -11,8 +11,12 @@ rule estimates:
         vocabulary=VOCABULARY,
     output:
         f"{OUT}/tables/{{table}}_estimates.tsv",
+        # the SHA-256 of the bytes the job parsed (the two tables, the vocabulary file): the report's provenance
+        inputs=f"{OUT}/inputs/estimates_{{table}}.json",
     params:
         engine=engine_code("analysis", "stats"),
+        # reruns the job when a file it reads has other bytes than when it ran, whatever its time (common.smk)
+        data=lambda wildcards: data_digests(DATA["studies"], DATA[wildcards.table], VOCABULARY),
     log:
         f"{OUT}/logs/estimates_{{table}}.log",
     group:
@@ -49,8 +53,10 @@ rule audit:
         response=[PRESENT["response"]] if "response" in PRESENT else [],
     output:
         f"{OUT}/tables/audit.tsv",
+        inputs=f"{OUT}/inputs/audit.json",
     params:
         engine=engine_code("analysis", "stats"),
+        data=data_digests(*([PRESENT["response"]] if "response" in PRESENT else [])),
     log:
         f"{OUT}/logs/audit.log",
     group:

@@ -16,8 +16,11 @@ rule network:
         **({"survival": f"{OUT}/tables/survival_estimates.tsv"} if "survival" in ESTIMATE_TABLES else {}),
     output:
         **{kind: f"{OUT}/analyses/{{network}}/{kind}.tsv" for kind in NETWORK_TABLES},
+        # the SHA-256 of the bytes of studies.tsv the job parsed: the report's provenance
+        inputs=f"{OUT}/inputs/network_{{network}}.json",
     params:
         engine=engine_code("analysis", "stats"),
+        data=data_digests(DATA["studies"]),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     log:
         f"{OUT}/logs/network_{{network}}.log",

@@ -78,9 +78,19 @@ rule workbook:
         "../scripts/workbook.py"
 
 
+# the records of what the jobs read from the data folder (metapool.inputs): the report's provenance lists them
+READ_RECORDS = [
+    *expand(f"{OUT}/inputs/estimates_{{table}}.json", table=ESTIMATE_TABLES),
+    f"{OUT}/inputs/audit.json",
+    *expand(f"{OUT}/inputs/network_{{network}}.json", network=NETWORKS),
+]
+
+
 rule report:
     input:
-        data=list(PRESENT.values()),
+        # compared with what the jobs read: a file that differs is named at the top of the report
+        data=[*PRESENT.values(), VOCABULARY],
+        read=READ_RECORDS,
         studies=f"{OUT}/tables/studies.tsv",
         audit=f"{OUT}/tables/audit.tsv",
         pooled=f"{OUT}/tables/pooled.tsv",
@@ -97,6 +107,8 @@ rule report:
         ),
     params:
         engine=engine_code("reporting", "analysis", "stats"),
+        # rerun when a data file changes, whatever its time: the report compares each with what the jobs read
+        data=data_digests(*PRESENT.values(), VOCABULARY),
         config=config,
         analyses={name: spec.to_params() for name, spec in SPECS.items()},
         layout=REPORT_FILES,

@@ -5,4 +5,4 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from metapool.steps import estimates_step
 
-estimates_step(snakemake.input.studies, snakemake.input.table, snakemake.wildcards.table, snakemake.output[0])
+estimates_step(snakemake.input.studies, snakemake.input.table, snakemake.wildcards.table, snakemake.output[0], snakemake.output.inputs)

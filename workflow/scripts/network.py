@@ -7,5 +7,5 @@ from metapool.spec import AnalysisSpec
 from metapool.steps import network_step
 
 network_step(list(snakemake.input.estimates), snakemake.input.studies, AnalysisSpec.from_params(snakemake.params.spec),
-             {kind: snakemake.output[kind] for kind in snakemake.output.keys()},
-             snakemake.input.get("survival"))
+             {kind: snakemake.output[kind] for kind in snakemake.output.keys() if kind != "inputs"},
+             snakemake.input.get("survival"), snakemake.output.inputs)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
+from ..inputs import read_input
 from ..vocabulary import DECLARED_COLUMNS, EXTRACTION_TABLES
 from ..yamlfile import load_package_yaml
 
@@ -84,8 +85,9 @@ BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, as Excel writes "CSV UTF-8"
 def decode_table(path: str | PathLike) -> str:
     """The text of a table file: UTF-8 with or without a byte-order mark, LF or CRLF line ends (both become
     LF). Any other encoding (Latin-1, UTF-16, ...) raises DataValidationError naming the file, its line and
-    the byte offset (from 0, counting the BOM) of the first byte that is not UTF-8."""
-    file, data = str(path), Path(path).read_bytes()
+    the byte offset (from 0, counting the BOM) of the first byte that is not UTF-8. The bytes are read once and
+    hashed before they are decoded (:func:`metapool.inputs.read_input`): a job records what it parsed."""
+    file, data = str(path), read_input(path)
     skip = len(BOM) if data.startswith(BOM) else 0
     try:
         text = data[skip:].decode("utf-8")

@@ -26,13 +26,14 @@ import pandas as pd
 import yaml
 
 from ..analysis.estimates import TEXT_COLUMNS
+from ..inputs import read_record
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
 from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, bayes_methods, methods_text, network_methods, synthesis_methods
 from .. import __version__
 from ..display import overall_effect_text, p_text
-from .provenance import git_commit, package_versions, sha256
+from .provenance import git_commit, input_provenance, package_versions, sha256
 from .tables import read_result, records
 from .words import (
     fmt_estimate, format_p, heterogeneity_bands, heterogeneity_interpretation, is_finite, is_median_of_medians,
@@ -304,7 +305,7 @@ def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
                  figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None,
                  networks: Mapping[str, AnalysisSpec] | None = None,
-                 network_layout: Mapping[str, Mapping[str, str]] | None = None) -> None:
+                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read=()) -> None:
     """Render ``results/<plan>/report.html`` from the run's tables and figures.
 
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
@@ -324,7 +325,9 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     analyses : Mapping
         Analysis name -> its :class:`~metapool.spec.AnalysisSpec`.
     data : sequence of path
-        The extraction tables, listed with their checksums.
+        The data files of the run (extraction tables, vocabulary file): each is compared with the version the
+        jobs read (``read``), and a file that differs is named in a warning at the top of the report and in its
+        provenance.
     studies, audit, pooled : str or os.PathLike
         ``results/<plan>/tables/studies.tsv``, ``audit.tsv`` and ``pooled.tsv`` (the report names the paths
         of ``pooled`` and ``workbook`` as given).
@@ -343,6 +346,10 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         Network analysis name -> kind -> path (``studies``, ``league``, ``treatment_effects``, ``ranking``,
         ``heterogeneity``, ``node_split``, ``transitivity`` and the SVG figures ``graph``, ``league_figure``,
         ``forest``).
+    read : sequence of path, optional
+        The records of the jobs that read data files (``results/<plan>/inputs/<job>.json``,
+        :func:`metapool.inputs.recorded`): the provenance lists the checksums recorded there, the bytes the
+        results were computed from (:func:`metapool.reporting.provenance.input_provenance`).
     """
     # a network analysis among ``analyses`` is shown as a network (it has no row in pooled.tsv)
     networks = {**{n: s for n, s in analyses.items() if s.is_network}, **dict(networks or {})}
@@ -369,6 +376,7 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         for r in s["included"]:
             if r["status"] == "pooled":
                 pooled_in.setdefault(r["study_id"], []).append({"name": s["name"], "title": s["row"]["title"]})
+    inputs, stale = input_provenance({Path(p).stem: read_record(p) for p in read}, data)
     versions = package_versions()
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(template).parent)),
@@ -394,7 +402,8 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         methods=synthesis_methods(analyses, versions) + ([network_methods(networks)] if networks else []),
         networks=network_sections,
         references=REFERENCES,
-        inputs=[{"path": str(p), "sha256": sha256(p)} for p in data],
+        inputs=inputs,
+        stale_inputs=stale,
         pooled_path=Path(pooled).as_posix(),
         workbook={"path": Path(workbook).as_posix(), "sha256": sha256(workbook)} if workbook else None,
         versions=versions,
