@@ -371,6 +371,31 @@ def test_workbook_holds_every_result_table(workflow_run):
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 
+def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
+    """results/default/tables/summary/<analysis>.csv for each pairwise analysis (none for a network), each the
+    formatted table of its own tables, and one Word document with the same cells in the order of the config."""
+    import csv
+    import io
+
+    import docx
+
+    from metapool.reporting.summary import summary_table
+    from metapool.reporting.tables import read_result
+
+    out = workflow_run / "results/default"
+    analyses = [name for name in yaml.safe_load((workflow_run / "config/config.yaml").read_text())["analyses"]
+                if (out / "analyses" / name / "pooled.tsv").exists()]
+    assert sorted(p.stem for p in (out / "tables/summary").glob("*.csv")) == sorted(analyses)
+    document = docx.Document(str(out / "tables/summary_tables.docx"))
+    assert len(document.tables) == len(analyses)
+    for name, grid in zip(analyses, document.tables):
+        folder = out / "analyses" / name
+        expected = summary_table(read_result(folder / "studies.tsv"), read_result(folder / "pooled.tsv"))
+        rows = list(csv.reader(io.StringIO((out / "tables/summary" / f"{name}.csv").read_text(encoding="utf-8-sig"))))
+        assert rows == [list(expected.columns), *expected.values.tolist()], name
+        assert [[c.text for c in r.cells] for r in grid.rows] == rows, name
+
+
 # ---------------------------------------------------------------- Snakemake's own report
 
 

@@ -317,6 +317,16 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
     write_workbook(sheets, output)
 
 
+def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outputs: Mapping[str, PathLike],
+                        docx_output: PathLike, p_style: str = "jama") -> None:
+    """One formatted summary table per analysis as CSV and all of them in one Word document: ``analyses`` maps
+    each analysis to its ``studies`` and ``pooled`` tables, ``csv_outputs`` to its CSV
+    (:func:`metapool.reporting.summary.write_summary_tables`)."""
+    from .reporting.summary import write_summary_tables
+
+    write_summary_tables(analyses, csv_outputs, docx_output, p_style)
+
+
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,

@@ -81,6 +81,7 @@ def _detail(row, measure: str) -> str:
 def _study_row(row, measure: str) -> dict:
     return {
         "label": row["label"],
+        "study_id": row.get("study_id", ""),
         "detail": _detail(row, measure),
         "estimate": row["estimate"],
         "ci_lower": row["ci_lower"],
@@ -130,10 +131,10 @@ def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
                 het = _subgroup_heterogeneity(members[0])
                 if het:
                     rows.append({"label": het, "kind": "note", "included": False})
-    columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
+    columns = ["label", "study_id", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
                "estimate_text", "kind"]
     out = pd.DataFrame(rows, columns=columns)
-    for col in ("label", "detail", "note", "estimate_text"):
+    for col in ("label", "study_id", "detail", "note", "estimate_text"):
         out[col] = out[col].fillna("").astype(str)
     out["kind"] = out["kind"].fillna("study")
     out["included"] = out["included"].fillna(False).astype(bool)
