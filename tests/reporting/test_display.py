@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import metapool
-from metapool.display import format_p, overall_effect_text, p_text
+from metapool.display import format_p, overall_effect_text, p_text, upper_first
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +47,11 @@ def test_version_is_single_sourced():
     assert re.fullmatch(r"\d+\.\d+\.\d+", metapool.__version__)
     cff = (ROOT / "CITATION.cff").read_text()
     assert re.search(r"^version: (\S+)$", cff, re.M).group(1) == metapool.__version__
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("drug", "Drug"), ("ECOG_ps", "ECOG_ps"), ("ALK TKI after crizotinib", "ALK TKI after crizotinib"),
+    ("random effects (DL, Hartung-Knapp)", "Random effects (DL, Hartung-Knapp)"), ("", ""), (None, ""),
+])
+def test_upper_first_keeps_acronyms_and_proper_case(text, expected):
+    assert upper_first(text) == expected

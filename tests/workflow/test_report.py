@@ -371,6 +371,18 @@ def test_workbook_holds_every_result_table(workflow_run):
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 
+def test_captions_keep_the_titles_case(workflow_run):
+    """Each analysis's figure captions name its title as configured: acronyms ("ALK TKI", "PFS") and proper case
+    kept, never lower-cased."""
+    html = (workflow_run / "results/default/report.html").read_text(encoding="utf-8")
+    pooled = read_tsv(workflow_run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT)
+    titles = list(pooled["title"])
+    assert any("ALK TKI" in t for t in titles) and any(t.startswith("PFS") for t in titles)
+    for title in titles:
+        assert f'<figcaption class="small">Forest plot ({escape(title)}).' in html, title
+        assert f'<figcaption class="small">Study flow ({escape(title)}):' in html, title
+
+
 def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
     """results/default/tables/summary/<analysis>.csv for each pairwise analysis (none for a network), each the
     formatted table of its own tables, and one Word document with the same cells in the order of the config."""

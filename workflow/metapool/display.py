@@ -1,4 +1,5 @@
-"""How p-values and the test for the overall effect are written: one home for the report and the figures.
+"""How p-values and the test for the overall effect are written: one home for the report and the figures (and
+:func:`upper_first`, a heading from a configured name that keeps the name's case).
 
 Two styles:
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["P_STYLES", "format_p", "p_text", "overall_effect_text"]
+__all__ = ["P_STYLES", "format_p", "p_text", "overall_effect_text", "upper_first"]
 
 P_STYLES = ("jama", "revman")
 
@@ -101,3 +102,19 @@ def overall_effect_text(zval, ddf, pval, style: str = "jama") -> str:
     else:
         stat = f"{'Z' if style == 'revman' else 'z'} = {float(zval):.2f}"
     return f"Test for overall effect: {stat} ({p_text(pval, style)})"
+
+
+def upper_first(text) -> str:
+    """``text`` with its first character in upper case and the rest as written: ``"ALK TKI"``, ``"ECOG_ps"``
+    and ``"(DL, Hartung-Knapp)"`` keep their case (Jinja2's ``capitalize`` would lower the rest).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    text = "" if text is None else str(text)
+    return text[:1].upper() + text[1:]

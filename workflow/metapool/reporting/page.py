@@ -31,7 +31,7 @@ from ..spec import AnalysisSpec
 from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, methods_text, network_methods, synthesis_methods
 from .. import __version__
-from ..display import overall_effect_text, p_text
+from ..display import overall_effect_text, p_text, upper_first
 from .provenance import git_commit, package_versions, sha256
 from .tables import read_result, records
 from .words import (
@@ -378,6 +378,7 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     env.filters["pval"] = format_p
     env.filters["ptext"] = p_text
     env.filters["finite"] = is_finite
+    env.filters["upper_first"] = upper_first
     html = env.get_template(Path(template).name).render(
         sections=sections,
         pooled=records(pooled_df),
