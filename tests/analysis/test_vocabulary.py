@@ -11,6 +11,7 @@ from dataclasses import fields
 import pytest
 
 from metapool.analysis import config, validation
+from metapool.display import P_STYLES
 from metapool.spec import AnalysisSpec, ModelSpec
 from metapool.vocabulary import (
     ARM_ROLES,
@@ -51,6 +52,7 @@ CONFIG_ENUMS = {
     ("options", "sensitivity"): SENSITIVITY_KINDS,
     ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
+    ("p_values",): P_STYLES,
 }
 TABLE_ENUMS = {
     "studies": {("phase",): PHASES, ("design",): DESIGNS,

@@ -112,7 +112,8 @@ def check_forest(svg: Path, studies, row) -> int:
             checked += 1
             continue
         elif t.startswith("Test for overall effect:"):
-            assert t == overall_effect_text(row["zval"], row["ddf"], row["pval"], "revman"), (svg.name, t)
+            # in the config's p-value style (p_values; the default config: jama)
+            assert t == overall_effect_text(row["zval"], row["ddf"], row["pval"], "jama"), (svg.name, t)
             checked += 1
             continue
         elif t.startswith("Test for subgroup differences"):

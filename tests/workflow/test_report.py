@@ -383,6 +383,41 @@ def test_captions_keep_the_titles_case(workflow_run):
         assert f'<figcaption class="small">Study flow ({escape(title)}):' in html, title
 
 
+def test_p_values_revman_writes_the_report_and_the_forest_plots_in_review_manager_style(workflow_run, tmp_path):
+    """The config's p_values (default jama) read by the report and forest plot steps: with revman, every test for the
+    overall effect of the summary table is "Z = ... (P ...)" and the forest plot's line is RevMan's; the default
+    report writes them as "z = ... (p ...)"."""
+    from metapool.steps import forest_step, report_step
+
+    out = workflow_run / "results/default"
+    default = (out / "report.html").read_text(encoding="utf-8")
+    config = {**yaml.safe_load((workflow_run / "config/config.yaml").read_text()), "p_values": "revman"}
+    analyses = analysis_specs(config)
+    layout = discover_layout(sorted((out / "analyses").glob("*/studies.tsv")), sorted((out / "figures").glob("*.svg")))
+    report_step(template=workflow_run / "workflow/report/report.html.j2", config=config,
+                analyses={n: s for n, s in analyses.items() if not s.is_network}, data=sorted((workflow_run / "data").glob("*.tsv")),
+                studies=out / "tables/studies.tsv", audit=out / "tables/audit.tsv", pooled=out / "tables/pooled.tsv",
+                layout=layout, workbook=out / "tables/results.xlsx", output=tmp_path / "report.html")
+    revman = (tmp_path / "report.html").read_text(encoding="utf-8")
+    pooled = read_tsv(out / "tables/pooled.tsv", text_columns=POOLED_TEXT)
+    tested = pooled[pooled["zval"].notna()]
+    assert len(tested) >= 3
+    for row in tested.to_dict("records"):
+        for style, html in (("jama", default), ("revman", revman)):
+            cell = overall_effect_text(row["zval"], row["ddf"], row["pval"], style).removeprefix("Test for overall effect: ")
+            assert f'data-pval="{row["pval"]}">{escape(cell)}</td>' in html, (style, row["analysis"])
+    assert "(P &lt; 0.00001)" in revman and "(p &lt; 0.001)" in default and "(p &lt; 0.001)" not in revman
+    name = tested[tested["ddf"].isna()].iloc[0]["analysis"]
+    forest_step(out / "analyses" / name / "studies.tsv", out / "analyses" / name / "pooled.tsv",
+                [tmp_path / f"forest_{name}.svg"], "revman")
+    row = tested.set_index("analysis").loc[name]
+    line = overall_effect_text(row["zval"], row["ddf"], row["pval"], "revman")
+    assert line.startswith("Test for overall effect: Z = ")
+    assert escape(line) in (tmp_path / f"forest_{name}.svg").read_text(encoding="utf-8")
+    assert escape(overall_effect_text(row["zval"], row["ddf"], row["pval"], "jama")) in (
+        out / "figures" / f"forest_{name}.svg").read_text(encoding="utf-8")
+
+
 def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
     """results/default/tables/summary/<analysis>.csv for each pairwise analysis (none for a network), each the
     formatted table of its own tables, and one Word document with the same cells in the order of the config."""

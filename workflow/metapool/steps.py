@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .display import using_p_style
 from .io import read_tsv, write_tsv
 from .spec import AnalysisSpec
 
@@ -116,22 +117,26 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
     write_tsv(pooled, pooled_out)
 
 
-def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike]) -> None:
-    """Forest plot of one analysis in every format named by ``outputs`` (same stem)."""
+def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None) -> None:
+    """Forest plot of one analysis in every format named by ``outputs`` (same stem), its p-values in ``p_style``
+    (the config's ``p_values``)."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
-    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs))
+    with using_p_style(p_style):
+        analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs))
 
 
-def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike]) -> None:
+def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike],
+                p_style: str | None = None) -> None:
     """Funnel plot of one analysis (its ``studies.tsv`` and ``pooled.tsv``) in every format named by ``outputs``
-    (same stem); Egger's line is fitted with the model of ``spec``."""
+    (same stem); Egger's line is fitted with the model of ``spec``, its p-value in ``p_style``."""
     from .figures.funnel import analysis_funnel
 
     text = _text_columns(*_STUDY_TEXT)
-    analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
-                    *_formats(outputs))
+    with using_p_style(p_style):
+        analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
+                        *_formats(outputs))
 
 
 def loo_step(leave_one_out: PathLike, pooled: PathLike, outputs: Sequence[PathLike]) -> None:
@@ -318,13 +323,14 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
 
 
 def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outputs: Mapping[str, PathLike],
-                        docx_output: PathLike, p_style: str = "jama") -> None:
+                        docx_output: PathLike, p_style: str | None = None) -> None:
     """One formatted summary table per analysis as CSV and all of them in one Word document: ``analyses`` maps
-    each analysis to its ``studies`` and ``pooled`` tables, ``csv_outputs`` to its CSV
+    each analysis to its ``studies`` and ``pooled`` tables, ``csv_outputs`` to its CSV, p-values in ``p_style``
     (:func:`metapool.reporting.summary.write_summary_tables`)."""
     from .reporting.summary import write_summary_tables
 
-    write_summary_tables(analyses, csv_outputs, docx_output, p_style)
+    with using_p_style(p_style):
+        write_summary_tables(analyses, csv_outputs, docx_output)
 
 
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
@@ -342,6 +348,7 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
     """
     from .reporting.page import build_report
 
-    build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
-                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                 network_layout=network_layout)
+    with using_p_style(config.get("p_values")):  # the config's p-value style (metapool.display)
+        build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
+                     audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
+                     network_layout=network_layout)

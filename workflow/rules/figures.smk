@@ -24,6 +24,7 @@ rule forest:
         png=f"{OUT}/figures/forest_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
+        p_values=config["p_values"],
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
     group:
@@ -50,6 +51,7 @@ rule funnel:
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
+        p_values=config["p_values"],
     log:
         f"{OUT}/logs/funnel_{{analysis}}.log",
     wildcard_constraints:

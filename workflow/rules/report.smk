@@ -99,6 +99,7 @@ rule summary_tables:
         engine=engine_code("reporting", "figures", "analysis", "stats"),
         analyses={name: {kind: REPORT_FILES[name][kind] for kind in ("studies", "pooled")} for name in ANALYSES},
         csv=SUMMARY_TABLES,
+        p_values=config["p_values"],
     log:
         f"{OUT}/logs/summary_tables.log",
     group:

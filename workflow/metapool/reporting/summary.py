@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..analysis.run import overall_shown
-from ..display import overall_effect_text, p_text
+from ..display import overall_effect_text, p_text, using_p_style
 from ..io import atomic_write_bytes, atomic_write_text
 from ..vocabulary import MEASURES
 from .tables import read_result
@@ -76,7 +76,7 @@ def _headings(row: Mapping) -> tuple[str, str | None]:
     return estimate, counts.get(measure)
 
 
-def _heterogeneity(row: Mapping, p_style: str) -> str:
+def _heterogeneity(row: Mapping, p_style: str | None) -> str:
     """``Heterogeneity: τ² = 0.0456, I² = 62.1%, Q = 10.55 (df = 4, p = 0.03)`` ('' when not estimable)."""
     if not (is_finite(row.get("tau2")) and is_finite(row.get("i2")) and is_finite(row.get("q"))):
         return ""
@@ -87,7 +87,7 @@ def _heterogeneity(row: Mapping, p_style: str) -> str:
             f"({df}{p_text(row.get('q_pvalue'), p_style)})")
 
 
-def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str = "jama") -> pd.DataFrame:
+def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | None = None) -> pd.DataFrame:
     """The formatted summary table of one analysis: every cell text, rounded as the report shows it.
 
     Parameters
@@ -96,8 +96,9 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str = "j
         The analysis's ``results/<plan>/analyses/<analysis>/studies.tsv``.
     pooled : pandas.DataFrame
         Its ``pooled.tsv`` (one row).
-    p_style : {"jama", "revman"}
-        How p-values and the test for the overall effect are written (:func:`metapool.display.format_p`).
+    p_style : {"jama", "revman"}, optional
+        How p-values and the test for the overall effect are written (:func:`metapool.display.format_p`);
+        default: the style in force (:func:`metapool.display.using_p_style`, the config's ``p_values``).
 
     Returns
     -------
@@ -145,7 +146,8 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str = "j
             add(effect)
     elif not overall_shown(row):
         add("No overall estimate across subgroups (overall: false)")
-    subgroup = subgroup_test_text(row)
+    with using_p_style(p_style):
+        subgroup = subgroup_test_text(row)
     if subgroup:
         add(subgroup)
     return pd.DataFrame(out, columns=columns).fillna("").astype(str)
@@ -215,7 +217,7 @@ def summary_docx(tables: Sequence[tuple[str, str, pd.DataFrame]]) -> bytes:
 
 
 def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs: Mapping[str, str], docx_output,
-                         p_style: str = "jama") -> None:
+                         p_style: str | None = None) -> None:
     """Write each analysis's summary table as CSV and all of them in one Word document, atomically.
 
     Parameters
@@ -227,7 +229,7 @@ def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs:
         Analysis name -> its CSV file (``results/<plan>/tables/summary/<analysis>.csv``).
     docx_output : str or os.PathLike
         The Word document (``results/<plan>/tables/summary_tables.docx``).
-    p_style : {"jama", "revman"}
+    p_style : {"jama", "revman"}, optional
         As :func:`summary_table`.
     """
     tables = []
