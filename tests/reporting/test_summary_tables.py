@@ -94,6 +94,21 @@ def test_proportions_carry_counts_percent_and_no_overall_row_when_overall_is_fal
     assert not any(s.startswith("Random effects") for s in cells.index)
 
 
+def test_the_studies_follow_the_forest_sort(run):
+    """The rows of the table are the forest plot's: with forest_sort estimate, ascending within each subgroup."""
+    studies, pooled, _, table = tables(run["pfs_hr_vs_crizotinib_first_line"])
+    by_estimate = summary_table(studies, pooled, sort="estimate")
+    assert sorted(by_estimate["Study"]) == sorted(table["Study"]) and list(by_estimate["Study"]) != list(table["Study"])
+    shown = studies[studies["status"] == "pooled"].set_index("label")
+    group, last = None, -1.0
+    for label in by_estimate["Study"]:
+        if label in set(shown["subgroup"]):
+            group, last = label, -1.0
+        elif label in shown.index:
+            assert shown.loc[label, "subgroup"] == group and shown.loc[label, "estimate"] >= last, label
+            last = shown.loc[label, "estimate"]
+
+
 def test_a_median_not_reached_is_nr(run):
     studies, _, _, table = tables(run["pfs_median_ratio_vs_crizotinib_first_line"])
     assert "Medians, months (experimental vs comparator)" in table.columns

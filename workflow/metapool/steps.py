@@ -117,14 +117,16 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
     write_tsv(pooled, pooled_out)
 
 
-def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None) -> None:
+def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None,
+                sort: str = "data") -> None:
     """Forest plot of one analysis in every format named by ``outputs`` (same stem), its p-values in ``p_style``
-    (the config's ``p_values``)."""
+    (the config's ``p_values``), its studies in the order ``sort`` (the analysis's ``forest_sort``)."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
     with using_p_style(p_style):
-        analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs))
+        analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
+                        sort=sort)
 
 
 def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike],
@@ -325,7 +327,8 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
 def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outputs: Mapping[str, PathLike],
                         docx_output: PathLike, p_style: str | None = None) -> None:
     """One formatted summary table per analysis as CSV and all of them in one Word document: ``analyses`` maps
-    each analysis to its ``studies`` and ``pooled`` tables, ``csv_outputs`` to its CSV, p-values in ``p_style``
+    each analysis to its ``studies`` and ``pooled`` tables (and the order of its studies, ``sort``: its
+    ``forest_sort``), ``csv_outputs`` to its CSV, p-values in ``p_style``
     (:func:`metapool.reporting.summary.write_summary_tables`)."""
     from .reporting.summary import write_summary_tables
 

@@ -25,6 +25,7 @@ rule forest:
     params:
         engine=engine_code("figures", "analysis", "stats"),
         p_values=config["p_values"],
+        sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
     group:

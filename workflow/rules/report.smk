@@ -97,7 +97,11 @@ rule summary_tables:
         ),
     params:
         engine=engine_code("reporting", "figures", "analysis", "stats"),
-        analyses={name: {kind: REPORT_FILES[name][kind] for kind in ("studies", "pooled")} for name in ANALYSES},
+        analyses={
+            name: {"studies": REPORT_FILES[name]["studies"], "pooled": REPORT_FILES[name]["pooled"],
+                   "sort": SPECS[name].forest_sort}
+            for name in ANALYSES
+        },
         csv=SUMMARY_TABLES,
         p_values=config["p_values"],
     log:

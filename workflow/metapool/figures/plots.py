@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..analysis.run import overall_shown
 from ..display import p_text
+from ..stats.heterogeneity import i2_from_q
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot
 from .style import save_figure
@@ -94,16 +95,38 @@ def _study_row(row, measure: str) -> dict:
     }
 
 
-def forest_rows(studies: pd.DataFrame, measure: str) -> pd.DataFrame:
+def _sorted(records: list[dict], sort: str) -> list[dict]:
+    """``records`` in the order ``sort`` (:data:`~metapool.vocabulary.FOREST_SORTS`) asks for; ties and missing
+    values keep the data's order (a stable sort; a missing year, estimate or weight last)."""
+    if sort == "data":
+        return records
+
+    def number(value, sign=1.0):
+        return (1, 0.0) if _missing(value) else (0, sign * float(value))
+
+    keys = {
+        "year": lambda r: (number(r.get("year")), str(r.get("label", "")).casefold()),
+        "estimate": lambda r: number(r.get("estimate")),
+        "weight": lambda r: number(r.get("weight"), -1.0),
+        "label": lambda r: str(r.get("label", "")).casefold(),
+    }
+    if sort not in keys:
+        raise ValueError(f"forest_sort must be one of data, {', '.join(keys)}; got {sort!r}")
+    return sorted(records, key=keys[sort])
+
+
+def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data") -> pd.DataFrame:
     """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy).
 
     With subgroups (a non-empty ``subgroup`` column), the reports are grouped
     under a header row per subgroup, each followed by its subtotal (the
     subgroup's pooled estimate, when it has two or more pooled reports). A subgroup of one pooled
     report is drawn as that study, with a note that nothing was pooled, not as a pooled subgroup.
+    ``sort`` orders the reports (within each subgroup): ``"data"`` (as in ``studies``), ``"year"``,
+    ``"estimate"`` (ascending), ``"weight"`` (largest first) or ``"label"`` (the config's ``forest_sort``).
     """
     shown = studies[studies["status"] != "set_aside"]
-    records = shown.to_dict("records")
+    records = _sorted(shown.to_dict("records"), sort)
     for r in records:
         r["subgroup"] = "" if _missing(r.get("subgroup")) else str(r["subgroup"])
     has_subgroups = any(r["subgroup"] for r in records)
@@ -162,11 +185,19 @@ def _subgroup_heterogeneity(row) -> str:
 
 
 def subgroup_test_text(row: dict) -> str:
-    """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27`` ('' without a test)."""
+    """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27, I² = 23.7%`` ('' without a test).
+
+    I² of the test is Higgins & Thompson's ``(Q - df) / Q`` of the subgroup differences
+    (:func:`metapool.stats.heterogeneity.i2_from_q`), as Review Manager reports it: the share of the
+    variability between the subgroup estimates beyond chance (Borenstein M, Higgins JPT. Meta-analysis and
+    subgroups. Prev Sci 2013;14:134-143).
+    """
     if not row.get("subgroup") or _missing(row.get("q_between")):
         return ""
+    i2 = i2_from_q(float(row["q_between"]), float(row["df_between"]))
     return (f"Test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
-            f"df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}")
+            f"df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}"
+            + ("" if _missing(i2) else f", I\u00b2 = {i2:.1f}%"))
 
 
 def header_model(row: dict) -> str:
@@ -216,7 +247,7 @@ NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
 ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
-def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
+def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str = "data"):
     """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
 
     Parameters
@@ -224,6 +255,8 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     studies, pooled : pandas.DataFrame
         The analysis's tables (``results/<plan>/analyses/<analysis>/studies.tsv``, its row of
         ``results/<plan>/tables/pooled.tsv``).
+    sort : str
+        The order of the studies (the analysis's ``forest_sort``; :func:`forest_rows`).
 
     Returns
     -------
@@ -234,7 +267,7 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
         **row, "detail": total_detail(studies.to_dict("records"), measure)}
     return forest_plot(
-        forest_rows(studies, measure),
+        forest_rows(studies, measure, sort),
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
@@ -246,7 +279,8 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame):
     )
 
 
-def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str]) -> list[Path]:
-    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``
-    (:func:`analysis_forest_figure`)."""
-    return save_figure(analysis_forest_figure(studies, pooled), stem, formats=tuple(formats))
+def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str],
+                    sort: str = "data") -> list[Path]:
+    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``, its studies in
+    the order ``sort`` (:func:`analysis_forest_figure`)."""
+    return save_figure(analysis_forest_figure(studies, pooled, sort), stem, formats=tuple(formats))

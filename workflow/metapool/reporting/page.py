@@ -28,6 +28,7 @@ import yaml
 from ..analysis.estimates import TEXT_COLUMNS
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
+from ..stats.heterogeneity import i2_from_q
 from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, methods_text, network_methods, synthesis_methods
 from .. import __version__
@@ -187,6 +188,10 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         "flagged_hrs": records(_flagged(st)) if measure == "hr" else [],
         "included": _included_rows(st, spec, estimates),
         "bands": [what for _, _, what in heterogeneity_bands(row.get("i2"))],
+        # I² of the test for subgroup differences, (Q - df) / Q (RevMan's; metafor's I² of a common-effect fit)
+        "i2_between": (float(i2_from_q(row["q_between"], row["df_between"]))
+                       if is_finite(row.get("q_between")) and is_finite(row.get("df_between"))
+                       and row["df_between"] >= 1 else None),
     }
     # study flow
     section["flow"] = flow_from_frame(read_result(files["flow"])) if "flow" in files else None

@@ -87,7 +87,8 @@ def _heterogeneity(row: Mapping, p_style: str | None) -> str:
             f"({df}{p_text(row.get('q_pvalue'), p_style)})")
 
 
-def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | None = None) -> pd.DataFrame:
+def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | None = None,
+                  sort: str = "data") -> pd.DataFrame:
     """The formatted summary table of one analysis: every cell text, rounded as the report shows it.
 
     Parameters
@@ -99,6 +100,9 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
     p_style : {"jama", "revman"}, optional
         How p-values and the test for the overall effect are written (:func:`metapool.display.format_p`);
         default: the style in force (:func:`metapool.display.using_p_style`, the config's ``p_values``).
+    sort : str
+        The order of the studies, as in the forest plot (the analysis's ``forest_sort``;
+        :func:`metapool.figures.plots.forest_rows`).
 
     Returns
     -------
@@ -120,7 +124,7 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
 
     # the report of each study the forest plot shows (another report of it may be set aside by the policy)
     by_id = {r["study_id"]: r for r in studies[studies["status"] != "set_aside"].to_dict("records")}
-    for r in forest_rows(studies, measure).to_dict("records"):
+    for r in forest_rows(studies, measure, sort).to_dict("records"):
         if r["kind"] == "study":
             weight = f"{r['weight']:.1f}" if r["included"] and is_finite(r.get("weight")) else ""
             add(r["label"], r["detail"], estimate_cell(by_id[r["study_id"]], measure), weight, r["note"])
@@ -223,8 +227,8 @@ def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs:
     Parameters
     ----------
     analyses : Mapping
-        Analysis name -> ``{"studies": path, "pooled": path}`` (its ``studies.tsv`` and ``pooled.tsv``), in the
-        order of the document.
+        Analysis name -> ``{"studies": path, "pooled": path}`` (its ``studies.tsv`` and ``pooled.tsv``; and
+        ``"sort"``, its ``forest_sort``, default ``"data"``), in the order of the document.
     csv_outputs : Mapping
         Analysis name -> its CSV file (``results/<plan>/tables/summary/<analysis>.csv``).
     docx_output : str or os.PathLike
@@ -235,7 +239,7 @@ def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs:
     tables = []
     for name, files in analyses.items():
         pooled = read_result(files["pooled"])
-        table = summary_table(read_result(files["studies"]), pooled, p_style)
+        table = summary_table(read_result(files["studies"]), pooled, p_style, files.get("sort", "data"))
         atomic_write_text(csv_outputs[name], "\ufeff" + summary_csv(table))
         row = pooled.iloc[0]
         tables.append((str(row["title"]), str(row.get("question", "") or ""), table))
