@@ -64,3 +64,18 @@ def test_forest_sort_is_an_option_of_the_spec_that_does_not_rerun_the_pooling():
     assert spec.pooling_only().forest_sort == "data"
     with pytest.raises(ValueError, match="forest_sort must be one of"):
         AnalysisSpec.from_options("x", {"title": "x", "outcome": "orr", "forest_sort": "size"})
+
+
+def test_each_subgroup_heterogeneity_line_has_q_df_and_p_from_subgroups_tsv():
+    """With the analysis's subgroups.tsv, the line under a subgroup's subtotal is the overall line's format (I², τ²,
+    Q on k - 1 df, p); without it, I² and τ² from studies.tsv."""
+    studies = STUDIES.assign(subgroup_k=lambda d: d["subgroup"].map({"x": 3, "y": 2}), subgroup_estimate=0.5,
+                             subgroup_ci_lower=0.4, subgroup_ci_upper=0.6, subgroup_tau2=0.0123, subgroup_i2=41.5)
+    fits = pd.DataFrame({"group": ["x", "y"], "k": [3, 2], "tau2": [0.0123, 0.0], "i2": [41.5, 0.0],
+                         "q": [3.42, 0.31], "q_pvalue": [0.181, 0.578]})
+    notes = [r["label"] for r in forest_rows(studies, "proportion", "data", fits).to_dict("records")
+             if r["kind"] == "note"]
+    assert notes == ["Heterogeneity: I\u00b2 = 41.5%, \u03c4\u00b2 = 0.0123, Q = 3.42 (df = 2), p = 0.18",
+                     "Heterogeneity: I\u00b2 = 0.0%, \u03c4\u00b2 = 0, Q = 0.31 (df = 1), p = 0.58"]
+    without = [r["label"] for r in forest_rows(studies, "proportion").to_dict("records") if r["kind"] == "note"]
+    assert without == ["Heterogeneity: I\u00b2 = 41.5%, \u03c4\u00b2 = 0.0123"] * 2

@@ -19,7 +19,8 @@ import yaml
 
 from conftest import ROOT, estimate_frames
 from metapool.analysis.config import analysis_specs
-from metapool.analysis.run import run_analysis
+from metapool.analysis.diagnostics import sensitivity_frames
+from metapool.analysis.run import prepare_analysis, run_analysis
 from metapool.display import overall_effect_text, p_text
 from metapool.io import write_tsv
 from metapool.reporting.summary import FIXED_DATE, summary_csv, summary_table, write_summary_tables
@@ -44,12 +45,17 @@ def run(tmp_path_factory):
         files[name] = {"studies": folder / f"{name}_studies.tsv", "pooled": folder / f"{name}_pooled.tsv"}
         write_tsv(studies, files[name]["studies"])
         write_tsv(pooled, files[name]["pooled"])
+        if spec.subgroup:  # its subgroups.tsv, as the sensitivity job writes it
+            files[name]["subgroups"] = folder / f"{name}_subgroups.tsv"
+            write_tsv(sensitivity_frames(prepare_analysis(estimates, spec), ["subgroups"])["subgroups"],
+                      files[name]["subgroups"])
     return files
 
 
 def tables(files):
     studies, pooled = read_result(files["studies"]), read_result(files["pooled"])
-    return studies, pooled, pooled.iloc[0].to_dict(), summary_table(studies, pooled)
+    fits = read_result(files["subgroups"]) if "subgroups" in files else None
+    return studies, pooled, pooled.iloc[0].to_dict(), summary_table(studies, pooled, subgroups=fits)
 
 
 def test_hazard_ratios_rounded_as_the_report_with_every_line_of_the_forest_plot(run):
@@ -67,15 +73,28 @@ def test_hazard_ratios_rounded_as_the_report_with_every_line_of_the_forest_plot(
         f"{row['estimate']:.2f} ({row['ci_lower']:.2f} to {row['ci_upper']:.2f})")
     assert cells.loc["Prediction interval", "Hazard ratio (95% CI)"] == f"{row['pi_lower']:.2f} to {row['pi_upper']:.2f}"
     lines = table["Study"].tolist()
-    assert (f"Heterogeneity: \u03c4\u00b2 = {row['tau2']:.4f}, I\u00b2 = {row['i2']:.1f}%, Q = {row['q']:.2f} "
-            f"(df = {int(row['df'])}, {p_text(row['q_pvalue'])})") in lines
+    # heterogeneity as the forest plot writes it, overall and in each subgroup of two or more studies (from
+    # subgroups.tsv: Q on k - 1 df with its p)
+    assert (f"Heterogeneity: I\u00b2 = {row['i2']:.1f}%, \u03c4\u00b2 = {row['tau2']:.4f}, Q = {row['q']:.2f} "
+            f"(df = {int(row['df'])}), {p_text(row['q_pvalue'])}") in lines
+    fits = read_result(run["pfs_hr_vs_crizotinib_first_line"]["subgroups"])
+    several = fits[fits["k"] >= 2]
+    assert len(several) >= 1
+    for fit in several.to_dict("records"):
+        tau = "0" if fit["tau2"] == 0 else f"{fit['tau2']:.4f}"
+        line = (f"Heterogeneity: I\u00b2 = {fit['i2']:.1f}%, \u03c4\u00b2 = {tau}, Q = {fit['q']:.2f} "
+                f"(df = {int(fit['k']) - 1}), {p_text(fit['q_pvalue'])}")
+        assert lines[lines.index(f"Subtotal {fit['group']} (k = {int(fit['k'])})") + 1] == line
     assert overall_effect_text(row["zval"], row["ddf"], row["pval"]) in lines
-    assert lines[-1].startswith(f"Test for subgroup differences (drug): Q = {row['q_between']:.2f}")
+    i2 = max(0.0, 100 * (row["q_between"] - row["df_between"]) / row["q_between"])
+    assert lines[-1] == (f"Test for subgroup differences (drug): Q = {row['q_between']:.2f}, df = "
+                         f"{int(row['df_between'])}, {p_text(row['q_between_pvalue'])}, I\u00b2 = {i2:.1f}%")
     # the subgroups as the forest plot groups them: a heading, its studies, then its subtotal
     for drug in sorted(set(pooled["subgroup"])):
         assert drug in lines
     # the RevMan style, asked for
-    revman = summary_table(studies, read_result(run["pfs_hr_vs_crizotinib_first_line"]["pooled"]), "revman")
+    revman = summary_table(studies, read_result(run["pfs_hr_vs_crizotinib_first_line"]["pooled"]), "revman",
+                           subgroups=fits)
     assert overall_effect_text(row["zval"], row["ddf"], row["pval"], "revman") in revman["Study"].tolist()
 
 
@@ -97,7 +116,8 @@ def test_proportions_carry_counts_percent_and_no_overall_row_when_overall_is_fal
 def test_the_studies_follow_the_forest_sort(run):
     """The rows of the table are the forest plot's: with forest_sort estimate, ascending within each subgroup."""
     studies, pooled, _, table = tables(run["pfs_hr_vs_crizotinib_first_line"])
-    by_estimate = summary_table(studies, pooled, sort="estimate")
+    by_estimate = summary_table(studies, pooled, sort="estimate",
+                                subgroups=read_result(run["pfs_hr_vs_crizotinib_first_line"]["subgroups"]))
     assert sorted(by_estimate["Study"]) == sorted(table["Study"]) and list(by_estimate["Study"]) != list(table["Study"])
     shown = studies[studies["status"] == "pooled"].set_index("label")
     group, last = None, -1.0

@@ -56,8 +56,9 @@ def _tau2(t) -> str:
     return "0" if t == 0 else "0.0001" if t < 0.00005 else f"{t:.4f}"
 
 
-def expected_cells(studies, row) -> dict[str, set[str]]:
-    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text."""
+def expected_cells(studies, row, fits=None) -> dict[str, set[str]]:
+    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text (``fits``: the
+    analysis's subgroups.tsv, whose Q, df = k - 1 and p each subgroup's heterogeneity line shows)."""
     measure = row["measure"]
     shown = [r for r in studies.to_dict("records") if r["status"] != "set_aside"]
     intervals, weights, counts, het = set(), {"100.0%"}, set(), set()
@@ -87,13 +88,17 @@ def expected_cells(studies, row) -> dict[str, set[str]]:
         if not _missing(row["q"]):
             het |= {f"{row['i2']:.1f}", _tau2(row["tau2"]), f"{row['q']:.2f}", f"{int(row['df'])}",
                     format_p(row["q_pvalue"]).lstrip("< ")}
+    for fit in ([] if fits is None else fits.to_dict("records")):
+        if fit["k"] >= 2 and not _missing(fit["q"]):
+            het |= {f"{fit['i2']:.1f}", _tau2(fit["tau2"]), f"{fit['q']:.2f}", f"{int(fit['k']) - 1}",
+                    format_p(fit["q_pvalue"]).lstrip("< ")}
     return {"interval": intervals, "weight": weights, "count": counts, "het": het}
 
 
-def check_forest(svg: Path, studies, row) -> int:
+def check_forest(svg: Path, studies, row, fits=None) -> int:
     """Assert that the figure's texts equal the tables' cells; returns the number of texts checked."""
     drawn = svg_texts(svg)
-    cells = expected_cells(studies, row)
+    cells = expected_cells(studies, row, fits)
     assert not [t for t in drawn if "\u2026" in t], svg.name  # nothing cut with an ellipsis
     shown = studies[studies["status"] != "set_aside"]
     missing = [label for label in shown["label"] if label not in drawn]
@@ -135,7 +140,9 @@ def forest_checks(results: Path) -> int:
     for row in pooled.to_dict("records"):
         name = row["analysis"]
         studies = read_tsv(results / f"analyses/{name}/studies.tsv", text_columns=TEXT)
-        n = check_forest(results / f"figures/forest_{name}.svg", studies, row)
+        table = results / f"analyses/{name}/subgroups.tsv"
+        fits = read_tsv(table, text_columns=["analysis", "subgroup", "group", "test", "notes"]) if table.exists() else None
+        n = check_forest(results / f"figures/forest_{name}.svg", studies, row, fits)
         drawn = svg_texts(results / f"figures/forest_{name}.svg")
         has_test = overall_shown(row) and not _missing(row["zval"])
         assert any(t.startswith("Test for overall effect:") for t in drawn) == has_test, name

@@ -437,7 +437,8 @@ def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workfl
     assert len(document.tables) == len(analyses)
     for name, grid in zip(analyses, document.tables):
         folder = out / "analyses" / name
-        expected = summary_table(read_result(folder / "studies.tsv"), read_result(folder / "pooled.tsv"))
+        fits = read_result(folder / "subgroups.tsv") if (folder / "subgroups.tsv").exists() else None
+        expected = summary_table(read_result(folder / "studies.tsv"), read_result(folder / "pooled.tsv"), subgroups=fits)
         rows = list(csv.reader(io.StringIO((out / "tables/summary" / f"{name}.csv").read_text(encoding="utf-8-sig"))))
         assert rows == [list(expected.columns), *expected.values.tolist()], name
         assert [[c.text for c in r.cells] for r in grid.rows] == rows, name

@@ -118,15 +118,17 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
 
 
 def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None,
-                sort: str = "data") -> None:
+                sort: str = "data", subgroups: PathLike | None = None) -> None:
     """Forest plot of one analysis in every format named by ``outputs`` (same stem), its p-values in ``p_style``
-    (the config's ``p_values``), its studies in the order ``sort`` (the analysis's ``forest_sort``)."""
+    (the config's ``p_values``), its studies in the order ``sort`` (the analysis's ``forest_sort``), each
+    subgroup's heterogeneity from its ``subgroups.tsv`` when it has one."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
+    fits = read_tsv(subgroups, text_columns=_text_columns("subgroup", "group", "test", "notes")) if subgroups else None
     with using_p_style(p_style):
         analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
-                        sort=sort)
+                        sort=sort, subgroups=fits)
 
 
 def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike],

@@ -13,6 +13,8 @@ rule forest:
     input:
         studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
+        # each subgroup's heterogeneity (Q, df, p) for its line under the subgroup (analyses with a subgroup)
+        subgroups=lambda wildcards: sensitivity_tables(wildcards.analysis).get("subgroups", []),
     output:
         svg=report(
             f"{OUT}/figures/forest_{{analysis}}.svg",

@@ -86,7 +86,8 @@ rule workbook:
 
 rule summary_tables:
     input:
-        [REPORT_FILES[name][kind] for name in ANALYSES for kind in ("studies", "pooled")],
+        [REPORT_FILES[name][kind] for name in ANALYSES for kind in ("studies", "pooled", "subgroups")
+         if kind in REPORT_FILES[name]],
     output:
         csv=list(SUMMARY_TABLES.values()),
         docx=report(
@@ -99,7 +100,8 @@ rule summary_tables:
         engine=engine_code("reporting", "figures", "analysis", "stats"),
         analyses={
             name: {"studies": REPORT_FILES[name]["studies"], "pooled": REPORT_FILES[name]["pooled"],
-                   "sort": SPECS[name].forest_sort}
+                   "sort": SPECS[name].forest_sort,
+                   **({"subgroups": REPORT_FILES[name]["subgroups"]} if "subgroups" in REPORT_FILES[name] else {})}
             for name in ANALYSES
         },
         csv=SUMMARY_TABLES,

@@ -18,7 +18,7 @@ from ..analysis.run import overall_shown
 from ..display import p_text
 from ..stats.heterogeneity import i2_from_q
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
-from .forest import forest_plot
+from .forest import forest_plot, heterogeneity_text
 from .style import save_figure
 
 __all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
@@ -115,7 +115,8 @@ def _sorted(records: list[dict], sort: str) -> list[dict]:
     return sorted(records, key=keys[sort])
 
 
-def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data") -> pd.DataFrame:
+def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data",
+                subgroups: pd.DataFrame | None = None) -> pd.DataFrame:
     """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy).
 
     With subgroups (a non-empty ``subgroup`` column), the reports are grouped
@@ -124,7 +125,10 @@ def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data") -> pd.D
     report is drawn as that study, with a note that nothing was pooled, not as a pooled subgroup.
     ``sort`` orders the reports (within each subgroup): ``"data"`` (as in ``studies``), ``"year"``,
     ``"estimate"`` (ascending), ``"weight"`` (largest first) or ``"label"`` (the config's ``forest_sort``).
+    With the analysis's ``subgroups.tsv`` (``subgroups``), each subgroup's heterogeneity line is the overall one's
+    (:func:`~metapool.figures.forest.heterogeneity_text`: I², τ², Q with its df = k − 1, p), else I² and τ².
     """
+    fits = {} if subgroups is None else {str(r["group"]): r for r in subgroups.to_dict("records")}
     shown = studies[studies["status"] != "set_aside"]
     records = _sorted(shown.to_dict("records"), sort)
     for r in records:
@@ -151,7 +155,9 @@ def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data") -> pd.D
                 rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
                              "estimate_text": estimate_text(sub, measure), "detail": total_detail(members, measure),
                              **sub})
-                het = _subgroup_heterogeneity(members[0])
+                fit = fits.get(str(g))
+                het = (heterogeneity_text({**fit, "df": fit["k"] - 1}) if fit is not None and not _missing(fit.get("q"))
+                       else _subgroup_heterogeneity(members[0]))
                 if het:
                     rows.append({"label": het, "kind": "note", "included": False})
     columns = ["label", "study_id", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
@@ -247,7 +253,8 @@ NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
 ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
-def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str = "data"):
+def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str = "data",
+                           subgroups: pd.DataFrame | None = None):
     """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
 
     Parameters
@@ -257,6 +264,8 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: st
         ``results/<plan>/tables/pooled.tsv``).
     sort : str
         The order of the studies (the analysis's ``forest_sort``; :func:`forest_rows`).
+    subgroups : pandas.DataFrame, optional
+        The analysis's ``subgroups.tsv``: each subgroup's heterogeneity with Q, df and p (:func:`forest_rows`).
 
     Returns
     -------
@@ -267,7 +276,7 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: st
     pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
         **row, "detail": total_detail(studies.to_dict("records"), measure)}
     return forest_plot(
-        forest_rows(studies, measure, sort),
+        forest_rows(studies, measure, sort, subgroups),
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
@@ -280,7 +289,7 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: st
 
 
 def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str],
-                    sort: str = "data") -> list[Path]:
-    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv``, its studies in
-    the order ``sort`` (:func:`analysis_forest_figure`)."""
-    return save_figure(analysis_forest_figure(studies, pooled, sort), stem, formats=tuple(formats))
+                    sort: str = "data", subgroups: pd.DataFrame | None = None) -> list[Path]:
+    """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (and its
+    ``subgroups.tsv``), its studies in the order ``sort`` (:func:`analysis_forest_figure`)."""
+    return save_figure(analysis_forest_figure(studies, pooled, sort, subgroups), stem, formats=tuple(formats))

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..analysis.run import overall_shown
-from ..display import overall_effect_text, p_text, using_p_style
+from ..display import overall_effect_text, using_p_style
 from ..io import atomic_write_bytes, atomic_write_text
 from ..vocabulary import MEASURES
 from .tables import read_result
@@ -76,19 +76,8 @@ def _headings(row: Mapping) -> tuple[str, str | None]:
     return estimate, counts.get(measure)
 
 
-def _heterogeneity(row: Mapping, p_style: str | None) -> str:
-    """``Heterogeneity: τ² = 0.0456, I² = 62.1%, Q = 10.55 (df = 4, p = 0.03)`` ('' when not estimable)."""
-    if not (is_finite(row.get("tau2")) and is_finite(row.get("i2")) and is_finite(row.get("q"))):
-        return ""
-    tau2 = row["tau2"]
-    tau = "= 0" if tau2 == 0 else "< 0.0001" if tau2 < 0.00005 else f"= {tau2:.4f}"
-    df = f"df = {int(row['df'])}, " if is_finite(row.get("df")) else ""
-    return (f"Heterogeneity: \u03c4\u00b2 {tau}, I\u00b2 = {row['i2']:.1f}%, Q = {row['q']:.2f} "
-            f"({df}{p_text(row.get('q_pvalue'), p_style)})")
-
-
 def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | None = None,
-                  sort: str = "data") -> pd.DataFrame:
+                  sort: str = "data", subgroups: pd.DataFrame | None = None) -> pd.DataFrame:
     """The formatted summary table of one analysis: every cell text, rounded as the report shows it.
 
     Parameters
@@ -103,6 +92,8 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
     sort : str
         The order of the studies, as in the forest plot (the analysis's ``forest_sort``;
         :func:`metapool.figures.plots.forest_rows`).
+    subgroups : pandas.DataFrame, optional
+        The analysis's ``subgroups.tsv``: each subgroup's heterogeneity line with Q, df and p, as in the forest plot.
 
     Returns
     -------
@@ -111,6 +102,12 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
         the estimate with its CI (heading with the measure, unit and level, e.g. ``Proportion (95% CI)``,
         ``Median, months (95% CI)``), ``Weight (%)`` and ``Note``; all text.
     """
+    with using_p_style(p_style):
+        return _summary_table(studies, pooled, sort, subgroups)
+
+
+def _summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str, subgroups) -> pd.DataFrame:
+    from ..figures.forest import heterogeneity_text
     from ..figures.plots import forest_rows, model_label, subgroup_test_text, total_detail
 
     row = pooled.iloc[0].to_dict()
@@ -124,7 +121,7 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
 
     # the report of each study the forest plot shows (another report of it may be set aside by the policy)
     by_id = {r["study_id"]: r for r in studies[studies["status"] != "set_aside"].to_dict("records")}
-    for r in forest_rows(studies, measure, sort).to_dict("records"):
+    for r in forest_rows(studies, measure, sort, subgroups).to_dict("records"):
         if r["kind"] == "study":
             weight = f"{r['weight']:.1f}" if r["included"] and is_finite(r.get("weight")) else ""
             add(r["label"], r["detail"], estimate_cell(by_id[r["study_id"]], measure), weight, r["note"])
@@ -143,15 +140,14 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
                 estimate_cell(row, measure), "100.0" if weighted else "")
             if row.get("method") not in (None, "", "EE") and is_finite(row.get("pi_lower")):
                 add("Prediction interval", "", fmt_ci(row["pi_lower"], row["pi_upper"], measure))
-            if _heterogeneity(row, p_style):
-                add(_heterogeneity(row, p_style))
-        effect = overall_effect_text(row.get("zval"), row.get("ddf"), row.get("pval"), p_style)
+            if is_finite(row.get("q")):
+                add(heterogeneity_text(row))
+        effect = overall_effect_text(row.get("zval"), row.get("ddf"), row.get("pval"))
         if effect and k > 1:
             add(effect)
     elif not overall_shown(row):
         add("No overall estimate across subgroups (overall: false)")
-    with using_p_style(p_style):
-        subgroup = subgroup_test_text(row)
+    subgroup = subgroup_test_text(row)
     if subgroup:
         add(subgroup)
     return pd.DataFrame(out, columns=columns).fillna("").astype(str)
@@ -228,7 +224,8 @@ def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs:
     ----------
     analyses : Mapping
         Analysis name -> ``{"studies": path, "pooled": path}`` (its ``studies.tsv`` and ``pooled.tsv``; and
-        ``"sort"``, its ``forest_sort``, default ``"data"``), in the order of the document.
+        ``"sort"``, its ``forest_sort``, default ``"data"``; ``"subgroups"``, its ``subgroups.tsv`` when it has
+        one), in the order of the document.
     csv_outputs : Mapping
         Analysis name -> its CSV file (``results/<plan>/tables/summary/<analysis>.csv``).
     docx_output : str or os.PathLike
@@ -239,7 +236,8 @@ def write_summary_tables(analyses: Mapping[str, Mapping[str, str]], csv_outputs:
     tables = []
     for name, files in analyses.items():
         pooled = read_result(files["pooled"])
-        table = summary_table(read_result(files["studies"]), pooled, p_style, files.get("sort", "data"))
+        fits = read_result(files["subgroups"]) if files.get("subgroups") else None
+        table = summary_table(read_result(files["studies"]), pooled, p_style, files.get("sort", "data"), fits)
         atomic_write_text(csv_outputs[name], "\ufeff" + summary_csv(table))
         row = pooled.iloc[0]
         tables.append((str(row["title"]), str(row.get("question", "") or ""), table))
