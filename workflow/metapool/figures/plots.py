@@ -21,7 +21,7 @@ from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
 from .forest import forest_plot, heterogeneity_text
 from .style import save_figure
 
-__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
+__all__ = ["is_true", "analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model", "subgroup_test_text"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -33,7 +33,7 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
 
 
-def _flag(value) -> bool:
+def is_true(value) -> bool:
     """A true/false cell: a bool, or its text as a table column with empty cells is read ("True", "False", "")."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1")
@@ -53,8 +53,8 @@ def estimate_text(row, measure: str) -> str:
     "x (no CI)", not "x [NR]"; a limit not reached is "NR".
     """
     dec = _DECIMALS[measure]
-    est_nr = _flag(row.get("estimate_nr"))
-    lo_nr, hi_nr = _flag(row.get("ci_lower_nr")), _flag(row.get("ci_upper_nr"))
+    est_nr = is_true(row.get("estimate_nr"))
+    lo_nr, hi_nr = is_true(row.get("ci_lower_nr")), is_true(row.get("ci_upper_nr"))
     est, lo, hi = row.get("estimate"), row.get("ci_lower"), row.get("ci_upper")
     has_ci = not (_missing(lo) and not lo_nr) or not (_missing(hi) and not hi_nr)
     if est_nr and not has_ci:
@@ -73,8 +73,8 @@ def _detail(row, measure: str) -> str:
         e, t = row.get("events"), row.get("total")
         return "" if _missing(e) or _missing(t) else f"{int(e)}/{int(t)}"
     if measure == "ratio_of_medians":
-        e = _num(row.get("e_median"), 1, _flag(row.get("e_median_nr"))) or "?"
-        c = _num(row.get("c_median"), 1, _flag(row.get("c_median_nr"))) or "?"
+        e = _num(row.get("e_median"), 1, is_true(row.get("e_median_nr"))) or "?"
+        c = _num(row.get("c_median"), 1, is_true(row.get("c_median_nr"))) or "?"
         return f"{e} vs {c}"
     return ""
 
@@ -88,8 +88,8 @@ def _study_row(row, measure: str) -> dict:
         "ci_lower": row["ci_lower"],
         "ci_upper": row["ci_upper"],
         "weight": row["weight"],
-        "included": _flag(row["included"]),
-        "note": "" if _flag(row["included"]) else f"not pooled: {row['reason']}",
+        "included": is_true(row["included"]),
+        "note": "" if is_true(row["included"]) else f"not pooled: {row['reason']}",
         "estimate_text": estimate_text(row, measure),
         "kind": "study",
     }
@@ -175,7 +175,7 @@ def total_detail(records, measure: str) -> str:
     (``"411/512"``, RevMan's "Total events"); '' for other measures or when a count is missing."""
     if measure != "proportion":
         return ""
-    pooled = [r for r in records if _flag(r.get("included"))]
+    pooled = [r for r in records if is_true(r.get("included"))]
     if not pooled or any(_missing(r.get("events")) or _missing(r.get("total")) for r in pooled):
         return ""
     return f"{sum(int(r['events']) for r in pooled)}/{sum(int(r['total']) for r in pooled)}"

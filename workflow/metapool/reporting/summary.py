@@ -26,7 +26,9 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..analysis.run import overall_shown
-from ..display import overall_effect_text, using_p_style
+from ..display import overall_effect_text, upper_first, using_p_style
+from ..figures.forest import heterogeneity_text
+from ..figures.plots import forest_rows, is_true, model_label, subgroup_test_text, total_detail
 from ..io import atomic_write_bytes, atomic_write_text
 from ..vocabulary import MEASURES
 from .tables import read_result
@@ -39,14 +41,8 @@ __all__ = ["summary_table", "formula_safe", "summary_csv", "summary_docx", "writ
 FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _flag(value) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    return is_finite(value) and bool(value)
-
-
 def _limit(row: Mapping, side: str, measure: str) -> str:
-    if _flag(row.get(f"ci_{side}_nr")):
+    if is_true(row.get(f"ci_{side}_nr")):
         return "NR"
     value = row.get(f"ci_{side}")
     return fmt_estimate(value, measure) if is_finite(value) else ""
@@ -55,7 +51,7 @@ def _limit(row: Mapping, side: str, measure: str) -> str:
 def estimate_cell(row: Mapping, measure: str) -> str:
     """``"60.8% (52.3% to 68.9%)"``: an estimate with its CI as the report writes them; ``"NR"`` for a median
     (or limit) not reached, ``"12.0 (no CI)"`` without a CI, ``""`` without an estimate."""
-    est_nr = _flag(row.get("estimate_nr"))
+    est_nr = is_true(row.get("estimate_nr"))
     est = "NR" if est_nr else fmt_estimate(row["estimate"], measure) if is_finite(row.get("estimate")) else ""
     lo, hi = _limit(row, "lower", measure), _limit(row, "upper", measure)
     if not est:
@@ -69,9 +65,8 @@ def _headings(row: Mapping) -> tuple[str, str | None]:
     """The estimate column's heading (measure, unit, CI level) and the count column's (None: no counts)."""
     measure = row["measure"]
     m = MEASURES[measure]
-    noun = m.noun[:1].upper() + m.noun[1:]
     level = float(row["level"]) if is_finite(row.get("level")) else 0.95
-    estimate = f"{noun}{', ' + m.unit if m.unit else ''} ({100 * level:g}% CI)"
+    estimate = f"{upper_first(m.noun)}{', ' + m.unit if m.unit else ''} ({100 * level:g}% CI)"
     counts = {"proportion": "Events/total", "ratio_of_medians": "Medians, months (experimental vs comparator)"}
     return estimate, counts.get(measure)
 
@@ -107,9 +102,6 @@ def summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, p_style: str | No
 
 
 def _summary_table(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str, subgroups) -> pd.DataFrame:
-    from ..figures.forest import heterogeneity_text
-    from ..figures.plots import forest_rows, model_label, subgroup_test_text, total_detail
-
     row = pooled.iloc[0].to_dict()
     measure = row["measure"]
     est_col, count_col = _headings(row)
