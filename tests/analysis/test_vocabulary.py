@@ -11,6 +11,7 @@ from dataclasses import fields
 import pytest
 
 from metapool.analysis import config, validation
+from metapool.display import P_STYLES
 from metapool.spec import AnalysisSpec, ModelSpec
 from metapool.vocabulary import (
     ARM_ROLES,
@@ -18,6 +19,7 @@ from metapool.vocabulary import (
     CI_METHODS,
     COUNT_SOURCES,
     DESIGNS,
+    FOREST_SORTS,
     MEDIAN_METHODS,
     MULTIVERSE_CI,
     MULTIVERSE_DIMENSIONS,
@@ -50,9 +52,11 @@ CONFIG_ENUMS = {
     ("options", "pi"): PI_METHODS,
     ("options", "median_method"): MEDIAN_METHODS,
     ("options", "sensitivity"): SENSITIVITY_KINDS,
+    ("options", "forest_sort"): FOREST_SORTS,
     ("multiverse", "retrospective"): RETROSPECTIVE_CHOICES,
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
     ("bayes", "likelihood"): BAYES_LIKELIHOODS,
+    ("p_values",): P_STYLES,
 }
 TABLE_ENUMS = {
     "studies": {("phase",): PHASES, ("design",): DESIGNS,

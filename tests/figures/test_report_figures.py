@@ -101,7 +101,7 @@ def test_forest_with_40_studies_in_3_subgroups_has_no_overlapping_text():
     assert n > 150
     assert sum(s.startswith("Subtotal ") for s in drawn) == 3
     assert sum(s.startswith("Heterogeneity: I\u00b2 = 61.3%") for s in drawn) == 3  # one per subgroup
-    assert "Test for subgroup differences (drug): Q = 3.20, df = 2, p = 0.20" in drawn
+    assert "Test for subgroup differences (drug): Q = 3.20, df = 2, p = 0.20, I\u00b2 = 37.5%" in drawn
     overall = "Heterogeneity: I\u00b2 = 80.0%, \u03c4\u00b2 = 0.3000, Q = 100.00 (df = 33)"
     assert any(s.startswith(overall) for s in drawn)
     assert "Random-effects model" in drawn and "Prediction interval" in drawn
@@ -122,7 +122,7 @@ def test_forest_without_an_overall_estimate_shows_the_subgroups_and_their_test(t
     assert_legible(fig)
     drawn = [s for s, _ in texts(fig)]
     assert NO_OVERALL_TEXT in drawn and sum(s.startswith("Subtotal ") for s in drawn) == 3
-    assert "Test for subgroup differences (drug): Q = 3.20, df = 2, p = 0.20" in drawn
+    assert "Test for subgroup differences (drug): Q = 3.20, df = 2, p = 0.20, I\u00b2 = 37.5%" in drawn
     assert not any(s.startswith("Heterogeneity: I\u00b2 = 80.0%") for s in drawn)
 
 

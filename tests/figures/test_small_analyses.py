@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.patches import Polygon
 
 from metapool.analysis.run import POOLED_COLUMNS, SUBGROUP_COLUMNS
-from metapool.display import overall_effect_text
+from metapool.display import overall_effect_text, using_p_style
 from metapool.figures.plots import ONE_STUDY_SUBGROUP, analysis_forest_figure
 from metapool.figures.style import save_figure
 from metapool.stats.effects import clopper_pearson
@@ -81,8 +81,14 @@ def test_one_study_is_that_studys_estimate_with_no_model_drawn(tmp_path):
     header = [t for t in drawn if t.startswith("Objective response rate")]
     assert header and "one study (not pooled; z interval and test: Hartung-Knapp needs k \u2265 2)" in " ".join(header)
     assert not any("Random effects" in t for t in drawn)
+    # the p-value style of the config (p_values): jama by default, RevMan when asked for
+    test_line = overall_effect_text(numbers["zval"], numbers["ddf"], numbers["pval"], "jama")
+    assert test_line.startswith("Test for overall effect: z = ") and test_line in drawn
+    with using_p_style("revman"):
+        revman = analysis_forest_figure(studies, pooled)
+    (tmp_path / "revman").mkdir()
     test_line = overall_effect_text(numbers["zval"], numbers["ddf"], numbers["pval"], "revman")
-    assert test_line.startswith("Test for overall effect: Z = ") and test_line in drawn
+    assert test_line.startswith("Test for overall effect: Z = ") and test_line in svg_texts(revman, tmp_path / "revman")
 
 
 def test_two_studies_are_pooled_with_the_t_test_of_hartung_knapp(tmp_path):
@@ -94,7 +100,7 @@ def test_two_studies_are_pooled_with_the_t_test_of_hartung_knapp(tmp_path):
     assert any(t.startswith("Heterogeneity: I\u00b2 = ") for t in drawn)
     assert any("Hartung-Knapp" in t for t in drawn)
     assert numbers["test"] == "t" and numbers["ddf"] == 1
-    test_line = f"Test for overall effect: t = {numbers['zval']:.2f}, df = 1 (P = {numbers['pval']:.2f})"
+    test_line = f"Test for overall effect: t = {numbers['zval']:.2f}, df = 1 (p = {numbers['pval']:.2f})"
     assert test_line in drawn
     assert "One study: its estimate is shown, nothing is pooled" not in drawn
     assert "103/166" in drawn  # the total row: total events / total participants

@@ -67,7 +67,7 @@ def test_the_forest_rows_put_each_shrinkage_estimate_beneath_its_study_and_the_p
         "estimate": 1 / 3, "ci_lower": 0.075, "ci_upper": 0.701, "weight": NAN, "events": 3, "total": 9,
         "subgroup": "crizotinib", "subgroup_k": 1, "subgroup_estimate": NAN, "subgroup_ci_lower": NAN,
         "subgroup_ci_upper": NAN, "subgroup_i2": NAN, "subgroup_tau2": NAN}])
-    rows = forest_rows(studies, "proportion", BAYES)
+    rows = forest_rows(studies, "proportion", bayes=BAYES)
     assert list(rows["label"]) == ["crizotinib", "Okayama (crizotinib, 2021)", SHRINKAGE_LABEL,
                                    "One study: nothing pooled in this subgroup", BAYES_MU_LABEL, BAYES_NEW_LABEL]
     shrink = rows[rows["kind"] == "shrinkage"].iloc[0]
@@ -79,6 +79,6 @@ def test_the_forest_rows_put_each_shrinkage_estimate_beneath_its_study_and_the_p
     pooled = pd.DataFrame([{"analysis": "a", "title": "A", "measure": "proportion", "k": 1, "estimate": NAN,
                             "level": 0.95, "overall": False, "subgroup": "drug", "q_between": NAN, "method": "REML",
                             "transform": "logit", "ci_method": "z", "median_method": "", "coverage": NAN}])
-    fig = analysis_forest_figure(studies, pooled, BAYES)
+    fig = analysis_forest_figure(studies, pooled, bayes=BAYES)
     texts = [t.get_text() for t in fig.texts]
     assert "33.3 [11.1; 66.7]" in texts and SHRINKAGE_LABEL in texts

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import metapool
-from metapool.display import format_p, overall_effect_text, p_text
+from metapool.display import format_p, overall_effect_text, p_style, p_text, upper_first, using_p_style
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +47,31 @@ def test_version_is_single_sourced():
     assert re.fullmatch(r"\d+\.\d+\.\d+", metapool.__version__)
     cff = (ROOT / "CITATION.cff").read_text()
     assert re.search(r"^version: (\S+)$", cff, re.M).group(1) == metapool.__version__
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("drug", "Drug"), ("ECOG_ps", "ECOG_ps"), ("ALK TKI after crizotinib", "ALK TKI after crizotinib"),
+    ("random effects (DL, Hartung-Knapp)", "Random effects (DL, Hartung-Knapp)"), ("", ""), (None, ""),
+])
+def test_upper_first_keeps_acronyms_and_proper_case(text, expected):
+    assert upper_first(text) == expected
+
+
+def test_the_configured_style_is_the_default_inside_using_p_style_only():
+    """The config's p_values: a step writes inside using_p_style; a call without a style takes the style in force,
+    one with a style keeps it; None keeps the style in force; the style is restored after the block."""
+    assert p_style() == "jama" and p_text(1e-7) == "p < 0.001"
+    with using_p_style("revman"):
+        assert p_style() == "revman"
+        assert p_text(1e-7) == "P < 0.00001" and format_p(0.0007) == "0.0007"
+        assert overall_effect_text(9.6149, math.nan, 1e-21) == "Test for overall effect: Z = 9.61 (P < 0.00001)"
+        assert p_text(1e-7, "jama") == "p < 0.001"
+        with using_p_style(None):
+            assert p_style() == "revman"
+        with using_p_style("jama"):
+            assert overall_effect_text(9.6149, math.nan, 1e-21) == "Test for overall effect: z = 9.61 (p < 0.001)"
+        assert p_style() == "revman"
+    assert p_style() == "jama" and format_p(0.0007) == "< 0.001"
+    with pytest.raises(ValueError, match="jama"):
+        with using_p_style("apa"):
+            pass

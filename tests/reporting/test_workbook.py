@@ -53,8 +53,11 @@ def test_no_text_cell_becomes_a_formula_and_numbers_stay_numbers(tmp_path):
     assert not [name for name, text in xml.items() if "<f>" in text or "<f " in text]
     sheet = load_workbook(path)["=cmd|' _C calc'!A0"]
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
-    text = [v.replace("\r", "\n") for v in INJECTIONS]  # XML reads a raw CR as a line feed: still text
-    assert [r[0] for r in rows] == text and [r[1] for r in rows] == text[::-1]
+    # XML reads a raw CR as a line feed (openpyxl with the standard library's XML writer; with lxml, which
+    # python-docx brings, openpyxl escapes it and it stays a CR): still text
+    text = [v.replace("\r", "\n") for v in INJECTIONS]
+    read = [[v.replace("\r", "\n") for v in r[:2]] for r in rows]
+    assert [r[0] for r in read] == text and [r[1] for r in read] == text[::-1]
     assert [r[2] for r in rows] == [0.5, -0.25, 3.0, 1e-9, 2.0, -7.0, 0.0, 12.5]
     assert {sheet.cell(row=i, column=1).data_type for i in range(2, 10)} == {"s"}
     assert {sheet.cell(row=i, column=3).data_type for i in range(2, 10)} == {"n"}

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metapool.stats.heterogeneity import i2_from_q
 from metapool.stats.moderators import design_matrix, meta_regression, subgroup_analysis, wald_test
 from metapool.stats.pooling import inverse_variance
 from metapool.stats.regression import estimate_tau2_regression, fit_meta_regression
@@ -89,6 +90,8 @@ def test_subgroups_match_rma_per_subgroup_and_q_between(case):
         {"beta": [m.beta for m in models], "se": [m.se for m in models], "ci_lb": [m.ci_lower for m in models],
          "ci_ub": [m.ci_upper for m in models], "tau2": [m.tau2 for m in models], "QE": [m.q for m in models],
          "I2": [m.i2 for m in models], "Q_between": res.q_between, "p_between": res.p_between,
+         # the I² of the test for subgroup differences (RevMan's; metafor's I² of the common-effect fit)
+         "I2_between": i2_from_q(res.q_between, res.df_between),
          "overall_beta": res.overall.beta, "overall_se": res.overall.se, "overall_tau2": res.overall.tau2},
         case, _id(case),
     )

@@ -119,7 +119,7 @@ def test_one_cluster_job_per_analysis(workflow_run, slurm_run):
     per_analysis = [log for name, files in logs.items() if name.startswith("group_analysis_") for log in files]
     assert {name: len(files) for name, files in logs.items() if not name.startswith("group_analysis_")} == {
         "group_extract_audit_estimates_studies_table": 1,
-        "group_summary_pooled_table_report_workbook": 1,
+        "group_summary_pooled_table_report_summary_tables_workbook": 1,
     }
     assert len(per_analysis) == len(analyses)
     for log in per_analysis:  # every analysis job pools, draws its forest plot and its study flow

@@ -69,8 +69,9 @@ def bayes_intervals(bayes, measure) -> set[str]:
     return out
 
 
-def expected_cells(studies, row, bayes=None) -> dict[str, set[str]]:
-    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text (with
+def expected_cells(studies, row, fits=None, bayes=None) -> dict[str, set[str]]:
+    """The table cells a forest plot may draw, formatted at the display rounding, by kind of text (``fits``: the
+    analysis's subgroups.tsv, whose Q, df = k - 1 and p each subgroup's heterogeneity line shows; with
     ``bayes``, the analysis's bayes.tsv, its intervals too)."""
     measure = row["measure"]
     shown = [r for r in studies.to_dict("records") if r["status"] != "set_aside"]
@@ -101,13 +102,17 @@ def expected_cells(studies, row, bayes=None) -> dict[str, set[str]]:
         if not _missing(row["q"]):
             het |= {f"{row['i2']:.1f}", _tau2(row["tau2"]), f"{row['q']:.2f}", f"{int(row['df'])}",
                     format_p(row["q_pvalue"]).lstrip("< ")}
+    for fit in ([] if fits is None else fits.to_dict("records")):
+        if fit["k"] >= 2 and not _missing(fit["q"]):
+            het |= {f"{fit['i2']:.1f}", _tau2(fit["tau2"]), f"{fit['q']:.2f}", f"{int(fit['k']) - 1}",
+                    format_p(fit["q_pvalue"]).lstrip("< ")}
     return {"interval": intervals | bayes_intervals(bayes, measure), "weight": weights, "count": counts, "het": het}
 
 
-def check_forest(svg: Path, studies, row, bayes=None) -> int:
+def check_forest(svg: Path, studies, row, fits=None, bayes=None) -> int:
     """Assert that the figure's texts equal the tables' cells; returns the number of texts checked."""
     drawn = svg_texts(svg)
-    cells = expected_cells(studies, row, bayes)
+    cells = expected_cells(studies, row, fits, bayes)
     assert not [t for t in drawn if "\u2026" in t], svg.name  # nothing cut with an ellipsis
     shown = studies[studies["status"] != "set_aside"]
     missing = [label for label in shown["label"] if label not in drawn]
@@ -126,7 +131,8 @@ def check_forest(svg: Path, studies, row, bayes=None) -> int:
             checked += 1
             continue
         elif t.startswith("Test for overall effect:"):
-            assert t == overall_effect_text(row["zval"], row["ddf"], row["pval"], "revman"), (svg.name, t)
+            # in the config's p-value style (p_values; the default config: jama)
+            assert t == overall_effect_text(row["zval"], row["ddf"], row["pval"], "jama"), (svg.name, t)
             checked += 1
             continue
         elif t.startswith("Test for subgroup differences"):
@@ -148,9 +154,11 @@ def forest_checks(results: Path) -> int:
     for row in pooled.to_dict("records"):
         name = row["analysis"]
         studies = read_tsv(results / f"analyses/{name}/studies.tsv", text_columns=TEXT)
+        table = results / f"analyses/{name}/subgroups.tsv"
+        fits = read_tsv(table, text_columns=["analysis", "subgroup", "group", "test", "notes"]) if table.exists() else None
         path = results / f"analyses/{name}/bayes.tsv"
         bayes = read_tsv(path, text_columns=BAYES_TEXT_COLUMNS) if path.exists() else None
-        n = check_forest(results / f"figures/forest_{name}.svg", studies, row, bayes)
+        n = check_forest(results / f"figures/forest_{name}.svg", studies, row, fits, bayes)
         drawn = svg_texts(results / f"figures/forest_{name}.svg")
         if bayes is not None:  # every Bayesian interval is drawn, and the frequentist ones are not replaced
             measure = row["measure"]

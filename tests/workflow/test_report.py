@@ -371,6 +371,79 @@ def test_workbook_holds_every_result_table(workflow_run):
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 
+def test_captions_keep_the_titles_case(workflow_run):
+    """Each analysis's figure captions name its title as configured: acronyms ("ALK TKI", "PFS") and proper case
+    kept, never lower-cased."""
+    html = (workflow_run / "results/default/report.html").read_text(encoding="utf-8")
+    pooled = read_tsv(workflow_run / "results/default/tables/pooled.tsv", text_columns=POOLED_TEXT)
+    titles = list(pooled["title"])
+    assert any("ALK TKI" in t for t in titles) and any(t.startswith("PFS") for t in titles)
+    for title in titles:
+        assert f'<figcaption class="small">Forest plot ({escape(title)}).' in html, title
+        assert f'<figcaption class="small">Study flow ({escape(title)}):' in html, title
+
+
+def test_p_values_revman_writes_the_report_and_the_forest_plots_in_review_manager_style(workflow_run, tmp_path):
+    """The config's p_values (default jama) read by the report and forest plot steps: with revman, every test for the
+    overall effect of the summary table is "Z = ... (P ...)" and the forest plot's line is RevMan's; the default
+    report writes them as "z = ... (p ...)"."""
+    from metapool.steps import forest_step, report_step
+
+    out = workflow_run / "results/default"
+    default = (out / "report.html").read_text(encoding="utf-8")
+    config = {**yaml.safe_load((workflow_run / "config/config.yaml").read_text()), "p_values": "revman"}
+    analyses = analysis_specs(config)
+    layout = discover_layout(sorted((out / "analyses").glob("*/studies.tsv")), sorted((out / "figures").glob("*.svg")))
+    report_step(template=workflow_run / "workflow/report/report.html.j2", config=config,
+                analyses={n: s for n, s in analyses.items() if not s.is_network}, data=sorted((workflow_run / "data").glob("*.tsv")),
+                studies=out / "tables/studies.tsv", audit=out / "tables/audit.tsv", pooled=out / "tables/pooled.tsv",
+                layout=layout, workbook=out / "tables/results.xlsx", output=tmp_path / "report.html")
+    revman = (tmp_path / "report.html").read_text(encoding="utf-8")
+    pooled = read_tsv(out / "tables/pooled.tsv", text_columns=POOLED_TEXT)
+    tested = pooled[pooled["zval"].notna()]
+    assert len(tested) >= 3
+    for row in tested.to_dict("records"):
+        for style, html in (("jama", default), ("revman", revman)):
+            cell = overall_effect_text(row["zval"], row["ddf"], row["pval"], style).removeprefix("Test for overall effect: ")
+            assert f'data-pval="{row["pval"]}">{escape(cell)}</td>' in html, (style, row["analysis"])
+    assert "(P &lt; 0.00001)" in revman and "(p &lt; 0.001)" in default and "(p &lt; 0.001)" not in revman
+    name = tested[tested["ddf"].isna()].iloc[0]["analysis"]
+    forest_step(out / "analyses" / name / "studies.tsv", out / "analyses" / name / "pooled.tsv",
+                [tmp_path / f"forest_{name}.svg"], "revman")
+    row = tested.set_index("analysis").loc[name]
+    line = overall_effect_text(row["zval"], row["ddf"], row["pval"], "revman")
+    assert line.startswith("Test for overall effect: Z = ")
+    assert escape(line) in (tmp_path / f"forest_{name}.svg").read_text(encoding="utf-8")
+    assert escape(overall_effect_text(row["zval"], row["ddf"], row["pval"], "jama")) in (
+        out / "figures" / f"forest_{name}.svg").read_text(encoding="utf-8")
+
+
+def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
+    """results/default/tables/summary/<analysis>.csv for each pairwise analysis (none for a network), each the
+    formatted table of its own tables, and one Word document with the same cells in the order of the config."""
+    import csv
+    import io
+
+    import docx
+
+    from metapool.reporting.summary import summary_table
+    from metapool.reporting.tables import read_result
+
+    out = workflow_run / "results/default"
+    analyses = [name for name in yaml.safe_load((workflow_run / "config/config.yaml").read_text())["analyses"]
+                if (out / "analyses" / name / "pooled.tsv").exists()]
+    assert sorted(p.stem for p in (out / "tables/summary").glob("*.csv")) == sorted(analyses)
+    document = docx.Document(str(out / "tables/summary_tables.docx"))
+    assert len(document.tables) == len(analyses)
+    for name, grid in zip(analyses, document.tables):
+        folder = out / "analyses" / name
+        fits = read_result(folder / "subgroups.tsv") if (folder / "subgroups.tsv").exists() else None
+        expected = summary_table(read_result(folder / "studies.tsv"), read_result(folder / "pooled.tsv"), subgroups=fits)
+        rows = list(csv.reader(io.StringIO((out / "tables/summary" / f"{name}.csv").read_text(encoding="utf-8-sig"))))
+        assert rows == [list(expected.columns), *expected.values.tolist()], name
+        assert [[c.text for c in r.cells] for r in grid.rows] == rows, name
+
+
 # ---------------------------------------------------------------- Snakemake's own report
 
 

@@ -152,11 +152,12 @@ def test_the_batch_job_names_each_layer_it_imports(run):
     assert layers == {x.split(":")[0] for x in record["engine"].split()}
 
 
-def test_rewording_the_report_reruns_the_report_and_workbook_only(run):
-    """A sentence of the report's prose: the report and the workbook jobs import the reporting layer."""
+def test_rewording_the_report_reruns_the_report_workbook_and_summary_tables_only(run):
+    """A sentence of the report's prose: the report, the workbook and the summary tables jobs import the reporting
+    layer."""
     sentence = r'(return \(?)"([A-Z][^"{}]*\.)"'
     with edited(first_file(run.package / "reporting", sentence), sentence, r'\1"Note: \2"'):
-        assert rules(run.scheduled()) == {"report", "workbook"}
+        assert rules(run.scheduled()) == {"report", "workbook", "summary_tables"}
 
 
 def test_rewording_the_template_reruns_the_report_only(run):

@@ -30,6 +30,7 @@ from .vocabulary import (
     MU_PRIORS,
     TAU_PRIOR_PRESETS,
     TAU_PRIORS,
+    FOREST_SORTS,
     MEASURES,
     MEDIAN_METHOD_FACTS,
     MULTIVERSE_DIMENSIONS,
@@ -268,7 +269,8 @@ class AnalysisSpec:
     ``moderators`` (the columns of its meta-regression, none by default); which
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
-    else is written: ``sensitivity`` (the tables), ``multiverse``. With ``network`` (a
+    else is written: ``sensitivity`` (the tables), ``multiverse``, ``forest_sort`` (the order of the studies
+    in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`). With ``network`` (a
     :class:`NetworkSpec`) the analysis is a network meta-analysis of every comparator's hazard ratios
     (``comparator`` is then not set).
     """
@@ -291,6 +293,7 @@ class AnalysisSpec:
     multiverse: Multiverse | None = None
     network: NetworkSpec | None = None
     bayes: BayesSpec | None = None
+    forest_sort: str = "data"
 
     def __post_init__(self):
         try:
@@ -298,7 +301,8 @@ class AnalysisSpec:
         except ValueError as e:
             raise ValueError(f"analysis '{self.name}': {e}") from None
         for what, value, allowed in (("transform", self.transform, TRANSFORMS),
-                                     ("median_method", self.median_method, MEDIAN_METHOD_FACTS)):
+                                     ("median_method", self.median_method, MEDIAN_METHOD_FACTS),
+                                     ("forest_sort", self.forest_sort, FOREST_SORTS)):
             if value not in allowed:
                 raise ValueError(f"analysis '{self.name}': {what} must be one of {', '.join(allowed)}, "
                                  f"got {value!r}")
@@ -324,7 +328,8 @@ class AnalysisSpec:
         AnalysisSpec
         """
         given = {key: options[key] for key in ("title", "question", "outcome", "comparator", "subgroup",
-                                                "overall", "report_policy", "transform", "median_method") if key in options}
+                                                "overall", "report_policy", "transform", "median_method", "forest_sort")
+                 if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
         if options.get("moderators"):
@@ -367,7 +372,7 @@ class AnalysisSpec:
             out["moderators"] = list(self.moderators)
         out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
                    transform=self.transform, median_method=self.median_method, **self.model.keywords(),
-                   sensitivity=list(self.sensitivity))
+                   sensitivity=list(self.sensitivity), forest_sort=self.forest_sort)
         if self.multiverse is not None:
             out["multiverse"] = {"threshold": self.multiverse.threshold,
                                  **{dim: [_plain(o) for o in options]
@@ -384,9 +389,10 @@ class AnalysisSpec:
         return cls.from_options(params["name"], params)
 
     def pooling_only(self) -> AnalysisSpec:
-        """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit
-        and multiverse): the params of the pooling job, so that editing a multiverse reruns no pooling."""
-        return replace(self, sensitivity=(), multiverse=None, bayes=None)
+        """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit,
+        multiverse and the order of its forest plot): the params of the pooling job, so that editing a multiverse
+        reruns no pooling."""
+        return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data")
 
     # ------------------------------------------------------------------------------------ derived facts
 

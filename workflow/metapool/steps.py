@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .display import using_p_style
 from .io import read_tsv, write_tsv
 from .spec import AnalysisSpec
 from .vocabulary import BAYES_TEXT_COLUMNS
@@ -123,26 +124,32 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
     write_tsv(pooled, pooled_out)
 
 
-def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], bayes: PathLike | None = None
-                ) -> None:
-    """Forest plot of one analysis in every format named by ``outputs`` (same stem); with ``bayes`` (its
-    ``bayes.tsv``) the shrinkage estimates and posteriors of its Bayesian fit too."""
+def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None,
+                sort: str = "data", subgroups: PathLike | None = None, bayes: PathLike | None = None) -> None:
+    """Forest plot of one analysis in every format named by ``outputs`` (same stem), its p-values in ``p_style``
+    (the config's ``p_values``), its studies in the order ``sort`` (the analysis's ``forest_sort``), each
+    subgroup's heterogeneity from its ``subgroups.tsv`` when it has one, and with ``bayes`` (its ``bayes.tsv``)
+    the shrinkage estimates and posteriors of its Bayesian fit."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
+    fits = read_tsv(subgroups, text_columns=_text_columns("subgroup", "group", "test", "notes")) if subgroups else None
     fit = read_tsv(bayes, text_columns=BAYES_TEXT_COLUMNS) if bayes else None
-    analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
-                    bayes=fit)
+    with using_p_style(p_style):
+        analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
+                        sort=sort, subgroups=fits, bayes=fit)
 
 
-def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike]) -> None:
+def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike],
+                p_style: str | None = None) -> None:
     """Funnel plot of one analysis (its ``studies.tsv`` and ``pooled.tsv``) in every format named by ``outputs``
-    (same stem); Egger's line is fitted with the model of ``spec``."""
+    (same stem); Egger's line is fitted with the model of ``spec``, its p-value in ``p_style``."""
     from .figures.funnel import analysis_funnel
 
     text = _text_columns(*_STUDY_TEXT)
-    analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
-                    *_formats(outputs))
+    with using_p_style(p_style):
+        analysis_funnel(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), spec,
+                        *_formats(outputs))
 
 
 def loo_step(leave_one_out: PathLike, pooled: PathLike, outputs: Sequence[PathLike]) -> None:
@@ -334,6 +341,18 @@ def workbook_step(sheets: Mapping[str, PathLike], output: PathLike) -> None:
     write_workbook(sheets, output)
 
 
+def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outputs: Mapping[str, PathLike],
+                        docx_output: PathLike, p_style: str | None = None) -> None:
+    """One formatted summary table per analysis as CSV and all of them in one Word document: ``analyses`` maps
+    each analysis to its ``studies`` and ``pooled`` tables (and the order of its studies, ``sort``: its
+    ``forest_sort``), ``csv_outputs`` to its CSV, p-values in ``p_style``
+    (:func:`metapool.reporting.summary.write_summary_tables`)."""
+    from .reporting.summary import write_summary_tables
+
+    with using_p_style(p_style):
+        write_summary_tables(analyses, csv_outputs, docx_output)
+
+
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
@@ -351,6 +370,7 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
     """
     from .reporting.page import build_report
 
-    build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
-                 audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                 network_layout=network_layout, read=list(read))
+    with using_p_style(config.get("p_values")):  # the config's p-value style (metapool.display)
+        build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
+                     audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
+                     network_layout=network_layout, read=list(read))

@@ -339,6 +339,10 @@ SUBGROUP_VARIABLES = ("drug", "setting", "design", "phase", "assessor", "verific
 # per-analysis sensitivity tables (results/<plan>/analyses/<analysis>/<kind>.tsv), in the order they are listed
 SENSITIVITY_KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 
+# the order of the studies in a forest plot and its summary table (within each subgroup): as in the analysis's
+# studies.tsv (the data's order), by publication year, by estimate (ascending), by weight (largest first), by label
+FOREST_SORTS = ("data", "year", "estimate", "weight", "label")
+
 # multiverse dimensions: which studies (inclusion), then how they are pooled (model); tau_prior adds Bayesian
 # specifications (one per inclusion choice and tau prior) beside the frequentist ones
 MULTIVERSE_INCLUSION = ("assessor", "design", "retrospective", "verification", "report_policy")

@@ -16,6 +16,8 @@ rule forest:
         # the analysis's Bayesian fit (shrinkage estimates and posteriors), when it has a `bayes:` block
         bayes=lambda wildcards: [f"{OUT}/analyses/{wildcards.analysis}/bayes.tsv"]
         if "bayes" in SENSITIVITY[wildcards.analysis] else [],
+        # each subgroup's heterogeneity (Q, df, p) for its line under the subgroup (analyses with a subgroup)
+        subgroups=lambda wildcards: sensitivity_tables(wildcards.analysis).get("subgroups", []),
     output:
         svg=report(
             f"{OUT}/figures/forest_{{analysis}}.svg",
@@ -27,6 +29,8 @@ rule forest:
         png=f"{OUT}/figures/forest_{{analysis}}.png",
     params:
         engine=engine_code("figures", "analysis", "stats"),
+        p_values=config["p_values"],
+        sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
     group:
@@ -53,6 +57,7 @@ rule funnel:
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
+        p_values=config["p_values"],
     log:
         f"{OUT}/logs/funnel_{{analysis}}.log",
     wildcard_constraints:

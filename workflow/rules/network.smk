@@ -3,7 +3,8 @@
 # results/<plan>/tables/pooled.tsv: a network has no single pooled estimate (its estimates are in league.tsv
 # and treatment_effects.tsv).
 
-NETWORK_PARAMS = {name: spec.to_params() for name, spec in NETWORKS.items()}
+# (forest_sort orders the studies of a pairwise forest plot: a network has none, so it never reruns a network job)
+NETWORK_PARAMS = {name: {**spec.to_params(), "forest_sort": "data"} for name, spec in NETWORKS.items()}
 
 
 rule network:

@@ -46,9 +46,15 @@ WORKBOOK_SHEETS = {
     },
 }
 
-# the figures and the workbook (rule all): every format of the report's figures
+# one formatted summary table per analysis (rounded, with units), as CSV, and all of them in one Word document
+SUMMARY_TABLES = {name: f"{OUT}/tables/summary/{name}.csv" for name in ANALYSES}
+SUMMARY_DOCX = f"{OUT}/tables/summary_tables.docx"
+
+# the figures, the workbook and the summary tables (rule all): every format of the report's figures
 REPORT_TARGETS = [
     f"{OUT}/tables/results.xlsx",
+    *SUMMARY_TABLES.values(),
+    SUMMARY_DOCX,
     *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=["svg", "pdf", "png"]),
     *expand(f"{OUT}/figures/funnel_{{analysis}}.{{ext}}", analysis=FUNNELS, ext=["svg", "pdf", "png"]),
     *expand(f"{OUT}/figures/loo_{{analysis}}.{{ext}}", analysis=LOO_PLOTS, ext=["svg", "pdf", "png"]),
@@ -76,6 +82,38 @@ rule workbook:
         "../envs/metapool.yaml"
     script:
         "../scripts/workbook.py"
+
+
+rule summary_tables:
+    input:
+        [REPORT_FILES[name][kind] for name in ANALYSES for kind in ("studies", "pooled", "subgroups")
+         if kind in REPORT_FILES[name]],
+    output:
+        csv=list(SUMMARY_TABLES.values()),
+        docx=report(
+            SUMMARY_DOCX,
+            caption="../report/summary_tables.rst",
+            category="Tables",
+            labels={"table": "summary tables (Word)"},
+        ),
+    params:
+        engine=engine_code("reporting", "figures", "analysis", "stats"),
+        analyses={
+            name: {"studies": REPORT_FILES[name]["studies"], "pooled": REPORT_FILES[name]["pooled"],
+                   "sort": SPECS[name].forest_sort,
+                   **({"subgroups": REPORT_FILES[name]["subgroups"]} if "subgroups" in REPORT_FILES[name] else {})}
+            for name in ANALYSES
+        },
+        csv=SUMMARY_TABLES,
+        p_values=config["p_values"],
+    log:
+        f"{OUT}/logs/summary_tables.log",
+    group:
+        "summary"
+    conda:
+        "../envs/metapool.yaml"
+    script:
+        "../scripts/summary_tables.py"
 
 
 # the records of what the jobs read from the data folder (metapool.inputs): the report's provenance lists them

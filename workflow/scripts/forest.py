@@ -5,5 +5,6 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from metapool.steps import forest_step
 
-forest_step(snakemake.input.studies, snakemake.input.pooled, list(snakemake.output),
+forest_step(snakemake.input.studies, snakemake.input.pooled, list(snakemake.output), snakemake.params.p_values,
+            snakemake.params.sort, snakemake.input.subgroups or None,
             bayes=snakemake.input.bayes[0] if snakemake.input.bayes else None)

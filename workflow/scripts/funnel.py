@@ -7,4 +7,4 @@ from metapool.spec import AnalysisSpec
 from metapool.steps import funnel_step
 
 funnel_step(snakemake.input.studies, snakemake.input.pooled, AnalysisSpec.from_params(snakemake.params.spec),
-            list(snakemake.output))
+            list(snakemake.output), snakemake.params.p_values)

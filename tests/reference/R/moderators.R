@@ -74,7 +74,7 @@ fixture_moderators <- function() {
         ci_lb = I(vapply(per, function(r) r$ci.lb, numeric(1))), ci_ub = I(vapply(per, function(r) r$ci.ub, numeric(1))),
         tau2 = I(vapply(per, function(r) r$tau2, numeric(1))), QE = I(vapply(per, function(r) r$QE, numeric(1))),
         I2 = I(vapply(per, function(r) r$I2, numeric(1))),
-        Q_between = between$QE, df_between = length(lev) - 1, p_between = between$QEp,
+        Q_between = between$QE, df_between = length(lev) - 1, p_between = between$QEp, I2_between = between$I2,
         overall_beta = c(overall$beta), overall_se = overall$se, overall_tau2 = overall$tau2)
     }
   }
@@ -87,6 +87,7 @@ fixture_moderators <- function() {
       "meta_regression: rma(yi, vi, mods = formula, method, test) for methods REML/DL/ML/EE/HE/SJ/EB/PM and",
       "tests z/knha (X is metafor's design matrix; factor levels in R's sorted order, given per data set in",
       "'levels'); subgroups: rma per subgroup (separate tau2, same method and test), and the test for",
-      "subgroup differences rma(yi = estimates, sei = se, method = 'FE')$QE on G - 1 df."),
+      "subgroup differences rma(yi = estimates, sei = se, method = 'FE')$QE on G - 1 df, with that fit's I2",
+      "(I2_between: (Q - df) / Q, as RevMan reports it for the test for subgroup differences)."),
     datasets = out_data, meta_regression = reg, subgroups = sub)
 }

@@ -371,7 +371,7 @@ def forest_plot(
     footnotes: Sequence[str] = (),
     absent: str = "No pooled estimate",
     single: str = "One study: its estimate is shown, nothing is pooled",
-    p_style: str = "revman",
+    p_style: str | None = None,
 ) -> Figure:
     """Draw a forest plot and return the (unsaved, open) figure.
 
@@ -413,7 +413,8 @@ def forest_plot(
         The text in the pooled row's place when ``pooled`` has ``k`` = 1 (what was done instead of pooling).
     p_style
         The style of the test for the overall effect (:func:`metapool.display.format_p`): ``"revman"``
-        writes "Test for overall effect: Z = 9.61 (P < 0.00001)".
+        writes "Test for overall effect: Z = 9.61 (P < 0.00001)", ``"jama"`` "z = 9.61 (p < 0.001)"; default: the
+        style in force (:func:`metapool.display.using_p_style`, the config's ``p_values``).
 
     The figure is at least 10 inches wide and wider when its text needs it: labels, reasons and notes are
     drawn whole, never cut.
@@ -440,7 +441,7 @@ def forest_plot(
 
 
 def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=(),
-          absent: str = "No pooled estimate", single: str = "", p_style: str = "revman") -> Figure:
+          absent: str = "No pooled estimate", single: str = "", p_style: str | None = None) -> Figure:
     n = len(df)
     dec = m.decimals
     lvl = _level_text(level)

@@ -16,12 +16,13 @@ import pandas as pd
 
 from ..analysis.run import overall_shown
 from ..display import p_text
+from ..stats.heterogeneity import i2_from_q
 from ..vocabulary import MEASURES, MEDIAN_METHOD_FACTS
-from .forest import forest_plot
+from .forest import forest_plot, heterogeneity_text
 from .style import save_figure
 
-__all__ = ["analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label", "header_model",
-           "subgroup_test_text", "bayes_footnote"]
+__all__ = ["is_true", "analysis_forest", "analysis_forest_figure", "forest_rows", "total_detail", "model_label",
+           "header_model", "subgroup_test_text", "bayes_footnote"]
 
 _DECIMALS = {"proportion": 1, "median": 1, "hr": 2, "ratio_of_medians": 2}
 _AXIS_MEASURE = {"ratio_of_medians": "hr"}  # drawn like an HR: log axis, reference line at 1
@@ -33,7 +34,7 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
 
 
-def _flag(value) -> bool:
+def is_true(value) -> bool:
     """A true/false cell: a bool, or its text as a table column with empty cells is read ("True", "False", "")."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1")
@@ -53,8 +54,8 @@ def estimate_text(row, measure: str) -> str:
     "x (no CI)", not "x [NR]"; a limit not reached is "NR".
     """
     dec = _DECIMALS[measure]
-    est_nr = _flag(row.get("estimate_nr"))
-    lo_nr, hi_nr = _flag(row.get("ci_lower_nr")), _flag(row.get("ci_upper_nr"))
+    est_nr = is_true(row.get("estimate_nr"))
+    lo_nr, hi_nr = is_true(row.get("ci_lower_nr")), is_true(row.get("ci_upper_nr"))
     est, lo, hi = row.get("estimate"), row.get("ci_lower"), row.get("ci_upper")
     has_ci = not (_missing(lo) and not lo_nr) or not (_missing(hi) and not hi_nr)
     if est_nr and not has_ci:
@@ -73,8 +74,8 @@ def _detail(row, measure: str) -> str:
         e, t = row.get("events"), row.get("total")
         return "" if _missing(e) or _missing(t) else f"{int(e)}/{int(t)}"
     if measure == "ratio_of_medians":
-        e = _num(row.get("e_median"), 1, _flag(row.get("e_median_nr"))) or "?"
-        c = _num(row.get("c_median"), 1, _flag(row.get("c_median_nr"))) or "?"
+        e = _num(row.get("e_median"), 1, is_true(row.get("e_median_nr"))) or "?"
+        c = _num(row.get("c_median"), 1, is_true(row.get("c_median_nr"))) or "?"
         return f"{e} vs {c}"
     return ""
 
@@ -82,13 +83,14 @@ def _detail(row, measure: str) -> str:
 def _study_row(row, measure: str) -> dict:
     return {
         "label": row["label"],
+        "study_id": row.get("study_id", ""),
         "detail": _detail(row, measure),
         "estimate": row["estimate"],
         "ci_lower": row["ci_lower"],
         "ci_upper": row["ci_upper"],
         "weight": row["weight"],
-        "included": _flag(row["included"]),
-        "note": "" if _flag(row["included"]) else f"not pooled: {row['reason']}",
+        "included": is_true(row["included"]),
+        "note": "" if is_true(row["included"]) else f"not pooled: {row['reason']}",
         "estimate_text": estimate_text(row, measure),
         "kind": "study",
     }
@@ -133,20 +135,46 @@ def bayes_footnote(bayes: pd.DataFrame | None) -> str:
             f"{100 * float(r['level']):g}% credible intervals")
 
 
-def forest_rows(studies: pd.DataFrame, measure: str, bayes: pd.DataFrame | None = None) -> pd.DataFrame:
+def _sorted(records: list[dict], sort: str) -> list[dict]:
+    """``records`` in the order ``sort`` (:data:`~metapool.vocabulary.FOREST_SORTS`) asks for; ties and missing
+    values keep the data's order (a stable sort; a missing year, estimate or weight last)."""
+    if sort == "data":
+        return records
+
+    def number(value, sign=1.0):
+        return (1, 0.0) if _missing(value) else (0, sign * float(value))
+
+    keys = {
+        "year": lambda r: (number(r.get("year")), str(r.get("label", "")).casefold()),
+        "estimate": lambda r: number(r.get("estimate")),
+        "weight": lambda r: number(r.get("weight"), -1.0),
+        "label": lambda r: str(r.get("label", "")).casefold(),
+    }
+    if sort not in keys:
+        raise ValueError(f"forest_sort must be one of data, {', '.join(keys)}; got {sort!r}")
+    return sorted(records, key=keys[sort])
+
+
+def forest_rows(studies: pd.DataFrame, measure: str, sort: str = "data", subgroups: pd.DataFrame | None = None,
+                bayes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The rows a forest plot shows: pooled and not-poolable reports (not those set aside by the policy).
 
     With subgroups (a non-empty ``subgroup`` column), the reports are grouped
     under a header row per subgroup, each followed by its subtotal (the
     subgroup's pooled estimate, when it has two or more pooled reports). A subgroup of one pooled
     report is drawn as that study, with a note that nothing was pooled, not as a pooled subgroup.
+    ``sort`` orders the reports (within each subgroup): ``"data"`` (as in ``studies``), ``"year"``,
+    ``"estimate"`` (ascending), ``"weight"`` (largest first) or ``"label"`` (the config's ``forest_sort``).
+    With the analysis's ``subgroups.tsv`` (``subgroups``), each subgroup's heterogeneity line is the overall one's
+    (:func:`~metapool.figures.forest.heterogeneity_text`: I², τ², Q with its df = k − 1, p), else I² and τ².
 
     With ``bayes`` (the analysis's ``bayes.tsv``) each pooled study is followed by its shrinkage estimate,
     and each fit (a subgroup's, after its subtotal; the overall one, after the studies) by the posterior of
     mu and of a new study's effect (as bayesmeta's forest plot; Röver 2020).
     """
+    fits = {} if subgroups is None else {str(r["group"]): r for r in subgroups.to_dict("records")}
     shown = studies[studies["status"] != "set_aside"]
-    records = shown.to_dict("records")
+    records = _sorted(shown.to_dict("records"), sort)
     for r in records:
         r["subgroup"] = "" if _missing(r.get("subgroup")) else str(r["subgroup"])
     has_subgroups = any(r["subgroup"] for r in records)
@@ -156,7 +184,7 @@ def forest_rows(studies: pd.DataFrame, measure: str, bayes: pd.DataFrame | None 
         out = []
         for r in members:
             out.append(_study_row(r, measure))
-            if _flag(r["included"]):
+            if is_true(r["included"]):
                 out += _bayes_rows(bayes, group, r)
         return out
 
@@ -180,16 +208,18 @@ def forest_rows(studies: pd.DataFrame, measure: str, bayes: pd.DataFrame | None 
                 rows.append({"label": f"Subtotal {g} (k = {int(k)})", "kind": "subtotal", "included": False,
                              "estimate_text": estimate_text(sub, measure), "detail": total_detail(members, measure),
                              **sub})
-                het = _subgroup_heterogeneity(members[0])
+                fit = fits.get(str(g))
+                het = (heterogeneity_text({**fit, "df": fit["k"] - 1}) if fit is not None and not _missing(fit.get("q"))
+                       else _subgroup_heterogeneity(members[0]))
                 if het:
                     rows.append({"label": het, "kind": "note", "included": False})
             rows += _bayes_rows(bayes, str(g))
         if bayes is not None and (bayes["group"] == "").any():  # the overall fit, after every subgroup
             rows += _bayes_rows(bayes, "")
-    columns = ["label", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
+    columns = ["label", "study_id", "detail", "estimate", "ci_lower", "ci_upper", "weight", "included", "note",
                "estimate_text", "kind"]
     out = pd.DataFrame(rows, columns=columns)
-    for col in ("label", "detail", "note", "estimate_text"):
+    for col in ("label", "study_id", "detail", "note", "estimate_text"):
         out[col] = out[col].fillna("").astype(str)
     out["kind"] = out["kind"].fillna("study")
     out["included"] = out["included"].fillna(False).astype(bool)
@@ -201,7 +231,7 @@ def total_detail(records, measure: str) -> str:
     (``"411/512"``, RevMan's "Total events"); '' for other measures or when a count is missing."""
     if measure != "proportion":
         return ""
-    pooled = [r for r in records if _flag(r.get("included"))]
+    pooled = [r for r in records if is_true(r.get("included"))]
     if not pooled or any(_missing(r.get("events")) or _missing(r.get("total")) for r in pooled):
         return ""
     return f"{sum(int(r['events']) for r in pooled)}/{sum(int(r['total']) for r in pooled)}"
@@ -217,11 +247,19 @@ def _subgroup_heterogeneity(row) -> str:
 
 
 def subgroup_test_text(row: dict) -> str:
-    """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27`` ('' without a test)."""
+    """``Test for subgroup differences (drug): Q = 2.62, df = 2, p = 0.27, I² = 23.7%`` ('' without a test).
+
+    I² of the test is Higgins & Thompson's ``(Q - df) / Q`` of the subgroup differences
+    (:func:`metapool.stats.heterogeneity.i2_from_q`), as Review Manager reports it: the share of the
+    variability between the subgroup estimates beyond chance (Borenstein M, Higgins JPT. Meta-analysis and
+    subgroups. Prev Sci 2013;14:134-143).
+    """
     if not row.get("subgroup") or _missing(row.get("q_between")):
         return ""
+    i2 = i2_from_q(float(row["q_between"]), float(row["df_between"]))
     return (f"Test for subgroup differences ({row['subgroup']}): Q = {row['q_between']:.2f}, "
-            f"df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}")
+            f"df = {int(row['df_between'])}, {p_text(row['q_between_pvalue'])}"
+            + ("" if _missing(i2) else f", I\u00b2 = {i2:.1f}%"))
 
 
 def header_model(row: dict) -> str:
@@ -271,7 +309,8 @@ NO_OVERALL_TEXT = "No overall estimate across subgroups (overall: false)"
 ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
-def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, bayes: pd.DataFrame | None = None):
+def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str = "data",
+                           subgroups: pd.DataFrame | None = None, bayes: pd.DataFrame | None = None):
     """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
 
     Parameters
@@ -279,6 +318,10 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, bayes: p
     studies, pooled : pandas.DataFrame
         The analysis's tables (``results/<plan>/analyses/<analysis>/studies.tsv``, its row of
         ``results/<plan>/tables/pooled.tsv``).
+    sort : str
+        The order of the studies (the analysis's ``forest_sort``; :func:`forest_rows`).
+    subgroups : pandas.DataFrame, optional
+        The analysis's ``subgroups.tsv``: each subgroup's heterogeneity with Q, df and p (:func:`forest_rows`).
     bayes : pandas.DataFrame, optional
         The analysis's Bayesian fit (``results/<plan>/analyses/<analysis>/bayes.tsv``): shrinkage estimates and
         posteriors drawn in a lighter colour (:func:`forest_rows`).
@@ -292,7 +335,7 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, bayes: p
     pooled_map = None if row["k"] == 0 or _missing(row["estimate"]) else {
         **row, "detail": total_detail(studies.to_dict("records"), measure)}
     return forest_plot(
-        forest_rows(studies, measure, bayes),
+        forest_rows(studies, measure, sort, subgroups, bayes),
         pooled_map,
         measure=_AXIS_MEASURE.get(measure, measure),
         title=row["title"],
@@ -305,7 +348,10 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, bayes: p
 
 
 def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str],
+                    sort: str = "data", subgroups: pd.DataFrame | None = None,
                     bayes: pd.DataFrame | None = None) -> list[Path]:
     """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (and its
-    ``bayes.tsv``, when it has a Bayesian fit; :func:`analysis_forest_figure`)."""
-    return save_figure(analysis_forest_figure(studies, pooled, bayes), stem, formats=tuple(formats))
+    ``subgroups.tsv``, and its ``bayes.tsv`` when it has a Bayesian fit), its studies in the order ``sort``
+    (:func:`analysis_forest_figure`)."""
+    return save_figure(analysis_forest_figure(studies, pooled, sort, subgroups, bayes), stem,
+                       formats=tuple(formats))

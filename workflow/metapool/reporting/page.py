@@ -29,10 +29,11 @@ from ..analysis.estimates import TEXT_COLUMNS
 from ..inputs import read_record
 from ..io import atomic_write_text, read_tsv
 from ..spec import AnalysisSpec
+from ..stats.heterogeneity import i2_from_q
 from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, bayes_methods, methods_text, network_methods, synthesis_methods
 from .. import __version__
-from ..display import overall_effect_text, p_text
+from ..display import overall_effect_text, p_text, upper_first
 from .provenance import git_commit, input_provenance, package_versions, sha256
 from .tables import read_result, records
 from .words import (
@@ -188,6 +189,10 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         "flagged_hrs": records(_flagged(st)) if measure == "hr" else [],
         "included": _included_rows(st, spec, estimates),
         "bands": [what for _, _, what in heterogeneity_bands(row.get("i2"))],
+        # I² of the test for subgroup differences, (Q - df) / Q (RevMan's; metafor's I² of a common-effect fit)
+        "i2_between": (float(i2_from_q(row["q_between"], row["df_between"]))
+                       if is_finite(row.get("q_between")) and is_finite(row.get("df_between"))
+                       and row["df_between"] >= 1 else None),
     }
     # study flow
     section["flow"] = flow_from_frame(read_result(files["flow"])) if "flow" in files else None
@@ -390,6 +395,7 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     env.filters["pval"] = format_p
     env.filters["ptext"] = p_text
     env.filters["finite"] = is_finite
+    env.filters["upper_first"] = upper_first
     html = env.get_template(Path(template).name).render(
         sections=sections,
         pooled=records(pooled_df),

@@ -13,7 +13,7 @@ import pandas as pd
 from ..io import atomic_write_bytes, read_tsv
 from .tables import RESULT_TEXT_COLUMNS
 
-__all__ = ["write_workbook", "FORMULA_STARTS"]
+__all__ = ["write_workbook", "deterministic_zip", "FORMULA_STARTS"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 # the first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
@@ -70,8 +70,25 @@ def write_workbook(tables: Mapping[str, str], output) -> Path:
                 for cell in row:
                     if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
                         cell.data_type = "s"  # the text as text: openpyxl would write "=..." as a formula
+    return atomic_write_bytes(output, deterministic_zip(buf.getvalue()))
+
+
+def deterministic_zip(data: bytes) -> bytes:
+    """An Office Open XML file (XLSX, DOCX: a zip) rewritten so that its bytes do not depend on the time of the
+    run: every entry dated 1980-01-01 with mode 644, and the document's ``created`` and ``modified`` dates
+    (``docProps/core.xml``) set to 2000-01-01.
+
+    Parameters
+    ----------
+    data : bytes
+        The file as its writer saved it.
+
+    Returns
+    -------
+    bytes
+    """
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
@@ -83,4 +100,4 @@ def write_workbook(tables: Mapping[str, str], output) -> Path:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o644 << 16
             dst.writestr(fixed, data)
-    return atomic_write_bytes(output, out.getvalue())
+    return out.getvalue()
