@@ -37,9 +37,10 @@ from metapool.stats.glmm import glmm_loglik
 from conftest import load_fixture
 
 FIXTURE = load_fixture("bayes.json")
+MORE_BINOMIAL = load_fixture("bayes_binomial.json")
 MAP = load_fixture("bayes_map.json")
 NORMAL = [c for c in FIXTURE["cases"] if c["model"] == "normal"]
-BINOMIAL = [c for c in FIXTURE["cases"] if c["model"] == "binomial"]
+BINOMIAL = [c for c in FIXTURE["cases"] if c["model"] == "binomial"] + MORE_BINOMIAL["cases"]
 REL = 1e-5
 ABS = 1e-7
 
@@ -104,6 +105,26 @@ def test_fixture_covers_the_brief():
     assert any(x == n for c in BINOMIAL for x, n in zip(c["events"], c["totals"]))  # an n/n study
     assert any(0 in c["events"] for c in BINOMIAL)
     assert len({c["source"] for c in FIXTURE["cases"]}) >= 6
+    # the binomial-normal model (bayes.json + bayes_binomial.json): six data sets, k = 1, 2 and >= 3 with a
+    # flat and with a normal mu prior, a 0/n and an n/n study, every tau prior family but log-t (Rhodes'
+    # prior: too slow for the nested R integrals, see tests/reference/R/bayes.R)
+    assert len({(tuple(c["events"]), tuple(c["totals"])) for c in BINOMIAL}) >= 6
+    assert any(c["k"] >= 3 and c["mu_prior"]["sd"] is None for c in BINOMIAL)
+    assert any(c["k"] >= 3 and c["mu_prior"]["sd"] is not None for c in BINOMIAL)
+    assert {c["tau_prior"]["family"] for c in BINOMIAL} == families - {"log_t"}
+
+
+def test_binomial_references_integrate_error_estimates():
+    """The cases of bayes_binomial.json carry integrate()'s own error estimates. No integral needed a looser
+    tolerance (``retries`` 0), so every inner integral over mu met max(1e-16, 1e-11 |value|) and every outer
+    one over tau max(1e-16, 1e-9 |value|); the largest outer estimate, relative to its value, is far below the
+    1e-5 of the tests. (``inner_max_rel``, the largest summed abs.error / |value| of an inner integral, can
+    exceed 1e-11 only where the absolute tolerance 1e-16 governs, i.e. for inner integrals below ~1e-11 on a
+    scale where the integrand's maximum is 1: tau nodes that add nothing to the outer integral.)"""
+    for c in MORE_BINOMIAL["cases"]:
+        e = c["integrate_error"]
+        assert e["retries"] == 0, c["name"]
+        assert e["outer_max_rel"] < 1e-8, c["name"]
 
 
 @pytest.mark.parametrize("case", NORMAL, ids=[c["name"] for c in NORMAL])
