@@ -21,6 +21,14 @@
 #   Rscript -e 'source("tests/reference/R/bayes.R"); x <- fixture_bayes();
 #     jsonlite::write_json(x, "tests/reference/fixtures/bayes.json", digits = NA,
 #     auto_unbox = TRUE, pretty = TRUE, na = "null")'
+# fixture_bayes_binomial() (more binomial-normal cases, k >= 3, inner integrate() at rel.tol 1e-11 with
+# integrate()'s error estimates recorded) and fixture_bayes_map() (the exact predictive distribution of a new
+# cohort's response rate, for map_prior) write tests/reference/fixtures/bayes_binomial.json and
+# bayes_map.json:
+#   Rscript -e 'source("tests/reference/R/bayes.R");
+#     write_fixture(fixture_bayes_binomial(), "tests/reference/fixtures/bayes_binomial.json");
+#     write_fixture(fixture_bayes_map(), "tests/reference/fixtures/bayes_map.json")'
+# (each binomial case takes minutes to an hour of CPU; options(bm.only = <name>) runs one case).
 # Read by tests/stats/test_bayes.py.
 
 suppressPackageStartupMessages({
@@ -285,7 +293,11 @@ GH40 <- .bm_gh(40)
   }))
 }
 
-.bm_binomial_case <- function(name, source, x, n, tau_prior, mu_prior, thresholds, note = NA) {
+.bm_binomial_case <- function(name, source, x, n, tau_prior, mu_prior, thresholds, note = NA, inner_tol = 1e-9) {
+  # inner_tol: rel.tol of the inner integrate() over mu (1e-9 for the cases of bayes.json; the cases of
+  # bayes_binomial.json use 1e-11 so that the inner error stays well below the outer rel.tol 1e-9,
+  # which otherwise stops with "roundoff error"). The conditional mode of mu and the inner integral
+  # without a limit are memoised per tau (a pure speed-up: the same numbers).
   # options(bm.only = <names>) computes only those cases (to split a long run)
   if (!is.null(getOption("bm.only")) && !(name %in% getOption("bm.only"))) return(NULL)
   k <- length(x)
@@ -295,34 +307,102 @@ GH40 <- .bm_gh(40)
   lmu <- function(m) if (is.finite(mu_prior$sd)) dnorm(m, mu_prior$mean, mu_prior$sd, log = TRUE) else 0 * m
   ljoint <- function(m, t) log(dprior(t)) + lmu(m) + .bm_binom_loglik(m, t, x, n)
   # conditional mode of mu given tau, and a scale, for the breakpoints of the inner integral
-  mode_mu <- function(t) optimize(function(m) ljoint(m, t), c(-25, 25), maximum = TRUE, tol = 1e-6)
+  mode_memo <- new.env(hash = TRUE)
+  mode_mu <- function(t) {
+    key <- sprintf("%.17g", t)
+    r <- mode_memo[[key]]
+    if (is.null(r)) {
+      r <- optimize(function(m) ljoint(m, t), c(-25, 25), maximum = TRUE, tol = 1e-6)
+      assign(key, r, envir = mode_memo)
+    }
+    r
+  }
   s0 <- .bm_prior_median(tau_prior)
   tgrid <- s0 * 10^seq(-3, 2, length.out = 60)
   tgrid <- tgrid[tgrid < upper]
   lmax <- max(sapply(tgrid, function(t) mode_mu(t)$objective))
+  # integrate() on one piece: bayes.json calls it directly (an error stops the case); the cases of
+  # bayes_binomial.json (inner_tol < 1e-9) retry a piece that stops with "roundoff error" / "probably
+  # divergent" at 100 and 1000 times the tolerance, and keep integrate()'s own error estimates: the
+  # largest (sum of abs.error) / |value| of any inner and any outer integral goes into the fixture
+  robust <- inner_tol < 1e-9
+  err <- new.env()
+  err$inner <- 0
+  err$outer <- 0
+  err$retries <- 0
+  piece <- function(f, a, b, tol) {
+    if (!robust) return(list(value = integrate(f, a, b, rel.tol = tol, abs.tol = 1e-16, subdivisions = 1000L)$value,
+                             abs.error = 0))
+    for (tl in tol * c(1, 100, 1000)) {
+      r <- tryCatch(integrate(f, a, b, rel.tol = tl, abs.tol = 1e-16, subdivisions = 1000L), error = function(e) NULL)
+      if (!is.null(r)) return(r)
+      err$retries <- err$retries + 1
+    }
+    integrate(f, a, b, rel.tol = tol * 1e4, abs.tol = 1e-16, subdivisions = 1000L)
+  }
+  pieces <- function(f, pts, tol, which) {
+    v <- 0
+    e <- 0
+    for (j in seq_len(length(pts) - 1)) {
+      r <- piece(f, pts[j], pts[j + 1], tol)
+      v <- v + r$value
+      e <- e + r$abs.error
+    }
+    if (robust && v != 0) err[[which]] <- max(err[[which]], e / abs(v))
+    v
+  }
+  mass_memo <- new.env(hash = TRUE)
+  piece_memo <- new.env(hash = TRUE)
   inner <- function(t, fun = function(m) 1, upto = Inf) sapply(t, function(tt) {
     if (!(tt > 0) || tt > upper || !is.finite(tt)) return(0)
+    is_mass <- identical(fun, one) && is.infinite(upto)
+    key <- sprintf("%.17g", tt)
+    if (is_mass && !is.null(mass_memo[[key]])) return(mass_memo[[key]])
     md <- mode_mu(tt)$maximum
     f <- function(m) {
       r <- exp(ljoint(m, tt) - lmax)
       r[!is.finite(r) | abs(m) > 1e6] <- 0  # far tails (integrate's transformation of +-Inf)
       r * fun(m, tt)
     }
-    pts <- md + c(-Inf, -2, 0, 2, Inf)
-    pts <- unique(c(pts[pts < upto], min(upto, Inf)))
-    s <- 0
-    for (j in seq_len(length(pts) - 1)) s <- s + integrate(f, pts[j], pts[j + 1], rel.tol = 1e-9, abs.tol = 1e-16,
-                                                           subdivisions = 1000L)$value
+    # bayes.json: mu over (-Inf, upto) split at md +- 2; bayes_binomial.json (robust): over md +- 45 sc, split at
+    # +-1, 4, 12 sc, with sc^2 = 1 / sum n_i p (1 - p) + tau^2 / k (p = plogis(md)) the rough conditional
+    # variance of mu (integrate()'s transformation of an infinite range, or a spike in a wide range, stop
+    # with "probably divergent" at rel.tol 1e-11; beyond 45 sc the conditional density is negligible)
+    if (robust) {
+      # the integral over each piece entirely below upto is memoised per (tau, piece) when fun is 1 (the
+      # CDF of mu at every uniroot() step then integrates only the piece that contains upto): the same numbers
+      p0 <- plogis(md)
+      sc <- sqrt(1 / sum(n * p0 * (1 - p0)) + tt^2 / k)
+      pts <- md + sc * c(-45, -12, -4, -1, 0, 1, 4, 12, 45)
+      memo_ok <- identical(fun, one)
+      s <- 0
+      e <- 0
+      for (j in seq_len(length(pts) - 1)) {
+        if (pts[j] >= upto) break
+        whole <- pts[j + 1] <= upto
+        pkey <- paste(key, j)
+        v <- if (whole && memo_ok) piece_memo[[pkey]] else NULL
+        if (is.null(v)) {
+          r <- piece(f, pts[j], if (whole) pts[j + 1] else upto, inner_tol)
+          v <- c(r$value, r$abs.error)
+          if (whole && memo_ok) assign(pkey, v, envir = piece_memo)
+        }
+        s <- s + v[1]
+        e <- e + v[2]
+      }
+      if (s != 0) err$inner <- max(err$inner, e / abs(s))
+    } else {
+      pts <- md + c(-Inf, -2, 0, 2, Inf)
+      pts <- unique(c(pts[pts < upto], min(upto, Inf)))
+      s <- pieces(f, pts, inner_tol, "inner")
+    }
+    if (is_mass) assign(key, s, envir = mass_memo)
     s
   })
   brk <- s0 * c(1 / 16, 1 / 4, 1, 4, 16, 64)
   brk <- brk[brk < upper]
   tint <- function(f, a = 0, b = upper) {
-    pts <- sort(unique(c(a, brk[brk > a & brk < b], b)))
-    s <- 0
-    for (j in seq_len(length(pts) - 1)) s <- s + integrate(f, pts[j], pts[j + 1], rel.tol = 1e-9, abs.tol = 1e-16,
-                                                           subdivisions = 1000L)$value
-    s
+    pieces(f, sort(unique(c(a, brk[brk > a & brk < b], b))), 1e-9, "outer")
   }
   one <- function(m, t) 1 + 0 * m
   Z <- tint(function(t) inner(t, one))
@@ -347,19 +427,27 @@ GH40 <- .bm_gh(40)
   new_cdf <- function(q) tint(function(t) inner(t, function(m, tt) pnorm(q, m, tt))) / Z
   nsd <- sqrt(m2 + t2 - m1^2)
   nq <- function(p) .bm_quantile(new_cdf, p, m1 - nsd, m1 + nsd, tol = 1e-10)
-  new_out <- list(median = nq(0.5), mean = m1, sd = nsd, ci_lower = nq(a), ci_upper = nq(1 - a))
   prob_mu <- sapply(thresholds, function(c0) 1 - mu_cdf(c0))
-  prob_new <- sapply(thresholds, function(c0) 1 - new_cdf(c0))
+  if (robust) {
+    # bayes_binomial.json: theta_new only by its moments (its quantiles would double the CPU time)
+    new_out <- list(mean = m1, sd = nsd)
+    prob_new <- numeric()
+  } else {
+    new_out <- list(median = nq(0.5), mean = m1, sd = nsd, ci_lower = nq(a), ci_upper = nq(1 - a))
+    prob_new <- sapply(thresholds, function(c0) 1 - new_cdf(c0))
+  }
   # the Gauss-Hermite likelihood against integrate() over theta at a few (mu, tau)
   pts <- expand.grid(mu = c(mu_out$median, mu_out$ci_lower), tau = c(tau_out$ci_lower, tau_out$median, tau_out$ci_upper))
   lik_check <- list(mu = arr(pts$mu), tau = arr(pts$tau),
                     loglik_gh40 = arr(mapply(function(m, t) .bm_binom_loglik(m, t, x, n), pts$mu, pts$tau)),
                     loglik_integrate = arr(mapply(function(m, t) .bm_binom_loglik_integrate(m, t, x, n), pts$mu, pts$tau)))
-  list(name = name, model = "binomial", source = source, note = note, k = k, events = arr(x), totals = arr(n),
+  out <- list(name = name, model = "binomial", source = source, note = note, k = k, events = arr(x), totals = arr(n),
        tau_prior = tau_prior, mu_prior = list(mean = mu_prior$mean, sd = if (is.finite(mu_prior$sd)) mu_prior$sd else NA),
        level = BM_LEVEL, transform = "expit", thresholds = arr(thresholds),
        mu = mu_out, tau = tau_out, theta_new = new_out,
        prob_mu_above = arr(prob_mu), prob_theta_new_above = arr(prob_new), likelihood_check = lik_check)
+  if (robust) out$integrate_error <- list(inner_max_rel = err$inner, outer_max_rel = err$outer, retries = err$retries)
+  out
 }
 
 # ---------------------------------------------------------------------------
@@ -445,4 +533,94 @@ fixture_bayes <- function(which = c("normal", "binomial")) {
          "uniroot() for quantiles; see tests/reference/R/bayes.R"),
        level = BM_LEVEL,
        cases = Filter(Negate(is.null), .bm_cases(which)))
+}
+
+# ---------------------------------------------------------------------------
+# more binomial-normal cases (fixtures/bayes_binomial.json): k = 3 with a normal mu prior and the log-normal
+# (Turner) family, with a flat mu prior and the half-normal family, and k = 2 with a flat mu prior;
+# inner integrate() at rel.tol 1e-11. (Rhodes' log-t prior was left out: its density is infinite at tau = 0
+# and the case took more than 7 CPU minutes in R, 5 in Python, without finishing in R.)
+# ---------------------------------------------------------------------------
+.bm_binomial_cases_more <- function() {
+  alk <- "data/response.tsv ORR after alectinib: OKAYAMA_crizotinib 3/9, ASCEND9_ceritinib 5/20, BRIGATINIB_post_alectinib_retro 3/18"
+  Filter(Negate(is.null), list(
+    .bm_binomial_case("alk_k3_binomial_turner_normal", alk, c(3, 5, 3), c(9, 20, 18), TURNER, MU_N(0, 2),
+                      qlogis(0.2), note = "k = 3, normal mu prior", inner_tol = 1e-11),
+    .bm_binomial_case("alk_k2_binomial_halfnormal05_flat",
+                      "data/response.tsv ORR after alectinib: ASCEND9_ceritinib 5/20, BRIGATINIB_post_alectinib_retro 3/18",
+                      c(5, 3), c(20, 18), HN(0.5), MU_FLAT, qlogis(0.2), note = "k = 2, flat mu prior",
+                      inner_tol = 1e-11),
+    .bm_binomial_case("pagliaro1992_k3_binomial_halfnormal1_flat",
+                      "metadat::dat.pagliaro1992, trt == 'control', studies 9, 13, 14 (xi, ni)",
+                      c(2, 6, 9), c(25, 18, 22), HN(1), MU_FLAT, qlogis(0.3),
+                      note = "k = 3 real data, flat mu prior", inner_tol = 1e-11)
+  ))
+}
+
+fixture_bayes_binomial <- function() {
+  list(generated_by = generated_by("tests/reference/R/bayes.R"),
+       description = paste(
+         "More binomial-normal posteriors (k = 2 and 3, flat and normal mu priors, half-normal and Turner",
+         "log-normal tau priors) by nested base R integrate() (inner over mu at rel.tol",
+         "1e-11, outer over tau at 1e-9; 40-node adaptive Gauss-Hermite study likelihoods) and uniroot()",
+         "quantiles of mu and tau; theta_new by its mean and sd only; the cases of bayes.json are not",
+         "repeated; see tests/reference/R/bayes.R"),
+       level = BM_LEVEL, cases = .bm_binomial_cases_more())
+}
+
+# ---------------------------------------------------------------------------
+# meta-analytic-predictive (MAP) prior (fixtures/bayes_map.json): the exact posterior predictive
+# distribution of a new cohort's response rate p_new = plogis(theta_new) in the normal-normal model on
+# the logit scale, theta_new | y = ∫ N(mu_hat(tau), V(tau) + tau^2) p(tau | y) dtau, by integrate() over tau
+# ---------------------------------------------------------------------------
+.bm_map_case <- function(name, source, y, v, tau_prior, mu_prior, points = c(0.05, 0.1, 0.2, 0.3, 0.5, 0.7),
+                         probs = c(0.025, 0.25, 0.5, 0.75, 0.975)) {
+  cat(name, "\n")
+  dprior <- .bm_tau_prior(tau_prior)
+  upper <- tau_prior$upper %||% Inf
+  s0 <- .bm_prior_median(tau_prior)
+  brk <- s0 * c(1 / 64, 1 / 16, 1 / 4, 1, 4, 16, 64, 256)
+  brk <- brk[brk < upper]
+  logpost <- function(t) log(dprior(t)) + .bm_cond(t, y, v, mu_prior)$logl
+  lmax <- max(logpost(s0 * 10^seq(-4, 3, length.out = 400)))
+  upost <- function(t) {
+    out <- numeric(length(t))
+    ok <- t > 0 & is.finite(t) & t <= upper
+    out[ok] <- exp(logpost(t[ok]) - lmax)
+    out
+  }
+  Z <- .bm_integrate(upost, 0, upper, brk)
+  post <- function(t) upost(t) / Z
+  tint <- function(f) .bm_integrate(f, 0, upper, brk)
+  comp <- function(t) { c <- .bm_cond(t, y, v, mu_prior); list(m = c$mhat, s = sqrt(c$V + t^2)) }
+  cdf <- function(p) tint(function(t) { c <- comp(t); pz(post(t), pnorm(qlogis(p), c$m, c$s)) })
+  pdf <- function(p) tint(function(t) { c <- comp(t); pz(post(t), dnorm(qlogis(p), c$m, c$s)) }) / (p * (1 - p))
+  emom <- function(pw) tint(function(t) sapply(t, function(tt) {
+    if (!is.finite(tt) || post(tt) == 0) return(0)
+    c <- comp(tt)
+    post(tt) * integrate(function(z) plogis(c$m + c$s * z)^pw * dnorm(z), -Inf, Inf, rel.tol = 1e-11)$value
+  }))
+  m1 <- emom(1)
+  m2 <- emom(2)
+  q <- sapply(probs, function(pr) uniroot(function(p) cdf(p) - pr, c(1e-12, 1 - 1e-12), tol = 1e-13)$root)
+  list(name = name, source = source, yi = arr(y), vi = arr(v), tau_prior = tau_prior,
+       mu_prior = list(mean = mu_prior$mean, sd = if (is.finite(mu_prior$sd)) mu_prior$sd else NA),
+       points = arr(points), pdf = arr(sapply(points, pdf)), cdf = arr(sapply(points, cdf)),
+       mean = m1, sd = sqrt(m2 - m1^2), probs = arr(probs), quantiles = arr(q))
+}
+
+fixture_bayes_map <- function() {
+  alk <- escalc(measure = "PLO", xi = c(3, 5, 3), ni = c(9, 20, 18))
+  src <- "data/response.tsv ORR after alectinib (3/9, 5/20, 3/18), escalc(measure = 'PLO')"
+  list(generated_by = generated_by("tests/reference/R/bayes.R"),
+       description = paste(
+         "Posterior predictive distribution of a new cohort's response rate p_new = plogis(theta_new) in the",
+         "normal-normal model on the logit scale (the exact distribution that the MAP prior's beta mixture",
+         "approximates): density and CDF at points, mean, sd (E plogis by integrate() over z inside integrate()",
+         "over tau) and quantiles by uniroot(); see tests/reference/R/bayes.R"),
+       level = BM_LEVEL,
+       cases = list(
+         .bm_map_case("alk_map_halfnormal05_flat", src, alk$yi, alk$vi, HN(0.5), MU_FLAT),
+         .bm_map_case("alk_map_halfnormal1_normal", src, alk$yi, alk$vi, HN(1), MU_N(0, 2)),
+         .bm_map_case("alk_map_turner_flat", src, alk$yi, alk$vi, TURNER, MU_FLAT)))
 }
