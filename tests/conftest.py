@@ -71,3 +71,29 @@ def workflow_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(workdir)
     return workdir
+
+
+def default_config() -> dict:
+    """config/config.yaml as the workflow reads it (defaults filled in), a new copy per call."""
+    import yaml
+
+    from metapool.analysis.config import fill_defaults
+
+    return fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+
+
+def default_tables():
+    """The validated extraction tables of data/ (studies, response, survival, hazard_ratios)."""
+    from metapool.analysis.validation import validate_tables
+
+    return validate_tables({t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")})
+
+
+def config_problems(config, tables=None) -> list[str]:
+    """The problems check_config finds in ``config`` (and against ``tables``); fails when it finds none."""
+    from metapool.analysis.config import ConfigError, check_config
+
+    with pytest.raises(ConfigError) as err:
+        check_config(config, tables)
+    assert str(err.value) == "\n".join(err.value.problems)
+    return err.value.problems

@@ -9,17 +9,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import yaml
 
 from metapool.analysis.bayes import BAYES_COLUMNS, bayes_frame, mu_prior, tau_prior
-from metapool.analysis.config import ConfigError, check_config, fill_defaults
+from metapool.analysis.config import check_config
 from metapool.analysis.diagnostics import sensitivity_frames
 from metapool.analysis.run import prepare_analysis
-from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec, BayesSpec, Prior
 from metapool.stats.bayes import MuPrior, TauPrior, bayes_binomial, bayes_normal
 
-from conftest import ROOT, estimate_frames
+from conftest import config_problems, default_config, default_tables, estimate_frames
 
 BLOCK = {"tau": "half_normal(0.5)", "mu": "flat", "prob_above": 0.5, "why": "weakly informative on the logit scale"}
 
@@ -31,18 +29,15 @@ def frames():
 
 @pytest.fixture(scope="module")
 def tables():
-    return validate_tables({t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")})
+    return default_tables()
 
 
 @pytest.fixture()
 def config():
-    return fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    return default_config()
 
 
-def problems(config) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        check_config(config)
-    return err.value.problems
+problems = config_problems
 
 
 def spec_of(config, name, **bayes) -> AnalysisSpec:

@@ -25,30 +25,25 @@ from metapool.analysis.config import (
     specification_spec,
     typed_overrides,
 )
-from metapool.analysis.validation import validate_tables
 from metapool.spec import AnalysisSpec, ModelSpec
 from metapool.vocabulary import SENSITIVITY_KINDS
 
-from conftest import ROOT
+from conftest import ROOT, config_problems, default_config, default_tables
 
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return validate_tables({t: ROOT / "data" / f"{t}.tsv" for t in ("studies", "response", "survival", "hazard_ratios")})
+    return default_tables()
 
 
 @pytest.fixture()
 def config():
-    return fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    return default_config()
 
 
-def problems(config, tables=None) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        check_config(config, tables)
-    assert str(err.value) == "\n".join(err.value.problems)
-    return err.value.problems
+problems = config_problems
 
 
 # ---------------------------------------------------------------- the default config and the examples

@@ -23,7 +23,7 @@ from metapool.declared import VocabularyError, load_vocabulary
 from metapool.io import atomic_write_bytes, stale_temporaries, temporary_path
 from metapool.yamlfile import MAX_NODES, YamlFileError, load_yaml, plan_file_problems
 
-from conftest import ROOT
+from conftest import ROOT, config_problems, default_config
 from test_validation import valid_tables, write
 
 # ------------------------------------------------------------------------------------------ tables
@@ -172,13 +172,7 @@ def test_an_absent_table_is_refused_by_name(tmp_path):
 
 @pytest.fixture
 def config():
-    return fill_defaults(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
-
-
-def config_problems(config) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        check_config(config)
-    return info.value.problems
+    return default_config()
 
 
 NAN, INF = float("nan"), float("inf")
