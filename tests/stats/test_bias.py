@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from metapool.stats.bias import (
     MIN_STUDIES,
@@ -174,3 +175,23 @@ def test_trim_and_fill_mirror_image(data):
     assert b.model.beta == pytest.approx(-a.model.beta, rel=1e-9, abs=1e-12)
     assert a.k0 >= 0 and a.filled.sum() == a.k0
     np.testing.assert_allclose(b.yi, -a.yi, rtol=1e-9, atol=1e-12)
+
+
+def test_begg_statistic_is_r_cor_test_statistic():
+    """The reported statistic is cor.test's: T (concordant pairs) for the exact test, z = S / sqrt(var S) with
+    var S = n(n - 1)(2n + 5) / 18 without ties (Kendall 1948) for the normal approximation."""
+    yi = np.array([0.12, -0.30, 0.45, 0.08, 0.61, -0.05, 0.33, 0.20, -0.14, 0.52, 0.27])
+    vi = np.array([0.04, 0.09, 0.02, 0.05, 0.11, 0.03, 0.07, 0.06, 0.10, 0.015, 0.08])
+    wi = 1 / vi
+    ystar = (yi - np.sum(wi * yi) / np.sum(wi)) / np.sqrt(vi - 1 / np.sum(wi))
+    i, j = np.triu_indices(len(yi), 1)
+    s = np.sign(ystar[i] - ystar[j]) * np.sign(vi[i] - vi[j])
+    concordant, discordant = int(np.sum(s > 0)), int(np.sum(s < 0))
+    n = len(yi)
+    exact = begg_test(yi, vi, exact=True, force=True)
+    assert exact.exact and exact.statistic == concordant
+    assert exact.tau == pytest.approx((concordant - discordant) / (n * (n - 1) / 2), rel=1e-12)
+    normal = begg_test(yi, vi, exact=False, force=True)
+    z = (concordant - discordant) / math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    assert not normal.exact and normal.statistic == pytest.approx(z, rel=1e-9)
+    assert normal.pvalue == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-12)

@@ -153,8 +153,6 @@ def spending_boundaries(fractions, alpha: float = 0.05) -> np.ndarray:
             b = c * root
             return float(np.sum(mass * (stats.norm.sf((b - x) / sd) + stats.norm.cdf((-b - x) / sd))))
 
-        if exit_probability(0.0) <= target:  # cannot happen for increasing alpha(t) < alpha; kept as a guard
-            raise ValueError(f"look {k + 1}: the spending function asks for more than the remaining probability")
         bounds[k] = optimize.brentq(lambda c: exit_probability(c) - target, 0.0, 40.0, xtol=1e-12, rtol=1e-14,
                                     maxiter=200)
         nx, nw = _nodes(bounds[k] * root)
