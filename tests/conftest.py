@@ -53,11 +53,13 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run Snakemake in ``workdir`` with this interpreter (``env``: variables set on top of this process's)."""
+def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
+              python: str | Path | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir`` with this interpreter, or ``python`` (``env``: variables set on top of this
+    process's)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", *args],
         cwd=workdir, capture_output=True, text=True, env=env, timeout=900,
     )
     if check and proc.returncode != 0:

@@ -8,23 +8,26 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import metapool
+import metapool  # located by engine.smk: installed, or the workflow's own source
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
-from metapool.analysis.config import (
-    SCHEMA_PATH,
-    ConfigError,
-    analysis_specs,
-    batches,
-    check_config,
-    data_problems,
-    fill_defaults,
-    typed_overrides,
-)
-from metapool.declared import vocabulary_path
-from metapool.inputs import file_sha256
-from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
+try:
+    from metapool.analysis.config import (
+        SCHEMA_PATH,
+        ConfigError,
+        analysis_specs,
+        batches,
+        check_config,
+        data_problems,
+        fill_defaults,
+        typed_overrides,
+    )
+    from metapool.declared import vocabulary_path
+    from metapool.inputs import file_sha256
+    from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
+except ModuleNotFoundError as _err:
+    raise engine_import_error(_err) from None
 
 
 def layer_checksums(root):
@@ -70,13 +73,24 @@ def table_schema(table):
 
 
 def package_file(path):
-    """``path`` (a file of the package) relative to the working directory when the package lies below it,
-    else absolute (see table_schema)."""
+    """``path`` (a file of the package, or of the workflow) relative to the working directory when it lies below
+    it, else absolute (see table_schema)."""
     path = Path(path).resolve()
     try:
         return path.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def workflow_file(relative):
+    """A file of the workflow, ``relative`` to workflow/rules/ (``"../report/report.html.j2"``), as a job's input:
+    for a local workflow (a checkout, a module or a deployment from a path) its path (package_file: relative
+    to the working directory when the workflow lies below it, so that Snakemake's records do not depend on
+    where the checkout is; absolute for a module in another folder); for a module fetched from a repository,
+    Snakemake's cached copy (workflow.source_path)."""
+    if ENGINE_IS_LOCAL:
+        return package_file(Path(ENGINE_SOURCE) / "workflow" / "rules" / relative)
+    return workflow.source_path(relative)
 
 
 # --config KEY={...} or KEY=[...]: Snakemake reads the nested values as text (YAML's BaseLoader); read them
@@ -144,7 +158,10 @@ def checks_digest():
 def run_checks():
     """1. the config: schema (unknown keys and values, with suggestions), then contradictory options;
     2. the data tables, then every analysis's filters against them. Stops with every problem at once."""
-    from metapool.analysis.validation import DataValidationError, validate_tables
+    try:
+        from metapool.analysis.validation import DataValidationError, validate_tables
+    except ModuleNotFoundError as err:
+        raise engine_import_error(err) from None
 
     try:
         specs = check_config(config)

@@ -135,7 +135,7 @@ rule report:
         workbook=f"{OUT}/tables/results.xlsx",
         analyses=[path for files in REPORT_FILES.values() for path in files.values()],
         networks=[path for files in NETWORK_REPORT_FILES.values() for path in files.values()],
-        template="workflow/report/report.html.j2",
+        template=workflow_file("../report/report.html.j2"),
     output:
         report(
             f"{OUT}/report.html",
