@@ -13,7 +13,7 @@ min_version("9.0")
 # Snakemake's loader keeps the last of two equal keys, lets an alias bomb through (whatever walks the
 # config then fills the memory) and evaluates YTE templates (__use_yte__); ours refuses each of them
 # naming the file, line and column (metapool.yamlfile). config/config.yaml is checked before Snakemake
-# reads it; a --configfile has been read by Snakemake's command line already (see README.md, "What a
+# reads it; a --configfile has been read by Snakemake's command line already (see config/README.md, "What a
 # plan may contain").
 from metapool.yamlfile import plan_file_problems
 from snakemake.exceptions import WorkflowError as _PlanError
