@@ -68,3 +68,15 @@ def test_snakemake_lint_finds_nothing():
                           timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Congratulations, your workflow is in a good condition!" in out, out[-4000:]
+
+
+def test_the_release_is_one_version_in_the_package_the_citation_and_the_changelog():
+    import metapool
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    latest = re.search(r"^## (\d+\.\d+\.\d+) \((\d{4}-\d{2}-\d{2})\)$", changelog, flags=re.M)
+    assert latest, "CHANGELOG.md: no '## <version> (<date>)' heading"
+    assert metapool.__version__ == str(citation["version"]) == latest.group(1)
+    if "date-released" in citation:
+        assert str(citation["date-released"]) == latest.group(2)
