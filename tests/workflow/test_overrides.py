@@ -1,7 +1,7 @@
-"""Every `--config` override the README documents changes what it says it changes, and reruns only that.
+"""Every `--config` override config/README.md documents changes what it says it changes, and reruns only that.
 
-The overrides are read from the README's table (section "Overrides"): each row names the override, what changes
-and what reruns. Each is tried on a copy of the session's default run (``workflow_run``, copied with its
+The overrides are read from the table of config/README.md (section "Overrides"): each row names the override,
+what changes and what reruns. Each is tried on a copy of the session's default run (``workflow_run``, copied with its
 Snakemake records, so nothing is recomputed to start from): a dry run lists the jobs it reruns, a run the numbers
 it changes. A README override without a check here fails the test, so the README cannot promise more than is
 tested.
@@ -27,7 +27,7 @@ TEXT = ["analysis", "title", "outcome", "measure", "method", "ci_method", "pi_me
 
 def readme_overrides() -> list[str]:
     """The `--config ...` of each row of the README's overrides table, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "config" / "README.md").read_text(encoding="utf-8")
     section = text[text.index("### Overrides"):]
     section = section[:section.index("\n#", 1)]
     return re.findall(r"^\| `--config (.+?)` \|", section, flags=re.MULTILINE)

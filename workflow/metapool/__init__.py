@@ -11,7 +11,7 @@ import importlib
 
 #: The package version, single-sourced: pyproject.toml reads it (``[tool.setuptools.dynamic]``) and the
 #: report's provenance shows it.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "clopper_pearson": "stats.effects",

@@ -179,7 +179,7 @@ def plan_file_problems(path: str | PathLike) -> list[str]:
     problems = []
     if "__use_yte__" in data:
         problems.append(f"{path}: __use_yte__: YTE templating is not allowed in a plan: a plan is data, not "
-                        "code (write the values out; see README.md, 'What a plan may contain')")
+                        "code (write the values out; see config/README.md, 'What a plan may contain')")
     for key in data:
         if not isinstance(key, str):
             problems.append(f"{path}: top-level key {key!r} must be text")
