@@ -5,6 +5,7 @@
 
 include: "workflow/Snakefile"
 
+
 # an included file's `default_target: True` does not outlive the include (Snakemake restores the including
 # file's default target): `snakemake` with no target builds `rule all`, as from workflow/Snakefile
 workflow.default_target = "all"

@@ -15,14 +15,14 @@ for _i, _members in enumerate(BATCHES, start=1):
             **batch_estimates(_members),
         output:
             **batch_outputs(_members),
-        params:
-            engine=engine_code("analysis", "stats"),
-            specs=batch_digest(_members),
         log:
             f"{OUT}/logs/analyses_batch_{_i}.log",
         group:
             "analysis"
         conda:
             "../envs/metapool.yaml"
+        params:
+            engine=engine_code("analysis", "stats"),
+            specs=batch_digest(_members),
         script:
             "../scripts/analyses_batch.py"

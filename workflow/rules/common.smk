@@ -196,8 +196,11 @@ SPECS = {name: spec for name, spec in ALL_SPECS.items() if not spec.is_network}
 
 # the per-study estimate tables made: those of the outcome tables an analysis reads, and of every other outcome
 # table with rows (listed in results/<plan>/tables/studies.tsv); a header-only table no analysis reads gets no job
-ESTIMATE_TABLES = [table for table in ESTIMATE_MEASURES if table in PRESENT and (
-    has_rows(PRESENT[table]) or any(table in spec.tables for spec in ALL_SPECS.values()))]
+ESTIMATE_TABLES = [
+    table
+    for table in ESTIMATE_MEASURES
+    if table in PRESENT and (has_rows(PRESENT[table]) or any(table in spec.tables for spec in ALL_SPECS.values()))
+]
 
 # SPECS: name -> metapool.spec.AnalysisSpec. What each job gets, as plain data (AnalysisSpec.to_params): the
 # analysis without its sensitivity list and multiverse (ANALYSES, the params of the pooling job, so that
@@ -242,8 +245,10 @@ def all_sensitivity_tables():
 
 def multiverse_tables(analysis):
     """The multiverse table and its summary (analyses with a `multiverse:` block)."""
-    return {"multiverse": f"{OUT}/multiverse/{analysis}.tsv",
-            "multiverse_summary": f"{OUT}/multiverse/{analysis}_summary.tsv"}
+    return {
+        "multiverse": f"{OUT}/multiverse/{analysis}.tsv",
+        "multiverse_summary": f"{OUT}/multiverse/{analysis}_summary.tsv",
+    }
 
 
 def all_multiverse_tables():
@@ -279,8 +284,7 @@ def all_targets():
 # ---------------------------------------------------------------- used by network.smk
 
 # the tables of a network analysis (results/<plan>/analyses/<analysis>/) and its figures
-NETWORK_TABLES = ("studies", "league", "treatment_effects", "ranking", "heterogeneity", "node_split",
-                  "transitivity")
+NETWORK_TABLES = ("studies", "league", "treatment_effects", "ranking", "heterogeneity", "node_split", "transitivity")
 NETWORK_FIGURES = ("graph", "league", "forest")
 
 
@@ -347,7 +351,7 @@ def batch_layout(name):
 
 
 def batch_outputs(members):
-    """"<analysis>::<kind>" -> path of every table of the analyses of one batch job."""
+    """ "<analysis>::<kind>" -> path of every table of the analyses of one batch job."""
     return {f"{name}::{kind}": path for name in members for kind, path in batch_layout(name).items()}
 
 

@@ -43,11 +43,13 @@ def engine_import_error(err):
         return WorkflowError(
             "The workflow's engine, the Python package metapool, is not installed in the environment that runs "
             f"Snakemake ({sys.executable}), and the workflow ({ENGINE_SOURCE}) is not a local folder it could be "
-            f"imported from. Install it there:\n    {install}")
+            f"imported from. Install it there:\n    {install}"
+        )
     return WorkflowError(
         f"The workflow's engine (metapool, {Path(metapool_origin()).parent}) needs the Python module "
         f"'{err.name}', which is not installed in the environment that runs Snakemake ({sys.executable}). "
-        f"Install the engine with its dependencies there:\n    {install}")
+        f"Install the engine with its dependencies there:\n    {install}"
+    )
 
 
 def metapool_origin():

@@ -13,16 +13,16 @@ rule estimates:
         f"{OUT}/tables/{{table}}_estimates.tsv",
         # the SHA-256 of the bytes the job parsed (the two tables, the vocabulary file): the report's provenance
         inputs=f"{OUT}/inputs/estimates_{{table}}.json",
-    params:
-        engine=engine_code("analysis", "stats"),
-        # reruns the job when a file it reads has other bytes than when it ran, whatever its time (common.smk)
-        data=lambda wildcards: data_digests(DATA["studies"], DATA[wildcards.table], VOCABULARY),
     log:
         f"{OUT}/logs/estimates_{{table}}.log",
     group:
         "extract"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        # reruns the job when a file it reads has other bytes than when it ran, whatever its time (common.smk)
+        data=lambda wildcards: data_digests(DATA["studies"], DATA[wildcards.table], VOCABULARY),
     script:
         "../scripts/estimates.py"
 
@@ -32,17 +32,17 @@ rule studies_table:
         expand(f"{OUT}/tables/{{table}}_estimates.tsv", table=ESTIMATE_TABLES),
     output:
         f"{OUT}/tables/studies.tsv",
-    params:
-        engine=engine_code("analysis", "stats"),
-        # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
-        # study_level reruns this table and what shows it (workbook, report), no analysis
-        level=config["study_level"],
     log:
         f"{OUT}/logs/studies_table.log",
     group:
         "extract"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
+        # study_level reruns this table and what shows it (workbook, report), no analysis
+        level=config["study_level"],
     script:
         "../scripts/studies_table.py"
 
@@ -54,14 +54,14 @@ rule audit:
     output:
         f"{OUT}/tables/audit.tsv",
         inputs=f"{OUT}/inputs/audit.json",
-    params:
-        engine=engine_code("analysis", "stats"),
-        data=data_digests(*([PRESENT["response"]] if "response" in PRESENT else [])),
     log:
         f"{OUT}/logs/audit.log",
     group:
         "extract"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        data=data_digests(*([PRESENT["response"]] if "response" in PRESENT else [])),
     script:
         "../scripts/audit.py"

@@ -14,8 +14,9 @@ rule forest:
         studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
         # the analysis's Bayesian fit (shrinkage estimates and posteriors), when it has a `bayes:` block
-        bayes=lambda wildcards: [f"{OUT}/analyses/{wildcards.analysis}/bayes.tsv"]
-        if "bayes" in SENSITIVITY[wildcards.analysis] else [],
+        bayes=lambda wildcards: (
+            [f"{OUT}/analyses/{wildcards.analysis}/bayes.tsv"] if "bayes" in SENSITIVITY[wildcards.analysis] else []
+        ),
         # each subgroup's heterogeneity (Q, df, p) for its line under the subgroup (analyses with a subgroup)
         subgroups=lambda wildcards: sensitivity_tables(wildcards.analysis).get("subgroups", []),
     output:
@@ -27,16 +28,16 @@ rule forest:
         ),
         pdf=f"{OUT}/figures/forest_{{analysis}}.pdf",
         png=f"{OUT}/figures/forest_{{analysis}}.png",
-    params:
-        engine=engine_code("figures", "analysis", "stats"),
-        p_values=config["p_values"],
-        sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
     group:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures", "analysis", "stats"),
+        p_values=config["p_values"],
+        sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
     script:
         "../scripts/forest.py"
 
@@ -54,10 +55,6 @@ rule funnel:
         ),
         pdf=f"{OUT}/figures/funnel_{{analysis}}.pdf",
         png=f"{OUT}/figures/funnel_{{analysis}}.png",
-    params:
-        engine=engine_code("figures", "analysis", "stats"),
-        spec=lambda wildcards: ANALYSES[wildcards.analysis],
-        p_values=config["p_values"],
     log:
         f"{OUT}/logs/funnel_{{analysis}}.log",
     wildcard_constraints:
@@ -66,6 +63,10 @@ rule funnel:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures", "analysis", "stats"),
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
+        p_values=config["p_values"],
     script:
         "../scripts/funnel.py"
 
@@ -83,8 +84,6 @@ rule leave_one_out_plot:
         ),
         pdf=f"{OUT}/figures/loo_{{analysis}}.pdf",
         png=f"{OUT}/figures/loo_{{analysis}}.png",
-    params:
-        engine=engine_code("figures", "analysis", "stats"),
     log:
         f"{OUT}/logs/loo_{{analysis}}.log",
     wildcard_constraints:
@@ -93,6 +92,8 @@ rule leave_one_out_plot:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures", "analysis", "stats"),
     script:
         "../scripts/loo.py"
 
@@ -112,14 +113,14 @@ rule flow:
         ),
         pdf=f"{OUT}/figures/flow_{{analysis}}.pdf",
         png=f"{OUT}/figures/flow_{{analysis}}.png",
-    params:
-        engine=engine_code("figures", "analysis", "stats"),
-        spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         f"{OUT}/logs/flow_{{analysis}}.log",
     group:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures", "analysis", "stats"),
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
     script:
         "../scripts/flow.py"

@@ -9,9 +9,6 @@ rule multiverse:
     output:
         table=f"{OUT}/multiverse/{{analysis}}.tsv",
         summary=f"{OUT}/multiverse/{{analysis}}_summary.tsv",
-    params:
-        engine=engine_code("analysis", "stats"),
-        spec=lambda wildcards: multiverse_params(wildcards.analysis),
     log:
         f"{OUT}/logs/multiverse_{{analysis}}.log",
     wildcard_constraints:
@@ -20,6 +17,9 @@ rule multiverse:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        spec=lambda wildcards: multiverse_params(wildcards.analysis),
     script:
         "../scripts/multiverse.py"
 
@@ -31,8 +31,6 @@ rule spec_curve:
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
         multiext(f"{OUT}/figures/spec_curve_{{analysis}}", ".svg", ".pdf", ".png"),
-    params:
-        engine=engine_code("figures", "analysis", "stats"),
     log:
         f"{OUT}/logs/spec_curve_{{analysis}}.log",
     wildcard_constraints:
@@ -41,5 +39,7 @@ rule spec_curve:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures", "analysis", "stats"),
     script:
         "../scripts/spec_curve.py"

@@ -9,26 +9,28 @@ NETWORK_PARAMS = {name: {**spec.to_params(), "forest_sort": "data"} for name, sp
 
 rule network:
     input:
-        estimates=lambda wildcards: [f"{OUT}/tables/{table}_estimates.tsv" for table in NETWORKS[wildcards.network].tables],
+        **({"survival": f"{OUT}/tables/survival_estimates.tsv"} if "survival" in ESTIMATE_TABLES else {}),
+        estimates=lambda wildcards: [
+            f"{OUT}/tables/{table}_estimates.tsv" for table in NETWORKS[wildcards.network].tables
+        ],
         studies=DATA["studies"],
         # read by its schema's columns (metapool.analysis.validation.read_table)
         schema=table_schema("studies"),
         # the arms' participants (node sizes of the network graph), when there is a survival table
-        **({"survival": f"{OUT}/tables/survival_estimates.tsv"} if "survival" in ESTIMATE_TABLES else {}),
     output:
         **{kind: f"{OUT}/analyses/{{network}}/{kind}.tsv" for kind in NETWORK_TABLES},
         # the SHA-256 of the bytes of studies.tsv the job parsed: the report's provenance
         inputs=f"{OUT}/inputs/network_{{network}}.json",
-    params:
-        engine=engine_code("analysis", "stats"),
-        data=data_digests(DATA["studies"]),
-        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     log:
         f"{OUT}/logs/network_{{network}}.log",
     group:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        data=data_digests(DATA["studies"]),
+        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     script:
         "../scripts/network.py"
 
@@ -54,14 +56,14 @@ rule network_figures:
             for kind in NETWORK_FIGURES
             for ext in ("svg", "pdf", "png")
         },
-    params:
-        engine=engine_code("figures"),
-        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     log:
         f"{OUT}/logs/network_figures_{{network}}.log",
     group:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("figures"),
+        spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     script:
         "../scripts/network_figures.py"

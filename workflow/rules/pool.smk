@@ -7,15 +7,15 @@ rule pool:
     output:
         studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
-    params:
-        engine=engine_code("analysis", "stats"),
-        spec=lambda wildcards: ANALYSES[wildcards.analysis],
     log:
         f"{OUT}/logs/pool_{{analysis}}.log",
     group:
         "analysis"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        spec=lambda wildcards: ANALYSES[wildcards.analysis],
     script:
         "../scripts/pool.py"
 
@@ -25,13 +25,13 @@ rule pooled_table:
         expand(f"{OUT}/analyses/{{analysis}}/pooled.tsv", analysis=ANALYSES),
     output:
         f"{OUT}/tables/pooled.tsv",
-    params:
-        engine=engine_code("analysis", "stats"),
     log:
         f"{OUT}/logs/pooled_table.log",
     group:
         "summary"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
     script:
         "../scripts/concat_tables.py"

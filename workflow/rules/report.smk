@@ -71,23 +71,27 @@ rule workbook:
             category="Tables",
             labels={"table": "all result tables (XLSX)"},
         ),
-    params:
-        engine=engine_code("reporting", "analysis", "stats"),
-        sheets=WORKBOOK_SHEETS,
     log:
         f"{OUT}/logs/workbook.log",
     group:
         "summary"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("reporting", "analysis", "stats"),
+        sheets=WORKBOOK_SHEETS,
     script:
         "../scripts/workbook.py"
 
 
 rule summary_tables:
     input:
-        [REPORT_FILES[name][kind] for name in ANALYSES for kind in ("studies", "pooled", "subgroups")
-         if kind in REPORT_FILES[name]],
+        [
+            REPORT_FILES[name][kind]
+            for name in ANALYSES
+            for kind in ("studies", "pooled", "subgroups")
+            if kind in REPORT_FILES[name]
+        ],
     output:
         csv=list(SUMMARY_TABLES.values()),
         docx=report(
@@ -96,22 +100,25 @@ rule summary_tables:
             category="Tables",
             labels={"table": "summary tables (Word)"},
         ),
-    params:
-        engine=engine_code("reporting", "figures", "analysis", "stats"),
-        analyses={
-            name: {"studies": REPORT_FILES[name]["studies"], "pooled": REPORT_FILES[name]["pooled"],
-                   "sort": SPECS[name].forest_sort,
-                   **({"subgroups": REPORT_FILES[name]["subgroups"]} if "subgroups" in REPORT_FILES[name] else {})}
-            for name in ANALYSES
-        },
-        csv=SUMMARY_TABLES,
-        p_values=config["p_values"],
     log:
         f"{OUT}/logs/summary_tables.log",
     group:
         "summary"
     conda:
         "../envs/metapool.yaml"
+    params:
+        engine=engine_code("reporting", "figures", "analysis", "stats"),
+        analyses={
+            name: {
+                "studies": REPORT_FILES[name]["studies"],
+                "pooled": REPORT_FILES[name]["pooled"],
+                "sort": SPECS[name].forest_sort,
+                **({"subgroups": REPORT_FILES[name]["subgroups"]} if "subgroups" in REPORT_FILES[name] else {}),
+            }
+            for name in ANALYSES
+        },
+        csv=SUMMARY_TABLES,
+        p_values=config["p_values"],
     script:
         "../scripts/summary_tables.py"
 
@@ -143,6 +150,12 @@ rule report:
             category="Report",
             labels={"report": "self-contained HTML report"},
         ),
+    log:
+        f"{OUT}/logs/report.log",
+    group:
+        "summary"
+    conda:
+        "../envs/metapool.yaml"
     params:
         engine=engine_code("reporting", "analysis", "stats"),
         # rerun when a data file changes, whatever its time: the report compares each with what the jobs read
@@ -152,11 +165,5 @@ rule report:
         layout=REPORT_FILES,
         networks={name: spec.to_params() for name, spec in NETWORKS.items()},
         network_layout=NETWORK_REPORT_FILES,
-    log:
-        f"{OUT}/logs/report.log",
-    group:
-        "summary"
-    conda:
-        "../envs/metapool.yaml"
     script:
         "../scripts/report.py"

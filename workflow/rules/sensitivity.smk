@@ -14,9 +14,6 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
         output:
             **{kind: f"{OUT}/analyses/{{analysis}}/{kind}.tsv" for kind in _kinds},
-        params:
-            engine=engine_code("analysis", "stats"),
-            spec=lambda wildcards: sensitivity_params(wildcards.analysis),
         log:
             f"{OUT}/logs/sensitivity_{{analysis}}.log",
         wildcard_constraints:
@@ -25,5 +22,8 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             "analysis"
         conda:
             "../envs/metapool.yaml"
+        params:
+            engine=engine_code("analysis", "stats"),
+            spec=lambda wildcards: sensitivity_params(wildcards.analysis),
         script:
             "../scripts/sensitivity.py"
