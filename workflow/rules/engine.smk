@@ -1,6 +1,6 @@
 # Where the engine (the Python package metapool, workflow/metapool/) comes from. Snakemake parses this workflow
 # with the engine (the checks of the plan and of the tables, the analysis specs), so it must be importable in the
-# environment that runs Snakemake, before any other rule file imports it:
+# environment that runs Snakemake, before the other files of workflow/rules import it. It is taken from:
 #
 # - installed there (`pip install .` or `pip install -e .`, as `make install` does): that copy;
 # - else, when the workflow is a local folder (a checkout, `snakedeploy deploy-workflow` from a path, a `module`
