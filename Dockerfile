@@ -3,8 +3,8 @@
 # dependencies of pyproject.toml, Snakemake among them (each job's script unpickles Snakemake's job object).
 # workflow/Snakefile's `container:` names the image file metapool-<version>.sif (metapool.__version__) in the
 # working directory; build it from the repository's root with
-#   docker build -t metapool:0.1.0 .
-#   apptainer build metapool-0.1.0.sif docker-daemon://metapool:0.1.0
+#   docker build -t metapool:0.2.0 .
+#   apptainer build metapool-0.2.0.sif docker-daemon://metapool:0.2.0
 FROM python:3.11-slim
 WORKDIR /opt/metapool
 # what pyproject.toml names: its readme, its license file and the package (package-dir: workflow)

@@ -29,25 +29,48 @@ from test_workflow_validation import set_cell
 # Written as sitecustomize.py first on the run's PYTHONPATH: Snakemake and every job import it at start-up, before
 # metapool, so the engine's reader is wrapped wherever it is imported; only the estimates job of survival.tsv edits.
 HOOK = '''
-import os, shutil, sys
+import importlib.abc, importlib.util, os, shutil, sys
 
-import metapool.inputs as _inputs
-
-_read_input = _inputs.read_input
 _edited = []
 
 
-def read_input(path):
-    data = _read_input(path)
-    job = getattr(sys.modules.get("__main__"), "snakemake", None)
-    if (not _edited and getattr(job, "rule", None) == "estimates" and job.wildcards.table == "survival"
-            and os.path.basename(str(path)) == "survival.tsv"):
-        _edited.append(path)
-        shutil.copyfile(os.environ["METAPOOL_EDITED_TABLE"], path)  # the job has these bytes; the file changes
-    return data
+def _patch(inputs):
+    read_input = inputs.read_input
+
+    def hooked(path):
+        data = read_input(path)
+        job = getattr(sys.modules.get("__main__"), "snakemake", None)
+        if (not _edited and getattr(job, "rule", None) == "estimates" and job.wildcards.table == "survival"
+                and os.path.basename(str(path)) == "survival.tsv"):
+            _edited.append(path)
+            shutil.copyfile(os.environ["METAPOOL_EDITED_TABLE"], path)  # the job has these bytes; the file changes
+        return data
+
+    inputs.read_input = hooked
 
 
-_inputs.read_input = read_input
+class _Finder(importlib.abc.MetaPathFinder):
+    # patches metapool.inputs when it is imported, from wherever the process imports it (importing it here would
+    # fix where Snakemake's own process finds the engine)
+    def find_spec(self, name, path=None, target=None):
+        if name != "metapool.inputs":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
 '''
 
 SURVIVAL = "data/survival.tsv"

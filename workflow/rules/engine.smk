@@ -2,11 +2,13 @@
 # with the engine (the checks of the plan and of the tables, the analysis specs), so it must be importable in the
 # environment that runs Snakemake, before the other files of workflow/rules import it. It is taken from:
 #
-# - installed there (`pip install .` or `pip install -e .`, as `make install` does): that copy;
-# - else, when the workflow is a local folder (a checkout, `snakedeploy deploy-workflow` from a path, a `module`
-#   whose `snakefile:` is a path), the workflow's own source: <workflow>/workflow is appended to sys.path. The
-#   jobs see it too: Snakemake gives every script job the search path of the process that parsed the workflow;
-# - else (a module fetched from GitHub or GitLab), parsing stops and says what to install.
+# - when the workflow is a local folder (a checkout, `snakedeploy deploy-workflow` from a path, a `module`
+#   whose `snakefile:` is a path), the workflow's own source, <workflow>/workflow/metapool: Snakemake puts the
+#   folder of workflow/Snakefile first on the search path, so that copy is imported even where another one is
+#   installed (it is appended here too when no copy is importable). The jobs see it as well: Snakemake gives
+#   every script job the search path of the process that parsed the workflow;
+# - else (a module fetched from GitHub or GitLab), the copy installed there (`pip install`); without one,
+#   parsing stops and says what to install.
 #
 # The engine's own dependencies (numpy, pandas, jsonschema, ...) are never fetched from here: when one is
 # missing, parsing stops naming it and the install command (engine_import_error), not with a traceback.
