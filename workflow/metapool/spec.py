@@ -270,7 +270,9 @@ class AnalysisSpec:
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
     else is written: ``sensitivity`` (the tables), ``multiverse``, ``forest_sort`` (the order of the studies
-    in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`). With ``network`` (a
+    in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`); the decision it informs:
+    ``important_effect`` (the smallest effect that matters, on the natural scale; ``None``: the measure's default,
+    :attr:`decision_threshold`). With ``network`` (a
     :class:`NetworkSpec`) the analysis is a network meta-analysis of every comparator's hazard ratios
     (``comparator`` is then not set).
     """
@@ -294,6 +296,7 @@ class AnalysisSpec:
     network: NetworkSpec | None = None
     bayes: BayesSpec | None = None
     forest_sort: str = "data"
+    important_effect: float | None = None
 
     def __post_init__(self):
         try:
@@ -328,7 +331,8 @@ class AnalysisSpec:
         AnalysisSpec
         """
         given = {key: options[key] for key in ("title", "question", "outcome", "comparator", "subgroup",
-                                                "overall", "report_policy", "transform", "median_method", "forest_sort")
+                                                "overall", "report_policy", "transform", "median_method", "forest_sort",
+                                                "important_effect")
                  if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
@@ -381,6 +385,8 @@ class AnalysisSpec:
             out["network"] = asdict(self.network)
         if self.bayes is not None:
             out["bayes"] = self.bayes.to_params()
+        if self.important_effect is not None:
+            out["important_effect"] = self.important_effect
         return out
 
     @classmethod
@@ -390,9 +396,9 @@ class AnalysisSpec:
 
     def pooling_only(self) -> AnalysisSpec:
         """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit,
-        multiverse and the order of its forest plot): the params of the pooling job, so that editing a multiverse
-        reruns no pooling."""
-        return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data")
+        multiverse, the order of its forest plot and the decision it informs): the params of the pooling job, so
+        that editing a multiverse reruns no pooling."""
+        return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data", important_effect=None)
 
     # ------------------------------------------------------------------------------------ derived facts
 
@@ -400,6 +406,21 @@ class AnalysisSpec:
     def measure(self) -> str:
         """``proportion``, ``median``, ``hr`` or ``ratio_of_medians``."""
         return outcome(self.outcome).measure
+
+    @property
+    def no_effect(self) -> float | None:
+        """The value of no difference between the arms on the natural scale (1 for hazard ratios and ratios of
+        medians); ``None`` for one-arm measures (a proportion, a median), which have none."""
+        return MEASURES[self.measure].null
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """The smallest effect that matters, on the natural scale: the configured ``important_effect``, else the
+        measure's default (:attr:`metapool.vocabulary.Measure.important_effect`: a hazard ratio of 0.8, a ratio of
+        medians of 1.25; ``None`` for a proportion or a median, whose value of interest must be configured)."""
+        if self.important_effect is not None:
+            return self.important_effect
+        return MEASURES[self.measure].important_effect
 
     @property
     def tables(self) -> tuple[str, ...]:

@@ -61,7 +61,9 @@ class Measure:
     ``noun`` (``hazard ratio``), ``unit`` (``months`` or ''), ``null`` (the
     value of no difference between two arms; ``None`` for one-arm measures),
     ``log_scale`` (drawn on a log axis), ``comparative`` (pooled against one
-    comparator arm).
+    comparator arm), ``important_effect`` (the smallest effect that matters to a patient when an analysis
+    sets none, on the natural scale: a hazard ratio of 0.8 and a ratio of medians of 1.25, a 20% relative
+    difference; ``None`` for one-arm measures, whose value of interest depends on the setting).
     """
 
     noun: str
@@ -69,6 +71,7 @@ class Measure:
     null: float | None
     log_scale: bool
     comparative: bool
+    important_effect: float | None = None
 
     @property
     def label(self) -> str:
@@ -84,8 +87,8 @@ class Measure:
 MEASURES: Mapping[str, Measure] = _frozen({
     "proportion": Measure("proportion", "", None, False, False),
     "median": Measure("median", "months", None, False, False),
-    "hr": Measure("hazard ratio", "", 1.0, True, True),
-    "ratio_of_medians": Measure("ratio of medians", "", 1.0, True, True),
+    "hr": Measure("hazard ratio", "", 1.0, True, True, 0.8),
+    "ratio_of_medians": Measure("ratio of medians", "", 1.0, True, True, 1.25),
 })
 # measures pooled against a comparator arm (the analysis must name one)
 COMPARATIVE_MEASURES = tuple(name for name, m in MEASURES.items() if m.comparative)

@@ -466,6 +466,7 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
         if model.hk_adhoc and model.ci != "hartung_knapp":
             problems.append(f"{where}: hk_adhoc: true applies to Hartung-Knapp intervals only; set ci: "
                             f"hartung_knapp or hk_adhoc: false (ci is {model.ci})")
+        problems += _decision_problems(where + ".important_effect", spec)
         if spec.is_network:
             problems += _network_problems(where, spec, entry)
             continue
@@ -526,6 +527,19 @@ def prior_problems(config: Mapping) -> list[str]:
             except ValueError as err:
                 problems.append(f"config: analyses.{name}.multiverse.tau_prior: {err}")
     return problems
+
+
+def _decision_problems(where: str, spec: AnalysisSpec) -> list[str]:
+    """An ``important_effect`` that is no effect at all: a ratio of 1 (the null) or a proportion outside (0, 1)."""
+    value = spec.important_effect
+    if value is None:
+        return []
+    if spec.no_effect is not None and value == spec.no_effect:
+        return [f"{where}: {value:g} is no difference between the arms (the {spec.measure.replace('_', ' ')} of no "
+                f"effect); give the smallest effect that matters, e.g. {MEASURES[spec.measure].important_effect:g}"]
+    if spec.measure == "proportion" and not 0 < value < 1:
+        return [f"{where}: a response rate of interest is a proportion between 0 and 1 (got {value:g})"]
+    return []
 
 
 def _bayes_problems(where: str, spec: AnalysisSpec) -> list[str]:
