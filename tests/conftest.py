@@ -75,6 +75,27 @@ def workflow_run(tmp_path_factory) -> Path:
     return workdir
 
 
+#: the console output (stderr, where Snakemake logs) of the session's ``profile_run``, by its folder
+CONSOLE: dict[Path, str] = {}
+
+
+@pytest.fixture(scope="session")
+def profile_run(tmp_path_factory) -> Path:
+    """The default workflow run once more, as a user runs it: plain ``snakemake`` in a folder with the workflow
+    profile (profiles/default: all cores, its quiet console), and with everything that must not matter changed
+    (the folder, a random PYTHONHASHSEED, the time zone, SOURCE_DATE_EPOCH); returns its folder (its console
+    output: ``CONSOLE[folder]``)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("profile_run"))
+    shutil.copytree(ROOT / "profiles", workdir / "profiles")
+    env = {**os.environ, "PYTHONHASHSEED": "random", "TZ": "Pacific/Chatham", "SOURCE_DATE_EPOCH": "1234567890"}
+    proc = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,
+                          env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
+    CONSOLE[workdir] = proc.stderr
+    return workdir
+
+
 def default_config() -> dict:
     """config/config.yaml as the workflow reads it (defaults filled in), a new copy per call."""
     import yaml

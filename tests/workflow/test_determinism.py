@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import shutil
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_workflow
 
 
 def checksums(run: Path) -> dict[str, str]:
@@ -50,15 +45,8 @@ def png_chunks(data: bytes) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def second_run(tmp_path_factory) -> Path:
-    workdir = copy_workflow(tmp_path_factory.mktemp("determinism"))
-    shutil.copytree(ROOT / "profiles", workdir / "profiles")
-    env = {**os.environ, "PYTHONHASHSEED": "random", "TZ": "Pacific/Chatham", "SOURCE_DATE_EPOCH": "1234567890"}
-    proc = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,
-                          env=env, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
-    return workdir
+def second_run(profile_run) -> Path:
+    return profile_run
 
 
 def test_two_clean_runs_are_byte_identical(workflow_run, second_run):

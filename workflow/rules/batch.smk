@@ -24,5 +24,7 @@ for _i, _members in enumerate(BATCHES, start=1):
         params:
             engine=engine_code("analysis", "stats"),
             specs=batch_digest(_members),
+        message:
+            say(f"pooling {len(_members)} analyses: {_members[0]} to {_members[-1]}")
         script:
             "../scripts/analyses_batch.py"

@@ -213,6 +213,13 @@ MULTIVERSES = [name for name, spec in SPECS.items() if spec.multiverse is not No
 BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
 
 
+def say(text):
+    """A job's one-line console message (``Job 12: forest plot of orr_post_second_gen``) in place of its block
+    of files and wildcards; none under --verbose, which prints the block."""
+    settings = getattr(workflow, "output_settings", None)
+    return None if settings is not None and settings.verbose else text
+
+
 def one_of(names):
     """A wildcard regex matching exactly the given names (nothing when there are none)."""
     return "|".join(names) if names else "(?!)"

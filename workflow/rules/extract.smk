@@ -23,6 +23,8 @@ rule estimates:
         engine=engine_code("analysis", "stats"),
         # reruns the job when a file it reads has other bytes than when it ran, whatever its time (common.smk)
         data=lambda wildcards: data_digests(DATA["studies"], DATA[wildcards.table], VOCABULARY),
+    message:
+        say("per-study estimates of {wildcards.table}.tsv")
     script:
         "../scripts/estimates.py"
 
@@ -43,6 +45,8 @@ rule studies_table:
         # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
         # study_level reruns this table and what shows it (workbook, report), no analysis
         level=config["study_level"],
+    message:
+        say("exact CIs of every study")
     script:
         "../scripts/studies_table.py"
 
@@ -63,5 +67,7 @@ rule audit:
     params:
         engine=engine_code("analysis", "stats"),
         data=data_digests(*([PRESENT["response"]] if "response" in PRESENT else [])),
+    message:
+        say("audit of the response table")
     script:
         "../scripts/audit.py"

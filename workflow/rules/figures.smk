@@ -38,6 +38,8 @@ rule forest:
         engine=engine_code("figures", "analysis", "stats"),
         p_values=config["p_values"],
         sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
+    message:
+        say("forest plot of {wildcards.analysis}")
     script:
         "../scripts/forest.py"
 
@@ -67,6 +69,8 @@ rule funnel:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
         p_values=config["p_values"],
+    message:
+        say("funnel plot of {wildcards.analysis}")
     script:
         "../scripts/funnel.py"
 
@@ -94,6 +98,8 @@ rule leave_one_out_plot:
         "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
+    message:
+        say("leave-one-out plot of {wildcards.analysis}")
     script:
         "../scripts/loo.py"
 
@@ -122,5 +128,7 @@ rule flow:
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
+    message:
+        say("study flow of {wildcards.analysis}")
     script:
         "../scripts/flow.py"

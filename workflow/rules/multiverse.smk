@@ -20,6 +20,8 @@ rule multiverse:
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: multiverse_params(wildcards.analysis),
+    message:
+        say("multiverse of {wildcards.analysis}")
     script:
         "../scripts/multiverse.py"
 
@@ -41,5 +43,7 @@ rule spec_curve:
         "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
+    message:
+        say("specification curve of {wildcards.analysis}")
     script:
         "../scripts/spec_curve.py"

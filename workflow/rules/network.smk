@@ -31,6 +31,8 @@ rule network:
         engine=engine_code("analysis", "stats"),
         data=data_digests(DATA["studies"]),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
+    message:
+        say("network meta-analysis {wildcards.network}")
     script:
         "../scripts/network.py"
 
@@ -65,5 +67,7 @@ rule network_figures:
     params:
         engine=engine_code("figures"),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
+    message:
+        say("network figures of {wildcards.network}")
     script:
         "../scripts/network_figures.py"

@@ -16,6 +16,8 @@ rule pool:
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
+    message:
+        say("pooling {wildcards.analysis}")
     script:
         "../scripts/pool.py"
 
@@ -33,5 +35,7 @@ rule pooled_table:
         "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
+    message:
+        say("table of every pooled estimate")
     script:
         "../scripts/concat_tables.py"

@@ -80,6 +80,8 @@ rule workbook:
     params:
         engine=engine_code("reporting", "analysis", "stats"),
         sheets=WORKBOOK_SHEETS,
+    message:
+        say("workbook of every table")
     script:
         "../scripts/workbook.py"
 
@@ -119,6 +121,8 @@ rule summary_tables:
         },
         csv=SUMMARY_TABLES,
         p_values=config["p_values"],
+    message:
+        say("summary tables")
     script:
         "../scripts/summary_tables.py"
 
@@ -165,5 +169,7 @@ rule report:
         layout=REPORT_FILES,
         networks={name: spec.to_params() for name, spec in NETWORKS.items()},
         network_layout=NETWORK_REPORT_FILES,
+    message:
+        say("report")
     script:
         "../scripts/report.py"

@@ -25,5 +25,7 @@ for _kinds, _members in SENSITIVITY_RULES.items():
         params:
             engine=engine_code("analysis", "stats"),
             spec=lambda wildcards: sensitivity_params(wildcards.analysis),
+        message:
+            say(f"sensitivity tables ({', '.join(_kinds)}) of {{wildcards.analysis}}")
         script:
             "../scripts/sensitivity.py"
