@@ -8,9 +8,7 @@ tests/reference/R/survival.R from the same data/ tables) to relative 1e-6.
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +19,8 @@ from hypothesis import strategies as st
 from metapool.analysis.run import run_analysis
 from metapool.analysis.selection import AnalysisError
 from metapool.stats.effects import z_crit
-from metapool.analysis.estimates import TEXT_COLUMNS, hr_estimates, survival_estimates
+from metapool.analysis.estimates import hr_estimates, survival_estimates
 from metapool.figures.plots import estimate_text, forest_rows
-from metapool.io import read_tsv
 from metapool.stats.medians import median_of_medians, sign_test_rank, weighted_median, weighted_median_of_medians
 from metapool.stats.survival import (
     hr_ci_asymmetry,
@@ -411,44 +408,3 @@ def test_hr_subgroups_by_drug_with_the_test_for_differences(estimates):
     # a subtotal diamond for each subgroup of two or more pooled studies; a one-study subgroup is drawn as its study
     pooled_per_drug = studies[studies["included"]].groupby("subgroup").size()
     assert (rows["kind"] == "subtotal").sum() == (pooled_per_drug >= 2).sum() >= 1
-
-
-# ---------------------------------------------------------------- the report (needs the workflow run)
-
-
-def test_workflow_report_shows_each_survival_analysis_with_figure_method_and_flagged_hrs(workflow_run, tmp_path):
-    from metapool.analysis.config import analysis_specs
-    from metapool.reporting.page import build_report
-    import yaml
-
-    run = Path(workflow_run)
-    html = (run / "results/default/report.html").read_text()
-    pooled = read_tsv(run / "results/default/tables/pooled.tsv", text_columns=TEXT_COLUMNS)
-    survival = pooled[pooled["measure"].isin(["median", "hr", "ratio_of_medians"])]
-    assert {"os_median_post_second_gen", "pfs_median_ratio_vs_crizotinib_first_line"} <= set(survival["analysis"])
-    for name in survival["analysis"]:
-        section = html.split(f'<h2 id="{name}">')[1].split("<h2")[0]
-        assert "data:image/svg+xml;base64," in section and "<strong>Methods.</strong>" in section
-    assert "one-sided SE" in html and "McGrath et al. 2019" in html
-    assert "Test for subgroup differences" in html and "experimental vs crizotinib" in html
-    assert "No hazard ratio in the data is flagged" in html
-    # a flagged hazard ratio is listed
-    config = yaml.safe_load((run / "config/config.yaml").read_text())
-    analyses = analysis_specs(config)
-    tables = run / "results/default/tables"
-    studies = read_tsv(tables / "studies.tsv", text_columns=TEXT_COLUMNS)
-    studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_not_centred"] = True
-    studies.loc[studies["study_id"] == "CROWN_lorlatinib", "ci_asymmetry"] = 0.75
-    flagged = tmp_path / "studies.tsv"
-    studies.to_csv(flagged, sep="\t", index=False)
-    shutil.copy(tables / "audit.tsv", tmp_path / "audit.tsv")
-    out = tmp_path / "report.html"
-    build_report(
-        template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,
-        data=sorted((run / "data").glob("*.tsv")), studies=flagged, audit=tmp_path / "audit.tsv",
-        pooled=tables / "pooled.tsv", analysis_tables=sorted((run / "results/default/analyses").glob("*/studies.tsv")),
-        figures=sorted((run / "results/default/figures").glob("forest_*.svg")), output=out,
-    )
-    text = out.read_text()
-    assert "No hazard ratio in the data is flagged" not in text
-    assert "<code>CROWN_lorlatinib</code> (pfs vs crizotinib, independent_review): HR 0.28 (0.19 to 0.41), 0.75 SE off centre" in text
