@@ -25,7 +25,7 @@ try:
     )
     from metapool.declared import vocabulary_path
     from metapool.inputs import file_sha256
-    from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
+    from metapool.vocabulary import DATA_TABLES, ESTIMATE_MEASURES, RISK_OF_BIAS_TABLE, SENSITIVITY_KINDS
 except ModuleNotFoundError as _err:
     raise engine_import_error(_err) from None
 
@@ -103,9 +103,10 @@ config.update(fill_defaults(config))
 # every output of the plan under results/<plan>/ (the schema's pattern keeps the name a plain folder name; the
 # checks below refuse any other name before OUT is used)
 OUT = f"results/{config['plan']}"
-DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
+DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in DATA_TABLES}
 # the tables a reviewer brought: studies.tsv always (its absence is reported by the checks), the outcome tables
-# whose file exists; an analysis that needs an absent table is refused by the checks (data_problems)
+# and the risk-of-bias table whose file exists; an analysis that needs an absent table is refused by the checks
+# (data_problems); without risk_of_bias.tsv no risk-of-bias figure is drawn
 PRESENT = {table: path for table, path in DATA.items() if table == "studies" or Path(path).is_file()}
 # the vocabulary file the tables and the config are checked against: <data_dir>/vocabulary.yaml, else the
 # package's ALK default (metapool.declared)
@@ -168,7 +169,9 @@ def run_checks():
     except ConfigError as err:
         raise WorkflowError(str(err)) from None
     try:
-        problems = data_problems(specs, validate_tables(PRESENT), config["data_dir"])
+        tables = validate_tables(PRESENT)
+        tables.pop(RISK_OF_BIAS_TABLE, None)  # no analysis filters on it
+        problems = data_problems(specs, tables, config["data_dir"])
     except DataValidationError as err:
         raise WorkflowError(str(err)) from None
     if problems:
