@@ -202,3 +202,9 @@ def test_one_report_one_tool_and_no_domain_judged_twice(tmp_path):
     path, message = refusal(tmp_path, [row("randomisation", "low", outcome="all"), row("randomisation", "low")])
     assert message.startswith(f"{path}, line 3, column 'outcome', value 'pfs': ")
 
+
+
+def test_the_shipped_table_validates():
+    table = read_risk_of_bias(RISK_OF_BIAS, STUDIES)
+    assert set(table["tool"]) == {"rob2"}
+    assert (table["support"].str.strip() != "").all()
