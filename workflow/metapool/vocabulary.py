@@ -384,7 +384,9 @@ class RobTool:
     ``algorithm`` (how the overall judgement follows from the domains: ``rob2``, the published RoB 2 algorithm;
     ``most_severe``, the most severe domain, as ROBINS-I; '' none: the overall row is stated and used) and
     ``grade`` (overall judgement -> the three levels the GRADE risk-of-bias domain reads, ``low``,
-    ``some_concerns``, ``high``; '' when the judgement says nothing usable, as ROBINS-I "no information").
+    ``some_concerns``, ``high``; '' when the judgement says nothing usable, as ROBINS-I "no information"),
+    ``comparative`` (whether it judges a comparison of two arms, and so the results of comparative analyses, or a
+    single arm's result).
     """
 
     name: str
@@ -396,6 +398,7 @@ class RobTool:
     algorithm: str
     grade: Mapping[str, str]
     no_information: str = ""
+    comparative: bool = True
 
 
 # the `domain` of a stated overall judgement (a row of its own, beside the tool's domains)
@@ -446,5 +449,5 @@ ROB_TOOLS: Mapping[str, RobTool] = _frozen({
                  "outcomes_reported": "Q8 Outcomes or follow-up results clearly reported",
                  "sites": "Q9 Clear reporting of the presenting sites' demographic information",
                  "statistics": "Q10 Appropriate statistical analysis"}),
-        ("yes", "unclear", "no", "not_applicable"), ROB_LEVELS, "", _ROB_SAME),
+        ("yes", "unclear", "no", "not_applicable"), ROB_LEVELS, "", _ROB_SAME, comparative=False),
 })

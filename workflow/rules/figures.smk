@@ -8,6 +8,23 @@
 FUNNELS = [name for name, spec in SPECS.items() if spec.funnel]
 LOO_PLOTS = [name for name in ANALYSES if "leave_one_out" in SENSITIVITY[name]]
 
+from metapool.vocabulary import outcome as config_outcome
+
+
+def forest_rob_inputs(name):
+    """The data files the forest plot of ``name`` reads for its risk-of-bias columns (forest_rob: true)."""
+    if not SPECS[name].forest_rob or RISK_OF_BIAS_TABLE not in PRESENT:
+        return []
+    return [DATA[RISK_OF_BIAS_TABLE], DATA["studies"], VOCABULARY]
+
+
+def forest_rob_params(name):
+    """What the forest plot's risk-of-bias columns show (the outcome code, whether a comparison), None without."""
+    if not forest_rob_inputs(name):
+        return None
+    spec = SPECS[name]
+    return {"outcome": config_outcome(spec.outcome).code, "comparative": spec.comparative}
+
 
 rule forest:
     input:
@@ -19,6 +36,9 @@ rule forest:
         ),
         # each subgroup's heterogeneity (Q, df, p) for its line under the subgroup (analyses with a subgroup)
         subgroups=lambda wildcards: sensitivity_tables(wildcards.analysis).get("subgroups", []),
+        # forest_rob: the risk-of-bias table and the studies it is validated against (none without the option or
+        # without the table)
+        risk_of_bias=lambda wildcards: forest_rob_inputs(wildcards.analysis),
     output:
         svg=report(
             f"{OUT}/figures/forest_{{analysis}}.svg",
@@ -38,6 +58,7 @@ rule forest:
         engine=engine_code("figures", "analysis", "stats"),
         p_values=config["p_values"],
         sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
+        rob=lambda wildcards: forest_rob_params(wildcards.analysis),
     script:
         "../scripts/forest.py"
 

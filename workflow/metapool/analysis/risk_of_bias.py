@@ -35,7 +35,7 @@ import pandas as pd
 from ..vocabulary import RISK_OF_BIAS_TABLE, ROB_ALL_OUTCOMES, ROB_OVERALL, ROB_TOOLS
 
 __all__ = ["derived_overall", "accepted_overall", "overall_judgement", "rob_problems", "read_risk_of_bias",
-           "result_judgements", "overall_judgements", "judgement_for"]
+           "result_judgements", "overall_judgements", "judgement_for", "analysis_judgements"]
 
 
 def _severity(tool: str, judgement: str) -> int:
@@ -265,3 +265,49 @@ def judgement_for(judgements: Mapping[tuple[str, str], str], study_id: str, outc
     """The judgement of ``outcome`` of ``study_id`` in ``judgements`` (:func:`overall_judgements`), else the
     report's judgement for ``all`` outcomes when it has no row for that outcome; '' when none."""
     return judgements.get((study_id, outcome), judgements.get((study_id, ROB_ALL_OUTCOMES), ""))
+
+
+def analysis_judgements(studies: pd.DataFrame, table: pd.DataFrame, outcome: str, comparative: bool) -> pd.DataFrame:
+    """The risk-of-bias judgements of the studies an analysis pools, in the order of its ``studies.tsv``.
+
+    Parameters
+    ----------
+    studies : pandas.DataFrame
+        The analysis's ``studies.tsv`` (``study_id``, ``label``, ``included``, ``weight``).
+    table : pandas.DataFrame
+        A validated ``risk_of_bias.tsv`` (:func:`read_risk_of_bias`).
+    outcome : str
+        The outcome code of the analysis (``pfs`` for ``pfs_hr``): each study's judgement of that outcome, else
+        its judgement for ``all`` outcomes.
+    comparative : bool
+        Whether the analysis compares two arms: only the tools for comparisons (RoB 2, ROBINS-I) judge its
+        results; else only the tools for single arms (the JBI checklist).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per included study with a judgement: ``study_id``, ``label``, ``weight`` (the analysis's own
+        weight, NaN when it has none), ``tool``, one column per domain of every tool present ('' = not judged),
+        ``overall`` ('' = unknown).
+    """
+    results = result_judgements(table) if not table.empty else pd.DataFrame()
+    if results.empty:
+        return pd.DataFrame(columns=["study_id", "label", "weight", "tool", "overall"])
+    results = results[[ROB_TOOLS[t].comparative == comparative for t in results["tool"]]]
+    by_key = {(r["study_id"], r["outcome"]): r for r in results.to_dict("records")}
+    rows = []
+    included = studies[[str(v).lower() in ("true", "1", "1.0") for v in studies["included"]]]
+    for study in included.to_dict("records"):
+        found = by_key.get((study["study_id"], outcome)) or by_key.get((study["study_id"], ROB_ALL_OUTCOMES))
+        if found is None:
+            continue
+        tool = ROB_TOOLS[found["tool"]]
+        rows.append({"study_id": study["study_id"], "label": study["label"], "weight": float(study["weight"]),
+                     "tool": found["tool"], **{d: found.get(d, "") for d in tool.domains},
+                     "overall": found["overall"]})
+    if not rows:
+        return pd.DataFrame(columns=["study_id", "label", "weight", "tool", "overall"])
+    frame = pd.DataFrame(rows)
+    text = [c for c in frame.columns if c != "weight"]
+    frame[text] = frame[text].fillna("")
+    return frame
