@@ -208,3 +208,9 @@ def test_the_shipped_table_validates():
     table = read_risk_of_bias(RISK_OF_BIAS, STUDIES)
     assert set(table["tool"]) == {"rob2"}
     assert (table["support"].str.strip() != "").all()
+
+
+def test_rob2_on_a_report_that_is_not_randomised_is_refused(tmp_path):
+    path, message = refusal(tmp_path, [row("measurement", "low", study="OKAYAMA_crizotinib")])
+    assert message.startswith(f"{path}, line 2, column 'tool', value 'rob2': ")
+    assert "design 'single_arm'" in message and "robins_i or jbi_case_series" in message

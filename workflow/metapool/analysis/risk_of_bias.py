@@ -35,7 +35,8 @@ import pandas as pd
 from ..vocabulary import RISK_OF_BIAS_TABLE, ROB_ALL_OUTCOMES, ROB_OVERALL, ROB_TOOLS
 
 __all__ = ["derived_overall", "accepted_overall", "overall_judgement", "rob_problems", "read_risk_of_bias",
-           "result_judgements", "overall_judgements", "judgement_for", "analysis_judgements"]
+           "result_judgements", "overall_judgements", "judgement_for", "analysis_judgements",
+           "design_problems"]
 
 
 def _severity(tool: str, judgement: str) -> int:
@@ -202,6 +203,24 @@ def rob_problems(file: str, rows: list[dict], good: list[dict]) -> list:
                                  f"stated overall judgement '{group['stated']}' of study {study}, outcome {outcome} "
                                  f"disagrees with the {group['tool']} algorithm ({t.reference}): {why}"))
     return out
+
+
+def design_problems(file: str, table: pd.DataFrame, studies: pd.DataFrame, studies_file: str) -> list:
+    """RoB 2 judges randomised comparisons: a ``rob2`` row whose report's ``design`` in studies.tsv is not
+    ``randomised`` is refused (file, line, column ``tool``, value), naming the report's design. ``table`` and
+    ``studies`` are the files as read (strings), each already valid on its own."""
+    from .validation import Violation
+
+    design = dict(zip(studies["study_id"], studies["design"])) if "design" in studies else {}
+    return [Violation(file, line, "tool", tool, f"rob2 judges randomised comparisons; study {study} has design "
+                      f"'{design[study]}' in {studies_file}: judge it with {_suggested(design[study])}")
+            for line, (study, tool) in enumerate(zip(table["study_id"], table["tool"]), start=2)
+            if tool == "rob2" and design.get(study, "randomised") != "randomised"]
+
+
+def _suggested(design: str) -> str:
+    """The registry's tools for a report of ``design`` that is not randomised."""
+    return " or ".join(name for name, t in ROB_TOOLS.items() if t.algorithm != "rob2") + f" (design {design})"
 
 
 def read_risk_of_bias(path: str | PathLike, studies: str | PathLike) -> pd.DataFrame:

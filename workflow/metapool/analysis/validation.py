@@ -193,6 +193,11 @@ def validate_tables(paths: Mapping[str, str | PathLike],
             found[t] += [Violation(str(paths[t]), 1, c, c, f"extra column '{c}' is also a column of "
                                    f"{paths['studies']}; keep it in one table") for c in
                          sorted(set(extra_columns(t, raw[t].columns)) & set(extra_columns("studies", studies.columns)))]
+    if RISK_OF_BIAS_TABLE in raw and studies is not None and not found[RISK_OF_BIAS_TABLE] and not found["studies"]:
+        from .risk_of_bias import design_problems
+
+        found[RISK_OF_BIAS_TABLE] += design_problems(str(paths[RISK_OF_BIAS_TABLE]), raw[RISK_OF_BIAS_TABLE],
+                                                     studies, str(paths["studies"]))
     if violations := [v for t in names for v in found[t]]:
         raise DataValidationError(violations)
     return {t: _typed(conform(raw[t], t), load_schema(t)) for t in names}
