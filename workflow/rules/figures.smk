@@ -8,23 +8,6 @@
 FUNNELS = [name for name, spec in SPECS.items() if spec.funnel]
 LOO_PLOTS = [name for name in ANALYSES if "leave_one_out" in SENSITIVITY[name]]
 
-from metapool.vocabulary import outcome as config_outcome
-
-
-def forest_rob_inputs(name):
-    """The data files the forest plot of ``name`` reads for its risk-of-bias columns (forest_rob: true)."""
-    if not SPECS[name].forest_rob or RISK_OF_BIAS_TABLE not in PRESENT:
-        return []
-    return [DATA[RISK_OF_BIAS_TABLE], DATA["studies"], VOCABULARY]
-
-
-def forest_rob_params(name):
-    """What the forest plot's risk-of-bias columns show (the outcome code, whether a comparison), None without."""
-    if not forest_rob_inputs(name):
-        return None
-    spec = SPECS[name]
-    return {"outcome": config_outcome(spec.outcome).code, "comparative": spec.comparative}
-
 
 rule forest:
     input:

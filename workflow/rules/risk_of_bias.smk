@@ -3,31 +3,6 @@
 # (embedded in the report), PDF and PNG. An analysis has them when the table judges its outcome (or `all`
 # outcomes) with a tool for its kind of result (RoB 2 or ROBINS-I for a comparison, the JBI checklist for a single
 # arm); the figures show the studies it pools that have judgements.
-import csv
-
-from metapool.vocabulary import ROB_ALL_OUTCOMES, ROB_TOOLS, outcome as config_outcome
-
-
-def judged_results():
-    """(comparative, outcome) pairs the risk-of-bias table judges (read as text: it passed the checks)."""
-    if RISK_OF_BIAS_TABLE not in PRESENT:
-        return set()
-    with open(PRESENT[RISK_OF_BIAS_TABLE], encoding="utf-8-sig", newline="") as f:
-        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return {(ROB_TOOLS[r["tool"]].comparative, r["outcome"]) for r in rows if r.get("tool") in ROB_TOOLS}
-
-
-_JUDGED = judged_results()
-ROB_PLOTS = [
-    name
-    for name, spec in SPECS.items()
-    if {(spec.comparative, config_outcome(spec.outcome).code), (spec.comparative, ROB_ALL_OUTCOMES)} & _JUDGED
-]
-
-
-def rob_figures(name, ext="svg"):
-    """kind -> path of the risk-of-bias figures of one analysis."""
-    return {kind: f"{OUT}/figures/{kind}_{name}.{ext}" for kind in ("rob_traffic_light", "rob_summary")}
 
 
 rule risk_of_bias_figures:
