@@ -42,6 +42,8 @@ rule forest:
         p_values=config["p_values"],
         sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
         rob=lambda wildcards: forest_rob_params(wildcards.analysis),
+        # forest_rob: rerun when the risk-of-bias table has other bytes, whatever its time (common.smk)
+        data=lambda wildcards: data_digests(*forest_rob_inputs(wildcards.analysis)),
     script:
         "../scripts/forest.py"
 
