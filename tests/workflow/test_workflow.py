@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -183,3 +184,24 @@ def test_editing_survival_reschedules_only_survival_dependent_jobs(workflow_run)
     analysis_outputs = " ".join(o for o in outputs.split() if "/tables/summary/" not in o)
     for untouched in ("response_estimates", "hazard_ratios_estimates", "audit.tsv", "orr_", "pfs_hr_vs_"):
         assert untouched not in analysis_outputs, untouched
+
+
+def test_default_report_has_the_risk_of_bias_figures(workflow_run):
+    """data/risk_of_bias.tsv judges the first-line hazard ratios: their traffic-light and weighted summary plots are
+    drawn (every format), embedded in the report's risk-of-bias section, and the job records what it read."""
+    figures = workflow_run / "results/default/figures"
+    for name in ("pfs_hr_vs_crizotinib_first_line", "os_hr_vs_chemotherapy_first_line"):
+        for kind in ("rob_traffic_light", "rob_summary"):
+            for ext in ("svg", "pdf", "png"):
+                assert (figures / f"{kind}_{name}.{ext}").stat().st_size > 1000
+        svg = (figures / f"rob_traffic_light_{name}.svg").read_text(encoding="utf-8")
+        assert "<!-- Overall -->" in svg
+        record = json.loads((workflow_run / f"results/default/inputs/risk_of_bias_{name}.json").read_text())
+        assert "data/risk_of_bias.tsv" in record
+    assert "<!-- ALESIA (alectinib" in (figures / "rob_traffic_light_pfs_hr_vs_crizotinib_first_line.svg").read_text()
+    forest = (figures / "forest_pfs_hr_vs_crizotinib_first_line.svg").read_text(encoding="utf-8")
+    assert "<!-- F -->" in forest and "<!-- Judgements: + low; - some concerns; X high; empty circle: not judged. -->" \
+        in forest  # forest_rob: true in config/config.yaml
+    report = (workflow_run / "results/default/report.html").read_text(encoding="utf-8")
+    assert report.count('alt="Risk-of-bias traffic-light plot: ') >= 2
+    assert report.count('alt="Risk-of-bias weighted summary plot: ') >= 2

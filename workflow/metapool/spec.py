@@ -270,7 +270,8 @@ class AnalysisSpec:
     report of a trial cohort: ``report_policy``, ``assessor_preference``; how:
     ``transform`` (proportions), ``median_method`` (medians), ``model``; and what
     else is written: ``sensitivity`` (the tables), ``multiverse``, ``forest_sort`` (the order of the studies
-    in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`); the decision it informs:
+    in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`), ``forest_rob`` (the
+    RevMan-style risk-of-bias columns beside its forest plot's rows); the decision it informs:
     ``important_effect`` (the smallest effect that matters, on the natural scale; ``None``: the measure's default,
     :attr:`decision_threshold`). With ``network`` (a
     :class:`NetworkSpec`) the analysis is a network meta-analysis of every comparator's hazard ratios
@@ -297,6 +298,7 @@ class AnalysisSpec:
     bayes: BayesSpec | None = None
     forest_sort: str = "data"
     important_effect: float | None = None
+    forest_rob: bool = False
 
     def __post_init__(self):
         try:
@@ -332,7 +334,7 @@ class AnalysisSpec:
         """
         given = {key: options[key] for key in ("title", "question", "outcome", "comparator", "subgroup",
                                                 "overall", "report_policy", "transform", "median_method", "forest_sort",
-                                                "important_effect")
+                                                "forest_rob", "important_effect")
                  if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
@@ -376,7 +378,8 @@ class AnalysisSpec:
             out["moderators"] = list(self.moderators)
         out.update(report_policy=self.report_policy, assessor_preference=list(self.assessor_preference),
                    transform=self.transform, median_method=self.median_method, **self.model.keywords(),
-                   sensitivity=list(self.sensitivity), forest_sort=self.forest_sort)
+                   sensitivity=list(self.sensitivity), forest_sort=self.forest_sort,
+                   forest_rob=self.forest_rob)
         if self.multiverse is not None:
             out["multiverse"] = {"threshold": self.multiverse.threshold,
                                  **{dim: [_plain(o) for o in options]
@@ -396,9 +399,10 @@ class AnalysisSpec:
 
     def pooling_only(self) -> AnalysisSpec:
         """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit,
-        multiverse, the order of its forest plot and the decision it informs): the params of the pooling job, so
-        that editing a multiverse reruns no pooling."""
-        return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data", important_effect=None)
+        multiverse, the order of its forest plot, its risk-of-bias columns and the decision it informs): the params
+        of the pooling job, so that editing a multiverse reruns no pooling."""
+        return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data", forest_rob=False,
+                       important_effect=None)
 
     # ------------------------------------------------------------------------------------ derived facts
 

@@ -25,7 +25,7 @@ from .vocabulary import BAYES_TEXT_COLUMNS
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
     "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
-    "report_step", "network_step", "network_figures_step", "MULTIVERSE_TEXT_COLUMNS",
+    "report_step", "network_step", "network_figures_step", "risk_of_bias_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -125,19 +125,54 @@ def pool_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, stud
 
 
 def forest_step(studies: PathLike, pooled: PathLike, outputs: Sequence[PathLike], p_style: str | None = None,
-                sort: str = "data", subgroups: PathLike | None = None, bayes: PathLike | None = None) -> None:
+                sort: str = "data", subgroups: PathLike | None = None, bayes: PathLike | None = None,
+                risk_of_bias: Sequence[PathLike] | None = None, rob: Mapping | None = None) -> None:
     """Forest plot of one analysis in every format named by ``outputs`` (same stem), its p-values in ``p_style``
     (the config's ``p_values``), its studies in the order ``sort`` (the analysis's ``forest_sort``), each
     subgroup's heterogeneity from its ``subgroups.tsv`` when it has one, and with ``bayes`` (its ``bayes.tsv``)
-    the shrinkage estimates and posteriors of its Bayesian fit."""
+    the shrinkage estimates and posteriors of its Bayesian fit. With ``risk_of_bias`` (the data folder's
+    ``risk_of_bias.tsv`` and ``studies.tsv``) and ``rob`` (``outcome``: the outcome code; ``comparative``), the
+    RevMan-style risk-of-bias columns of the analysis's ``forest_rob`` option
+    (:func:`metapool.analysis.risk_of_bias.analysis_judgements`)."""
     from .figures.plots import analysis_forest
 
     text = _text_columns()
     fits = read_tsv(subgroups, text_columns=_text_columns("subgroup", "group", "test", "notes")) if subgroups else None
     fit = read_tsv(bayes, text_columns=BAYES_TEXT_COLUMNS) if bayes else None
+    frame = read_tsv(studies, text_columns=text)
+    judged = None
+    if risk_of_bias and rob:
+        from .analysis.risk_of_bias import analysis_judgements, read_risk_of_bias
+
+        judged = analysis_judgements(read_tsv(studies, text_columns=_text_columns(*_STUDY_TEXT)),
+                                     read_risk_of_bias(*risk_of_bias), rob["outcome"], rob["comparative"])
     with using_p_style(p_style):
-        analysis_forest(read_tsv(studies, text_columns=text), read_tsv(pooled, text_columns=text), *_formats(outputs),
-                        sort=sort, subgroups=fits, bayes=fit)
+        analysis_forest(frame, read_tsv(pooled, text_columns=text), *_formats(outputs),
+                        sort=sort, subgroups=fits, bayes=fit, rob=judged)
+
+
+def risk_of_bias_step(studies: PathLike, risk_of_bias: PathLike, data_studies: PathLike, outcome: str,
+                      comparative: bool, title: str, traffic_outputs: Sequence[PathLike],
+                      summary_outputs: Sequence[PathLike], inputs_out: PathLike | None = None) -> None:
+    """The traffic-light plot and the weighted summary plot of one analysis's risk-of-bias judgements, each in every
+    format named by its outputs (same stem): the analysis's included studies (its ``studies.tsv``, their own
+    weights) with their judgements of ``outcome`` (the outcome code) in ``risk_of_bias`` (validated against the
+    data folder's ``data_studies``), by the tools for comparisons when ``comparative``, else by those for single
+    arms (:func:`metapool.analysis.risk_of_bias.analysis_judgements`). ``inputs_out``: where to record the
+    SHA-256 of the data files read (:func:`metapool.inputs.recorded`)."""
+    from .analysis.risk_of_bias import analysis_judgements, read_risk_of_bias
+    from .figures.risk_of_bias import summary_figure, traffic_light_figure
+    from .figures.style import save_figure
+    from .inputs import recorded
+
+    with recorded(inputs_out):
+        table = read_risk_of_bias(risk_of_bias, data_studies)
+    judged = analysis_judgements(read_tsv(studies, text_columns=_text_columns(*_STUDY_TEXT)), table, outcome,
+                                 comparative)
+    for figure, outputs in ((traffic_light_figure(judged, title), traffic_outputs),
+                            (summary_figure(judged, title), summary_outputs)):
+        stem, formats = _formats(outputs)
+        save_figure(figure, stem, formats)
 
 
 def funnel_step(studies: PathLike, pooled: PathLike, spec: AnalysisSpec, outputs: Sequence[PathLike],

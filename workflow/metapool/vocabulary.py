@@ -18,7 +18,8 @@ checks that they agree).
 * the selection of studies: report policies, study filter columns, subgroup
   variables, and the engine's vocabularies of the study columns (designs, phases,
   assessors, ...); the units of a printed median (:data:`TIME_UNITS`);
-* the outputs: sensitivity tables and multiverse dimensions.
+* the outputs: sensitivity tables and multiverse dimensions;
+* risk of bias: the tools, their domains and judgement scales (:data:`ROB_TOOLS`).
 
 Plain Python only (no numpy, scipy or pandas): Snakemake imports this module
 while it parses the workflow, on every invocation, including a no-op rerun.
@@ -44,6 +45,7 @@ __all__ = [
     "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
     "PriorFamily", "TAU_PRIORS", "TAU_PRIOR_PRESETS", "MU_PRIORS", "BAYES_LIKELIHOODS", "BAYES_SCALES",
     "BAYES_TEXT_COLUMNS", "BAYES_METHOD", "BAYES_CI",
+    "RobTool", "ROB_TOOLS", "ROB_OVERALL", "ROB_ALL_OUTCOMES", "ROB_LEVELS", "RISK_OF_BIAS_TABLE", "DATA_TABLES",
 ]
 
 
@@ -97,6 +99,10 @@ ESTIMATE_MEASURES: Mapping[str, str] = _frozen({"response": "proportion", "survi
                                                 "hazard_ratios": "hr"})
 # the extraction tables (data/<table>.tsv): the studies, then those with per-study estimates
 EXTRACTION_TABLES = ("studies", *ESTIMATE_MEASURES)
+# the optional table of risk-of-bias judgements (data/risk_of_bias.tsv; metapool.analysis.risk_of_bias), validated
+# with the extraction tables; every table of a data folder
+RISK_OF_BIAS_TABLE = "risk_of_bias"
+DATA_TABLES = (*EXTRACTION_TABLES, RISK_OF_BIAS_TABLE)
 
 
 # ---------------------------------------------------------------------------------------- outcomes
@@ -365,3 +371,86 @@ MULTIVERSE_CI: Mapping[str, tuple[str, bool]] = _frozen({
 NETWORK_TEXT_COLUMNS = ["analysis", "study_id", "label", "trial", "cohort", "treatment", "comparator",
                         "comparator_study_id", "assessor", "data_cut", "setting", "prior_therapy", "phase", "design",
                         "status", "reason", "quantity", "notes"]
+
+
+# ---------------------------------------------------------------------------------------- risk of bias
+
+
+@dataclass(frozen=True)
+class RobTool:
+    """A risk-of-bias tool (data/risk_of_bias.tsv `tool`; :mod:`metapool.analysis.risk_of_bias`).
+
+    ``name`` and ``reference`` (as the methods text cites them), ``design`` (the comparisons it is for),
+    ``domains`` (code -> label, in the tool's order: the figures letter them A, B, ... in this order),
+    ``scale`` (the domain judgements, least to most severe), ``no_information`` (the scale's value for a domain
+    the sources do not inform, '' when the tool has none), ``overall_scale`` (the overall judgements),
+    ``algorithm`` (how the overall judgement follows from the domains: ``rob2``, the published RoB 2 algorithm;
+    ``most_severe``, the most severe domain, as ROBINS-I; '' none: the overall row is stated and used) and
+    ``grade`` (overall judgement -> the three levels the GRADE risk-of-bias domain reads, ``low``,
+    ``some_concerns``, ``high``; '' when the judgement says nothing usable, as ROBINS-I "no information"),
+    ``comparative`` (whether it judges a comparison of two arms, and so the results of comparative analyses, or a
+    single arm's result).
+    """
+
+    name: str
+    reference: str
+    design: str
+    domains: Mapping[str, str]
+    scale: tuple[str, ...]
+    overall_scale: tuple[str, ...]
+    algorithm: str
+    grade: Mapping[str, str]
+    no_information: str = ""
+    comparative: bool = True
+
+
+# the `domain` of a stated overall judgement (a row of its own, beside the tool's domains)
+ROB_OVERALL = "overall"
+# the `outcome` of a judgement about every outcome of a report (a domain such as randomisation)
+ROB_ALL_OUTCOMES = "all"
+# the levels GRADE's risk-of-bias domain reads (metapool.analysis.risk_of_bias.overall_judgements)
+ROB_LEVELS = ("low", "some_concerns", "high")
+_ROB_SAME = _frozen({level: level for level in ROB_LEVELS})
+ROB_TOOLS: Mapping[str, RobTool] = _frozen({
+    "rob2": RobTool(
+        "RoB 2 (revised Cochrane risk-of-bias tool for randomised trials)",
+        "Sterne et al. 2019, BMJ 366:l4898; Higgins et al. 2019, RoB 2 guidance",
+        "randomised comparisons",
+        _frozen({"randomisation": "Bias arising from the randomisation process",
+                 "deviations": "Bias due to deviations from intended interventions",
+                 "missing_data": "Bias due to missing outcome data",
+                 "measurement": "Bias in measurement of the outcome",
+                 "reporting": "Bias in selection of the reported result"}),
+        ROB_LEVELS, ROB_LEVELS, "rob2", _ROB_SAME),
+    "robins_i": RobTool(
+        "ROBINS-I (Risk Of Bias In Non-randomised Studies - of Interventions)",
+        "Sterne et al. 2016, BMJ 355:i4919",
+        "non-randomised comparisons",
+        _frozen({"confounding": "Bias due to confounding",
+                 "selection": "Bias in selection of participants into the study",
+                 "classification": "Bias in classification of interventions",
+                 "deviations": "Bias due to deviations from intended interventions",
+                 "missing_data": "Bias due to missing data",
+                 "measurement": "Bias in measurement of outcomes",
+                 "reporting": "Bias in selection of the reported result"}),
+        ("low", "moderate", "serious", "critical", "no_information"),
+        ("low", "moderate", "serious", "critical", "no_information"), "most_severe",
+        _frozen({"low": "low", "moderate": "some_concerns", "serious": "high", "critical": "high",
+                 "no_information": ""}),
+        no_information="no_information"),
+    "jbi_case_series": RobTool(
+        "JBI critical appraisal checklist for case series",
+        "Munn et al. 2020, JBI Evid Synth 18(10):2127-2133",
+        "single-arm cohorts (case series)",
+        _frozen({"inclusion_criteria": "Q1 Clear criteria for inclusion",
+                 "condition_measured": "Q2 Condition measured in a standard, reliable way",
+                 "condition_identified": "Q3 Valid methods for identification of the condition",
+                 "consecutive": "Q4 Consecutive inclusion of participants",
+                 "complete": "Q5 Complete inclusion of participants",
+                 "demographics": "Q6 Clear reporting of demographics",
+                 "clinical_information": "Q7 Clear reporting of clinical information",
+                 "outcomes_reported": "Q8 Outcomes or follow-up results clearly reported",
+                 "sites": "Q9 Clear reporting of the presenting sites' demographic information",
+                 "statistics": "Q10 Appropriate statistical analysis"}),
+        ("yes", "unclear", "no", "not_applicable"), ROB_LEVELS, "", _ROB_SAME, comparative=False),
+})

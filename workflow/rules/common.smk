@@ -2,6 +2,7 @@
 # input functions of the other rule files. Snakemake parses this on every invocation (a no-op
 # rerun included), so only light modules are imported here: no scipy, no matplotlib; and the checks,
 # which take about 0.1 s, are skipped when nothing they read has changed since they last passed.
+import csv
 import hashlib
 import json
 import os
@@ -25,7 +26,15 @@ try:
     )
     from metapool.declared import vocabulary_path
     from metapool.inputs import file_sha256
-    from metapool.vocabulary import ESTIMATE_MEASURES, EXTRACTION_TABLES, SENSITIVITY_KINDS
+    from metapool.vocabulary import (
+        DATA_TABLES,
+        ESTIMATE_MEASURES,
+        RISK_OF_BIAS_TABLE,
+        ROB_ALL_OUTCOMES,
+        ROB_TOOLS,
+        SENSITIVITY_KINDS,
+    )
+    from metapool.vocabulary import outcome as config_outcome
 except ModuleNotFoundError as _err:
     raise engine_import_error(_err) from None
 
@@ -103,9 +112,10 @@ config.update(fill_defaults(config))
 # every output of the plan under results/<plan>/ (the schema's pattern keeps the name a plain folder name; the
 # checks below refuse any other name before OUT is used)
 OUT = f"results/{config['plan']}"
-DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in EXTRACTION_TABLES}
+DATA = {table: str(Path(str(config.get("data_dir", "data"))) / f"{table}.tsv") for table in DATA_TABLES}
 # the tables a reviewer brought: studies.tsv always (its absence is reported by the checks), the outcome tables
-# whose file exists; an analysis that needs an absent table is refused by the checks (data_problems)
+# and the risk-of-bias table whose file exists; an analysis that needs an absent table is refused by the checks
+# (data_problems); without risk_of_bias.tsv no risk-of-bias figure is drawn
 PRESENT = {table: path for table, path in DATA.items() if table == "studies" or Path(path).is_file()}
 # the vocabulary file the tables and the config are checked against: <data_dir>/vocabulary.yaml, else the
 # package's ALK default (metapool.declared)
@@ -168,7 +178,9 @@ def run_checks():
     except ConfigError as err:
         raise WorkflowError(str(err)) from None
     try:
-        problems = data_problems(specs, validate_tables(PRESENT), config["data_dir"])
+        tables = validate_tables(PRESENT)
+        tables.pop(RISK_OF_BIAS_TABLE, None)  # no analysis filters on it
+        problems = data_problems(specs, tables, config["data_dir"])
     except DataValidationError as err:
         raise WorkflowError(str(err)) from None
     if problems:
@@ -372,3 +384,43 @@ def batch_digest(members):
 def batch_estimates(members):
     tables = sorted({table for name in members for table in SPECS[name].tables})
     return {table: f"{OUT}/tables/{table}_estimates.tsv" for table in tables}
+
+
+# ---------------------------------------------------------------- used by risk_of_bias.smk, figures.smk, report.smk
+
+
+def judged_results():
+    """(comparative, outcome) pairs the risk-of-bias table judges (read as text: it passed the checks)."""
+    if RISK_OF_BIAS_TABLE not in PRESENT:
+        return set()
+    with open(PRESENT[RISK_OF_BIAS_TABLE], encoding="utf-8-sig", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {(ROB_TOOLS[r["tool"]].comparative, r["outcome"]) for r in rows if r.get("tool") in ROB_TOOLS}
+
+
+_JUDGED = judged_results()
+ROB_PLOTS = [
+    name
+    for name, spec in SPECS.items()
+    if {(spec.comparative, config_outcome(spec.outcome).code), (spec.comparative, ROB_ALL_OUTCOMES)} & _JUDGED
+]
+
+
+def rob_figures(name, ext="svg"):
+    """kind -> path of the risk-of-bias figures of one analysis."""
+    return {kind: f"{OUT}/figures/{kind}_{name}.{ext}" for kind in ("rob_traffic_light", "rob_summary")}
+
+
+def forest_rob_inputs(name):
+    """The data files the forest plot of ``name`` reads for its risk-of-bias columns (forest_rob: true)."""
+    if not SPECS[name].forest_rob or RISK_OF_BIAS_TABLE not in PRESENT:
+        return []
+    return [DATA[RISK_OF_BIAS_TABLE], DATA["studies"], VOCABULARY]
+
+
+def forest_rob_params(name):
+    """What the forest plot's risk-of-bias columns show (the outcome code, whether a comparison), None without."""
+    if not forest_rob_inputs(name):
+        return None
+    spec = SPECS[name]
+    return {"outcome": config_outcome(spec.outcome).code, "comparative": spec.comparative}

@@ -19,6 +19,9 @@ rule forest:
         ),
         # each subgroup's heterogeneity (Q, df, p) for its line under the subgroup (analyses with a subgroup)
         subgroups=lambda wildcards: sensitivity_tables(wildcards.analysis).get("subgroups", []),
+        # forest_rob: the risk-of-bias table and the studies it is validated against (none without the option or
+        # without the table)
+        risk_of_bias=lambda wildcards: forest_rob_inputs(wildcards.analysis),
     output:
         svg=report(
             f"{OUT}/figures/forest_{{analysis}}.svg",
@@ -38,6 +41,9 @@ rule forest:
         engine=engine_code("figures", "analysis", "stats"),
         p_values=config["p_values"],
         sort=lambda wildcards: SPECS[wildcards.analysis].forest_sort,
+        rob=lambda wildcards: forest_rob_params(wildcards.analysis),
+        # forest_rob: rerun when the risk-of-bias table has other bytes, whatever its time (common.smk)
+        data=lambda wildcards: data_digests(*forest_rob_inputs(wildcards.analysis)),
     message:
         say("forest plot of {wildcards.analysis}")
     script:

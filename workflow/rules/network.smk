@@ -3,8 +3,10 @@
 # results/<plan>/tables/pooled.tsv: a network has no single pooled estimate (its estimates are in league.tsv
 # and treatment_effects.tsv).
 
-# (forest_sort orders the studies of a pairwise forest plot: a network has none, so it never reruns a network job)
-NETWORK_PARAMS = {name: {**spec.to_params(), "forest_sort": "data"} for name, spec in NETWORKS.items()}
+# (forest_sort and forest_rob shape a pairwise forest plot: a network has none, so they never rerun a network job)
+NETWORK_PARAMS = {
+    name: {**spec.to_params(), "forest_sort": "data", "forest_rob": False} for name, spec in NETWORKS.items()
+}
 
 
 rule network:

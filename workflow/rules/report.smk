@@ -15,6 +15,7 @@ REPORT_FILES = {
         **({"funnel": f"{OUT}/figures/funnel_{name}.svg"} if name in FUNNELS else {}),
         **({"loo": f"{OUT}/figures/loo_{name}.svg"} if name in LOO_PLOTS else {}),
         **({"spec_curve": f"{OUT}/figures/spec_curve_{name}.svg"} if name in MULTIVERSES else {}),
+        **(rob_figures(name) if name in ROB_PLOTS else {}),
     }
     for name in ANALYSES
 }
@@ -58,6 +59,7 @@ REPORT_TARGETS = [
     *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=["svg", "pdf", "png"]),
     *expand(f"{OUT}/figures/funnel_{{analysis}}.{{ext}}", analysis=FUNNELS, ext=["svg", "pdf", "png"]),
     *expand(f"{OUT}/figures/loo_{{analysis}}.{{ext}}", analysis=LOO_PLOTS, ext=["svg", "pdf", "png"]),
+    *[path for name in ROB_PLOTS for ext in ("svg", "pdf", "png") for path in rob_figures(name, ext).values()],
 ]
 
 
@@ -132,6 +134,7 @@ READ_RECORDS = [
     *expand(f"{OUT}/inputs/estimates_{{table}}.json", table=ESTIMATE_TABLES),
     f"{OUT}/inputs/audit.json",
     *expand(f"{OUT}/inputs/network_{{network}}.json", network=NETWORKS),
+    *expand(f"{OUT}/inputs/risk_of_bias_{{analysis}}.json", analysis=ROB_PLOTS),
 ]
 
 

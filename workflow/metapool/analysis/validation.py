@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..declared import DeclaredVocabulary, VocabularyError, load_vocabulary
 from ..inputs import read_input
-from ..vocabulary import DECLARED_COLUMNS, EXTRACTION_TABLES
+from ..vocabulary import DATA_TABLES, DECLARED_COLUMNS, RISK_OF_BIAS_TABLE, ROB_ALL_OUTCOMES
 from ..yamlfile import load_package_yaml
 
 # package data (pyproject.toml): found beside the code wherever the package is installed
@@ -158,8 +158,8 @@ def read_table(path: str | PathLike, table: str) -> pd.DataFrame:
 
 def validate_tables(paths: Mapping[str, str | PathLike],
                     vocabulary: DeclaredVocabulary | None = None) -> dict[str, pd.DataFrame]:
-    """Validate the tables named in `paths` (some of EXTRACTION_TABLES; "studies" is required) and return them
-    typed.
+    """Validate the tables named in `paths` (some of DATA_TABLES: the extraction tables and the optional
+    risk-of-bias table; "studies" is required) and return them typed.
 
     The drugs, settings, comparators and outcome codes are checked against `vocabulary`, by default the one
     declared beside studies.tsv (metapool.declared.load_vocabulary). Integers -> "Int64", decimals -> float64
@@ -167,11 +167,11 @@ def validate_tables(paths: Mapping[str, str | PathLike],
     `line` column (the file line). Raises DataValidationError listing every violation of every table (a
     vocabulary file that cannot be used is one of them).
     """
-    if unknown := set(paths) - set(EXTRACTION_TABLES):
-        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {EXTRACTION_TABLES}")
+    if unknown := set(paths) - set(DATA_TABLES):
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {DATA_TABLES}")
     if "studies" not in paths:
         raise ValueError("validate_tables needs the 'studies' table to resolve study ids")
-    names = [t for t in EXTRACTION_TABLES if t in paths]
+    names = [t for t in DATA_TABLES if t in paths]
     raw, found = {}, {t: [] for t in names}
     if vocabulary is None:
         try:
@@ -189,10 +189,15 @@ def validate_tables(paths: Mapping[str, str | PathLike],
     ids = set(studies["study_id"]) if studies is not None and "study_id" in studies else None
     for t in raw:
         found[t] += _check_table(t, str(paths[t]), raw[t], ids, str(paths["studies"]), vocabulary)
-        if t != "studies" and studies is not None:  # extra columns meet in the per-study estimates
+        if t not in ("studies", RISK_OF_BIAS_TABLE) and studies is not None:  # they meet in the per-study estimates
             found[t] += [Violation(str(paths[t]), 1, c, c, f"extra column '{c}' is also a column of "
                                    f"{paths['studies']}; keep it in one table") for c in
                          sorted(set(extra_columns(t, raw[t].columns)) & set(extra_columns("studies", studies.columns)))]
+    if RISK_OF_BIAS_TABLE in raw and studies is not None and not found[RISK_OF_BIAS_TABLE] and not found["studies"]:
+        from .risk_of_bias import design_problems
+
+        found[RISK_OF_BIAS_TABLE] += design_problems(str(paths[RISK_OF_BIAS_TABLE]), raw[RISK_OF_BIAS_TABLE],
+                                                     studies, str(paths["studies"]))
     if violations := [v for t in names for v in found[t]]:
         raise DataValidationError(violations)
     return {t: _typed(conform(raw[t], t), load_schema(t)) for t in names}
@@ -226,7 +231,9 @@ def declared_columns(table: str, vocabulary: DeclaredVocabulary) -> dict[str, tu
     values); e.g. studies.tsv `drug` -> ("drug", the declared drugs)."""
     out = {column: (column, vocabulary.values(kind)) for column, kind in DECLARED_COLUMNS.items()
            if table == "studies"}
-    if table != "studies":
+    if table == RISK_OF_BIAS_TABLE:
+        out["outcome"] = ("outcome", (*vocabulary.values("outcomes"), ROB_ALL_OUTCOMES))
+    elif table != "studies":
         family = "proportion" if table == "response" else "time-to-event"
         out["outcome"] = (f"{family} outcome", vocabulary.table_outcomes(table))
     if table == "hazard_ratios":
@@ -306,6 +313,10 @@ def _check_table(table, file, raw, ids, studies_file, vocabulary) -> list[Violat
             out += _row_rules(table, file, line, row, good[-1])
     if complete:
         out += _table_rules(table, file, rows, good, schema["x-key"], ids, studies_file)
+    if complete and table == RISK_OF_BIAS_TABLE:
+        from .risk_of_bias import rob_problems
+
+        out += rob_problems(file, rows, good)
     if table == "studies" and "trial" in raw.columns:
         out += same_trial_problems(file, rows)
     position = {c: i for i, c in enumerate(props)}  # report by line, then in column order

@@ -58,6 +58,7 @@ TITLE_LINE_H = 0.24
 HEADER_ROWS = 1.5  # header row (plus a little air) in row units
 BOTTOM_H = 0.68  # tick labels + favours / axis label + margin
 COL_GAP = 0.22
+ROB_CELL = 0.2  # inches per risk-of-bias column (forest_rob)
 PANEL_GAP = 0.25
 MIN_PANEL = 2.6
 MAX_PANEL = 4.6
@@ -343,6 +344,7 @@ def _prepare(studies: pd.DataFrame) -> pd.DataFrame:
     n = len(studies)
     out = pd.DataFrame(index=range(n))
     out["label"] = [_str(v) for v in studies["label"]]
+    out["study_id"] = [_str(v) for v in studies["study_id"]] if "study_id" in studies else [""] * n
     out["detail"] = [_str(v) for v in studies["detail"]] if "detail" in studies else [""] * n
     for col in ("estimate", "ci_lower", "ci_upper"):
         out[col] = [_float(v) for v in studies[col]]
@@ -372,6 +374,7 @@ def forest_plot(
     absent: str = "No pooled estimate",
     single: str = "One study: its estimate is shown, nothing is pooled",
     p_style: str | None = None,
+    rob: Mapping[str, tuple[str, Sequence[str]]] | None = None,
 ) -> Figure:
     """Draw a forest plot and return the (unsaved, open) figure.
 
@@ -415,6 +418,12 @@ def forest_plot(
         The style of the test for the overall effect (:func:`metapool.display.format_p`): ``"revman"``
         writes "Test for overall effect: Z = 9.61 (P < 0.00001)", ``"jama"`` "z = 9.61 (p < 0.001)"; default: the
         style in force (:func:`metapool.display.using_p_style`, the config's ``p_values``).
+    rob
+        Risk-of-bias columns, as RevMan draws them beside a forest plot: ``study_id`` (a column of ``studies``)
+        -> (tool, its judgements: each domain in the tool's order, then the overall); one coloured circle with
+        the judgement's symbol per domain, lettered A, B, ... (the overall is the last letter), an empty circle
+        where a domain is not judged, and a legend of the letters and symbols under the plot. ``None``: no
+        columns; a mapping with no study of the plot: the columns say that no study is judged.
 
     The figure is at least 10 inches wide and wider when its text needs it: labels, reasons and notes are
     drawn whole, never cut.
@@ -437,12 +446,41 @@ def forest_plot(
     df = _prepare(studies)
     with matplotlib.rc_context(RC):
         return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
-                     [_str(f) for f in footnotes if _str(f)], absent, single, p_style)
+                     [_str(f) for f in footnotes if _str(f)], absent, single, p_style, rob)
+
+
+def _rob_legend(tools: Sequence[str]) -> list[str]:
+    """The legend of the risk-of-bias columns: per tool, its letters and domains, then the symbols."""
+    from ..vocabulary import ROB_TOOLS
+    from .risk_of_bias import NOT_JUDGED, ROB_SYMBOLS, ROB_WORDS, domain_letter
+
+    lines = []
+    for tool in tools:
+        t = ROB_TOOLS[tool]
+        letters = [f"({domain_letter(i)}) {label}" for i, label in enumerate(t.domains.values())]
+        lines.append(f"Risk of bias, {t.name}: " + "; ".join(
+            [*letters, f"({domain_letter(len(t.domains))}) Overall risk of bias"]) + ".")
+        scale = list(dict.fromkeys([*t.scale, *t.overall_scale]))
+        lines.append("Judgements: " + "; ".join(f"{ROB_SYMBOLS[j]} {ROB_WORDS[j].lower()}" for j in scale)
+                     + f"; empty circle: {NOT_JUDGED.lower()}.")
+    return lines
 
 
 def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, footnotes=(),
-          absent: str = "No pooled estimate", single: str = "", p_style: str | None = None) -> Figure:
+          absent: str = "No pooled estimate", single: str = "", p_style: str | None = None,
+          rob: Mapping[str, tuple[str, Sequence[str]]] | None = None) -> Figure:
     n = len(df)
+    if rob is not None:
+        from ..vocabulary import ROB_TOOLS
+
+        shown = {sid: rob[sid] for sid in df["study_id"] if sid in rob}
+        rob_tools = [t for t in ROB_TOOLS if any(tool == t for tool, _ in shown.values())]
+        rob_n = max((len(ROB_TOOLS[t].domains) + 1 for t in rob_tools), default=0)
+        footnotes = [*footnotes, *(_rob_legend(rob_tools) if rob_tools else
+                                   ["Risk of bias: no study of this plot is judged in risk_of_bias.tsv."])]
+    else:
+        shown, rob_n = {}, 0
+    w_rob = (COL_GAP + rob_n * ROB_CELL) if rob_n else 0.0
     dec = m.decimals
     lvl = _level_text(level)
 
@@ -533,7 +571,7 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
 
     def panel_width():
         gaps = (COL_GAP if has_detail else 0.0) + 2 * PANEL_GAP + COL_GAP
-        return W - MARGIN_L - MARGIN_R - w_study - w_detail - w_est - w_right - gaps
+        return W - MARGIN_L - MARGIN_R - w_study - w_detail - w_est - w_right - gaps - w_rob
 
     # the width follows the content: wider than FIG_WIDTH when the text columns leave less than MIN_PANEL
     # (in tenths of an inch: a whole number of pixels at 300 dpi)
@@ -551,7 +589,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
     x_est = panel_right + PANEL_GAP + w_est  # right-aligned
     x_wcol = x_est + COL_GAP
     x_weight = x_wcol + w_wnum  # right-aligned
-    x_end = x_wcol + w_right
+    x_rob = x_wcol + w_right + COL_GAP  # the first risk-of-bias column's left edge
+    x_end = x_wcol + w_right + w_rob
     footnotes = [line for f in footnotes for line in meas.wrap(f, fp_small, W - x_study - MARGIN_R)]
 
     # ---- header line (title, model, level), wrapped to the figure width
@@ -634,6 +673,11 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
              ha="right" if measure == "proportion" else "left", fp=fp_bold)
     text(x_est, y_head, est_header, ha="right", fp=fp_bold)
     text(x_weight, y_head, "Weight", ha="right", fp=fp_bold)
+    if rob_n:
+        from .risk_of_bias import domain_letter
+
+        for j in range(rob_n):
+            text(x_rob + (j + 0.5) * ROB_CELL, y_head, domain_letter(j), ha="center", fp=fp_bold)
     rule(y_rule_top, lw=0.8)
     rule(y_rule_head, lw=0.6)
 
@@ -669,6 +713,8 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
             continue
         inc = bool(df["included"][i])
         colour = INK if inc else GREY
+        if df["study_id"][i] in shown:
+            _rob_row(fig, text, row_t, x_rob, y, shown[df["study_id"][i]][1])
         text(x_study, y, left_labels[i])
         if has_detail:
             text(x_detail + (w_detail if measure == "proportion" else 0.0), y, df["detail"][i],
@@ -743,6 +789,22 @@ def _draw(df, pooled, m: _Measure, measure, title, model_label, level, favours, 
                  transform=below + ScaledTranslation(0, -0.30, fig.dpi_scale_trans),
                  usetex=False, parse_math=False)
     return fig
+
+
+def _rob_row(fig, text, row_t, x0, y, judgements):
+    """One study's risk-of-bias columns: a circle per judgement in its robvis colour with its symbol (an empty
+    circle where not judged), from ``x0`` (inches), on row ``y``."""
+    from .risk_of_bias import ROB_COLOURS, ROB_SYMBOLS
+
+    for j, judgement in enumerate(judgements):
+        x = x0 + (j + 0.5) * ROB_CELL
+        fig.add_artist(Line2D([x], [y], transform=row_t, marker="o", markersize=10, linestyle="none",
+                              markerfacecolor=ROB_COLOURS[judgement] if judgement else "white",
+                              markeredgecolor="none" if judgement else GREY, markeredgewidth=0.7))
+        if judgement:
+            text(x, y, ROB_SYMBOLS[judgement], ha="center", fp=font_properties(FS_SMALL - 1, weight="bold"),
+                 color="white" if judgement not in ("some_concerns", "moderate", "unclear", "not_applicable")
+                 else INK)
 
 
 def _bayes_row(ax, text, kind, label, est_text, e, lo, hi, y, xlim, log, x_study, x_est, fp_small):

@@ -310,7 +310,8 @@ ONE_STUDY_SUBGROUP = "One study: nothing pooled in this subgroup"
 
 
 def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: str = "data",
-                           subgroups: pd.DataFrame | None = None, bayes: pd.DataFrame | None = None):
+                           subgroups: pd.DataFrame | None = None, bayes: pd.DataFrame | None = None,
+                           rob: pd.DataFrame | None = None):
     """The forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (an open, unsaved figure).
 
     Parameters
@@ -325,6 +326,9 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: st
     bayes : pandas.DataFrame, optional
         The analysis's Bayesian fit (``results/<plan>/analyses/<analysis>/bayes.tsv``): shrinkage estimates and
         posteriors drawn in a lighter colour (:func:`forest_rows`).
+    rob : pandas.DataFrame, optional
+        The risk-of-bias judgements of its studies (:func:`metapool.analysis.risk_of_bias.analysis_judgements`):
+        drawn as RevMan's risk-of-bias columns beside the rows (the ``forest_rob`` option).
 
     Returns
     -------
@@ -344,14 +348,27 @@ def analysis_forest_figure(studies: pd.DataFrame, pooled: pd.DataFrame, sort: st
         favours=_favours(row),
         footnotes=[t for t in (subgroup_test_text(row), bayes_footnote(bayes)) if t],
         absent=NO_OVERALL_TEXT if not overall_shown(row) else "No pooled estimate",
+        rob=rob_columns(rob),
     )
+
+
+def rob_columns(judged: pd.DataFrame | None) -> dict[str, tuple[str, tuple[str, ...]]] | None:
+    """study_id -> (tool, its judgements: each domain of the tool in order, then the overall; '' not judged), from
+    :func:`metapool.analysis.risk_of_bias.analysis_judgements`; None when ``judged`` is None."""
+    if judged is None:
+        return None
+    from ..vocabulary import ROB_TOOLS
+
+    return {r["study_id"]: (r["tool"], tuple(str(r.get(d, "") or "") for d in [*ROB_TOOLS[r["tool"]].domains,
+                                                                               "overall"]))
+            for r in judged.to_dict("records")}
 
 
 def analysis_forest(studies: pd.DataFrame, pooled: pd.DataFrame, stem: str | Path, formats: Sequence[str],
                     sort: str = "data", subgroups: pd.DataFrame | None = None,
-                    bayes: pd.DataFrame | None = None) -> list[Path]:
+                    bayes: pd.DataFrame | None = None, rob: pd.DataFrame | None = None) -> list[Path]:
     """Draw and save the forest plot of one analysis from its ``studies.tsv`` and ``pooled.tsv`` (and its
     ``subgroups.tsv``, and its ``bayes.tsv`` when it has a Bayesian fit), its studies in the order ``sort``
-    (:func:`analysis_forest_figure`)."""
-    return save_figure(analysis_forest_figure(studies, pooled, sort, subgroups, bayes), stem,
+    (:func:`analysis_forest_figure`; ``rob``: its risk-of-bias columns)."""
+    return save_figure(analysis_forest_figure(studies, pooled, sort, subgroups, bayes, rob), stem,
                        formats=tuple(formats))

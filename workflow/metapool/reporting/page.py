@@ -72,7 +72,8 @@ def _subgroup_rows(st) -> list[dict]:
     return rows
 
 
-_FIGURES = {"forest": "forest", "funnel": "funnel", "loo": "loo", "flow_figure": "flow", "spec_curve": "spec_curve"}
+_FIGURES = {"forest": "forest", "funnel": "funnel", "loo": "loo", "flow_figure": "flow", "spec_curve": "spec_curve",
+            "rob_traffic_light": "rob_traffic_light", "rob_summary": "rob_summary"}
 
 
 def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[str, dict[str, str]]:
@@ -316,7 +317,7 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
     ``pooled``, ``flow``, ``subgroups``, ``leave_one_out``, ``influence``,
     ``cumulative``, ``small_study``, ``multiverse_summary``, and the SVG figures
-    ``forest``, ``funnel``, ``loo``, ``flow_figure``, ``spec_curve``); a section
+    ``forest``, ``funnel``, ``loo``, ``flow_figure``, ``spec_curve``, ``rob_traffic_light``, ``rob_summary``); a section
     whose file is absent says why. Without ``layout`` the files are found
     next to ``analysis_tables`` and ``figures`` (:func:`discover_layout`).
     ``workbook`` (the XLSX of every table) is listed with its checksum.
