@@ -98,9 +98,10 @@ def killed_and_rerun(request, tmp_path_factory):
     absent = sorted(n for n in marked if not (workdir / n).exists())
     if absent:
         (workdir / absent[0]).write_bytes(b"half-writ")
-    # A killed run leaves its lock: unlock, then rerun with the default profile (rerun-incomplete).
+    # A killed run leaves its lock: unlock, then rerun with the default profile (rerun-incomplete), --verbose so
+    # that the console names each rescheduled job's outputs.
     snakemake(workdir, "--unlock")
-    rerun = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,
+    rerun = subprocess.run([sys.executable, "-m", "snakemake", "--verbose"], cwd=workdir, capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=900)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     return workdir, marked, after_kill, rerun.stdout + rerun.stderr, request.param
