@@ -538,3 +538,41 @@ def test_map_prior_of_a_binomial_result_and_its_frame():
     assert "ESS (ELIR)" in str(mp)
     with pytest.raises(ValueError, match="logit-scale"):
         map_prior(bayes_normal([0.1, 0.2], [0.2, 0.3], TauPrior.half_normal(0.5), transform="exp"))
+
+
+# ---------------------------------------------------------------------------
+# binomial-normal model with Rhodes' log-t prior (bayes_binomial_logt.json: integrate() over log(tau) of a
+# fixed Gauss-Legendre rule over mu, converged from 20 to 40 nodes per panel)
+# ---------------------------------------------------------------------------
+LOGT = load_fixture("bayes_binomial_logt.json")
+
+
+def test_logt_reference_inner_rule_converged():
+    assert LOGT["cases"]
+    for c in LOGT["cases"]:
+        assert c["tau_prior"]["family"] == "log_t" and c["tau_prior"]["preset"] == "rhodes"
+        assert c["inner_order_change"] < 1e-8, c["name"]
+        assert c["integrate_retries"] == 0, c["name"]
+
+
+@pytest.mark.parametrize("case", LOGT["cases"], ids=[c["name"] for c in LOGT["cases"]])
+def test_binomial_model_with_rhodes_log_t_prior_against_r(case):
+    """Relative 1e-5. Moments that do not exist (p(tau | x) ~ tau^-1 (log tau)^-6 tau^-k') are inf on
+    both sides (null in the fixture)."""
+    r = _fit_binomial(case)
+    _compare(r.mu, case["mu"], "mu")
+    _compare(r.tau, case["tau"], "tau")
+    _compare(r.theta_new, case["theta_new"], "theta_new")
+    for ours, ref in zip(r.prob_mu_above.values(), case["prob_mu_above"]):
+        _close(ours, ref, "P(mu > c)")
+    for ours, ref in zip(r.prob_theta_new_above.values(), case["prob_theta_new_above"]):
+        _close(ours, ref, "P(theta_new > c)")
+
+
+def test_log_t_tail_moments():
+    """E tau^r of the log-t posterior exists iff r <= k' (k' = studies with 0 < x < n, less one under a
+    flat mu prior): the tail exponent 1.5 gives that for integer r."""
+    rh = TauPrior.rhodes("marginal")
+    assert 1 < rh.tail_exponent < 2
+    r = bayes_normal([0.1, 0.5], [0.3, 0.4], rh, MuPrior.flat())  # k' = 1
+    assert math.isfinite(r.tau.mean) and math.isinf(r.tau.sd)

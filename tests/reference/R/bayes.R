@@ -115,6 +115,24 @@ MU_N <- function(mean, sd) list(mean = mean, sd = sd)
   list(logl = ll - 0.5 * log(sw) - 0.5 * q, mhat = mhat, V = 1 / sw)
 }
 
+# the marginal posterior density of tau in the normal-normal model, p(tau | y) ∝ p(tau) p(y | tau) (mu
+# integrated out by .bm_cond), normalised by .bm_integrate() over (0, upper) on the pieces brk; the
+# largest log value on `grid` is the scale of the unnormalised density
+.bm_tau_posterior <- function(y, v, tau_prior, mu_prior, grid, brk) {
+  dprior <- .bm_tau_prior(tau_prior)
+  upper <- tau_prior$upper %||% Inf
+  logpost <- function(t) log(dprior(t)) + .bm_cond(t, y, v, mu_prior)$logl
+  lmax <- max(logpost(grid), na.rm = TRUE)
+  upost <- function(t) {
+    out <- numeric(length(t))
+    ok <- t > 0 & is.finite(t) & t <= upper
+    out[ok] <- exp(logpost(t[ok]) - lmax)
+    out
+  }
+  Z <- .bm_integrate(upost, 0, upper, brk)
+  list(post = function(t) upost(t) / Z, lmax = lmax, Z = Z)
+}
+
 .bm_normal_case <- function(name, source, y, v, tau_prior, mu_prior, thresholds, transform = NA, note = NA) {
   # options(bm.only = <names>) computes only those cases (to split a long run)
   if (!is.null(getOption("bm.only")) && !(name %in% getOption("bm.only"))) return(NULL)
@@ -125,18 +143,12 @@ MU_N <- function(mean, sd) list(mean = mean, sd = sd)
   data_scale <- sqrt(mean(v) + if (k > 1) var(y) * (k - 1) / k else 0)
   grid <- sort(unique(c(data_scale, .bm_prior_median(tau_prior)) * rep(10^seq(-4, 3, length.out = 300), each = 2)))
   grid <- grid[grid < upper]
-  logpost <- function(t) log(dprior(t)) + .bm_cond(t, y, v, mu_prior)$logl
-  lmax <- max(logpost(grid), na.rm = TRUE)
   brk <- sort(unique(c(data_scale, .bm_prior_median(tau_prior)) %o% c(1 / 64, 1 / 16, 1 / 4, 1, 4, 16, 64, 256, 2^12, 2^16, 2^24)))
   brk <- brk[brk < upper]
-  upost <- function(t) {
-    out <- numeric(length(t))
-    ok <- t > 0 & is.finite(t) & t <= upper
-    out[ok] <- exp(logpost(t[ok]) - lmax)
-    out
-  }
-  Z <- .bm_integrate(upost, 0, upper, brk)
-  post <- function(t) upost(t) / Z
+  tp <- .bm_tau_posterior(y, v, tau_prior, mu_prior, grid, brk)
+  post <- tp$post
+  lmax <- tp$lmax
+  Z <- tp$Z
   tint <- function(f, a = 0, b = upper) .bm_integrate(f, a, b, brk)
   # posterior tail of tau ~ tau^-(a): prior tail + (k - 1) (flat mu) or k (normal mu)
   prior_tail <- if (tau_prior$family == "half_t") tau_prior$df + 1 else if (tau_prior$family == "uniform" && !is.finite(upper)) 0 else Inf
@@ -420,7 +432,7 @@ GH40 <- .bm_gh(40)
   msd <- sqrt(m2 - m1^2)
   mu_cdf <- function(q) tint(function(t) inner(t, one, upto = q)) / Z
   mq <- function(p) .bm_quantile(mu_cdf, p, m1 - msd, m1 + msd, tol = 1e-10)
-  mu_out <- list(median = mq(0.5), mean = m1, sd = msd, ci_lower = mq(a), ci_upper = mq(1 - a),
+  mu_out <- list(median = ctr, mean = m1, sd = msd, ci_lower = mq(a), ci_upper = mq(1 - a),
                  bt_mean = tint(function(t) inner(t, function(m, tt) plogis(m))) / Z)
   mu_out$bt_sd <- sqrt(tint(function(t) inner(t, function(m, tt) plogis(m)^2)) / Z - mu_out$bt_mean^2)
   # theta_new = mu + tau z
@@ -581,16 +593,7 @@ fixture_bayes_binomial <- function() {
   s0 <- .bm_prior_median(tau_prior)
   brk <- s0 * c(1 / 64, 1 / 16, 1 / 4, 1, 4, 16, 64, 256)
   brk <- brk[brk < upper]
-  logpost <- function(t) log(dprior(t)) + .bm_cond(t, y, v, mu_prior)$logl
-  lmax <- max(logpost(s0 * 10^seq(-4, 3, length.out = 400)))
-  upost <- function(t) {
-    out <- numeric(length(t))
-    ok <- t > 0 & is.finite(t) & t <= upper
-    out[ok] <- exp(logpost(t[ok]) - lmax)
-    out
-  }
-  Z <- .bm_integrate(upost, 0, upper, brk)
-  post <- function(t) upost(t) / Z
+  post <- .bm_tau_posterior(y, v, tau_prior, mu_prior, s0 * 10^seq(-4, 3, length.out = 400), brk)$post
   tint <- function(f) .bm_integrate(f, 0, upper, brk)
   comp <- function(t) { c <- .bm_cond(t, y, v, mu_prior); list(m = c$mhat, s = sqrt(c$V + t^2)) }
   cdf <- function(p) tint(function(t) { c <- comp(t); pz(post(t), pnorm(qlogis(p), c$m, c$s)) })
@@ -623,4 +626,256 @@ fixture_bayes_map <- function() {
          .bm_map_case("alk_map_halfnormal05_flat", src, alk$yi, alk$vi, HN(0.5), MU_FLAT),
          .bm_map_case("alk_map_halfnormal1_normal", src, alk$yi, alk$vi, HN(1), MU_N(0, 2)),
          .bm_map_case("alk_map_turner_flat", src, alk$yi, alk$vi, TURNER, MU_FLAT)))
+}
+
+# ---------------------------------------------------------------------------
+# binomial-normal model with Rhodes' log-t prior (fixtures/bayes_binomial_logt.json). The nested
+# integrate() of .bm_binomial_case took minutes per posterior with this prior (its density is infinite
+# at tau = 0), so here only the outer integral is adaptive:
+#   * outer: integrate() over u = log(tau) (where the prior is a smooth t density), at rel.tol 1e-11 on
+#     pieces split at the prior's location +- (1, 2, 4, 8, 16, 40) scales; the integral over a whole
+#     piece is memoised, so a CDF at q integrates only the piece that contains log(q);
+#   * inner, over mu for each tau: a fixed composite Gauss-Legendre rule of `order` nodes per panel,
+#     vectorised over all the taus of one integrate() call, on panels c +- s (0, 1, 2, 4, 8, 12, 24, 45)
+#     around c, the precision-weighted mean of the empirical logits (x + 1/2 correction) given tau, with
+#     s^2 = 1 / sum n_i p (1 - p) + tau^2 / k (p = plogis(c)), both with the normal mu prior as one
+#     more study; the CDF of mu at q clips the panels at q;
+#   * study likelihoods by the 40-node adaptive Gauss-Hermite rule of .bm_binom_loglik (as bayes.json).
+# Every case is computed with order 20 and 40: the largest change of any reported number (the
+# inner rule's convergence) is recorded as `inner_order_change` (and the order-40 numbers are kept).
+# ---------------------------------------------------------------------------
+.bm_gl <- function(n) {  # Gauss-Legendre nodes/weights on [-1, 1] by Golub-Welsch
+  b <- seq_len(n - 1) / sqrt(4 * seq_len(n - 1)^2 - 1)
+  J <- matrix(0, n, n)
+  J[cbind(1:(n - 1), 2:n)] <- b
+  J[cbind(2:n, 1:(n - 1))] <- b
+  e <- eigen(J, symmetric = TRUE)
+  o <- order(e$values)
+  list(x = e$values[o], w = 2 * e$vectors[1, o]^2)
+}
+
+.bm_binomial_logt_run <- function(x, n, tau_prior, mu_prior, thresholds, order) {
+  k <- length(x)
+  gl <- .bm_gl(order)
+  zp <- c(-45, -24, -12, -8, -4, -2, -1, 0, 1, 2, 4, 8, 12, 24, 45)
+  yl <- qlogis((x + 0.5) / (n + 1))
+  vl <- 1 / (x + 0.5) + 1 / (n - x + 0.5)
+  dprior_u <- function(u) dt((u - tau_prior$mu) / tau_prior$sigma, tau_prior$df) / tau_prior$sigma
+  lmu <- function(m) if (is.finite(mu_prior$sd)) dnorm(m, mu_prior$mean, mu_prior$sd, log = TRUE) else 0 * m
+  centre <- function(tau) {
+    W <- 1 / outer(tau^2, vl, "+")
+    sw <- rowSums(W)
+    swy <- drop(W %*% yl)
+    if (is.finite(mu_prior$sd)) {
+      sw <- sw + 1 / mu_prior$sd^2
+      swy <- swy + mu_prior$mean / mu_prior$sd^2
+    }
+    cc <- swy / sw
+    p <- plogis(cc)
+    s2 <- 1 / sum(n * p * (1 - p)) + tau^2 / k
+    if (is.finite(mu_prior$sd)) s2 <- 1 / (1 / s2 + 1 / mu_prior$sd^2)
+    list(c = cc, s = sqrt(s2))
+  }
+  lref <- NULL  # log of the joint density's scale (set at the first call)
+  P <- length(zp) - 1
+  panel_nodes <- function(lo, hi) {  # GL nodes and log weights on [lo, hi] (vectors): T x order
+    list(mu = outer((lo + hi) / 2, rep(1, order)) + outer((hi - lo) / 2, gl$x),
+         lw = log(outer((hi - lo) / 2, gl$w)))
+  }
+  lj <- function(mu, tau) {  # log p(mu) + log prod L_i for matrices mu (T x M) and a vector tau
+    matrix(lmu(as.vector(mu)) + .bm_binom_loglik(as.vector(mu), rep(tau, ncol(mu)), x, n), nrow(mu))
+  }
+  memo <- new.env(hash = TRUE)  # per tau: panel limits, mu nodes and log(joint x weight) of all panels
+  full <- function(tau) {
+    keys <- sprintf("%.17g", tau)
+    todo <- which(!vapply(keys, exists, logical(1), envir = memo, inherits = FALSE))
+    if (length(todo)) {
+      cs <- centre(tau[todo])
+      edges <- outer(cs$c, rep(1, P + 1)) + outer(cs$s, zp)
+      pn <- lapply(seq_len(P), function(j) panel_nodes(edges[, j], edges[, j + 1]))
+      mu <- do.call(cbind, lapply(pn, `[[`, "mu"))
+      lw <- do.call(cbind, lapply(pn, `[[`, "lw")) + lj(mu, tau[todo])
+      for (r in seq_along(todo)) assign(keys[todo[r]], list(edges = edges[r, ], mu = mu[r, ], lw = lw[r, ]), envir = memo)
+    }
+    lapply(keys, function(kk) memo[[kk]])
+  }
+  # for a vector tau: mu nodes (T x M) and log(joint density x weight) (T x M), the mu range cut at upto
+  # (whole panels below upto from the memo, the panel that contains upto by its own rule)
+  nodes <- function(tau, upto = Inf) {
+    f <- full(tau)
+    mu <- do.call(rbind, lapply(f, `[[`, "mu"))
+    lw <- do.call(rbind, lapply(f, `[[`, "lw"))
+    upto <- rep_len(upto, length(tau))
+    if (any(is.finite(upto))) {
+      edges <- do.call(rbind, lapply(f, `[[`, "edges"))
+      for (j in seq_len(P)) {
+        cols <- (j - 1) * order + seq_len(order)
+        above <- edges[, j] >= upto
+        lw[above, cols] <- -Inf
+        part <- which(edges[, j] < upto & edges[, j + 1] > upto)
+        if (length(part)) {
+          pn <- panel_nodes(edges[part, j], upto[part])
+          mu[part, cols] <- pn$mu
+          lw[part, cols] <- pn$lw + lj(pn$mu, tau[part])
+        }
+      }
+    }
+    list(mu = mu, lw = lw, tau = tau)
+  }
+  # outer integrand over u: p(u) * ∫ fun(mu, tau) p(mu) L(mu, tau) dmu / scale
+  integrand <- function(fun, upto = Inf) function(u) {
+    out <- numeric(length(u))
+    tau <- exp(u)
+    ok <- is.finite(u) & tau < 1e100 & tau > 0  # beyond: t_5 tail mass < 1e-11
+    if (!any(ok)) return(out)
+    nd <- nodes(tau[ok], upto)
+    g <- exp(nd$lw - lref)
+    g[!is.finite(g)] <- 0
+    f <- fun(nd$mu, matrix(nd$tau, nrow(nd$mu), ncol(nd$mu)))
+    out[ok] <- dprior_u(u[ok]) * rowSums(g * f)
+    out
+  }
+  one <- function(m, t) 1 + 0 * m
+  # reference scale: the joint log density at the centre for the prior median
+  nd0 <- nodes(exp(tau_prior$mu))
+  lref <- max(nd0$lw)
+  brk <- tau_prior$mu + tau_prior$sigma * c(-40, -16, -8, -4, -2, -1, 0, 1, 2, 4, 8)
+  piece_memo <- new.env(hash = TRUE)
+  retries <- new.env()
+  retries$n <- 0
+  uint <- function(f, key, b = Inf) {  # ∫_{-Inf}^{b} f(u) du, whole pieces memoised under key
+    pts <- c(-Inf, brk, Inf)
+    s <- 0
+    for (j in seq_len(length(pts) - 1)) {
+      if (pts[j] >= b) break
+      whole <- pts[j + 1] <= b
+      pk <- paste(key, j)
+      v <- if (whole) piece_memo[[pk]] else NULL
+      if (is.null(v)) {
+        v <- NULL
+        for (tl in c(1e-11, 1e-10, 1e-9)) {  # a roundoff error at 1e-11 retries at 1e-10 (counted)
+          v <- tryCatch(integrate(f, pts[j], if (whole) pts[j + 1] else b, rel.tol = tl, abs.tol = 1e-15,
+                                  subdivisions = 2000L)$value, error = function(e) NULL)
+          if (!is.null(v)) break
+          retries$n <- retries$n + 1
+        }
+        if (whole) assign(pk, v, envir = piece_memo)
+      }
+      s <- s + v
+    }
+    s
+  }
+  Z <- uint(integrand(one), "Z")
+  a <- (1 - BM_LEVEL) / 2
+  tau_cdf <- function(q) if (q <= 0) 0 else uint(integrand(one), "Z", log(q)) / Z
+  tq <- function(p) exp(uniroot(function(lq) tau_cdf(exp(lq)) - p, tau_prior$mu + c(-3, 3),
+                                tol = 1e-13, extendInt = "upX", maxiter = 2000)$root)
+  # moments: p(tau | x) ~ tau^-1 log(tau)^-(df + 1) tau^-k' as tau -> inf, with k' the number of studies with
+  # 0 < x < n (0/n and n/n studies' likelihoods do not decay in tau), less one under a flat mu prior:
+  # E tau^r is finite iff r <= k' (the log factor makes r = k' integrable)
+  kp <- sum(x > 0 & x < n) - if (is.finite(mu_prior$sd)) 0 else 1
+  t1 <- if (kp >= 1) uint(integrand(function(m, t) t), "t1") / Z else Inf
+  t2 <- if (kp >= 2) uint(integrand(function(m, t) t^2), "t2") / Z else Inf
+  tau_out <- list(median = tq(0.5), mean = t1, sd = if (kp >= 2) sqrt(t2 - t1^2) else Inf, ci_lower = tq(a),
+                  ci_upper = tq(1 - a))
+  mu_fin <- c(is.finite(mu_prior$sd) || kp >= 1, is.finite(mu_prior$sd) || kp >= 2)
+  m1 <- if (mu_fin[1]) uint(integrand(function(m, t) m), "m1") / Z else Inf
+  m2 <- if (mu_fin[2]) uint(integrand(function(m, t) m^2), "m2") / Z else Inf
+  msd <- if (mu_fin[2]) sqrt(m2 - m1^2) else Inf
+  mu_cdf <- function(q) uint(integrand(one, upto = q), paste("mu", sprintf("%.17g", q))) / Z
+  ctr <- .bm_quantile(mu_cdf, 0.5, -1, 1, tol = 1e-12)
+  mq <- function(p) .bm_quantile(mu_cdf, p, ctr - 1, ctr + 1, tol = 1e-12)
+  b1 <- uint(integrand(function(m, t) plogis(m)), "b1") / Z
+  b2 <- uint(integrand(function(m, t) plogis(m)^2), "b2") / Z
+  mu_out <- list(median = ctr, mean = m1, sd = msd, ci_lower = mq(a), ci_upper = mq(1 - a),
+                 bt_mean = b1, bt_sd = sqrt(b2 - b1^2))
+  # P(theta_new <= q | tau) = ∫ p(mu | tau) pnorm(q, mu, tau) dmu: by the mu nodes where tau >= s; where tau < s
+  # (pnorm is a step on the scale of the mu rule) as P(mu <= q - 8 tau | tau) plus a rule on panels
+  # q + tau (-8, -4, -2, -1, 0, 1, 2, 4, 8)
+  wz <- c(-8, -4, -2, -1, 0, 1, 2, 4, 8)
+  new_integrand <- function(q) function(u) {
+    out <- numeric(length(u))
+    tau <- exp(u)
+    ok <- which(is.finite(u) & tau < 1e100 & tau > 0)
+    if (!length(ok)) return(out)
+    tau <- tau[ok]
+    small <- tau < centre(tau)$s
+    val <- numeric(length(tau))
+    if (any(!small)) {
+      nd <- nodes(tau[!small])
+      g <- exp(nd$lw - lref)
+      g[!is.finite(g)] <- 0
+      val[!small] <- rowSums(g * pnorm(q, nd$mu, matrix(nd$tau, nrow(nd$mu), ncol(nd$mu))))
+    }
+    if (any(small)) {
+      ts <- tau[small]
+      nd <- nodes(ts, q - 8 * ts)
+      g <- exp(nd$lw - lref)
+      g[!is.finite(g)] <- 0
+      edges <- q + outer(ts, wz)
+      win <- 0
+      for (j in seq_len(length(wz) - 1)) {
+        pn <- panel_nodes(edges[, j], edges[, j + 1])
+        gw <- exp(pn$lw + lj(pn$mu, ts) - lref)
+        gw[!is.finite(gw)] <- 0
+        win <- win + rowSums(gw * pnorm(q, pn$mu, matrix(ts, length(ts), order)))
+      }
+      val[small] <- rowSums(g) + win
+    }
+    out[ok] <- dprior_u(u[ok]) * val
+    out
+  }
+  new_cdf <- function(q) uint(new_integrand(q), paste("new", sprintf("%.17g", q))) / Z
+  nsd <- if (kp >= 2) sqrt(m2 + t2 - m1^2) else Inf
+  nq <- function(p) .bm_quantile(new_cdf, p, ctr - 1, ctr + 1, tol = 1e-12)
+  new_out <- list(median = nq(0.5), mean = if (kp >= 1) m1 else Inf, sd = nsd, ci_lower = nq(a), ci_upper = nq(1 - a))
+  list(mu = mu_out, tau = tau_out, theta_new = new_out,
+       prob_mu_above = sapply(thresholds, function(c0) 1 - mu_cdf(c0)),
+       prob_theta_new_above = sapply(thresholds, function(c0) 1 - new_cdf(c0)), retries = retries$n)
+}
+
+.bm_binomial_logt_case <- function(name, source, x, n, tau_prior, mu_prior, thresholds, note = NA) {
+  if (!is.null(getOption("bm.only")) && !(name %in% getOption("bm.only"))) return(NULL)
+  cat(name, "\n")
+  t0 <- proc.time()[["elapsed"]]
+  lo <- .bm_binomial_logt_run(x, n, tau_prior, mu_prior, thresholds, 20)
+  hi <- .bm_binomial_logt_run(x, n, tau_prior, mu_prior, thresholds, 40)
+  nums <- function(r) unlist(r[c("mu", "tau", "theta_new", "prob_mu_above", "prob_theta_new_above")])
+  d <- abs(nums(hi) - nums(lo))
+  change <- max(d[is.finite(d)])
+  cat(sprintf("  %.1f s, order 20 -> 40 change %.2e\n", proc.time()[["elapsed"]] - t0, change))
+  list(name = name, model = "binomial", source = source, note = note, k = length(x), events = arr(x),
+       totals = arr(n), tau_prior = tau_prior,
+       mu_prior = list(mean = mu_prior$mean, sd = if (is.finite(mu_prior$sd)) mu_prior$sd else NA),
+       level = BM_LEVEL, transform = "expit", thresholds = arr(thresholds),
+       mu = hi$mu, tau = hi$tau, theta_new = hi$theta_new,
+       prob_mu_above = arr(hi$prob_mu_above), prob_theta_new_above = arr(hi$prob_theta_new_above),
+       inner_order_change = change, integrate_retries = hi$retries + lo$retries)
+}
+
+fixture_bayes_binomial_logt <- function() {
+  alk <- "data/response.tsv ORR after alectinib: OKAYAMA_crizotinib 3/9, ASCEND9_ceritinib 5/20, BRIGATINIB_post_alectinib_retro 3/18"
+  pag <- "metadat::dat.pagliaro1992, trt == 'control', studies 9, 13, 14 (xi, ni)"
+  list(generated_by = generated_by("tests/reference/R/bayes.R"),
+       description = paste(
+         "Binomial-normal posteriors with Rhodes et al. (2015)'s log-t prior for tau (marginal setting), by",
+         "integrate() over log(tau) at rel.tol 1e-11 of a fixed composite Gauss-Legendre rule over mu",
+         "(14 panels, 40 nodes each; inner_order_change = largest change of any number from 20 to 40 nodes)",
+         "with 40-node adaptive Gauss-Hermite study likelihoods, uniroot() quantiles at tol 1e-12;",
+         "see tests/reference/R/bayes.R"),
+       level = BM_LEVEL,
+       cases = Filter(Negate(is.null), list(
+         .bm_binomial_logt_case("okayama_k1_binomial_rhodes_normal", "OKAYAMA_crizotinib 3/9", 3, 9, RHODES,
+                                MU_N(0, 2), qlogis(0.2), note = "k = 1"),
+         .bm_binomial_logt_case("zero_k1_binomial_rhodes_normal", "constructed: 0/10", 0, 10, RHODES, MU_N(0, 2),
+                                qlogis(0.1), note = "k = 1, 0/n"),
+         .bm_binomial_logt_case("alk_k2_binomial_rhodes_flat",
+                                "data/response.tsv ORR after alectinib: ASCEND9_ceritinib 5/20, BRIGATINIB_post_alectinib_retro 3/18",
+                                c(5, 3), c(20, 18), RHODES, MU_FLAT, qlogis(0.2), note = "k = 2, flat mu prior"),
+         .bm_binomial_logt_case("alk_k3_binomial_rhodes_normal", alk, c(3, 5, 3), c(9, 20, 18), RHODES, MU_N(0, 2),
+                                qlogis(0.2), note = "k = 3, normal mu prior"),
+         .bm_binomial_logt_case("pagliaro1992_k3_binomial_rhodes_flat", pag, c(2, 6, 9), c(25, 18, 22), RHODES,
+                                MU_FLAT, qlogis(0.3), note = "k = 3 real data, flat mu prior"),
+         .bm_binomial_logt_case("edge_all_events_k2_binomial_rhodes_normal", "constructed: 9/9 with ASCEND-9 5/20",
+                                c(9, 5), c(9, 20), RHODES, MU_N(0, 2), qlogis(0.3), note = "one n/n study, k = 2"))))
 }

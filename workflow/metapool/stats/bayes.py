@@ -207,11 +207,18 @@ class TauPrior:
 
     @property
     def tail_exponent(self) -> float:
-        """a such that ``p(tau) ~ tau^-a`` as tau -> inf (inf for lighter tails, 0 for the flat prior)."""
+        """a such that ``p(tau) ~ tau^-a`` as tau -> inf (inf for lighter tails, 0 for the flat prior).
+
+        The log-t density decays as tau^-1 (log tau)^-(df + 1): slower than any tau^-(1 + e), faster than
+        tau^-1. For the integer moment conditions used here (a posterior tail tau^-(a + k'), E tau^r
+        finite iff a + k' > r + 1) it acts as any a in (1, 2): r = k' is integrable thanks to the log
+        factor, r = k' + 1 is not. 1.5 is returned."""
         if self.family == "half_t":
             return self.df + 1.0
         if self.family == "uniform":
             return 0.0 if math.isinf(self.upper) else math.inf
+        if self.family == "log_t":
+            return 1.5
         return math.inf
 
     def logpdf(self, tau) -> np.ndarray:
@@ -683,28 +690,48 @@ def _resolve_transform(transform):
 # ---------------------------------------------------------------------------
 
 class _TauMap:
-    """tau = s t / (1 - t) on [0, 1) (tau = U t for a prior bounded by U) and its Jacobian."""
+    """tau = s t / (1 - t) on [0, 1) (tau = U t for a prior bounded by U) and its Jacobian.
+
+    For the log-t prior (Rhodes et al. 2015), whose density is infinite at tau = 0 and whose posterior has
+    polynomial tails in log(tau) (|log tau|^-(df + 1) as tau -> 0; E tau^r with r = k' converges only
+    through that factor), tau = s exp(c tan(pi (t - 1/2))) with c the prior's scale: the density in t then
+    vanishes like t^(df - 1) at both ends and the adaptive rule converges without refining towards the
+    ends (with s t / (1 - t) it refined towards t = 0 to its round limit, minutes for a binomial posterior).
+    """
 
     def __init__(self, prior: TauPrior, scale: float):
         self.bounded = math.isfinite(prior.upper)
         self.s = prior.upper if self.bounded else scale
+        self.log_scale = prior.family == "log_t"
+        self.c = prior.sigma if self.log_scale else math.nan
 
     def tau(self, t):
         t = np.asarray(t, dtype=float)
         if self.bounded:
             return self.s * t
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
+            if self.log_scale:
+                return self.s * np.exp(self.c * np.tan(math.pi * (t - 0.5)))
             return self.s * t / (1.0 - t)
 
     def t(self, tau):
         tau = np.asarray(tau, dtype=float)
-        return tau / self.s if self.bounded else tau / (self.s + tau)
+        if self.bounded:
+            return tau / self.s
+        if self.log_scale:
+            with np.errstate(divide="ignore"):
+                return 0.5 + np.arctan(np.log(tau / self.s) / self.c) / math.pi
+        return tau / (self.s + tau)
 
     def log_jac(self, t):
         t = np.asarray(t, dtype=float)
         if self.bounded:
             return np.full_like(t, math.log(self.s))
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
+            if self.log_scale:
+                x = math.pi * (t - 0.5)
+                return (math.log(self.s) + self.c * np.tan(x) + math.log(self.c * math.pi)
+                        - 2.0 * np.log(np.cos(x)))
             return math.log(self.s) - 2.0 * np.log1p(-t)
 
 
@@ -743,7 +770,7 @@ class _NormalPosterior:
         def logf(t):
             tau = self.map.tau(t)
             lp = tau_prior.logpdf(tau)
-            ok = np.isfinite(lp) & np.isfinite(tau)
+            ok = np.isfinite(lp) & np.isfinite(tau) & (tau < 1e100)  # (the log-t map reaches tau = inf)
             out = np.full(tau.shape, -np.inf)
             if np.any(ok):
                 out[ok] = lp[ok] + _normal_conditionals(y, v, tau[ok], mu_prior)[0] + self.map.log_jac(t[ok])
@@ -751,7 +778,7 @@ class _NormalPosterior:
 
         def moments(t):
             tau = self.map.tau(t)
-            tau = np.where(np.isfinite(tau), tau, 0.0)
+            tau = np.where(np.isfinite(tau) & (tau < 1e100), tau, 0.0)
             rows = []
             if self.tail > 2:
                 rows.append(tau)
@@ -1039,6 +1066,9 @@ class _BinomialPosterior:
         p0 = (x.sum() + 0.5) / (n.sum() + 1.0)
         self.mu0 = math.log(p0 / (1.0 - p0))
         self.map = _TauMap(tau_prior, tau_prior.median())
+        # nodes beyond tau_max add nothing; with the log-t prior E tau converges only like |log tau|^-5, so
+        # that it is cut far out (where the t_5 tail in log tau is below 1e-11)
+        tau_max = 1e100 if self.map.log_scale else 1e6
         cache = {}
 
         def logf(t):
@@ -1047,7 +1077,7 @@ class _BinomialPosterior:
             out = np.full(tau.shape, -np.inf)
             # nodes where the prior alone is e^-750 below its largest value add nothing (the
             # likelihood is a probability, at most 1)
-            ok = np.isfinite(lp) & np.isfinite(tau) & (tau < 1e6)
+            ok = np.isfinite(lp) & np.isfinite(tau) & (tau < tau_max)
             if np.any(ok):
                 ok &= lp > lp[ok].max() - 750.0
             if np.any(ok):
@@ -1057,7 +1087,15 @@ class _BinomialPosterior:
                     cache[float(ti)] = (mode[i], scale[i], dens[i])
             return out
 
-        def moments(t):
+        # posterior tail of tau: the prior's, times the likelihood's tau^-(m-1) (flat mu prior) or tau^-m
+        # (normal mu prior), m the number of studies with 0 < x < n (a 0/n study's likelihood tends to a
+        # constant)
+        m_inner = int(np.sum((x > 0) & (x < n)))
+        self.tail = tau_prior.tail_exponent + (m_inner if mu_prior.proper else m_inner - 1)
+
+        def moments(t):  # E tau must converge too, where it exists
+            if self.tail <= 2:
+                return []
             tau = self.map.tau(t)
             return [np.where(np.isfinite(tau), tau, 0.0)]
 
@@ -1315,10 +1353,7 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     post = _BinomialPosterior(x, n, tau_prior, mu_prior, n_agq, rtol)
     a = (1.0 - level) / 2.0
     m1, m2, t1, t2 = post.moments()
-    # posterior tail of tau: the prior's, times the likelihood's tau^-(m-1) (flat mu prior) or tau^-m
-    # (normal mu prior), m the number of studies with 0 < x < n (a 0/n study's likelihood tends to a constant)
-    m_inner = int(np.sum((x > 0) & (x < n)))
-    tail = tau_prior.tail_exponent + (m_inner if mu_prior.proper else m_inner - 1)
+    tail = post.tail
     finite_t1, finite_t2 = tail > 2, tail > 3
     tau_s = _tau_summary(post, level, finite_t1, finite_t2)
     out = {}
