@@ -19,7 +19,7 @@ import pytest
 
 from metapool.analysis.config import check_config
 from metapool.analysis.sequential import (SEQUENTIAL_COLUMNS, read_releases, sequential_conclusion,
-                                          sequential_frame)
+                                          sequential_frame, sequential_unavailable)
 from metapool.stats.sequential import diversity
 
 from conftest import default_config, load_fixture
@@ -143,7 +143,15 @@ def test_one_arm_measures_have_no_sequential_view_even_with_an_important_effect(
     assert len(frame) == 1
     assert frame["reason"].iloc[0] == (f"no sequential view: a {measure} is a one-arm measure with no value of no "
                                        "effect to test against")
-    assert sequential_conclusion(frame) == frame["reason"].iloc[0]
+    assert sequential_conclusion(frame) == frame["reason"].iloc[0] == sequential_unavailable(spec)
+
+
+def test_an_analysis_without_a_cumulative_table_says_so(specs):
+    from dataclasses import replace
+
+    spec = replace(specs["pfs_hr_vs_chemotherapy_first_line"], sensitivity=())
+    assert sequential_unavailable(spec) == ("no sequential view: the analysis has no cumulative meta-analysis (add "
+                                            "cumulative to its sensitivity list)")
 
 
 def test_releases_are_read_sorted_by_date(tmp_path):

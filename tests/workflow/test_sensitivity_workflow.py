@@ -70,5 +70,9 @@ def test_hazard_ratio_analyses_get_their_sequential_view_and_cumulative_figures(
             for ext in ("svg", "pdf", "png"):
                 assert (out / f"figures/{stem}_{name}.{ext}").stat().st_size > 0
         assert sequential_conclusion(want).replace("'", "&#39;") in report
-    assert report.count("<h4>Cumulative evidence</h4>") == sum(
-        "cumulative" in spec.sensitivity_tables for spec in specs.values())
+    pairwise = [spec for spec in specs.values() if not spec.is_network]
+    assert report.count("<h4>Cumulative evidence</h4>") == len(pairwise)
+    for spec in pairwise:
+        if spec.no_effect is None:  # a one-arm measure: the report says why in one line
+            assert (f"No sequential view: a {spec.measure} is a one-arm measure with no value of no effect to test "
+                    "against.") in report

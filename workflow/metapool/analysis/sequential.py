@@ -40,7 +40,7 @@ from ..spec import AnalysisSpec
 from ..stats.sequential import diversity, trial_sequential
 
 __all__ = ["SEQUENTIAL_COLUMNS", "ALPHA", "POWER", "sequential_frame", "sequential_view", "sequential_conclusion",
-           "read_releases"]
+           "sequential_unavailable", "read_releases"]
 
 ALPHA = 0.05
 POWER = 0.80
@@ -63,6 +63,12 @@ def _why_not(spec: AnalysisSpec) -> str:
     if not spec.inverse_variance:
         return "no sequential view: the analysis is not pooled by inverse variance (no cumulative standard error)"
     return ""
+
+
+def sequential_unavailable(spec: AnalysisSpec) -> str:
+    """Why an analysis with no ``sequential.tsv`` has no trial sequential view, in one line."""
+    return _why_not(spec) or ("no sequential view: the analysis has no cumulative meta-analysis (add cumulative "
+                              "to its sensitivity list)")
 
 
 def sequential_frame(cumulative: pd.DataFrame, spec: AnalysisSpec, vi) -> pd.DataFrame:

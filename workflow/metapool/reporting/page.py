@@ -241,7 +241,10 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
         section["sequential"] = {"conclusion": sequential_conclusion(seq),
                                  "looks": records(seq[seq["look"].notna()]) if "look" in seq else []}
     else:
+        from ..analysis.sequential import sequential_unavailable
+
         section["sequential"] = None
+        section["sequential_why"] = sequential_unavailable(spec)
     if "small_study" in files:
         lines, why = small_study_summary(sens["small_study"]["rows"], row)
         sens["small_study"]["lines"], sens["small_study"]["why"] = lines, why
