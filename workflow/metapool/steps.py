@@ -24,8 +24,8 @@ from .vocabulary import BAYES_TEXT_COLUMNS
 
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
-    "flow_step", "sensitivity_step", "multiverse_step", "spec_curve_step", "analyses_batch_step", "workbook_step",
-    "report_step", "network_step", "network_figures_step", "risk_of_bias_step", "MULTIVERSE_TEXT_COLUMNS",
+    "flow_step", "sensitivity_step", "sequential_step", "multiverse_step", "spec_curve_step", "analyses_batch_step",
+    "workbook_step", "report_step", "network_step", "network_figures_step", "risk_of_bias_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -235,6 +235,31 @@ def sensitivity_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpe
                              "rerun its pooling first")
     for kind, table in sensitivity_frames(data, list(outputs)).items():
         write_tsv(table, outputs[kind])
+
+
+def sequential_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec, cumulative: PathLike,
+                    pooled: PathLike, table_out: PathLike, cumulative_outputs: Sequence[PathLike],
+                    sequential_outputs: Sequence[PathLike], releases: PathLike) -> None:
+    """Cumulative evidence over time of one analysis: ``sequential.tsv`` (the trial sequential view,
+    exploratory: :func:`metapool.analysis.sequential.sequential_frame` of its ``cumulative.tsv``), the cumulative
+    forest plot with the releases in the folder ``releases`` marked, and the trial sequential plot, each in every
+    format named by its outputs (same stem)."""
+    from .analysis.diagnostics import CUMULATIVE_COLUMNS
+    from .analysis.run import prepare_analysis
+    from .analysis.sequential import read_releases, sequential_frame
+    from .figures.cumulative import analysis_cumulative, analysis_sequential
+
+    marks = read_releases(releases)
+    text = _text_columns("label", "reason")
+    cum = read_tsv(cumulative, text_columns=text)
+    if list(cum.columns) != CUMULATIVE_COLUMNS:
+        raise ValueError(f"{cumulative}: not a cumulative table (columns {list(cum.columns)})")
+    data = prepare_analysis(_read_estimates(estimates), spec)
+    frame = sequential_frame(cum, spec, data.included_effects()[1])
+    write_tsv(frame, table_out)
+    row = read_tsv(pooled, text_columns=text)
+    analysis_cumulative(cum, marks, row, *_formats(cumulative_outputs))
+    analysis_sequential(frame, row, *_formats(sequential_outputs))
 
 
 def _multiverse(frame: pd.DataFrame, spec: AnalysisSpec, table_out: PathLike, summary_out: PathLike) -> None:

@@ -3,6 +3,7 @@
 # rerun included), so only light modules are imported here: no scipy, no matplotlib; and the checks,
 # which take about 0.1 s, are skipped when nothing they read has changed since they last passed.
 import csv
+import glob
 import hashlib
 import json
 import os
@@ -340,6 +341,23 @@ SENSITIVITY_RULES = {}
 for _name, _kinds in SENSITIVITY.items():
     if _kinds:
         SENSITIVITY_RULES.setdefault(_kinds, []).append(_name)
+
+
+# ---------------------------------------------------------------- used by sequential.smk and report.smk
+
+# analyses with a cumulative table: their trial sequential view and cumulative figures; releases/*.json marked
+CUMULATIVE_PLOTS = [name for name in ANALYSES if "cumulative" in SENSITIVITY[name]]
+RELEASES_DIR = "releases"
+
+
+def sequential_params(name):
+    """The analysis with its decision threshold (`important_effect`), the params of its sequential job."""
+    spec = SPECS[name]
+    return replace(spec.pooling_only(), important_effect=spec.important_effect).to_params()
+
+
+def sequential_outputs(name, ext):
+    return [f"{OUT}/figures/cumulative_{name}.{ext}", f"{OUT}/figures/tsa_{name}.{ext}"]
 
 
 # ---------------------------------------------------------------- used by multiverse.smk

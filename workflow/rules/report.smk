@@ -14,6 +14,15 @@ REPORT_FILES = {
         "flow_figure": f"{OUT}/figures/flow_{name}.svg",
         **({"funnel": f"{OUT}/figures/funnel_{name}.svg"} if name in FUNNELS else {}),
         **({"loo": f"{OUT}/figures/loo_{name}.svg"} if name in LOO_PLOTS else {}),
+        **(
+            {
+                "sequential": f"{OUT}/analyses/{name}/sequential.tsv",
+                "cumulative_figure": f"{OUT}/figures/cumulative_{name}.svg",
+                "sequential_figure": f"{OUT}/figures/tsa_{name}.svg",
+            }
+            if name in CUMULATIVE_PLOTS
+            else {}
+        ),
         **({"spec_curve": f"{OUT}/figures/spec_curve_{name}.svg"} if name in MULTIVERSES else {}),
         **(rob_figures(name) if name in ROB_PLOTS else {}),
     }
@@ -60,6 +69,7 @@ REPORT_TARGETS = [
     *expand(f"{OUT}/figures/funnel_{{analysis}}.{{ext}}", analysis=FUNNELS, ext=["svg", "pdf", "png"]),
     *expand(f"{OUT}/figures/loo_{{analysis}}.{{ext}}", analysis=LOO_PLOTS, ext=["svg", "pdf", "png"]),
     *[path for name in ROB_PLOTS for ext in ("svg", "pdf", "png") for path in rob_figures(name, ext).values()],
+    *[path for name in CUMULATIVE_PLOTS for ext in ("svg", "pdf", "png") for path in sequential_outputs(name, ext)],
 ]
 
 

@@ -73,7 +73,8 @@ def _subgroup_rows(st) -> list[dict]:
 
 
 _FIGURES = {"forest": "forest", "funnel": "funnel", "loo": "loo", "flow_figure": "flow", "spec_curve": "spec_curve",
-            "rob_traffic_light": "rob_traffic_light", "rob_summary": "rob_summary"}
+            "rob_traffic_light": "rob_traffic_light", "rob_summary": "rob_summary",
+            "cumulative_figure": "cumulative", "sequential_figure": "tsa"}
 
 
 def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[str, dict[str, str]]:
@@ -98,7 +99,7 @@ def discover_layout(analysis_tables: Sequence, figures: Sequence = ()) -> dict[s
         folder = Path(table).parent
         name = folder.name
         files = {"studies": str(table)}
-        for kind in ("pooled", "flow", "subgroups", "bayes", *SENSITIVITY_KINDS):
+        for kind in ("pooled", "flow", "subgroups", "bayes", "sequential", *SENSITIVITY_KINDS):
             if (folder / f"{kind}.tsv").exists():
                 files[kind] = str(folder / f"{kind}.tsv")
         multi = folder.parent.parent / "multiverse"
@@ -233,6 +234,18 @@ def _analysis_section(name: str, row: dict, spec: AnalysisSpec, files: Mapping[s
                 f"Adding the studies by publication year, the pooled estimate went from "
                 f"{fmt_estimate(first['estimate'], measure)} ({first['label']}) to "
                 f"{fmt_estimate(last['estimate'], measure)} with all {int(last['k'])} studies.")
+    # the trial sequential view (exploratory): its conclusion in words and its looks
+    if "sequential" in files:
+        from ..analysis.sequential import sequential_conclusion
+
+        seq = read_result(files["sequential"])
+        section["sequential"] = {"conclusion": sequential_conclusion(seq),
+                                 "looks": records(seq[seq["look"].notna()]) if "look" in seq else []}
+    else:
+        from ..analysis.sequential import sequential_unavailable
+
+        section["sequential"] = None
+        section["sequential_why"] = sequential_unavailable(spec)
     if "small_study" in files:
         lines, why = small_study_summary(sens["small_study"]["rows"], row)
         sens["small_study"]["lines"], sens["small_study"]["why"] = lines, why

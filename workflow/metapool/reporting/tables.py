@@ -14,7 +14,7 @@ __all__ = ["RESULT_TEXT_COLUMNS", "read_result", "records"]
 # text columns of the tables under results/<plan>/analyses/ and results/<plan>/multiverse/ (read as text even when empty)
 RESULT_TEXT_COLUMNS = TEXT_COLUMNS + ["label", "reason", "status", "se_note", "subgroup", "group", "test", "side",
                                       "method", "notes", "title", "stage", "specification", "study_ids",
-                                      "treatment", "prior_therapy"]
+                                      "treatment", "prior_therapy", "crossed"]
 RESULT_TEXT_COLUMNS += [c for c in BAYES_TEXT_COLUMNS if c not in RESULT_TEXT_COLUMNS]
 
 

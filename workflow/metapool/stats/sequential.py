@@ -52,6 +52,7 @@ __all__ = [
     "obrien_fleming_spending",
     "spending_boundaries",
     "required_information_size",
+    "diversity",
     "SequentialResult",
     "trial_sequential",
 ]
@@ -193,6 +194,35 @@ def required_information_size(delta: float, *, alpha: float = 0.05, beta: float 
         raise ValueError(f"diversity D^2 must be in [0, 1), got {diversity!r}")
     z = stats.norm.isf(alpha / 2.0) + stats.norm.isf(beta)
     return (z / delta) ** 2 / (1.0 - diversity)
+
+
+def diversity(vi, tau2: float) -> float:
+    """The diversity ``D^2 = 1 - v_common / v_random`` of a meta-analysis (Wetterslev et al. 2009).
+
+    ``v_common = 1 / sum(1 / v_i)`` is the variance of the common-effect pooled estimate and
+    ``v_random = 1 / sum(1 / (v_i + tau^2))`` that of the random-effects estimate with the fitted ``tau^2``:
+    the relative variance reduction lost to heterogeneity, 0 when ``tau^2 = 0``.
+
+    Parameters
+    ----------
+    vi : array_like
+        The studies' sampling variances (finite, > 0).
+    tau2 : float
+        The between-study variance of the random-effects fit (>= 0).
+
+    Returns
+    -------
+    float
+        ``D^2`` in [0, 1).
+    """
+    v = np.asarray(vi, dtype=float)
+    if v.ndim != 1 or v.size == 0 or np.any(~np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError("sampling variances must be finite and > 0")
+    if not (math.isfinite(tau2) and tau2 >= 0.0):
+        raise ValueError(f"tau2 must be finite and >= 0, got {tau2!r}")
+    common = 1.0 / np.sum(1.0 / v)
+    random = 1.0 / np.sum(1.0 / (v + tau2))
+    return float(max(0.0, 1.0 - common / random))
 
 
 @dataclass(frozen=True)
