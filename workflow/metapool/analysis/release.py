@@ -99,7 +99,9 @@ def build_release(name: str, date: str, config: Mapping, tables: Mapping[str, tu
     ----------
     config : the config as run.
     tables : table name -> (path of its TSV file, its key columns).
-    analyses : analysis name -> ``{"pooled": path, "studies": path}`` (results tables; ``"studies"`` optional).
+    analyses : analysis name -> ``{"pooled": path, "studies": path, "subgroups": path}`` (results tables: its
+        pooled row, kept as ``overall``; its per-study rows; its subgroups' pooled rows, kept as
+        ``<subgroup>=<group>``; ``"studies"`` and ``"subgroups"`` optional).
     """
     check_name(name)
     check_date(date)
@@ -112,8 +114,11 @@ def build_release(name: str, date: str, config: Mapping, tables: Mapping[str, tu
         _, pooled = _read_text_rows(files["pooled"])
         entry = {"pooled": {}, "studies": {}}
         for row in pooled:
-            label = row.get("subgroup", "") and f"{row.get('subgroup')}={row.get('group', '')}"
-            entry["pooled"][label or "overall"] = {f: row.get(f, "") for f in POOLED_FIELDS}
+            entry["pooled"]["overall"] = {f: row.get(f, "") for f in POOLED_FIELDS}
+        if files.get("subgroups"):
+            for row in _read_text_rows(files["subgroups"])[1]:
+                entry["pooled"][f"{row.get('subgroup', '')}={row.get('group', '')}"] = {
+                    f: row.get(f, "") for f in POOLED_FIELDS}
         if files.get("studies"):
             _, studies = _read_text_rows(files["studies"])
             for row in studies:
