@@ -18,7 +18,9 @@ RELEASE_ANALYSES = {
     for name in ANALYSES
 }
 # the release written by this run is not compared with (its file is the output, not an input)
-COMPARE_TO = None if config.get("release_name") else resolve_compare_to(config.get("compare_to", "latest"), RELEASES_DIR)
+COMPARE_TO = (
+    None if config.get("release_name") else resolve_compare_to(config.get("compare_to", "latest"), RELEASES_DIR)
+)
 CHANGES = f"{OUT}/tables/changes.tsv" if COMPARE_TO is not None else None
 
 
