@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install report test test-browser test-cluster bench-cluster lint fixtures clean
+.PHONY: install release report test test-browser test-cluster bench-cluster lint fixtures clean
 
 install: $(STAMP)
 
@@ -29,6 +29,20 @@ else
 	$(BIN)/python -m metapool.yamlfile "$(CONFIG)"
 	$(BIN)/snakemake --cores $(CORES) --configfile "$(CONFIG)"
 endif
+
+## release: record a release of the evidence, releases/$(NAME).json (data checksums and rows, the config as run,
+## every pooled and per-study number); DATE=YYYY-MM-DD (default today); an existing NAME is refused unless FORCE=1
+NAME ?=
+DATE ?=
+FORCE ?=
+release: $(STAMP)
+	@echo "$(NAME)" | grep -Eq '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$$' && ! echo "$(NAME)" | grep -q '\.json$$' \
+	  || { echo "make release: NAME='$(NAME)' is not a safe file name (letters, digits, . _ -; e.g. NAME=2026-12)"; exit 2; }
+	@test ! -e "releases/$(NAME).json" -o "$(FORCE)" = 1 \
+	  || { echo "make release: releases/$(NAME).json exists (FORCE=1 to overwrite)"; exit 2; }
+	$(if $(filter 1,$(FORCE)),rm -f "releases/$(NAME).json")
+	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile "$(CONFIG)") \
+	  --config release_name="$(NAME)" $(if $(DATE),release_date=$(DATE)) -- "releases/$(NAME).json"
 
 ## test: the test suite (the same command CI runs)
 test: $(STAMP)

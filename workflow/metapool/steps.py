@@ -25,7 +25,8 @@ from .vocabulary import BAYES_TEXT_COLUMNS
 __all__ = [
     "estimates_step", "concat_step", "studies_step", "audit_step", "pool_step", "forest_step", "funnel_step", "loo_step",
     "flow_step", "sensitivity_step", "sequential_step", "multiverse_step", "spec_curve_step", "analyses_batch_step",
-    "workbook_step", "report_step", "network_step", "network_figures_step", "risk_of_bias_step", "MULTIVERSE_TEXT_COLUMNS",
+    "workbook_step", "report_step", "network_step", "network_figures_step", "risk_of_bias_step", "release_step",
+    "changes_step", "MULTIVERSE_TEXT_COLUMNS",
 ]
 
 PathLike = str | os.PathLike
@@ -434,3 +435,41 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
         build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
                      audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
                      network_layout=network_layout, read=list(read))
+
+
+def _release_of(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],
+                analyses: Mapping[str, Mapping[str, PathLike]]) -> dict:
+    """The release `name` of the current evidence: each data table (keyed by its schema's ``x-key``) and each
+    analysis's pooled and per-study numbers (:func:`metapool.analysis.release.build_release`)."""
+    from .analysis.release import build_release
+    from .analysis.validation import load_schema
+
+    tables = {table: (path, load_schema(table)["x-key"]) for table, path in data.items()}
+    return build_release(name, date, config, tables, analyses)
+
+
+def release_step(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],
+                 analyses: Mapping[str, Mapping[str, PathLike]], output: PathLike) -> None:
+    """Record the release `name` (dated `date`) of the data tables ``data`` (table -> path) and the results
+    ``analyses`` (analysis -> its ``pooled`` and ``studies`` tables) in ``output``, one JSON file."""
+    from .analysis.release import dumps
+    from .io import atomic_write_bytes
+
+    atomic_write_bytes(output, dumps(_release_of(name, date, config, data, analyses)))
+
+
+def changes_step(release: PathLike, config: Mapping, data: Mapping[str, PathLike],
+                 analyses: Mapping[str, Mapping[str, PathLike]], specs: Mapping[str, AnalysisSpec],
+                 output: PathLike) -> None:
+    """``changes.tsv``: the reports added, removed or edited and the pooled numbers that moved since the release
+    file ``release``, with the conclusion flags (:func:`metapool.analysis.release.changes`); the analyses that did
+    not move get one ``unchanged`` row each."""
+    from .analysis.release import CHANGE_COLUMNS, changes, read_release
+
+    old = read_release(release)
+    new = _release_of(old["name"], old["date"], config, data, analyses)
+    thresholds = {name: (spec.no_effect, spec.decision_threshold) for name, spec in specs.items()}
+    rows, unchanged = changes(old, new, thresholds)
+    rows += [{"kind": "analysis", "table": "", "key": name, "change": "unchanged", "field": "", "old": "", "new": "",
+              "source": "", "flags": ""} for name in unchanged]
+    write_tsv(pd.DataFrame(rows, columns=CHANGE_COLUMNS), output)

@@ -345,9 +345,10 @@ for _name, _kinds in SENSITIVITY.items():
 
 # ---------------------------------------------------------------- used by sequential.smk and report.smk
 
-# analyses with a cumulative table: their trial sequential view and cumulative figures; releases/*.json marked
+# analyses with a cumulative table: their trial sequential view and cumulative figures; the releases of the evidence
+# (<releases_dir>/*.json, release.smk) marked
 CUMULATIVE_PLOTS = [name for name in ANALYSES if "cumulative" in SENSITIVITY[name]]
-RELEASES_DIR = "releases"
+RELEASES_DIR = str(config.get("releases_dir", "releases"))
 
 
 def sequential_params(name):
