@@ -91,3 +91,27 @@ def test_overrides_indirectness_and_judgements_reach_the_rows(tables):
 def test_certainty_block_refusals_name_the_key(entry, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         certainty_spec(entry)
+
+
+@pytest.mark.parametrize("block,message", [
+    ({"indirectness": {"levels": 1}}, "config: analyses.pfs_hr_vs_crizotinib_first_line.certainty.indirectness"
+                                      ".reason: rating down 1 level(s) needs a reason"),
+    ({"overrides": {"imprecision": {"levels": 3, "reason": "x"}}}, "certainty.overrides.imprecision.levels: 3 must be <= 2"),
+    ({"assumed_comparator": {"median": 10.9}}, "source"),
+])
+def test_config_refuses_a_bad_certainty_block(block, message):
+    from conftest import config_problems
+
+    cfg = default_config()
+    cfg["analyses"]["pfs_hr_vs_crizotinib_first_line"]["certainty"] = block
+    problems = config_problems(cfg)
+    assert any(message in p for p in problems), problems
+
+
+def test_config_refuses_an_assumed_comparator_for_a_response_rate():
+    from conftest import config_problems
+
+    cfg = default_config()
+    cfg["analyses"]["orr_tki_naive"]["certainty"] = {"assumed_comparator": {"median": 3.0, "source": "x"}}
+    assert any("orr_tki_naive.certainty.assumed_comparator: absolute effects from an assumed comparator are for "
+               "hazard ratios" in p for p in config_problems(cfg))
