@@ -353,6 +353,41 @@ def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outp
         write_summary_tables(analyses, csv_outputs, docx_output)
 
 
+def summary_of_findings_step(analyses: Mapping[str, Mapping], data_studies: PathLike, csv_output: PathLike,
+                             tsv_output: PathLike) -> None:
+    """The summary-of-findings table of a run, with the GRADE certainty of each analysis
+    (:func:`metapool.analysis.certainty.certainty_rows`), as CSV and TSV.
+
+    ``analyses`` maps each analysis to ``spec`` (:meth:`AnalysisSpec.to_params`), ``certainty`` (its config
+    block or None) and the paths of its ``studies``, ``pooled`` and, when it has them, ``subgroups`` and
+    ``small_study`` tables; ``data_studies`` is the data folder's studies.tsv (the designs). Risk of bias is
+    "not assessed" while no judgements exist.
+    """
+    from .analysis.certainty import certainty_rows, certainty_spec
+    from .analysis.diagnostics import SMALL_STUDY_COLUMNS
+    from .io import atomic_write_text
+
+    designs = read_tsv(data_studies, text_columns=["study_id", "design"])
+    designs = dict(zip(designs["study_id"], designs["design"]))
+    frames = []
+    for name, entry in analyses.items():
+        spec = AnalysisSpec.from_params(entry["spec"])
+        text = _text_columns(*_STUDY_TEXT)
+        studies = read_tsv(entry["studies"], text_columns=text)
+        pooled = read_tsv(entry["pooled"], text_columns=text + ["title", "question", "outcome", "measure",
+                                                                "comparator", "direction", "notes"])
+        subgroups = (read_tsv(entry["subgroups"], text_columns=["analysis", "subgroup", "group", "test", "notes"])
+                     if entry.get("subgroups") else None)
+        small = (read_tsv(entry["small_study"], text_columns=[c for c in SMALL_STUDY_COLUMNS
+                                                              if c in ("analysis", "test", "side", "method", "reason")])
+                 if entry.get("small_study") else None)
+        frames.append(certainty_rows(spec, certainty_spec(entry.get("certainty"), f"analyses.{name}.certainty"),
+                                     studies, pooled, designs, subgroups=subgroups, small_study=small))
+    table = pd.concat(frames, ignore_index=True)
+    write_tsv(table, tsv_output)
+    atomic_write_text(csv_output, table.to_csv(index=False, lineterminator="\n"))
+
+
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,

@@ -50,9 +50,15 @@ WORKBOOK_SHEETS = {
 SUMMARY_TABLES = {name: f"{OUT}/tables/summary/{name}.csv" for name in ANALYSES}
 SUMMARY_DOCX = f"{OUT}/tables/summary_tables.docx"
 
+# the summary-of-findings table with the GRADE certainty of each analysis (metapool.analysis.certainty)
+SOF_CSV = f"{OUT}/tables/summary_of_findings.csv"
+SOF_TSV = f"{OUT}/tables/summary_of_findings.tsv"
+SOF_KINDS = ("studies", "pooled", "subgroups", "small_study")
+
 # the figures, the workbook and the summary tables (rule all): every format of the report's figures
 REPORT_TARGETS = [
     f"{OUT}/tables/results.xlsx",
+    SOF_CSV,
     *SUMMARY_TABLES.values(),
     SUMMARY_DOCX,
     *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=["svg", "pdf", "png"]),
@@ -82,6 +88,33 @@ rule workbook:
         sheets=WORKBOOK_SHEETS,
     script:
         "../scripts/workbook.py"
+
+
+rule summary_of_findings:
+    input:
+        tables=[REPORT_FILES[name][kind] for name in ANALYSES for kind in SOF_KINDS if kind in REPORT_FILES[name]],
+        data_studies=DATA["studies"],
+    output:
+        csv=SOF_CSV,
+        tsv=SOF_TSV,
+    log:
+        f"{OUT}/logs/summary_of_findings.log",
+    group:
+        "summary"
+    conda:
+        "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        analyses={
+            name: {
+                "spec": SPECS[name].to_params(),
+                "certainty": config["analyses"][name].get("certainty"),
+                **{kind: REPORT_FILES[name][kind] for kind in SOF_KINDS if kind in REPORT_FILES[name]},
+            }
+            for name in ANALYSES
+        },
+    script:
+        "../scripts/summary_of_findings.py"
 
 
 rule summary_tables:
