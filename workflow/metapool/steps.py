@@ -392,7 +392,8 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
                 networks: Mapping[str, AnalysisSpec] | None = None,
-                network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = ()) -> None:
+                network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = (),
+                sof: PathLike | None = None) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
@@ -401,11 +402,12 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
     warning for a file on disk that differs), ``studies``, ``audit`` and
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
     ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
-    ``network_layout`` maps each to kind -> path of its tables and figures.
+    ``network_layout`` maps each to kind -> path of its tables and figures; ``sof`` is the summary-of-findings
+    table (:func:`summary_of_findings_step`).
     """
     from .reporting.page import build_report
 
     with using_p_style(config.get("p_values")):  # the config's p-value style (metapool.display)
         build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
                      audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                     network_layout=network_layout, read=list(read))
+                     network_layout=network_layout, read=list(read), sof=sof)

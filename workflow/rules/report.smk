@@ -173,6 +173,7 @@ rule report:
         audit=f"{OUT}/tables/audit.tsv",
         pooled=f"{OUT}/tables/pooled.tsv",
         workbook=f"{OUT}/tables/results.xlsx",
+        sof=SOF_TSV,
         analyses=[path for files in REPORT_FILES.values() for path in files.values()],
         networks=[path for files in NETWORK_REPORT_FILES.values() for path in files.values()],
         template=workflow_file("../report/report.html.j2"),
