@@ -358,8 +358,8 @@ def summary_of_findings_step(analyses: Mapping[str, Mapping], data_studies: Path
     """The summary-of-findings table of a run, with the GRADE certainty of each analysis
     (:func:`metapool.analysis.certainty.certainty_rows`), as CSV and TSV.
 
-    ``analyses`` maps each analysis to ``spec`` (:meth:`AnalysisSpec.to_params`), ``certainty`` (its config
-    block or None) and the paths of its ``studies``, ``pooled`` and, when it has them, ``subgroups`` and
+    ``analyses`` maps each analysis to ``spec`` (:meth:`AnalysisSpec.to_params`, with its ``certainty:`` block)
+    and the paths of its ``studies``, ``pooled`` and, when it has them, ``subgroups`` and
     ``small_study`` tables; ``data_studies`` is the data folder's studies.tsv (the designs). Risk of bias is
     "not assessed" while no judgements exist.
     """
@@ -381,7 +381,7 @@ def summary_of_findings_step(analyses: Mapping[str, Mapping], data_studies: Path
         small = (read_tsv(entry["small_study"], text_columns=[c for c in SMALL_STUDY_COLUMNS
                                                               if c in ("analysis", "test", "side", "method", "reason")])
                  if entry.get("small_study") else None)
-        frames.append(certainty_rows(spec, certainty_spec(entry.get("certainty"), f"analyses.{name}.certainty"),
+        frames.append(certainty_rows(spec, certainty_spec(spec.certainty, f"analyses.{name}.certainty"),
                                      studies, pooled, designs, subgroups=subgroups, small_study=small))
     table = pd.concat(frames, ignore_index=True)
     write_tsv(table, tsv_output)

@@ -108,7 +108,6 @@ rule summary_of_findings:
         analyses={
             name: {
                 "spec": SPECS[name].to_params(),
-                "certainty": config["analyses"][name].get("certainty"),
                 **{kind: REPORT_FILES[name][kind] for kind in SOF_KINDS if kind in REPORT_FILES[name]},
             }
             for name in ANALYSES

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
+from ..vocabulary import GRADE_DOMAINS
+
 __all__ = [
     "LEVELS", "SYMBOLS", "DOMAINS", "DomainRating", "Certainty", "crossings", "ratio_thresholds",
     "starting_level", "risk_of_bias", "inconsistency", "imprecision", "publication_bias", "indirectness",
@@ -26,7 +28,7 @@ LEVELS = ("very low", "low", "moderate", "high")
 #: the GRADE symbols of each level (Cochrane Handbook ch. 14, Table 14.2.a)
 SYMBOLS = ("⊕◯◯◯", "⊕⊕◯◯", "⊕⊕⊕◯", "⊕⊕⊕⊕")
 #: the five domains, in the order the summary-of-findings footnotes list them
-DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+DOMAINS = GRADE_DOMAINS
 #: designs that start at high certainty; every other design (single-arm, retrospective) starts at low
 _RANDOMISED = ("randomised",)
 
