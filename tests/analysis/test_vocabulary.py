@@ -13,6 +13,7 @@ import pytest
 from metapool.analysis import config, validation
 from metapool.display import P_STYLES
 from metapool.spec import AnalysisSpec, ModelSpec
+from metapool.vocabulary import GRADE_DOMAINS
 from metapool.vocabulary import (
     ARM_ROLES,
     ASSESSORS,
@@ -57,6 +58,7 @@ CONFIG_ENUMS = {
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
     ("bayes", "likelihood"): BAYES_LIKELIHOODS,
     ("p_values",): P_STYLES,
+    ("overrides", "propertyNames"): GRADE_DOMAINS,
 }
 TABLE_ENUMS = {
     "studies": {("phase",): PHASES, ("design",): DESIGNS,

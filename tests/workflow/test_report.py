@@ -418,6 +418,30 @@ def test_p_values_revman_writes_the_report_and_the_forest_plots_in_review_manage
         out / "figures" / f"forest_{name}.svg").read_text(encoding="utf-8")
 
 
+def test_every_analysis_has_a_certainty_with_its_reasons_in_the_csv_and_the_report(html, pooled, workflow_run):
+    """summary_of_findings.csv (and .tsv) rate every pairwise analysis (per subgroup without an overall estimate),
+    each domain with its reason; the report's GRADE table shows the same rows with the symbols and footnotes."""
+    from metapool.analysis.certainty import SOF_COLUMNS
+    from metapool.stats.grade import DOMAINS, LEVELS, SYMBOLS
+
+    out = workflow_run / "results/default/tables"
+    csv = pd.read_csv(out / "summary_of_findings.csv", dtype=str, keep_default_na=False)
+    assert list(csv.columns) == SOF_COLUMNS
+    tsv = read_tsv(out / "summary_of_findings.tsv", text_columns=SOF_COLUMNS)
+    assert tsv.astype(str).values.tolist() == csv.values.tolist()
+    assert set(csv["analysis"]) == set(pooled.index)
+    for _, r in csv.iterrows():
+        assert r["symbols"] == SYMBOLS[LEVELS.index(r["certainty"])]
+        assert all(r[f"{d}_reason"] for d in DOMAINS) and "starts at" in r["footnotes"]
+    rows = parse(html).tables["sof-table"]
+    assert [(x["attrs"]["data-analysis"], x["attrs"]["data-group"], x["attrs"]["data-certainty"]) for x in rows] == \
+        list(zip(csv["analysis"], csv["group"], csv["certainty"]))
+    for x, (_, r) in zip(rows, csv.iterrows()):
+        assert x["cells"][-1]["text"].startswith(f"{r['symbols']} {r['certainty']}")
+    for note in set("; ".join(csv["footnotes"]).split("; ")):
+        assert escape(note, quote=False) in html
+
+
 def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
     """results/default/tables/summary/<analysis>.csv for each pairwise analysis (none for a network), each the
     formatted table of its own tables, and one Word document with the same cells in the order of the config."""

@@ -273,7 +273,8 @@ class AnalysisSpec:
     in its forest plot and summary table, :data:`~metapool.vocabulary.FOREST_SORTS`), ``forest_rob`` (the
     RevMan-style risk-of-bias columns beside its forest plot's rows); the decision it informs:
     ``important_effect`` (the smallest effect that matters, on the natural scale; ``None``: the measure's default,
-    :attr:`decision_threshold`). With ``network`` (a
+    :attr:`decision_threshold`) and ``certainty`` (its GRADE ``certainty:`` block as configured, read by
+    :func:`metapool.analysis.certainty.certainty_spec`; ``None``: the defaults). With ``network`` (a
     :class:`NetworkSpec`) the analysis is a network meta-analysis of every comparator's hazard ratios
     (``comparator`` is then not set).
     """
@@ -299,6 +300,7 @@ class AnalysisSpec:
     forest_sort: str = "data"
     important_effect: float | None = None
     forest_rob: bool = False
+    certainty: Mapping | None = None
 
     def __post_init__(self):
         try:
@@ -334,7 +336,7 @@ class AnalysisSpec:
         """
         given = {key: options[key] for key in ("title", "question", "outcome", "comparator", "subgroup",
                                                 "overall", "report_policy", "transform", "median_method", "forest_sort",
-                                                "forest_rob", "important_effect")
+                                                "forest_rob", "important_effect", "certainty")
                  if key in options}
         if options.get("filters"):
             given["filters"] = {column: tuple(values) for column, values in options["filters"].items()}
@@ -390,6 +392,8 @@ class AnalysisSpec:
             out["bayes"] = self.bayes.to_params()
         if self.important_effect is not None:
             out["important_effect"] = self.important_effect
+        if self.certainty is not None:
+            out["certainty"] = _plain_mapping(self.certainty)
         return out
 
     @classmethod
@@ -399,10 +403,10 @@ class AnalysisSpec:
 
     def pooling_only(self) -> AnalysisSpec:
         """The analysis without what does not change its pooled result (its sensitivity tables, Bayesian fit,
-        multiverse, the order of its forest plot, its risk-of-bias columns and the decision it informs): the params
-        of the pooling job, so that editing a multiverse reruns no pooling."""
+        multiverse, the order of its forest plot, its risk-of-bias columns, the decision it informs and its certainty
+        rating): the params of the pooling job, so that editing a multiverse reruns no pooling."""
         return replace(self, sensitivity=(), multiverse=None, bayes=None, forest_sort="data", forest_rob=False,
-                       important_effect=None)
+                       important_effect=None, certainty=None)
 
     # ------------------------------------------------------------------------------------ derived facts
 
@@ -505,3 +509,12 @@ class AnalysisSpec:
         prediction interval): two analyses with the same key share one selection."""
         return (self.outcome, self.comparator, self.network, tuple(sorted(self.filters.items())), self.report_policy,
                 self.assessor_preference, self.median_method, self.transform, self.model.level)
+
+
+def _plain_mapping(value):
+    """A config block as plain dicts and lists (the params of a job)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain_mapping(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_mapping(v) for v in value]
+    return value

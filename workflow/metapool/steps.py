@@ -414,11 +414,51 @@ def summary_tables_step(analyses: Mapping[str, Mapping[str, PathLike]], csv_outp
         write_summary_tables(analyses, csv_outputs, docx_output)
 
 
+def summary_of_findings_step(analyses: Mapping[str, Mapping], data_studies: PathLike, csv_output: PathLike,
+                             tsv_output: PathLike, risk_of_bias: PathLike | None = None) -> None:
+    """The summary-of-findings table of a run, with the GRADE certainty of each analysis
+    (:func:`metapool.analysis.certainty.certainty_rows`), as CSV and TSV.
+
+    ``analyses`` maps each analysis to ``spec`` (:meth:`AnalysisSpec.to_params`, with its ``certainty:`` block)
+    and the paths of its ``studies``, ``pooled`` and, when it has them, ``subgroups`` and
+    ``small_study`` tables; ``data_studies`` is the data folder's studies.tsv (the designs); ``risk_of_bias`` its
+    risk-of-bias table, when it has one (the overall judgements,
+    :func:`metapool.analysis.risk_of_bias.overall_judgements`; without it risk of bias is "not assessed").
+    """
+    from .analysis.certainty import certainty_rows, certainty_spec
+    from .analysis.risk_of_bias import overall_judgements, read_risk_of_bias
+    from .analysis.diagnostics import SMALL_STUDY_COLUMNS
+    from .io import atomic_write_text
+
+    designs = read_tsv(data_studies, text_columns=["study_id", "design"])
+    designs = dict(zip(designs["study_id"], designs["design"]))
+    judgements = overall_judgements(read_risk_of_bias(risk_of_bias, data_studies)) if risk_of_bias else None
+    frames = []
+    for name, entry in analyses.items():
+        spec = AnalysisSpec.from_params(entry["spec"])
+        text = _text_columns(*_STUDY_TEXT)
+        studies = read_tsv(entry["studies"], text_columns=text)
+        pooled = read_tsv(entry["pooled"], text_columns=text + ["title", "question", "outcome", "measure",
+                                                                "comparator", "direction", "notes"])
+        subgroups = (read_tsv(entry["subgroups"], text_columns=["analysis", "subgroup", "group", "test", "notes"])
+                     if entry.get("subgroups") else None)
+        small = (read_tsv(entry["small_study"], text_columns=[c for c in SMALL_STUDY_COLUMNS
+                                                              if c in ("analysis", "test", "side", "method", "reason")])
+                 if entry.get("small_study") else None)
+        frames.append(certainty_rows(spec, certainty_spec(spec.certainty, f"analyses.{name}.certainty"),
+                                     studies, pooled, designs, subgroups=subgroups, small_study=small,
+                                     judgements=judgements))
+    table = pd.concat(frames, ignore_index=True)
+    write_tsv(table, tsv_output)
+    atomic_write_text(csv_output, table.to_csv(index=False, lineterminator="\n"))
+
+
 def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, AnalysisSpec],
                 data: Sequence[PathLike], studies: PathLike, audit: PathLike, pooled: PathLike,
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
                 networks: Mapping[str, AnalysisSpec] | None = None,
-                network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = ()) -> None:
+                network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = (),
+                sof: PathLike | None = None) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
@@ -427,14 +467,15 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
     warning for a file on disk that differs), ``studies``, ``audit`` and
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
     ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
-    ``network_layout`` maps each to kind -> path of its tables and figures.
+    ``network_layout`` maps each to kind -> path of its tables and figures; ``sof`` is the summary-of-findings
+    table (:func:`summary_of_findings_step`).
     """
     from .reporting.page import build_report
 
     with using_p_style(config.get("p_values")):  # the config's p-value style (metapool.display)
         build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
                      audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                     network_layout=network_layout, read=list(read))
+                     network_layout=network_layout, read=list(read), sof=sof)
 
 
 def _release_of(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],

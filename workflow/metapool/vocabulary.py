@@ -39,7 +39,7 @@ __all__ = [
     "TRANSFORMS", "PROPORTION_TRANSFORMS", "IV_TRANSFORMS",
     "MEDIAN_METHOD_FACTS", "MEDIAN_METHODS", "IV_MEDIAN_METHODS",
     "REPORT_POLICIES", "REPORT_POLICY_TEXT",
-    "DESIGNS", "PHASES", "ARM_ROLES", "ASSESSORS", "VERIFICATION", "DECLARED_COLUMNS",
+    "GRADE_DOMAINS", "DESIGNS", "PHASES", "ARM_ROLES", "ASSESSORS", "VERIFICATION", "DECLARED_COLUMNS",
     "COUNT_SOURCES", "STUDY_COLUMN_VALUES", "STUDY_FILTER_COLUMNS", "SUBGROUP_VARIABLES",
     "SENSITIVITY_KINDS", "MULTIVERSE_INCLUSION", "MULTIVERSE_MODEL", "MULTIVERSE_DIMENSIONS", "MULTIVERSE_CI",
     "RETROSPECTIVE_CHOICES", "NETWORK_TEXT_COLUMNS",
@@ -320,6 +320,9 @@ REPORT_POLICIES = tuple(REPORT_POLICY_TEXT)
 # settings, comparators and outcome codes are declared in the data folder's vocabulary file:
 # metapool.declared); the designs are the engine's, which gives `retrospective` a meaning (the multiverse)
 DESIGNS = ("randomised", "single_arm", "retrospective")
+# the GRADE domains an analysis's certainty is rated down for, in the summary-of-findings footnotes' order
+# (metapool.stats.grade; the keys of an analysis's certainty.overrides)
+GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
 PHASES = ("1", "2", "3", "4", "")
 ARM_ROLES = ("experimental", "control", "single_arm")
 # in the order of the default assessor preference

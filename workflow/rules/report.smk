@@ -60,9 +60,15 @@ WORKBOOK_SHEETS = {
 SUMMARY_TABLES = {name: f"{OUT}/tables/summary/{name}.csv" for name in ANALYSES}
 SUMMARY_DOCX = f"{OUT}/tables/summary_tables.docx"
 
+# the summary-of-findings table with the GRADE certainty of each analysis (metapool.analysis.certainty)
+SOF_CSV = f"{OUT}/tables/summary_of_findings.csv"
+SOF_TSV = f"{OUT}/tables/summary_of_findings.tsv"
+SOF_KINDS = ("studies", "pooled", "subgroups", "small_study")
+
 # the figures, the workbook and the summary tables (rule all): every format of the report's figures
 REPORT_TARGETS = [
     f"{OUT}/tables/results.xlsx",
+    SOF_CSV,
     *SUMMARY_TABLES.values(),
     SUMMARY_DOCX,
     *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=["svg", "pdf", "png"]),
@@ -96,6 +102,37 @@ rule workbook:
         say("workbook of every table")
     script:
         "../scripts/workbook.py"
+
+
+rule summary_of_findings:
+    input:
+        tables=[REPORT_FILES[name][kind] for name in ANALYSES for kind in SOF_KINDS if kind in REPORT_FILES[name]],
+        data_studies=DATA["studies"],
+        # the overall risk-of-bias judgements (GRADE's risk-of-bias domain), when the data folder has the table
+        risk_of_bias=[PRESENT[RISK_OF_BIAS_TABLE]] if RISK_OF_BIAS_TABLE in PRESENT else [],
+    output:
+        csv=SOF_CSV,
+        tsv=SOF_TSV,
+    log:
+        f"{OUT}/logs/summary_of_findings.log",
+    group:
+        "summary"
+    conda:
+        "../envs/metapool.yaml"
+    params:
+        engine=engine_code("analysis", "stats"),
+        data=data_digests(*[PRESENT[t] for t in ("studies", RISK_OF_BIAS_TABLE) if t in PRESENT]),
+        analyses={
+            name: {
+                "spec": SPECS[name].to_params(),
+                **{kind: REPORT_FILES[name][kind] for kind in SOF_KINDS if kind in REPORT_FILES[name]},
+            }
+            for name in ANALYSES
+        },
+    message:
+        say("summary of findings with the certainty of the evidence")
+    script:
+        "../scripts/summary_of_findings.py"
 
 
 rule summary_tables:
@@ -157,6 +194,7 @@ rule report:
         audit=f"{OUT}/tables/audit.tsv",
         pooled=f"{OUT}/tables/pooled.tsv",
         workbook=f"{OUT}/tables/results.xlsx",
+        sof=SOF_TSV,
         analyses=[path for files in REPORT_FILES.values() for path in files.values()],
         networks=[path for files in NETWORK_REPORT_FILES.values() for path in files.values()],
         template=workflow_file("../report/report.html.j2"),

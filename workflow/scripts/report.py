@@ -12,4 +12,4 @@ report_step(template=snakemake.input.template, config=snakemake.params.config,
             pooled=snakemake.input.pooled, layout=snakemake.params.layout, workbook=snakemake.input.workbook,
             output=snakemake.output[0],
             networks={name: AnalysisSpec.from_params(p) for name, p in snakemake.params.networks.items()},
-            network_layout=snakemake.params.network_layout, read=snakemake.input.read)
+            network_layout=snakemake.params.network_layout, read=snakemake.input.read, sof=snakemake.input.sof)

@@ -467,6 +467,7 @@ def option_problems(config: Mapping, specs: Mapping[str, AnalysisSpec]) -> list[
             problems.append(f"{where}: hk_adhoc: true applies to Hartung-Knapp intervals only; set ci: "
                             f"hartung_knapp or hk_adhoc: false (ci is {model.ci})")
         problems += _decision_problems(where + ".important_effect", spec)
+        problems += _certainty_problems(where + ".certainty", spec, entry.get("certainty"))
         if spec.is_network:
             problems += _network_problems(where, spec, entry)
             continue
@@ -527,6 +528,20 @@ def prior_problems(config: Mapping) -> list[str]:
             except ValueError as err:
                 problems.append(f"config: analyses.{name}.multiverse.tau_prior: {err}")
     return problems
+
+
+def _certainty_problems(where: str, spec: AnalysisSpec, block) -> list[str]:
+    """The ``certainty:`` block's problems the schema cannot express (:func:`metapool.analysis.certainty.certainty_spec`)."""
+    from .certainty import certainty_spec
+
+    try:
+        cs = certainty_spec(block, where)
+    except ValueError as e:
+        return [str(e)]
+    if cs.assumed_comparator is not None and spec.measure != "hr":
+        return [f"{where}.assumed_comparator: absolute effects from an assumed comparator are for hazard ratios; "
+                f"this analysis pools {spec.measure}"]
+    return []
 
 
 def _decision_problems(where: str, spec: AnalysisSpec) -> list[str]:

@@ -321,10 +321,27 @@ def by_question(pooled: pd.DataFrame) -> pd.DataFrame:
     return pooled.iloc[rank.argsort(kind="mergesort").to_numpy()].reset_index(drop=True)
 
 
+def summary_of_findings(path) -> tuple[list[dict], list[tuple[int, str]]]:
+    """The report's summary-of-findings rows (``results/<plan>/tables/summary_of_findings.tsv``) and their
+    footnotes, numbered in table order (Cochrane Handbook ch. 14): each row's ``notes`` are its footnote
+    numbers."""
+    from ..analysis.certainty import SOF_COLUMNS
+
+    table = read_tsv(path, text_columns=SOF_COLUMNS)
+    rows, notes = [], []
+    for r in records(table):
+        numbers = []
+        for text in str(r["footnotes"]).split("; "):
+            notes.append((len(notes) + 1, text))
+            numbers.append(len(notes))
+        rows.append({**r, "notes": numbers})
+    return rows, notes
+
+
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
                  figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None,
                  networks: Mapping[str, AnalysisSpec] | None = None,
-                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read=()) -> None:
+                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read=(), sof=None) -> None:
     """Render ``results/<plan>/report.html`` from the run's tables and figures.
 
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
@@ -410,7 +427,11 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     env.filters["ptext"] = p_text
     env.filters["finite"] = is_finite
     env.filters["upper_first"] = upper_first
+    sof_rows, sof_notes = summary_of_findings(sof) if sof else ([], [])
     html = env.get_template(Path(template).name).render(
+        sof=sof_rows,
+        sof_notes=sof_notes,
+        sof_path=Path(sof).as_posix() if sof else "",
         sections=sections,
         pooled=records(pooled_df),
         audit=records(audit_df),
