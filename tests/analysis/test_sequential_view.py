@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from metapool.analysis.config import check_config
-from metapool.analysis.sequential import (SEQUENTIAL_COLUMNS, read_releases, sequential_conclusion,
+from metapool.analysis.release import read_releases
+from metapool.analysis.sequential import (SEQUENTIAL_COLUMNS, sequential_conclusion,
                                           sequential_frame, sequential_unavailable)
 from metapool.stats.sequential import diversity
 
@@ -159,9 +160,13 @@ def test_releases_are_read_sorted_by_date(tmp_path):
     folder = tmp_path / "releases"
     folder.mkdir()
     assert read_releases(folder) == []
-    (folder / "b.json").write_text(json.dumps({"name": "2026-b", "date": "2026-03-01"}))
-    (folder / "a.json").write_text(json.dumps({"name": "2025-a", "date": "2025-11-30", "other": 1}))
+
+    def release(name, date):
+        return json.dumps({"format": 1, "name": name, "date": date, "config": {}, "tables": {}, "analyses": {}})
+
+    (folder / "2026-b.json").write_text(release("2026-b", "2026-03-01"))
+    (folder / "2025-a.json").write_text(release("2025-a", "2025-11-30"))
     assert read_releases(folder) == [("2025-a", datetime.date(2025, 11, 30)), ("2026-b", datetime.date(2026, 3, 1))]
-    (folder / "c.json").write_text(json.dumps({"name": "c", "date": "March 2026"}))
-    with pytest.raises(ValueError, match=r"c\.json: 'date' 'March 2026' is not an ISO date"):
+    (folder / "c.json").write_text(release("c", "March 2026"))
+    with pytest.raises(ValueError, match=r"c\.json: key 'date'"):
         read_releases(folder)

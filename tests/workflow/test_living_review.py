@@ -17,6 +17,8 @@ def _pooled(run):
     """analysis -> its pooled.tsv and subgroups.tsv text."""
     out = {}
     for folder in sorted((run / "results/default/analyses").iterdir()):
+        if not (folder / "pooled.tsv").is_file():  # a network analysis (its own tables; not in a release)
+            continue
         out[folder.name] = tuple((folder / f).read_text() if (folder / f).is_file() else ""
                                  for f in ("pooled.tsv", "subgroups.tsv"))
     return out
@@ -24,6 +26,7 @@ def _pooled(run):
 
 def test_release_then_changes(tmp_path):
     run = copy_workflow(tmp_path / "wf")
+    snakemake(run)
     snakemake(run, "--config", "release_name=r1", "release_date=2026-01-01", "--", "releases/r1.json")
     release = json.loads((run / "releases/r1.json").read_text())
     assert release["name"] == "r1" and release["date"] == "2026-01-01" and release["format"] == 1
@@ -44,13 +47,25 @@ def test_release_then_changes(tmp_path):
     surv.write_text("\n".join(["\t".join(cols)] + ["\t".join(r[c] for c in cols) for r in rows]) + "\n",
                     encoding="utf-8")
 
-    dry = snakemake(run, "--dry-run", "results/default/tables/changes.tsv").stdout
+    # the whole plan's rerun (--verbose: the console names each job's outputs): the survival estimates, the jobs of
+    # the analyses that read them, the tables and figures across analyses, what changed, and the report
+    proc = snakemake(run, "--dry-run", "--verbose")
+    dry = proc.stdout + proc.stderr
     outputs = " ".join(line for line in dry.splitlines() if line.strip().startswith("output:"))
     rerun_pools = set(re.findall(r"results/default/analyses/([^/\s,]+)/pooled\.tsv", outputs))
+    rerun_analyses = set(re.findall(r"results/default/analyses/([^/\s,]+)/", outputs))
     jobs = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", dry, re.M))
-    assert set(jobs) <= {"estimates", "pool", "sensitivity_subgroups", "sensitivity_with_subgroups", "changes", "total"}
-    assert jobs["changes"] == "1" and jobs["estimates"] == "1"
-    snakemake(run, "results/default/tables/changes.tsv")
+    per_analysis = {"pool", "sensitivity_subgroups", "sensitivity_with_subgroups", "sensitivity", "forest", "funnel",
+                    "leave_one_out_plot", "flow", "sequential", "risk_of_bias_figures"}
+    # the studies table lists every report (the network jobs read it for their study labels)
+    across = {"estimates", "studies_table", "network", "network_figures", "pooled_table", "workbook", "summary_tables",
+              "summary_of_findings", "changes", "report", "all", "total"}
+    assert set(jobs) <= per_analysis | across, jobs
+    assert jobs["changes"] == jobs["estimates"] == jobs["report"] == "1"
+    survival_analyses = {a for a in before if "median" in a or "_hr" in a} | {
+        p.name for p in (run / "results/default/analyses").iterdir() if p.name not in before}
+    assert rerun_pools and rerun_analyses <= survival_analyses, rerun_analyses - survival_analyses
+    snakemake(run)
     after = _pooled(run)
     moved = {a for a in before if before[a] != after[a]}
     assert moved and moved <= rerun_pools
@@ -82,3 +97,17 @@ def test_release_then_changes(tmp_path):
     for r in changes:
         if r["kind"] == "analysis" and r["change"] == "edited":
             assert release["analyses"][r["key"]]["pooled"][r["table"]][r["field"]] == r["old"] != r["new"]
+
+    # the report opens with what changed since r1: both rows with their sources, the numbers that moved
+    html = (run / "results/default/report.html").read_text()
+    section = html.split('<h2 id="changes">')[1].split("<h2")[0]
+    assert section.startswith("What changed since release r1 (2026-01-01)</h2>")
+    assert f"<code>{edited['study_id']} | pfs | {edited['assessor']}</code>" in section
+    assert f"<td>{old_median}</td><td>{edited['median']}</td>" in section
+    assert f"<code>{added['study_id']} | os | {added['assessor']}</code>" in section
+    if edited["source"].startswith("http"):
+        assert f'<a href="{edited["source"]}">' in section
+    for a in changed:
+        assert f'<td><a href="#{a}">{a}</a></td>' in section
+    assert "Unchanged: " + ", ".join(sorted(unchanged)) in section
+    assert '<p id="releases">Releases of the evidence: <code>r1</code> (2026-01-01, ' in html

@@ -247,7 +247,8 @@ def sequential_step(estimates: PathLike | Sequence[PathLike], spec: AnalysisSpec
     format named by its outputs (same stem)."""
     from .analysis.diagnostics import CUMULATIVE_COLUMNS
     from .analysis.run import prepare_analysis
-    from .analysis.sequential import read_releases, sequential_frame
+    from .analysis.release import read_releases
+    from .analysis.sequential import sequential_frame
     from .figures.cumulative import analysis_cumulative, analysis_sequential
 
     marks = read_releases(releases)
@@ -458,7 +459,8 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
                 layout: Mapping[str, Mapping[str, str]], workbook: PathLike, output: PathLike,
                 networks: Mapping[str, AnalysisSpec] | None = None,
                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read: Sequence[PathLike] = (),
-                sof: PathLike | None = None) -> None:
+                sof: PathLike | None = None, changes: PathLike | None = None, release: PathLike | None = None,
+                releases: Sequence[PathLike] = ()) -> None:
     """The self-contained HTML report of a run (:func:`metapool.reporting.page.build_report`).
 
     ``template`` is the Jinja2 template, ``config`` the workflow config as run and ``analyses`` its analyses
@@ -468,14 +470,16 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
     ``pooled`` the run's tables; ``layout`` maps each analysis to kind -> path of its tables and figures, and
     ``workbook`` is the XLSX of every table; ``networks`` are the network analyses (name -> spec) and
     ``network_layout`` maps each to kind -> path of its tables and figures; ``sof`` is the summary-of-findings
-    table (:func:`summary_of_findings_step`).
+    table (:func:`summary_of_findings_step`); ``changes`` what changed since the release file ``release``
+    (:func:`changes_step`), and ``releases`` every release file of the evidence.
     """
     from .reporting.page import build_report
 
     with using_p_style(config.get("p_values")):  # the config's p-value style (metapool.display)
         build_report(template=template, config=config, analyses=analyses, data=list(data), studies=studies,
                      audit=audit, pooled=pooled, layout=layout, workbook=workbook, output=output, networks=networks,
-                     network_layout=network_layout, read=list(read), sof=sof)
+                     network_layout=network_layout, read=list(read), sof=sof, changes=changes, release=release,
+                     releases=list(releases))
 
 
 def _release_of(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],

@@ -195,6 +195,9 @@ rule report:
         pooled=f"{OUT}/tables/pooled.tsv",
         workbook=f"{OUT}/tables/results.xlsx",
         sof=SOF_TSV,
+        # what changed since the release compare_to names (release.smk, parsed after this file: a function)
+        changes=lambda wildcards: [CHANGES, f"{RELEASES_DIR}/{COMPARE_TO['name']}.json"] if CHANGES else [],
+        releases=sorted(glob.glob(f"{RELEASES_DIR}/*.json")),
         analyses=[path for files in REPORT_FILES.values() for path in files.values()],
         networks=[path for files in NETWORK_REPORT_FILES.values() for path in files.values()],
         template=workflow_file("../report/report.html.j2"),

@@ -12,4 +12,7 @@ report_step(template=snakemake.input.template, config=snakemake.params.config,
             pooled=snakemake.input.pooled, layout=snakemake.params.layout, workbook=snakemake.input.workbook,
             output=snakemake.output[0],
             networks={name: AnalysisSpec.from_params(p) for name, p in snakemake.params.networks.items()},
-            network_layout=snakemake.params.network_layout, read=snakemake.input.read, sof=snakemake.input.sof)
+            network_layout=snakemake.params.network_layout, read=snakemake.input.read, sof=snakemake.input.sof,
+            changes=snakemake.input.changes[0] if snakemake.input.changes else None,
+            release=snakemake.input.changes[1] if snakemake.input.changes else None,
+            releases=snakemake.input.releases)

@@ -16,6 +16,7 @@ it exists in the results; it is not flagged yet.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
@@ -292,3 +293,15 @@ def changes(old: Mapping, new: Mapping, specs: Mapping[str, tuple[float | None, 
     and the analyses whose pooled numbers did not move."""
     rows, unchanged = diff_analyses(old["analyses"], new["analyses"], specs)
     return diff_rows(old["tables"], new["tables"]) + rows, unchanged
+
+
+def read_releases(folder) -> list[tuple[str, datetime.date]]:
+    """The releases in ``folder`` as ``(name, date)``, sorted by date then name (:func:`list_releases`: each file
+    checked); none when the folder does not exist.
+
+    Raises
+    ------
+    ReleaseError
+        A file that is not a release, naming the file and the key.
+    """
+    return [(r["name"], datetime.date.fromisoformat(r["date"])) for r in list_releases(folder)]

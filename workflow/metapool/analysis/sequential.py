@@ -27,10 +27,7 @@ Lan KKG, DeMets DL. Discrete sequential boundaries for clinical trials. Biometri
 
 from __future__ import annotations
 
-import datetime
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,7 +37,7 @@ from ..spec import AnalysisSpec
 from ..stats.sequential import diversity, trial_sequential
 
 __all__ = ["SEQUENTIAL_COLUMNS", "ALPHA", "POWER", "sequential_frame", "sequential_view", "sequential_conclusion",
-           "sequential_unavailable", "read_releases"]
+           "sequential_unavailable"]
 
 ALPHA = 0.05
 POWER = 0.80
@@ -169,31 +166,3 @@ def sequential_conclusion(frame: pd.DataFrame) -> str:
     last = looks.iloc[-1]
     return (f"Exploratory: the cumulative z has not crossed the monitoring boundary; {last['fraction']:.0%} of the "
             "required information size accrued.")
-
-
-def read_releases(folder) -> list[tuple[str, datetime.date]]:
-    """The releases in ``folder`` (``<name>.json`` files, each a JSON object with ``name`` and an ISO ``date``),
-    as ``(name, date)`` sorted by date then name; none when the folder does not exist.
-
-    Raises
-    ------
-    ValueError
-        A file that is not such an object, naming the file and the bad value.
-    """
-    path = Path(folder)
-    if not path.is_dir():
-        return []
-    out = []
-    for file in sorted(path.glob("*.json")):
-        try:
-            obj = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{file}: line {err.lineno}, column {err.colno}: not JSON ({err.msg})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
-            raise ValueError(f"{file}: a release needs a string 'name'")
-        try:
-            date = datetime.date.fromisoformat(str(obj.get("date")))
-        except ValueError:
-            raise ValueError(f"{file}: 'date' {obj.get('date')!r} is not an ISO date YYYY-MM-DD") from None
-        out.append((obj["name"], date))
-    return sorted(out, key=lambda r: (r[1], r[0]))

@@ -3,7 +3,7 @@ the trial sequential plot (exploratory).
 
 * :func:`cumulative_plot` -- one row per step of the cumulative meta-analysis (``cumulative.tsv``): the pooled
   estimate and CI after adding that study, the study and its year named (Lau et al. 1992). A release of the
-  living review (``releases/<name>.json``, :func:`metapool.analysis.sequential.read_releases`) is a labelled
+  living review (``releases/<name>.json``, :func:`metapool.analysis.release.read_releases`) is a labelled
   rule after the last row published in or before the release's year: a study's publication year is all the
   table knows of its date, so a study of the release's year is drawn as available to it.
 * :func:`sequential_plot` -- the cumulative z (``sequential.tsv``) against the information fraction, the
@@ -46,7 +46,7 @@ def _f(x) -> float:
 
 def cumulative_plot(rows: pd.DataFrame, releases=(), *, measure: str, title: str = "") -> Figure:
     """The cumulative forest plot: ``rows`` as ``cumulative.tsv`` (``label``, ``year``, ``estimate``,
-    ``ci_lower``, ``ci_upper``), ``releases`` as :func:`~metapool.analysis.sequential.read_releases`."""
+    ``ci_lower``, ``ci_upper``), ``releases`` as :func:`~metapool.analysis.release.read_releases`."""
     rows = rows.reset_index(drop=True)
     n = len(rows)
     log = measure in _LOG

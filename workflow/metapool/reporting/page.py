@@ -34,6 +34,7 @@ from ..vocabulary import SENSITIVITY_KINDS, outcome
 from .methods import REFERENCES, bayes_methods, methods_text, network_methods, synthesis_methods
 from .. import __version__
 from ..display import overall_effect_text, p_text, upper_first
+from .changes import release_list, what_changed
 from .provenance import git_commit, input_provenance, package_versions, sha256
 from .tables import read_result, records
 from .words import (
@@ -341,7 +342,8 @@ def summary_of_findings(path) -> tuple[list[dict], list[tuple[int, str]]]:
 def build_report(*, template, config, analyses, data, studies, audit, pooled, output, analysis_tables=(),
                  figures=(), layout: Mapping[str, Mapping[str, str]] | None = None, workbook=None,
                  networks: Mapping[str, AnalysisSpec] | None = None,
-                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read=(), sof=None) -> None:
+                 network_layout: Mapping[str, Mapping[str, str]] | None = None, read=(), sof=None,
+                 changes=None, release=None, releases=()) -> None:
     """Render ``results/<plan>/report.html`` from the run's tables and figures.
 
     ``layout`` maps each analysis to kind -> path of its files (``studies``,
@@ -386,6 +388,13 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
         The records of the jobs that read data files (``results/<plan>/inputs/<job>.json``,
         :func:`metapool.inputs.recorded`): the provenance lists the checksums recorded there, the bytes the
         results were computed from (:func:`metapool.reporting.provenance.input_provenance`).
+    sof : str or os.PathLike, optional
+        The summary-of-findings table (``summary_of_findings.tsv``).
+    changes, release : str or os.PathLike, optional
+        ``changes.tsv`` and the release file it compares with: the report opens with what changed since that
+        release (:func:`metapool.reporting.changes.what_changed`).
+    releases : sequence of path, optional
+        Every release file of the evidence, listed with its date, number of reports and data checksum.
     """
     # a network analysis among ``analyses`` is shown as a network (it has no row in pooled.tsv)
     networks = {**{n: s for n, s in analyses.items() if s.is_network}, **dict(networks or {})}
@@ -428,9 +437,13 @@ def build_report(*, template, config, analyses, data, studies, audit, pooled, ou
     env.filters["finite"] = is_finite
     env.filters["upper_first"] = upper_first
     sof_rows, sof_notes = summary_of_findings(sof) if sof else ([], [])
+    changed = what_changed(changes, release) if changes and release else None
     html = env.get_template(Path(template).name).render(
         sof=sof_rows,
         sof_notes=sof_notes,
+        changed=changed,
+        changes_path=Path(changes).as_posix() if changes else "",
+        releases=release_list(releases),
         sof_path=Path(sof).as_posix() if sof else "",
         sections=sections,
         pooled=records(pooled_df),
