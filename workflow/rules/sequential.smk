@@ -3,6 +3,7 @@
 # plot by publication year with the releases of releases/*.json marked (figures/cumulative_<analysis>.*) and the
 # trial sequential plot (figures/tsa_<analysis>.*). Adding a release redraws the figures.
 
+
 rule sequential:
     input:
         estimates=estimates_for,
