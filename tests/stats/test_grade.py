@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -146,3 +148,10 @@ def test_final_level_is_start_minus_downs_floored(designs, downs):
     c = combine(start, [DomainRating(d, n, "r") for d, n in zip(domains, downs)])
     assert c.level == max(0, start[0] - sum(downs))
     assert c.label == LEVELS[c.level] and c.symbol == SYMBOLS[c.level]
+
+
+def test_risk_of_bias_without_study_weights_counts_each_study_once():
+    # the GLMM and the median of medians give no study weights: 2 of 3 studies at high risk is above half
+    r = risk_of_bias([math.nan] * 3, ["high", "high", "low"])
+    assert r.down == 1 and r.reason.startswith("67% of the studies (unweighted pooling) from studies at high risk")
+    assert risk_of_bias(None, ["high", "low", "", "low"]).down == 0

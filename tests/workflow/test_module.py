@@ -95,9 +95,9 @@ def assert_report(user: Path, checkout_pooled: bytes) -> None:
 
 def test_module_runs_without_the_engine_installed(driving_python, tmp_path, checkout_pooled):
     user = user_folder(tmp_path / "review")
-    proc = snakemake(user, python=driving_python, env=NO_WORKFLOW_PATH)
+    proc = snakemake(user, "--verbose", python=driving_python, env=NO_WORKFLOW_PATH)
     assert_report(user, checkout_pooled)
-    # the report job read the template from the workflow's folder, not from the user's
+    # the report job (its files printed by --verbose) read the template from the workflow's folder, not from the user's
     assert str(ROOT / "workflow" / "report" / "report.html.j2") in proc.stderr
     # a no-op rerun
     rerun = snakemake(user, "--dry-run", python=driving_python, env=NO_WORKFLOW_PATH)

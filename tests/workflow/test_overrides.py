@@ -66,7 +66,8 @@ def pooled(folder: Path):
 
 
 ANALYSIS_RULES = {"pool", "pooled_table", "forest", "funnel", "leave_one_out_plot", "flow", "multiverse",
-                  "risk_of_bias_figures", "spec_curve", "network", "network_figures", "workbook", "summary_tables", "report", "all"}
+                  "risk_of_bias_figures", "spec_curve", "network", "network_figures", "workbook", "summary_tables",
+                  "sequential", "summary_of_findings", "report", "all"}
 
 
 def assert_analysis_rules(jobs: dict[str, int]) -> None:

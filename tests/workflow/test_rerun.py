@@ -68,8 +68,9 @@ class Run:
 
 
 def scheduled(workdir: Path, *args: str, env: dict | None = None) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job a dry run in ``workdir`` schedules, the target rule `all` left out."""
-    proc = snakemake(workdir, "--dry-run", *args, env=env)
+    """(rule, wildcards) of every job a dry run in ``workdir`` schedules, the target rule `all` left out (--verbose:
+    the console names each job's rule and wildcards)."""
+    proc = snakemake(workdir, "--dry-run", "--verbose", *args, env=env)
     jobs = []
     for line in (proc.stdout + proc.stderr).splitlines():
         if match := re.match(r"\s*(?:local)?rule (\w+):$", line):

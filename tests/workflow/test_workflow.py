@@ -155,8 +155,9 @@ def test_lint_is_clean(workflow_run):
 
 
 def _scheduled_outputs(run) -> set[str]:
-    proc = snakemake(run, "--dry-run")
-    return {line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("output:")}
+    proc = snakemake(run, "--dry-run", "--verbose")  # --verbose: the console names each job's outputs
+    return {line.split(":", 1)[1].strip() for line in (proc.stdout + proc.stderr).splitlines()
+            if line.strip().startswith("output:")}
 
 
 def test_editing_survival_reschedules_only_survival_dependent_jobs(workflow_run):

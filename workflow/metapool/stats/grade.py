@@ -154,7 +154,8 @@ def risk_of_bias(weights: Sequence[float] | None, judgements: Sequence[str] | No
     Parameters
     ----------
     weights : sequence of float or None
-        The studies' weights in the pooled estimate (any positive scale).
+        The studies' weights in the pooled estimate (any positive scale); None (or a missing weight) when the
+        pooling has none (the GLMM, the median of medians): each study then counts once.
     judgements : sequence of str or None
         Each study's overall risk-of-bias judgement (``"low"``, ``"some_concerns"``, ``"high"``, or ``""`` when
         the study has no overall judgement), aligned with ``weights``; None when no judgements exist. With no
@@ -166,8 +167,12 @@ def risk_of_bias(weights: Sequence[float] | None, judgements: Sequence[str] | No
     """
     if judgements is None:
         return DomainRating("risk_of_bias", 0, "not assessed (no risk-of-bias judgements)", assessed=False)
-    if weights is None or len(weights) != len(judgements) or not len(weights):
-        raise ValueError("risk of bias needs one judgement per weighted study")
+    if not len(judgements) or (weights is not None and len(weights) != len(judgements)):
+        raise ValueError("risk of bias needs one judgement per study")
+    # a pooling without study weights (the GLMM, the median of medians): each study counts once
+    unweighted = weights is None or not all(math.isfinite(float(w)) for w in weights)
+    if unweighted:
+        weights = [1.0] * len(judgements)
     if not (0.0 <= high_risk_share < 1.0):
         raise ValueError(f"high_risk_share must be in [0, 1), got {high_risk_share!r}")
     bad = [j for j in judgements if j not in ("low", "some_concerns", "high", "")]
@@ -181,7 +186,8 @@ def risk_of_bias(weights: Sequence[float] | None, judgements: Sequence[str] | No
         return DomainRating("risk_of_bias", 0, "not assessed (no study of the analysis has an overall risk-of-bias "
                             "judgement)", assessed=False)
     share = sum(w for w, j in zip(weights, judgements) if j == "high") / total
-    pct = f"{100 * share:.0f}% of the weight from studies at high risk" + (
+    of = "of the studies (unweighted pooling)" if unweighted else "of the weight"
+    pct = f"{100 * share:.0f}% {of} from studies at high risk" + (
         f"; {100 * unjudged:.0f}% from studies without an overall judgement, counted as not at high risk"
         if unjudged > 0 else "")
     if share >= 1.0:
