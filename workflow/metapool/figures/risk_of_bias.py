@@ -79,6 +79,15 @@ def _legend_lines(tool: str) -> list[str]:
     return [f"{domain_letter(i)}: {label}" for i, label in enumerate(t.domains.values())]
 
 
+def _measurer() -> Measurer:
+    """Text measurement on a probe figure with a canvas (the sizes of labels before the figure is laid out)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    probe = Figure(figsize=(1, 1))
+    FigureCanvasAgg(probe)
+    return Measurer(probe)
+
+
 def traffic_light_figure(judged: pd.DataFrame, title: str = "") -> Figure:
     """The traffic-light plot of ``judged`` (:func:`metapool.analysis.risk_of_bias.analysis_judgements`): one row
     per study (its label), one column per domain of its tool and the overall judgement.
@@ -97,11 +106,7 @@ def traffic_light_figure(judged: pd.DataFrame, title: str = "") -> Figure:
     import matplotlib
 
     with matplotlib.rc_context(RC):
-        probe = Figure(figsize=(1, 1))
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(probe)
-        measure = Measurer(probe)
+        measure = _measurer()
         fp, small, bold = font_properties(FS), font_properties(FS_SMALL), font_properties(FS, "bold")
         blocks = _blocks(judged)
         label_w = max([measure.width(str(v), fp) for v in judged["label"]] + [measure.width("Study", bold)]) + _PAD
@@ -190,11 +195,7 @@ def summary_figure(judged: pd.DataFrame, title: str = "") -> Figure:
         weights = pd.to_numeric(judged["weight"], errors="coerce") if len(judged) else pd.Series(dtype=float)
         weighted = len(weights) > 0 and weights.notna().all() and (weights > 0).all()
         small, fp = font_properties(FS_SMALL), font_properties(FS)
-        probe = Figure(figsize=(1, 1))
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(probe)
-        measure = Measurer(probe)
+        measure = _measurer()
         labels = [label for t, _ in blocks for label in [*ROB_TOOLS[t].domains.values(), "Overall risk of bias"]]
         label_w = max([measure.width(s, fp) for s in labels] + [1.0]) + _PAD
         bar_w = 3.6
