@@ -1,6 +1,8 @@
 # Releases of the evidence (living review): `make release NAME=2026-12` builds <releases_dir>/2026-12.json from the
 # data tables and every analysis's pooled and per-study numbers; results/<plan>/tables/changes.tsv says what
 # changed since the release named by `compare_to:` (default: the latest release, if any).
+import datetime
+
 from metapool.analysis.release import check_name, resolve_compare_to
 
 # the config as run, without the keys that only say which release to write or compare to
@@ -38,7 +40,7 @@ if config.get("release_name"):
         params:
             engine=engine_code("analysis"),
             name=str(config["release_name"]),
-            date=config.get("release_date") or __import__("datetime").date.today().isoformat(),
+            date=config.get("release_date") or datetime.date.today().isoformat(),
             config=CONFIG_AS_RUN,
             data=RELEASE_DATA,
             analyses=RELEASE_ANALYSES,
