@@ -440,6 +440,12 @@ def test_every_analysis_has_a_certainty_with_its_reasons_in_the_csv_and_the_repo
         assert x["cells"][-1]["text"].startswith(f"{r['symbols']} {r['certainty']}")
     for note in set("; ".join(csv["footnotes"]).split("; ")):
         assert escape(note, quote=False) in html
+    # each analysis's section states its own certainty with the reasons
+    for name, group in csv.groupby("analysis", sort=False):
+        section = html.split(f'<h2 id="{name}">')[1].split("<h2")[0]
+        block = section.split(f'<ul class="certainty" data-analysis="{name}">')[1].split("</ul>")[0]
+        for _, r in group.iterrows():
+            assert escape(f"{r['symbols']} {r['certainty']}: {r['footnotes']}.", quote=False) in block
 
 
 def test_summary_tables_of_every_analysis_as_csv_and_in_one_word_document(workflow_run):
