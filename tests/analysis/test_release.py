@@ -122,3 +122,37 @@ def test_changes_list_rows_and_moved_numbers(evidence):
     ]
     assert unchanged == []
     assert rel.changes(old, old, {})[1] == ["pfs"]
+
+
+def test_a_certainty_change_and_a_ranking_change_are_flagged(evidence):
+    """A release keeps each analysis's certainty (summary_of_findings.tsv) and each network's P-scores; a rating
+    that moves and a ranking that reorders are changes with their flags, an analysis whose numbers and rating
+    stay is unchanged."""
+    tmp = evidence[0]
+    sof = _write(tmp / "sof.tsv", ["analysis", "group", "certainty"], [["pfs", "", "moderate"]])
+    ranking = _write(tmp / "ranking.tsv", ["treatment", "p_score"],
+                     [["alectinib", "0.9"], ["brigatinib", "0.7"], ["crizotinib", "0.1"]])
+
+    def build():
+        return rel.build_release("2026-12", "2026-12-01", {}, {"survival": (evidence[1], ["study_id", "outcome",
+                                                                                          "assessor"])},
+                                 {"pfs": {"pooled": evidence[2]}}, networks={"nma": ranking}, certainty=sof)
+
+    old = build()
+    assert old["analyses"]["pfs"]["certainty"] == {"overall": "moderate"}
+    assert old["networks"]["nma"]["ranking"]["brigatinib"] == "0.7"
+    assert rel.changes(old, build(), {}) == ([], ["pfs"])
+    _write(sof, ["analysis", "group", "certainty"], [["pfs", "", "low"]])
+    _write(ranking, ["treatment", "p_score"], [["alectinib", "0.6"], ["brigatinib", "0.7"], ["crizotinib", "0.1"]])
+    rows, unchanged = rel.changes(old, build(), {})
+    assert unchanged == []
+    assert [(r["kind"], r["key"], r["field"], r["old"], r["new"], r["flags"]) for r in rows] == [
+        ("analysis", "pfs", "certainty", "moderate", "low", "certainty changed: moderate → low"),
+        ("network", "nma", "order by P-score", "alectinib > brigatinib > crizotinib",
+         "brigatinib > alectinib > crizotinib",
+         "ranking changed: alectinib > brigatinib > crizotinib → brigatinib > alectinib > crizotinib"),
+    ]
+    # a release without certainty or networks (older, or a plan without them) flags neither
+    bare = dict(old, networks={}, analyses={"pfs": {k: v for k, v in old["analyses"]["pfs"].items()
+                                                    if k != "certainty"}})
+    assert rel.changes(bare, build(), {}) == ([], ["pfs"])

@@ -483,36 +483,41 @@ def report_step(*, template: PathLike, config: Mapping, analyses: Mapping[str, A
 
 
 def _release_of(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],
-                analyses: Mapping[str, Mapping[str, PathLike]]) -> dict:
-    """The release `name` of the current evidence: each data table (keyed by its schema's ``x-key``) and each
-    analysis's pooled and per-study numbers (:func:`metapool.analysis.release.build_release`)."""
+                analyses: Mapping[str, Mapping[str, PathLike]], networks: Mapping[str, PathLike] | None = None,
+                certainty: PathLike | None = None) -> dict:
+    """The release `name` of the current evidence: each data table (keyed by its schema's ``x-key``), each
+    analysis's pooled and per-study numbers and certainty, and each network's ranking
+    (:func:`metapool.analysis.release.build_release`)."""
     from .analysis.release import build_release
     from .analysis.validation import load_schema
 
     tables = {table: (path, load_schema(table)["x-key"]) for table, path in data.items()}
-    return build_release(name, date, config, tables, analyses)
+    return build_release(name, date, config, tables, analyses, networks=networks, certainty=certainty)
 
 
 def release_step(name: str, date: str, config: Mapping, data: Mapping[str, PathLike],
-                 analyses: Mapping[str, Mapping[str, PathLike]], output: PathLike) -> None:
+                 analyses: Mapping[str, Mapping[str, PathLike]], output: PathLike,
+                 networks: Mapping[str, PathLike] | None = None, certainty: PathLike | None = None) -> None:
     """Record the release `name` (dated `date`) of the data tables ``data`` (table -> path) and the results
-    ``analyses`` (analysis -> its ``pooled`` and ``studies`` tables) in ``output``, one JSON file."""
+    ``analyses`` (analysis -> its ``pooled`` and ``studies`` tables), ``networks`` (network -> its ranking.tsv)
+    and ``certainty`` (summary_of_findings.tsv) in ``output``, one JSON file."""
     from .analysis.release import dumps
     from .io import atomic_write_bytes
 
-    atomic_write_bytes(output, dumps(_release_of(name, date, config, data, analyses)))
+    atomic_write_bytes(output, dumps(_release_of(name, date, config, data, analyses, networks, certainty)))
 
 
 def changes_step(release: PathLike, config: Mapping, data: Mapping[str, PathLike],
                  analyses: Mapping[str, Mapping[str, PathLike]], specs: Mapping[str, AnalysisSpec],
-                 output: PathLike) -> None:
-    """``changes.tsv``: the reports added, removed or edited and the pooled numbers that moved since the release
-    file ``release``, with the conclusion flags (:func:`metapool.analysis.release.changes`); the analyses that did
-    not move get one ``unchanged`` row each."""
+                 output: PathLike, networks: Mapping[str, PathLike] | None = None,
+                 certainty: PathLike | None = None) -> None:
+    """``changes.tsv``: the reports added, removed or edited, the pooled numbers and certainty ratings that moved
+    and the network rankings that changed since the release file ``release``, with the conclusion flags
+    (:func:`metapool.analysis.release.changes`); the analyses that did not move get one ``unchanged`` row each."""
     from .analysis.release import CHANGE_COLUMNS, changes, read_release
 
     old = read_release(release)
-    new = _release_of(old["name"], old["date"], config, data, analyses)
+    new = _release_of(old["name"], old["date"], config, data, analyses, networks, certainty)
     thresholds = {name: (spec.no_effect, spec.decision_threshold) for name, spec in specs.items()}
     rows, unchanged = changes(old, new, thresholds)
     rows += [{"kind": "analysis", "table": "", "key": name, "change": "unchanged", "field": "", "old": "", "new": "",

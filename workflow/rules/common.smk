@@ -345,6 +345,11 @@ for _name, _kinds in SENSITIVITY.items():
 
 # ---------------------------------------------------------------- used by sequential.smk and report.smk
 
+# the summary-of-findings table with the GRADE certainty of each analysis (metapool.analysis.certainty; report.smk),
+# which a release records (release.smk)
+SOF_CSV = f"{OUT}/tables/summary_of_findings.csv"
+SOF_TSV = f"{OUT}/tables/summary_of_findings.tsv"
+
 # analyses with a cumulative table: their trial sequential view and cumulative figures; the releases of the evidence
 # (<releases_dir>/*.json, release.smk) marked
 CUMULATIVE_PLOTS = [name for name in ANALYSES if "cumulative" in SENSITIVITY[name]]

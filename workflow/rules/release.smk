@@ -18,6 +18,8 @@ RELEASE_ANALYSES = {
     }
     for name in ANALYSES
 }
+# each network's ranking (P-scores) and every analysis's certainty: their changes are flagged
+RELEASE_NETWORKS = {name: f"{OUT}/analyses/{name}/ranking.tsv" for name in NETWORKS}
 # the release written by this run is not compared with (its file is the output, not an input)
 COMPARE_TO = (
     None if config.get("release_name") else resolve_compare_to(config.get("compare_to", "latest"), RELEASES_DIR)
@@ -33,6 +35,8 @@ if config.get("release_name"):
         input:
             data=list(RELEASE_DATA.values()),
             results=[path for files in RELEASE_ANALYSES.values() for path in files.values()],
+            networks=list(RELEASE_NETWORKS.values()),
+            certainty=SOF_TSV,
         output:
             f"{RELEASES_DIR}/{check_name(str(config['release_name']))}.json",
         log:
@@ -44,6 +48,7 @@ if config.get("release_name"):
             config=CONFIG_AS_RUN,
             data=RELEASE_DATA,
             analyses=RELEASE_ANALYSES,
+            networks=RELEASE_NETWORKS,
         message:
             say(f"release {config['release_name']} of the evidence")
         script:
@@ -57,6 +62,8 @@ if CHANGES is not None:
             release=f"{RELEASES_DIR}/{COMPARE_TO['name']}.json",
             data=list(RELEASE_DATA.values()),
             results=[path for files in RELEASE_ANALYSES.values() for path in files.values()],
+            networks=list(RELEASE_NETWORKS.values()),
+            certainty=SOF_TSV,
         output:
             CHANGES,
         log:
@@ -66,6 +73,7 @@ if CHANGES is not None:
             config=CONFIG_AS_RUN,
             data=RELEASE_DATA,
             analyses=RELEASE_ANALYSES,
+            networks=RELEASE_NETWORKS,
             specs={name: spec.to_params() for name, spec in SPECS.items()},
         message:
             say(f"what changed since release {COMPARE_TO['name']}")

@@ -60,9 +60,7 @@ WORKBOOK_SHEETS = {
 SUMMARY_TABLES = {name: f"{OUT}/tables/summary/{name}.csv" for name in ANALYSES}
 SUMMARY_DOCX = f"{OUT}/tables/summary_tables.docx"
 
-# the summary-of-findings table with the GRADE certainty of each analysis (metapool.analysis.certainty)
-SOF_CSV = f"{OUT}/tables/summary_of_findings.csv"
-SOF_TSV = f"{OUT}/tables/summary_of_findings.tsv"
+# the summary-of-findings table (SOF_CSV, SOF_TSV: common.smk): what each analysis's certainty is computed from
 SOF_KINDS = ("studies", "pooled", "subgroups", "small_study")
 
 # the figures, the workbook and the summary tables (rule all): every format of the report's figures

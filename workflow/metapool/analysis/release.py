@@ -31,7 +31,7 @@ from metapool.inputs import digest
 __all__ = [
     "FORMAT", "POOLED_FIELDS", "STUDY_FIELDS", "CHANGE_COLUMNS", "ReleaseError", "check_name", "check_date",
     "table_rows", "build_release", "dumps", "read_release", "list_releases", "resolve_compare_to",
-    "excludes", "ci_flags", "ranking_flag", "diff_rows", "diff_analyses", "changes",
+    "excludes", "ci_flags", "ranking_flag", "ranking_order", "diff_rows", "diff_analyses", "diff_networks", "changes",
 ]
 
 FORMAT = 1
@@ -93,7 +93,9 @@ def table_rows(path: str | PathLike, key: Iterable[str]) -> dict[str, dict[str, 
 
 
 def build_release(name: str, date: str, config: Mapping, tables: Mapping[str, tuple[str | PathLike, list[str]]],
-                  analyses: Mapping[str, Mapping[str, str | PathLike]]) -> dict:
+                  analyses: Mapping[str, Mapping[str, str | PathLike]],
+                  networks: Mapping[str, str | PathLike] | None = None,
+                  certainty: str | PathLike | None = None) -> dict:
     """The release `name` recorded on `date`.
 
     Parameters
@@ -103,6 +105,9 @@ def build_release(name: str, date: str, config: Mapping, tables: Mapping[str, tu
     analyses : analysis name -> ``{"pooled": path, "studies": path, "subgroups": path}`` (results tables: its
         pooled row, kept as ``overall``; its per-study rows; its subgroups' pooled rows, kept as
         ``<subgroup>=<group>``; ``"studies"`` and ``"subgroups"`` optional).
+    networks : network analysis name -> its ``ranking.tsv`` (each treatment's P-score, kept as ``ranking``).
+    certainty : ``summary_of_findings.tsv``: each analysis's GRADE certainty (kept under the analysis as
+        ``certainty``: ``overall`` or the subgroup's group -> level).
     """
     check_name(name)
     check_date(date)
@@ -126,8 +131,18 @@ def build_release(name: str, date: str, config: Mapping, tables: Mapping[str, tu
                 k = KEY_SEP.join(filter(None, (row.get("study_id", ""), row.get("assessor", ""))))
                 entry["studies"][k] = {f: row[f] for f in STUDY_FIELDS if f in row}
         out_analyses[analysis] = entry
-    return {"format": FORMAT, "name": name, "date": date, "config": json.loads(json.dumps(dict(config))),
-            "tables": out_tables, "analyses": out_analyses}
+    if certainty:
+        for row in _read_text_rows(certainty)[1]:
+            if row.get("analysis") in out_analyses:
+                out_analyses[row["analysis"]].setdefault("certainty", {})[row.get("group") or "overall"] = \
+                    row.get("certainty", "")
+    out = {"format": FORMAT, "name": name, "date": date, "config": json.loads(json.dumps(dict(config))),
+           "tables": out_tables, "analyses": out_analyses}
+    if networks:
+        out["networks"] = {network: {"ranking": {row["treatment"]: row.get("p_score", "")
+                                                 for row in _read_text_rows(path)[1]}}
+                           for network, path in sorted(networks.items())}
+    return out
 
 
 def dumps(release: Mapping) -> bytes:
@@ -226,14 +241,15 @@ def ranking_flag(old: Mapping[str, str], new: Mapping[str, str]) -> str | None:
     """A flag when the ranking of a network changed: `old` and `new` map treatment -> P-score (text); the order
     by decreasing P-score (ties by name) is compared over the treatments in both."""
     common = set(old) & set(new)
-
-    def order(scores):
-        return [t for t in sorted(common, key=lambda t: (-_number(scores[t]), t))]
-
-    before, after = order(old), order(new)
+    before, after = ranking_order(old, common), ranking_order(new, common)
     if before == after:
         return None
     return f"ranking changed: {' > '.join(before)} → {' > '.join(after)}"
+
+
+def ranking_order(scores: Mapping[str, str], treatments: Iterable[str]) -> list[str]:
+    """`treatments` by decreasing P-score in `scores` (treatment -> P-score as text), ties by name."""
+    return sorted(treatments, key=lambda t: (-_number(scores[t]), t))
 
 
 def diff_rows(old: Mapping, new: Mapping) -> list[dict]:
@@ -281,9 +297,31 @@ def diff_analyses(old: Mapping, new: Mapping, specs: Mapping[str, tuple[float | 
                     rows.append({"kind": "analysis", "table": label, "key": analysis, "change": "edited",
                                  "field": field, "old": pa.get(field, ""), "new": pb.get(field, ""), "source": "",
                                  "flags": flags if field in ("ci_lower", "ci_upper") else ""})
+        for label in sorted(set(a.get("certainty", {})) & set(b.get("certainty", {}))):
+            before, after = a["certainty"][label], b["certainty"][label]
+            if before != after:
+                moved = True
+                rows.append({"kind": "analysis", "table": label, "key": analysis, "change": "edited",
+                             "field": "certainty", "old": before, "new": after, "source": "",
+                             "flags": f"certainty changed: {before} → {after}"})
         if not moved:
             unchanged.append(analysis)
     return rows, unchanged
+
+
+def diff_networks(old: Mapping, new: Mapping) -> list[dict]:
+    """The networks (present in both releases' ``networks``) whose ranking by P-score changed, one row each with
+    :func:`ranking_flag`."""
+    rows = []
+    for network in sorted(set(old) & set(new)):
+        before, after = old[network]["ranking"], new[network]["ranking"]
+        flag = ranking_flag(before, after)
+        if flag:
+            common = set(before) & set(after)
+            rows.append({"kind": "network", "table": "ranking", "key": network, "change": "edited",
+                         "field": "order by P-score", "old": " > ".join(ranking_order(before, common)),
+                         "new": " > ".join(ranking_order(after, common)), "source": "", "flags": flag})
+    return rows
 
 
 def changes(old: Mapping, new: Mapping, specs: Mapping[str, tuple[float | None, float | None]]
@@ -292,7 +330,8 @@ def changes(old: Mapping, new: Mapping, specs: Mapping[str, tuple[float | None, 
     numbers) between release `old` and the current evidence `new` (a release built from the current results),
     and the analyses whose pooled numbers did not move."""
     rows, unchanged = diff_analyses(old["analyses"], new["analyses"], specs)
-    return diff_rows(old["tables"], new["tables"]) + rows, unchanged
+    networks = diff_networks(old.get("networks", {}), new.get("networks", {}))
+    return diff_rows(old["tables"], new["tables"]) + rows + networks, unchanged
 
 
 def read_releases(folder) -> list[tuple[str, datetime.date]]:

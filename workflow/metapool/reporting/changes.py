@@ -17,8 +17,9 @@ PathLike = str | os.PathLike
 
 def what_changed(changes: PathLike, release: PathLike) -> dict:
     """The section's content: the release compared with (``name``, ``date``), the changed reports (one row per
-    field, old → new, with its source), the pooled numbers that moved (old → new, with their conclusion flags)
-    and the analyses that did not move.
+    field, old → new, with its source), the pooled numbers and certainty ratings that moved (old → new), the
+    conclusions that changed (``flags``: the CI against the null or the threshold, the certainty, a network's
+    ranking, in words) and the analyses that did not move.
 
     Parameters
     ----------
@@ -30,7 +31,8 @@ def what_changed(changes: PathLike, release: PathLike) -> dict:
     Returns
     -------
     dict
-        ``name``, ``date``, ``reports`` and ``analyses`` (lists of row dicts, text) and ``unchanged`` (names).
+        ``name``, ``date``, ``reports`` and ``analyses`` (lists of row dicts, text), ``flags`` ((name, flag)
+        pairs) and ``unchanged`` (names).
     """
     old = read_release(release)
     rows = read_tsv(changes, text_columns=CHANGE_COLUMNS).fillna("").to_dict("records")
@@ -38,7 +40,8 @@ def what_changed(changes: PathLike, release: PathLike) -> dict:
     return {"name": old["name"], "date": old["date"],
             "reports": [r for r in rows if r["kind"] == "report"],
             "analyses": moved,
-            "flags": sorted({(r["key"], r["flags"]) for r in moved if r["flags"]}),
+            # the conclusions that changed: CIs against the null and the threshold, certainty, network rankings
+            "flags": sorted({(r["key"], r["flags"]) for r in rows if r["flags"] and r["kind"] != "report"}),
             "unchanged": [r["key"] for r in rows if r["kind"] == "analysis" and r["change"] == "unchanged"]}
 
 
