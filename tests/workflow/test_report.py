@@ -322,7 +322,8 @@ def test_sections_say_why_when_their_files_are_absent(workflow_run, tmp_path):
     layout = {name: files for name, files in layout.items() if name in analyses}  # no network: no pooled row
     for files in layout.values():
         for kind in ("leave_one_out", "influence", "cumulative", "small_study", "loo", "funnel", "flow",
-                     "flow_figure", "multiverse_summary", "spec_curve"):
+                     "flow_figure", "multiverse_summary", "spec_curve", "rob_traffic_light", "rob_summary",
+                     "sequential", "cumulative_figure", "sequential_figure"):
             files.pop(kind, None)
     out = tmp_path / "report.html"
     build_report(template=run / "workflow/report/report.html.j2", config=config, analyses=analyses,

@@ -68,6 +68,10 @@ if CHANGES is not None:
             CHANGES,
         log:
             f"{OUT}/logs/changes.log",
+        # with the summary of findings it reads and the report that reads it (a group may not depend on itself
+        # through a job outside it)
+        group:
+            "summary"
         params:
             engine=engine_code("analysis"),
             config=CONFIG_AS_RUN,
