@@ -113,15 +113,15 @@ def test_every_job_went_through_sbatch_and_completed(cluster, slurm_run):
 def test_one_cluster_job_per_analysis(workflow_run, slurm_run):
     workdir, _, job_ids = slurm_run
     analyses = sorted(p.name for p in (workflow_run / "results" / "default" / "analyses").iterdir())
-    # + the extraction group + the summary group (pooled table, workbook, report) + the summary tables (in the
-    # summary group too, but connected to none of its jobs, so Snakemake submits it on its own)
+    # + the extraction group + the summary group (pooled table, summary of findings, workbook, report) + the summary
+    # tables (in the summary group too, but connected to none of its jobs, so Snakemake submits it on its own)
     assert len(job_ids) == len(analyses) + 3
     # a group job's log folder is named after the group and the rules it ran (cut short with "..." when long)
     logs = {d.name: sorted(d.glob("*.log")) for d in (workdir / ".snakemake" / "slurm_logs").iterdir()}
     per_analysis = [log for name, files in logs.items() if name.startswith("group_analysis_") for log in files]
     assert {name: len(files) for name, files in logs.items() if not name.startswith("group_analysis_")} == {
         "group_extract_audit_estimates_studies_table": 1,
-        "group_summary_pooled_table_report_workbook": 1,
+        "group_summary_pooled_table_report_summary_of_findings_workbook": 1,
         "group_summary_summary_tables": 1,
     }
     assert len(per_analysis) == len(analyses)
