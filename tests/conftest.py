@@ -53,13 +53,19 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+#: the session's two runs of the default plan make every figure format (`figure_formats`; the plan's default is SVG
+#: only), so that the PDF and PNG files are checked too (byte-identical runs, no dates, the SLURM run)
+ALL_FORMATS = ("--config", "figure_formats=[svg,pdf,png]")
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
               python: str | Path | None = None) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with this interpreter, or ``python`` (``env``: variables set on top of this
-    process's)."""
+    process's), its jobs in threads of its own process as profiles/default runs them (``--force-use-threads``;
+    the copies of the workflow have no profiles/)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
     proc = subprocess.run(
-        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", *args],
+        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", "--force-use-threads", *args],
         cwd=workdir, capture_output=True, text=True, env=env, timeout=900,
     )
     if check and proc.returncode != 0:
@@ -69,9 +75,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = 
 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory) -> Path:
-    """The default workflow run once from an empty results/; returns its folder."""
+    """The default workflow run once from an empty results/, in every figure format; returns its folder."""
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir)
+    snakemake(workdir, *ALL_FORMATS)
     return workdir
 
 
@@ -88,8 +94,8 @@ def profile_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("profile_run"))
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     env = {**os.environ, "PYTHONHASHSEED": "random", "TZ": "Pacific/Chatham", "SOURCE_DATE_EPOCH": "1234567890"}
-    proc = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *ALL_FORMATS], cwd=workdir, capture_output=True,
+                          text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
     CONSOLE[workdir] = proc.stderr

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_workflow
+from conftest import ALL_FORMATS, ROOT, copy_workflow
 from test_determinism import assert_same_files, checksums
 
 pytestmark = [
@@ -83,7 +83,7 @@ def slurm_run(cluster, tmp_path_factory):
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm", "--profile", str(SITE_PROFILE),
-         *FAST_POLLING],
+         *FAST_POLLING, *ALL_FORMATS],
         cwd=workdir, capture_output=True, text=True, env=slurm_env(), timeout=1800,
     )
     log = proc.stdout + proc.stderr

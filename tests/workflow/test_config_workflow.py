@@ -148,7 +148,7 @@ def test_example_config_runs_the_workflow(plans_side_by_side, example):
         if spec.multiverse is not None:
             table = (out / f"multiverse/{name}.tsv").read_text().splitlines()
             assert len(table) == 1 + len(multiverse_choices(spec))
-            assert (out / f"figures/spec_curve_{name}.png").stat().st_size > 1000
+            assert (out / f"figures/spec_curve_{name}.svg").stat().st_size > 1000
     assert (out / "report.html").exists()
     html = (out / "report.html").read_text()
     assert f"results/{config['plan']}/tables/pooled.tsv" in html

@@ -19,12 +19,10 @@ for _i, _members in enumerate(BATCHES, start=1):
             f"{OUT}/logs/analyses_batch_{_i}.log",
         group:
             "analysis"
-        conda:
-            "../envs/metapool.yaml"
         params:
             engine=engine_code("analysis", "stats"),
             specs=batch_digest(_members),
         message:
             say(f"pooling {len(_members)} analyses: {_members[0]} to {_members[-1]}")
-        script:
-            "../scripts/analyses_batch.py"
+        run:
+            run_job("analyses_batch", input, output, params, wildcards, log)

@@ -233,6 +233,30 @@ def say(text):
     return None if settings is not None and settings.verbose else text
 
 
+def run_job(name, input, output, params, wildcards, log):
+    """Run a job in this process: the function ``name`` of metapool.jobs (the Snakemake boundary) on the job's
+    files and params. profiles/default sets force-use-threads, so that Snakemake runs these jobs in threads of its
+    own process, which imports the engine once (without it each job starts a Snakemake process of its own)."""
+    from types import SimpleNamespace
+
+    from metapool.jobs import run
+
+    run(name, SimpleNamespace(input=input, output=output, params=params, wildcards=wildcards, log=log))
+
+
+# the formats every figure is saved in (`figure_formats`): SVG first (the report embeds it), then PDF and PNG
+FIGURE_FORMATS = [fmt for fmt in ("svg", "pdf", "png") if fmt in config["figure_formats"]]
+
+
+def figure_files(stem, caption=None, category=None, labels=None):
+    """The files of one figure, results/<plan>/figures/<stem>.<format> in FIGURE_FORMATS; the SVG marked for
+    `snakemake --report` under ``category`` with ``caption`` and ``labels`` when a caption is given."""
+    files = [f"{OUT}/figures/{stem}.{fmt}" for fmt in FIGURE_FORMATS]
+    if caption is not None:
+        files[0] = report(files[0], caption=caption, category=category, labels=labels)
+    return files
+
+
 def one_of(names):
     """A wildcard regex matching exactly the given names (nothing when there are none)."""
     return "|".join(names) if names else "(?!)"
@@ -294,9 +318,9 @@ def table_targets():
 def all_targets():
     return [
         *table_targets(),
-        *forest_plots(["svg", "pdf", "png"]),
-        *spec_curves(["svg", "pdf", "png"]),
-        *all_network_figures(["svg", "pdf", "png"]),
+        *forest_plots(FIGURE_FORMATS),
+        *spec_curves(FIGURE_FORMATS),
+        *all_network_figures(FIGURE_FORMATS),
         f"{OUT}/report.html",
     ]
 
