@@ -53,9 +53,13 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-#: the session's two runs of the default plan make every figure format (`figure_formats`; the plan's default is SVG
-#: only), so that the PDF and PNG files are checked too (byte-identical runs, no dates, the SLURM run)
-ALL_FORMATS = ("--config", "figure_formats=[svg,pdf,png]")
+def all_figure_formats(workdir: Path) -> Path:
+    """The copy in ``workdir`` with every figure format in its config/config.yaml (`figure_formats`; the default
+    plan makes SVG only): the session's runs of the default plan use it, so that the PDF and PNG files are checked
+    too (byte-identical runs, no dates, the SLURM run), and every later command in the folder reads the same plan."""
+    config = workdir / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nfigure_formats: [svg, pdf, png]\n", encoding="utf-8")
+    return workdir
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
@@ -76,8 +80,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory) -> Path:
     """The default workflow run once from an empty results/, in every figure format; returns its folder."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir, *ALL_FORMATS)
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("workflow")))
+    snakemake(workdir)
     return workdir
 
 
@@ -91,11 +95,11 @@ def profile_run(tmp_path_factory) -> Path:
     profile (profiles/default: all cores, its quiet console), and with everything that must not matter changed
     (the folder, a random PYTHONHASHSEED, the time zone, SOURCE_DATE_EPOCH); returns its folder (its console
     output: ``CONSOLE[folder]``)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("profile_run"))
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("profile_run")))
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     env = {**os.environ, "PYTHONHASHSEED": "random", "TZ": "Pacific/Chatham", "SOURCE_DATE_EPOCH": "1234567890"}
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *ALL_FORMATS], cwd=workdir, capture_output=True,
-                          text=True, env=env, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,
+                          env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
     CONSOLE[workdir] = proc.stderr
