@@ -1,10 +1,12 @@
 """The Snakemake boundary: one function per rule, run inside the Snakemake process.
 
-Each rule of ``workflow/rules/`` ends in ``run: run_job("<rule>", input, output, params, wildcards, log)``
-(``workflow/rules/common.smk``), which calls :func:`run` here: the function of the same name below reads the
-job's named files and params and makes one call to :mod:`metapool.steps`. Nothing here imports Snakemake: a job
-is any object with the attributes ``input``, ``output``, ``params``, ``wildcards`` and ``log`` (Snakemake's
-named lists; a :class:`types.SimpleNamespace` in the tests).
+Each rule of ``workflow/rules/`` ends in ``run: run_job("<name>", input, output, params, wildcards, log)``
+(``workflow/rules/common.smk``), which calls :func:`run` here: the function ``<name>`` below reads the job's
+named files and params and makes one call to :mod:`metapool.steps`. Nothing here imports Snakemake: a job is any
+object with the attributes ``input``, ``output``, ``params``, ``wildcards`` and ``log`` (Snakemake's named lists;
+a :class:`types.SimpleNamespace` in the tests). The two batch rules of ``analyses_per_job`` are the exception:
+each batch, hundreds of analyses, runs as a process of its own (``workflow/scripts/``), so that batches use every
+core, and passes Snakemake's job object to :func:`run`.
 
 Why in the Snakemake process and not one Python process per job (a ``script:``): a job's arithmetic takes
 milliseconds and drawing a figure a tenth of a second, while a new interpreter importing numpy, scipy, pandas
@@ -127,9 +129,21 @@ def spec_curve(job) -> None:
 
 
 def analyses_batch(job) -> None:
+    """The tables of the analyses of one batch (a ``script:`` job: Snakemake's job object, with the config)."""
     from .steps import analyses_batch_step
 
-    analyses_batch_step(dict(job.input.items()), job.params.config, dict(job.output.items()))
+    analyses_batch_step(dict(job.input.items()), job.config, dict(job.output.items()))
+
+
+def forest_batch(job) -> None:
+    """The forest plots of the analyses of one batch (a ``script:`` job), each as the ``forest`` rule draws it."""
+    from .steps import forest_step
+
+    rob_files = [job.input.rob_table, job.input.rob_studies] if job.input.get("rob_table") else None
+    for name, (sort, rob) in job.params.forests.items():
+        forest_step(job.input[f"{name}::studies"], job.input[f"{name}::pooled"], list(job.output[name]),
+                    job.params.p_values, sort, job.input.get(f"{name}::subgroups"),
+                    bayes=job.input.get(f"{name}::bayes"), risk_of_bias=rob_files if rob else None, rob=rob)
 
 
 def network(job) -> None:
@@ -206,7 +220,7 @@ def changes(job) -> None:
 JOBS: dict[str, Callable[[Any], None]] = {
     f.__name__: f
     for f in (estimates, audit, studies_table, concat_tables, pool, forest, funnel, leave_one_out_plot, flow,
-              sensitivity, sequential, multiverse, spec_curve, analyses_batch, network, network_figures,
+              sensitivity, sequential, multiverse, spec_curve, analyses_batch, forest_batch, network, network_figures,
               risk_of_bias_figures, summary_tables, summary_of_findings, workbook, report, release, changes)
 }
 

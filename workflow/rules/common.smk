@@ -222,8 +222,9 @@ ESTIMATE_TABLES = [
 ANALYSES = {name: spec.pooling_only().to_params() for name, spec in SPECS.items()}
 SENSITIVITY = {name: spec.sensitivity_tables for name, spec in SPECS.items()}
 MULTIVERSES = [name for name, spec in SPECS.items() if spec.multiverse is not None]
-# analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk)
+# analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk), their forest plots another
 BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
+UNBATCHED = [name for name in ANALYSES if not any(name in members for members in BATCHES)]
 
 
 def say(text):
@@ -427,6 +428,43 @@ def batch_digest(members):
     multiverses): the job's rerun trigger."""
     specs = {name: [multiverse_params(name), SENSITIVITY[name], sensitivity_params(name)] for name in members}
     return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def batch_rob_inputs(members):
+    """The risk-of-bias table and the studies table, when an analysis of the batch has `forest_rob` (else none)."""
+    return next((forest_rob_inputs(name)[:2] for name in members if forest_rob_inputs(name)), [])
+
+
+def batch_forest_inputs(members):
+    """ "<analysis>::<kind>" -> what the forest plots of one batch read: each analysis's studies.tsv, pooled.tsv and,
+    when it has them, its subgroups.tsv and bayes.tsv; `rob_table` and `rob_studies` (batch_rob_inputs)."""
+    inputs = {}
+    for name in members:
+        inputs[f"{name}::studies"] = f"{OUT}/analyses/{name}/studies.tsv"
+        inputs[f"{name}::pooled"] = f"{OUT}/analyses/{name}/pooled.tsv"
+        for kind in ("subgroups", "bayes"):
+            if kind in SENSITIVITY[name]:
+                inputs[f"{name}::{kind}"] = sensitivity_tables(name)[kind]
+    inputs.update(zip(("rob_table", "rob_studies"), batch_rob_inputs(members)))
+    return inputs
+
+
+def batch_forest_outputs(members):
+    """ "<analysis>" -> the forest plot of each analysis of one batch, in every figure format."""
+    return {
+        name: figure_files(
+            f"forest_{name}",
+            caption="../report/forest.rst",
+            category="Forest plots",
+            labels={"analysis": name, "figure": "forest plot"},
+        )
+        for name in members
+    }
+
+
+def batch_forest_params(members):
+    """ "<analysis>" -> [forest_sort, the risk-of-bias columns (forest_rob_params)] of each analysis of one batch."""
+    return {name: [SPECS[name].forest_sort, forest_rob_params(name)] for name in members}
 
 
 def batch_estimates(members):

@@ -32,6 +32,9 @@ rule forest:
         ),
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
+    wildcard_constraints:
+        # the analyses of a batch (analyses_per_job) have their forest plots drawn by their batch (batch.smk)
+        analysis=one_of(UNBATCHED),
     group:
         "analysis"
     params:
