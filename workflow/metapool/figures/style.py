@@ -103,6 +103,10 @@ class Measurer:
         A figure with an Agg canvas; text is measured as it will be drawn on it.
     """
 
+    # widths already measured in this process, by text, font, resolution and hinting: a figure's layout measures
+    # many strings more than once (wrapping, column widths), and figures share headers, labels and numbers
+    _widths: dict[tuple, float] = {}
+
     def __init__(self, fig: Figure):
         self._renderer = fig.canvas.get_renderer()
         self._dpi = fig.dpi
@@ -111,8 +115,13 @@ class Measurer:
         """Width of ``s`` in font ``fp``, in inches (0 for an empty string)."""
         if not s:
             return 0.0
-        w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
-        return w / self._dpi
+        key = (s, tuple(fp.get_family()), fp.get_style(), fp.get_variant(), fp.get_weight(), fp.get_stretch(),
+               fp.get_size_in_points(), fp.get_file(), self._dpi, matplotlib.rcParams["text.hinting"],
+               matplotlib.rcParams["text.hinting_factor"])
+        if key not in self._widths:
+            w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
+            self._widths[key] = w / self._dpi
+        return self._widths[key]
 
     def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
         """``s`` broken at spaces into lines at most ``max_w`` inches wide (a word wider than that is broken
