@@ -37,7 +37,8 @@ class Named(list):
 def test_every_rule_runs_a_function_of_the_boundary_and_every_function_is_run():
     called = set()
     for path in RULES.glob("*.smk"):
-        called |= set(re.findall(r'run_job\("(\w+)", input, output, params, wildcards, log\)', path.read_text()))
+        pattern = r'run_job\("(\w+)", rule, input, output, params, wildcards, log\)'
+        called |= set(re.findall(pattern, path.read_text()))
     scripts = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
     by_script = {re.search(r'run\("(\w+)", snakemake\)', p.read_text()).group(1) for p in scripts}
     assert by_script == {"analyses_batch", "forest_batch"}
@@ -53,7 +54,7 @@ def test_a_job_that_succeeds_leaves_an_empty_log_and_one_that_fails_its_tracebac
     log = tmp_path / "logs" / "concat.log"
     log.parent.mkdir()
     log.write_text("the log of an earlier run\n")
-    job = SimpleNamespace(input=Named(str(tmp_path / "a.tsv")), output=Named(str(tmp_path / "out.tsv")),
+    job = SimpleNamespace(rule="pooled_table", input=Named(str(tmp_path / "a.tsv")), output=Named(str(tmp_path / "out.tsv")),
                           params=Named(), wildcards=Named(), log=Named(str(log)))
     jobs.run("concat_tables", job)
     assert (tmp_path / "out.tsv").read_text() == "x\ty\n1\t2\n"

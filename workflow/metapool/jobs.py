@@ -1,10 +1,11 @@
 """The Snakemake boundary: one function per rule, run inside the Snakemake process.
 
-Each rule of ``workflow/rules/`` ends in ``run: run_job("<name>", input, output, params, wildcards, log)``
-(``workflow/rules/common.smk``), which calls :func:`run` here: the function ``<name>`` below reads the job's
-named files and params and makes one call to :mod:`metapool.steps`. Nothing here imports Snakemake: a job is any
-object with the attributes ``input``, ``output``, ``params``, ``wildcards`` and ``log`` (Snakemake's named lists;
-a :class:`types.SimpleNamespace` in the tests). The two batch rules of ``analyses_per_job`` are the exception:
+Each rule of ``workflow/rules/`` ends in
+``run: run_job("<name>", rule, input, output, params, wildcards, log)`` (``workflow/rules/common.smk``), which
+calls :func:`run` here: the function ``<name>`` below reads the job's named files and params and makes one call
+to :mod:`metapool.steps`. Nothing here imports Snakemake: a job is any object with the attributes ``rule``,
+``input``, ``output``, ``params``, ``wildcards`` and ``log`` (Snakemake's named lists; a
+:class:`types.SimpleNamespace` in the tests). The two batch rules of ``analyses_per_job`` are the exception:
 each batch, hundreds of analyses, runs as a process of its own (``workflow/scripts/``), so that batches use every
 core, and passes Snakemake's job object to :func:`run`.
 

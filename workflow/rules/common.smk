@@ -234,15 +234,16 @@ def say(text):
     return None if settings is not None and settings.verbose else text
 
 
-def run_job(name, input, output, params, wildcards, log):
-    """Run a job in this process: the function ``name`` of metapool.jobs (the Snakemake boundary) on the job's
-    files and params. profiles/default sets force-use-threads, so that Snakemake runs these jobs in threads of its
-    own process, which imports the engine once (without it each job starts a Snakemake process of its own)."""
+def run_job(name, rule, input, output, params, wildcards, log):
+    """Run a job of ``rule`` in this process: the function ``name`` of metapool.jobs (the Snakemake boundary) on
+    the job's files and params. profiles/default sets force-use-threads, so that Snakemake runs these jobs in
+    threads of its own process, which imports the engine once (without it each job starts a Snakemake process of
+    its own)."""
     from types import SimpleNamespace
 
     from metapool.jobs import run
 
-    run(name, SimpleNamespace(input=input, output=output, params=params, wildcards=wildcards, log=log))
+    run(name, SimpleNamespace(rule=rule, input=input, output=output, params=params, wildcards=wildcards, log=log))
 
 
 # the formats every figure is saved in (`figure_formats`): SVG first (the report embeds it), then PDF and PNG

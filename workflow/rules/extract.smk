@@ -24,7 +24,7 @@ rule estimates:
     message:
         say("per-study estimates of {wildcards.table}.tsv")
     run:
-        run_job("estimates", input, output, params, wildcards, log)
+        run_job("estimates", rule, input, output, params, wildcards, log)
 
 
 rule studies_table:
@@ -44,7 +44,7 @@ rule studies_table:
     message:
         say("exact CIs of every study")
     run:
-        run_job("studies_table", input, output, params, wildcards, log)
+        run_job("studies_table", rule, input, output, params, wildcards, log)
 
 
 rule audit:
@@ -64,4 +64,4 @@ rule audit:
     message:
         say("audit of the response table")
     run:
-        run_job("audit", input, output, params, wildcards, log)
+        run_job("audit", rule, input, output, params, wildcards, log)

@@ -47,7 +47,7 @@ rule forest:
     message:
         say("forest plot of {wildcards.analysis}")
     run:
-        run_job("forest", input, output, params, wildcards, log)
+        run_job("forest", rule, input, output, params, wildcards, log)
 
 
 rule funnel:
@@ -74,7 +74,7 @@ rule funnel:
     message:
         say("funnel plot of {wildcards.analysis}")
     run:
-        run_job("funnel", input, output, params, wildcards, log)
+        run_job("funnel", rule, input, output, params, wildcards, log)
 
 
 rule leave_one_out_plot:
@@ -99,7 +99,7 @@ rule leave_one_out_plot:
     message:
         say("leave-one-out plot of {wildcards.analysis}")
     run:
-        run_job("leave_one_out_plot", input, output, params, wildcards, log)
+        run_job("leave_one_out_plot", rule, input, output, params, wildcards, log)
 
 
 rule flow:
@@ -125,4 +125,4 @@ rule flow:
     message:
         say("study flow of {wildcards.analysis}")
     run:
-        run_job("flow", input, output, params, wildcards, log)
+        run_job("flow", rule, input, output, params, wildcards, log)

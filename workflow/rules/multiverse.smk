@@ -21,7 +21,7 @@ rule multiverse:
     message:
         say("multiverse of {wildcards.analysis}")
     run:
-        run_job("multiverse", input, output, params, wildcards, log)
+        run_job("multiverse", rule, input, output, params, wildcards, log)
 
 
 rule spec_curve:
@@ -42,4 +42,4 @@ rule spec_curve:
     message:
         say("specification curve of {wildcards.analysis}")
     run:
-        run_job("spec_curve", input, output, params, wildcards, log)
+        run_job("spec_curve", rule, input, output, params, wildcards, log)

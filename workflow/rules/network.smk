@@ -34,7 +34,7 @@ rule network:
     message:
         say("network meta-analysis {wildcards.network}")
     run:
-        run_job("network", input, output, params, wildcards, log)
+        run_job("network", rule, input, output, params, wildcards, log)
 
 
 rule network_figures:
@@ -63,4 +63,4 @@ rule network_figures:
     message:
         say("network figures of {wildcards.network}")
     run:
-        run_job("network_figures", input, output, params, wildcards, log)
+        run_job("network_figures", rule, input, output, params, wildcards, log)

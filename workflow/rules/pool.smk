@@ -17,7 +17,7 @@ rule pool:
     message:
         say("pooling {wildcards.analysis}")
     run:
-        run_job("pool", input, output, params, wildcards, log)
+        run_job("pool", rule, input, output, params, wildcards, log)
 
 
 rule pooled_table:
@@ -34,4 +34,4 @@ rule pooled_table:
     message:
         say("table of every pooled estimate")
     run:
-        run_job("concat_tables", input, output, params, wildcards, log)
+        run_job("concat_tables", rule, input, output, params, wildcards, log)

@@ -52,7 +52,7 @@ if config.get("release_name"):
         message:
             say(f"release {config['release_name']} of the evidence")
         run:
-            run_job("release", input, output, params, wildcards, log)
+            run_job("release", rule, input, output, params, wildcards, log)
 
 
 if CHANGES is not None:
@@ -82,4 +82,4 @@ if CHANGES is not None:
         message:
             say(f"what changed since release {COMPARE_TO['name']}")
         run:
-            run_job("changes", input, output, params, wildcards, log)
+            run_job("changes", rule, input, output, params, wildcards, log)

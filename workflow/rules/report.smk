@@ -97,7 +97,7 @@ rule workbook:
     message:
         say("workbook of every table")
     run:
-        run_job("workbook", input, output, params, wildcards, log)
+        run_job("workbook", rule, input, output, params, wildcards, log)
 
 
 rule summary_of_findings:
@@ -126,7 +126,7 @@ rule summary_of_findings:
     message:
         say("summary of findings with the certainty of the evidence")
     run:
-        run_job("summary_of_findings", input, output, params, wildcards, log)
+        run_job("summary_of_findings", rule, input, output, params, wildcards, log)
 
 
 rule summary_tables:
@@ -165,7 +165,7 @@ rule summary_tables:
     message:
         say("summary tables")
     run:
-        run_job("summary_tables", input, output, params, wildcards, log)
+        run_job("summary_tables", rule, input, output, params, wildcards, log)
 
 
 # the records of what the jobs read from the data folder (metapool.inputs): the report's provenance lists them
@@ -216,4 +216,4 @@ rule report:
     message:
         say("report")
     run:
-        run_job("report", input, output, params, wildcards, log)
+        run_job("report", rule, input, output, params, wildcards, log)

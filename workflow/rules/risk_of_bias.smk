@@ -42,4 +42,4 @@ rule risk_of_bias_figures:
     message:
         say("risk-of-bias figures of {wildcards.analysis}")
     run:
-        run_job("risk_of_bias_figures", input, output, params, wildcards, log)
+        run_job("risk_of_bias_figures", rule, input, output, params, wildcards, log)

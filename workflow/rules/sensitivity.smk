@@ -26,4 +26,4 @@ for _kinds, _members in SENSITIVITY_RULES.items():
         message:
             say(f"sensitivity tables ({', '.join(_kinds)}) of {{wildcards.analysis}}")
         run:
-            run_job("sensitivity", input, output, params, wildcards, log)
+            run_job("sensitivity", rule, input, output, params, wildcards, log)

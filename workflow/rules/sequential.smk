@@ -37,4 +37,4 @@ rule sequential:
     message:
         say("cumulative evidence and trial sequential view of {wildcards.analysis}")
     run:
-        run_job("sequential", input, output, params, wildcards, log)
+        run_job("sequential", rule, input, output, params, wildcards, log)
