@@ -32,6 +32,8 @@ RECORDER = '''
 import ast, builtins, importlib.abc, importlib.util, itertools, json, os, sys, threading
 
 _local = threading.local()
+_lock = threading.Lock()  # ast.parse is not safe in two threads at once (Python 3.11)
+_parsed = {}
 _import = builtins.__import__
 _count = itertools.count()
 
@@ -55,28 +57,39 @@ def _recording_import(name, globals=None, locals=None, fromlist=(), level=0):
 builtins.__import__ = _recording_import
 
 
+def _spec(name):
+    """The spec of the module ``name``; None when it is not a module (``from m import function``)."""
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
 def _module_imports(name):
     """The metapool modules the module-level statements of ``name`` import (its parents' too)."""
-    spec = importlib.util.find_spec(name)
+    spec = _spec(name)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return set()
     package = name if spec.origin.endswith("__init__.py") else name.rpartition(".")[0]
     found = {name.rpartition(".")[0]} if "." in name else set()
-    tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+    with _lock:
+        if spec.origin not in _parsed:
+            _parsed[spec.origin] = ast.parse(open(spec.origin, encoding="utf-8").read())
+        tree = _parsed[spec.origin]
     for node in tree.body:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             found.update(_absolute(node.module or "", {"__package__": package}, [a.name for a in node.names],
                                    node.level))
-    return {n for n in found if n.split(".")[0] == "metapool" and importlib.util.find_spec(n) is not None}
+    return {n for n in found if n.split(".")[0] == "metapool" and _spec(n) is not None}
 
 
 def _closure(names):
     todo, seen = list(names), set()
     while todo:
         name = todo.pop()
-        if name in seen or importlib.util.find_spec(name) is None:
+        if name in seen or _spec(name) is None:
             continue
         seen.add(name)
         todo.extend(_module_imports(name) - seen)
@@ -93,7 +106,7 @@ def _patch(jobs):
         finally:
             names, _local.names = _local.names, None
             root = os.path.dirname(sys.modules["metapool"].__file__)
-            files = sorted({os.path.relpath(importlib.util.find_spec(n).origin, root) for n in _closure(names)})
+            files = sorted({os.path.relpath(_spec(n).origin, root) for n in _closure(names)})
             path = os.path.join(os.environ["METAPOOL_IMPORTS_DIR"], f"{job.rule}-{os.getpid()}-{next(_count)}.json")
             with open(path, "w") as out:
                 json.dump({"rule": job.rule, "engine": job.params.engine, "files": files}, out)
