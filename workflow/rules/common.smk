@@ -224,7 +224,8 @@ SENSITIVITY = {name: spec.sensitivity_tables for name, spec in SPECS.items()}
 MULTIVERSES = [name for name, spec in SPECS.items() if spec.multiverse is not None]
 # analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk), their forest plots another
 BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
-UNBATCHED = [name for name in ANALYSES if not any(name in members for members in BATCHES)]
+_BATCHED = {name for members in BATCHES for name in members}
+UNBATCHED = [name for name in ANALYSES if name not in _BATCHED]
 
 
 def say(text):
