@@ -30,6 +30,7 @@ try:
     from metapool.vocabulary import (
         DATA_TABLES,
         ESTIMATE_MEASURES,
+        FIGURE_FORMATS as _FIGURE_FORMATS,
         RISK_OF_BIAS_TABLE,
         ROB_ALL_OUTCOMES,
         ROB_TOOLS,
@@ -248,7 +249,7 @@ def run_job(name, rule, input, output, params, wildcards, log):
 
 
 # the formats every figure is saved in (`figure_formats`): SVG first (the report embeds it), then PDF and PNG
-FIGURE_FORMATS = [fmt for fmt in ("svg", "pdf", "png") if fmt in config["figure_formats"]]
+FIGURE_FORMATS = [fmt for fmt in _FIGURE_FORMATS if fmt in config["figure_formats"]]
 
 
 def figure_files(stem, caption=None, category=None, labels=None):
