@@ -11,7 +11,8 @@ Each benchmark runs Snakemake (``--cores 2``) in a fresh copy of the project in 
 ``PYTHONPATH`` on the copy's ``workflow/`` so that the jobs import the copy of metapool (edits made to the
 repository meanwhile do not change the engine checksum under the benchmark):
 
-1. cold: the default config from an empty ``results/``: wall time and the number of jobs;
+1. cold: the default config from an empty ``results/``, three times, each in a fresh copy: the median wall
+   time and the number of jobs;
 2. no-op: the same command again, nothing to do, against a bare Snakemake DAG with the same number of jobs
    (one Snakefile, ``rule all`` and jobs that touch a file; also complete): medians of interleaved runs and
    their ratio, for the wall time and for the CPU time of the Snakemake process (user + system, which other
@@ -21,10 +22,10 @@ repository meanwhile do not change the engine checksum under the benchmark):
    how long that takes;
 5. many analyses: a generated config of 1,000 analyses (the default analyses under every combination of
    tau2 estimator, CI method, prediction interval, transform and report policy, with their sensitivity
-   tables), 250 analyses per
-   job (``analyses_per_job``), target ``tables`` (every table: no figure, no report): wall time and the peak
-   memory of Snakemake and all its jobs together (resident set sizes summed over the process tree, sampled
-   every 50 ms).
+   tables), 250 analyses per job (``analyses_per_job``), targets ``tables`` (every table) and every forest plot
+   (one format, SVG): wall time and the peak memory of Snakemake and all its jobs together (resident set sizes
+   summed over the process tree, sampled every 50 ms); with ``--tables-only N`` also N analyses (10,000) of
+   tables only.
 """
 
 from __future__ import annotations
@@ -127,13 +128,18 @@ def noop_seconds(workdir: Path, *args: str, env_path: Path | None = None) -> tup
 # ---------------------------------------------------------------- 1-3
 
 
-def cold_noop_edit(tmp: Path, repeats: int, edit: bool = True) -> dict:
-    """Benchmarks 1-3 (without ``edit``: 1 and 2)."""
-    work = copy_project(tmp / "default")
-    stats = job_stats(snakemake(work, "--dry-run")[1])
-    n_jobs = stats.pop("total")
-    assert n_jobs == sum(stats.values()), stats
-    cold, _, cold_peak = snakemake(work, memory=True)
+def cold_noop_edit(tmp: Path, repeats: int, edit: bool = True, colds: int = 3) -> dict:
+    """Benchmarks 1-3 (without ``edit``: 1 and 2); ``colds`` cold runs, each in a fresh copy."""
+    runs = []
+    for i in range(colds):
+        work = copy_project(tmp / f"default{i}")
+        stats = job_stats(snakemake(work, "--dry-run")[1])
+        n_jobs = stats.pop("total")
+        assert n_jobs == sum(stats.values()), stats
+        runs.append(snakemake(work, memory=True))
+    cold = statistics.median(seconds for seconds, _, _ in runs)
+    colds_s = [seconds for seconds, _, _ in runs]
+    cold_peak = max(peak for _, _, peak in runs)
     # 2. no-op against a bare DAG of as many jobs, interleaved
     bare = tmp / "bare"
     bare.mkdir()
@@ -147,7 +153,7 @@ def cold_noop_edit(tmp: Path, repeats: int, edit: bool = True) -> dict:
     dry = snakemake(work, "--dry-run")[1]
     assert "Nothing to be done" in dry, dry[-2000:]
     if not edit:
-        return {"jobs": n_jobs, "cold": cold, "cold_peak": cold_peak, "noop": ours, "bare": base}
+        return {"jobs": n_jobs, "cold": cold, "colds": colds_s, "cold_peak": cold_peak, "noop": ours, "bare": base}
     # 3. one row of data/response.tsv
     path = work / "data" / "response.tsv"
     text = path.read_text()
@@ -158,7 +164,7 @@ def cold_noop_edit(tmp: Path, repeats: int, edit: bool = True) -> dict:
     path.write_text(text.replace(row, "\t".join(cells)))
     edit_plan = job_stats(snakemake(work, "--dry-run")[1])
     edit, _, _ = snakemake(work)
-    return {"jobs": n_jobs, "cold": cold, "cold_peak": cold_peak, "noop": ours, "bare": base,
+    return {"jobs": n_jobs, "cold": cold, "colds": colds_s, "cold_peak": cold_peak, "noop": ours, "bare": base,
             "edit": edit, "edit_jobs": edit_plan}
 
 
@@ -173,9 +179,10 @@ def many_config(n: int = 1000, per_job: int = 250) -> dict:
     policies = ["latest_cut", "largest_n", "earliest_cut"]
     transforms = ["logit", "freeman_tukey", "arcsine", "raw"]
     pis = ["default", "t_k2"]
+    levels = [0.95, 0.9, 0.99, 0.8, 0.85]  # the outermost: the first 1,000 are all at 0.95
     analyses = {}
-    combos = itertools.product(pis, policies, methods, cis, transforms)
-    for pi, policy, method, ci, transform in combos:
+    combos = itertools.product(levels, pis, policies, methods, cis, transforms)
+    for level, pi, policy, method, ci, transform in combos:
         for name, entry in base["analyses"].items():
             if len(analyses) == n:
                 break
@@ -185,6 +192,8 @@ def many_config(n: int = 1000, per_job: int = 250) -> dict:
             new = {k: v for k, v in entry.items() if k != "multiverse"}
             new.update(method=method, ci=ci, pi=pi, report_policy=policy,
                        title=f"{entry['title']} ({method}, {ci}, {policy}, PI {pi})")
+            if level != 0.95:
+                new.update(level=level, title=f"{new['title']} {level:.0%}")
             if outcome in ("orr", "intracranial_orr"):
                 new["transform"] = transform
             analyses[f"{name}_{len(analyses):04d}"] = new
@@ -193,19 +202,24 @@ def many_config(n: int = 1000, per_job: int = 250) -> dict:
             "analyses": analyses}
 
 
-def many_analyses(tmp: Path, n: int, per_job: int) -> dict:
-    work = copy_project(tmp / "many")
+def many_analyses(tmp: Path, n: int, per_job: int, figures: bool = True) -> dict:
+    """Benchmark 5: ``n`` generated analyses, ``per_job`` per batch; targets ``tables`` and (``figures``) every
+    forest plot."""
+    work = copy_project(tmp / f"many{n}")
     config = many_config(n, per_job)
     (work / "config" / "many.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    stats = job_stats(snakemake(work, "tables", "--dry-run", "--configfile", "config/many.yaml")[1])
+    targets = ["tables", *(f"results/default/figures/forest_{name}.svg" for name in config["analyses"]
+                           if figures and "network" not in config["analyses"][name])]
+    stats = job_stats(snakemake(work, *targets, "--dry-run", "--configfile", "config/many.yaml")[1])
     n_jobs = stats.pop("total")
-    seconds, out, peak = snakemake(work, "tables", "--configfile", "config/many.yaml", memory=True)
+    seconds, out, peak = snakemake(work, *targets, "--configfile", "config/many.yaml", memory=True)
     tables = sum(1 for _ in (work / "results" / "default" / "analyses").rglob("*.tsv"))
+    forests = sum(1 for _ in (work / "results" / "default" / "figures").glob("forest_*.svg")) if figures else 0
     pooled = len((work / "results/default/tables/pooled.tsv").read_text().splitlines()) - 1
-    noop, _, _ = snakemake(work, "tables", "--configfile", "config/many.yaml")
+    noop, _, _ = snakemake(work, *targets, "--configfile", "config/many.yaml")
     return {"n": n, "per_job": per_job, "seconds": seconds, "peak": peak, "jobs": n_jobs,
-            "tables": tables, "pooled": pooled, "noop": noop,
-            "batch_jobs": sum(v for k, v in stats.items() if k.startswith("analyses_batch_"))}
+            "tables": tables, "pooled": pooled, "noop": noop, "forests": forests,
+            "batch_jobs": sum(v for k, v in stats.items() if k.startswith(("analyses_batch_", "forest_batch_")))}
 
 
 # ---------------------------------------------------------------- report
@@ -245,7 +259,7 @@ def snakemake_version() -> str:
                           check=True).stdout.strip()
 
 
-def markdown(r: dict, m: dict) -> str:
+def markdown(r: dict, m: dict, t: dict | None = None) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     noop, bare = (statistics.median(w for w, _ in r["noop"]), statistics.median(w for w, _ in r["bare"]))
     noop_cpu, bare_cpu = (statistics.median(c for _, c in r["noop"]), statistics.median(c for _, c in r["bare"]))
@@ -259,8 +273,9 @@ def markdown(r: dict, m: dict) -> str:
         "",
         "| benchmark | result |",
         "| --- | --- |",
-        f"| 1. cold run of the default config from an empty results/ | {r['cold']:.1f} s, {r['jobs']} jobs, peak "
-        f"memory {r['cold_peak']:.0f} MB (Snakemake and its jobs together) |",
+        f"| 1. cold run of the default config from an empty results/ (median of {len(r['colds'])}: "
+        f"{', '.join(f'{x:.1f}' for x in r['colds'])} s) | **{r['cold']:.1f} s**, {r['jobs']} jobs, peak memory "
+        f"{r['cold_peak']:.0f} MB (Snakemake and its jobs together) |",
         f"| 2. no-op rerun (median of {len(r['noop'])}, interleaved with the baseline) | wall {noop:.2f} s, "
         f"CPU {noop_cpu:.2f} s |",
         f"| 2. bare Snakemake DAG with the same {r['jobs']} jobs, all done (median of {len(r['bare'])}) | "
@@ -268,10 +283,14 @@ def markdown(r: dict, m: dict) -> str:
         f"| 2. **ratio no-op / bare DAG** | **wall {noop / bare:.2f}, CPU {noop_cpu / bare_cpu:.2f}** |",
         f"| 3. rerun after editing one row of data/response.tsv (LORLATINIB_P2_EXP1 responders 27 -> 26) | "
         f"{r['edit']:.1f} s; jobs rerun: {edit_jobs} ({r['edit_jobs'].get('total', '?')} of {r['jobs']}) |",
-        f"| 5. generated config of {m['n']:,} analyses, {m['per_job']} per job, target `tables` | **{m['seconds']:.1f} s**, "
-        f"peak memory **{m['peak']:.0f} MB**; {m['jobs']} jobs ({m['batch_jobs']} analysis jobs); {m['pooled']:,} "
-        f"pooled rows, {m['tables']:,} per-analysis tables |",
+        f"| 5. generated config of {m['n']:,} analyses, {m['per_job']} per job, targets `tables` and every forest "
+        f"plot (SVG) | **{m['seconds']:.1f} s**, peak memory **{m['peak']:.0f} MB**; {m['jobs']} jobs "
+        f"({m['batch_jobs']} batch jobs); {m['pooled']:,} pooled rows, {m['tables']:,} per-analysis tables, "
+        f"{m['forests']:,} forest plots |",
         f"| 5. its no-op rerun | {m['noop']:.1f} s |",
+        *([f"| 5. generated config of {t['n']:,} analyses, {t['per_job']} per job, target `tables` | "
+           f"**{t['seconds']:.1f} s**, peak memory **{t['peak']:.0f} MB**; {t['jobs']} jobs ({t['batch_jobs']} "
+           f"batch jobs); {t['pooled']:,} pooled rows, {t['tables']:,} per-analysis tables |"] if t else []),
         "",
         "Reading it: the no-op rerun parses the workflow (eight rule files), confirms by a digest that the "
         "config, the data tables, the schemas and the engine are those that passed every check before (the checks "
@@ -283,10 +302,10 @@ def markdown(r: dict, m: dict) -> str:
         "not rerun (their inputs are unchanged: Snakemake compares checksums). The 1,000 analyses are the ten "
         "default analyses under combinations of tau2 estimator, CI method, report policy, prediction interval "
         "and (proportions) transform, each with its sensitivity tables (subgroups, leave-one-out, influence, "
-        f"cumulative, small-study effects): {m['per_job']} analyses share a job, so Python starts "
-        f"{m['batch_jobs']} times, not 2,000 times, and analyses that differ only in their model share their "
-        "selection of studies; forest plots (about a second each to draw and save in three formats) are left "
-        "out of this target. Most of the rest is Snakemake's own: building a DAG of some 6,300 files and "
+        f"cumulative, small-study effects) and its forest plot: {m['per_job']} analyses share a tables job and "
+        "a forest-plot job, each a process of its own (the other jobs run in threads of Snakemake's process), "
+        "so that the batches use both cores, and analyses that differ only in their model share their "
+        "selection of studies. Much of the rest is Snakemake's own: building a DAG of thousands of files and "
         "recording each file's metadata.",
         "",
     ])
@@ -298,6 +317,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="no-op reruns (and baseline runs)")
     parser.add_argument("--analyses", type=int, default=1000)
     parser.add_argument("--per-job", type=int, default=250)
+    parser.add_argument("--tables-only", type=int, default=0, metavar="N",
+                        help="also N generated analyses (e.g. 10000) of tables only")
     parser.add_argument("--noop-only", action="store_true",
                         help="only benchmark 2 (after the cold run it needs), in its own section of bench/RESULTS.md")
     args = parser.parse_args()
@@ -312,7 +333,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="metapool-bench-workflow-") as tmp:
         r = cold_noop_edit(Path(tmp), args.repeats)
         m = many_analyses(Path(tmp), args.analyses, args.per_job)
-    section = markdown(r, m)
+        t = many_analyses(Path(tmp), args.tables_only, args.per_job, figures=False) if args.tables_only else None
+    section = markdown(r, m, t)
     print(section)
     if not args.no_write:
         update_results(SECTION, section)

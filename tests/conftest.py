@@ -53,13 +53,23 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def all_figure_formats(workdir: Path) -> Path:
+    """The copy in ``workdir`` with every figure format in its config/config.yaml (`figure_formats`; the default
+    plan makes SVG only): the session's runs of the default plan use it, so that the PDF and PNG files are checked
+    too (byte-identical runs, no dates, the SLURM run), and every later command in the folder reads the same plan."""
+    config = workdir / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nfigure_formats: [svg, pdf, png]\n", encoding="utf-8")
+    return workdir
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
               python: str | Path | None = None) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with this interpreter, or ``python`` (``env``: variables set on top of this
-    process's)."""
+    process's), its jobs in threads of its own process as profiles/default runs them (``--force-use-threads``;
+    the copies of the workflow have no profiles/)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
     proc = subprocess.run(
-        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", *args],
+        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", "--force-use-threads", *args],
         cwd=workdir, capture_output=True, text=True, env=env, timeout=900,
     )
     if check and proc.returncode != 0:
@@ -69,8 +79,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = 
 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory) -> Path:
-    """The default workflow run once from an empty results/; returns its folder."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    """The default workflow run once from an empty results/, in every figure format; returns its folder."""
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("workflow")))
     snakemake(workdir)
     return workdir
 
@@ -85,7 +95,7 @@ def profile_run(tmp_path_factory) -> Path:
     profile (profiles/default: all cores, its quiet console), and with everything that must not matter changed
     (the folder, a random PYTHONHASHSEED, the time zone, SOURCE_DATE_EPOCH); returns its folder (its console
     output: ``CONSOLE[folder]``)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("profile_run"))
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("profile_run")))
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     env = {**os.environ, "PYTHONHASHSEED": "random", "TZ": "Pacific/Chatham", "SOURCE_DATE_EPOCH": "1234567890"}
     proc = subprocess.run([sys.executable, "-m", "snakemake"], cwd=workdir, capture_output=True, text=True,

@@ -13,7 +13,7 @@ import pytest
 from metapool.analysis import config, validation
 from metapool.display import P_STYLES
 from metapool.spec import AnalysisSpec, ModelSpec
-from metapool.vocabulary import GRADE_DOMAINS
+from metapool.vocabulary import FIGURE_FORMATS, GRADE_DOMAINS
 from metapool.vocabulary import (
     ARM_ROLES,
     ASSESSORS,
@@ -58,6 +58,7 @@ CONFIG_ENUMS = {
     ("multiverse", "ci"): tuple(MULTIVERSE_CI),
     ("bayes", "likelihood"): BAYES_LIKELIHOODS,
     ("p_values",): P_STYLES,
+    ("figure_formats",): FIGURE_FORMATS,
     ("overrides", "propertyNames"): GRADE_DOMAINS,
 }
 TABLE_ENUMS = {

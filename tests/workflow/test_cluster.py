@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_workflow
+from conftest import ROOT, all_figure_formats, copy_workflow
 from test_determinism import assert_same_files, checksums
 
 pytestmark = [
@@ -79,7 +79,7 @@ def cluster() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("slurm")))
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm", "--profile", str(SITE_PROFILE),

@@ -10,7 +10,7 @@ import yaml
 
 from metapool.analysis.config import analysis_specs, fill_defaults, multiverse_choices
 
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import ROOT, all_figure_formats, copy_workflow, snakemake
 
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
 
@@ -90,7 +90,10 @@ def test_config_overrides_and_grouping_of_analyses(workdir):
     batches = -(-n // 4)  # ceil(n / 4): four consecutive analyses per job
     assert sorted(k for k in grouped if k.startswith("analyses_batch_")) == [
         f"analyses_batch_{i}" for i in range(1, batches + 1)]
-    assert grouped["forest"] == n and grouped["spec_curve"] == 1 and grouped["network"] == networks
+    # each batch's forest plots in one job (forest_batch_<i>)
+    assert "forest" not in grouped and sorted(k for k in grouped if k.startswith("forest_batch_")) == [
+        f"forest_batch_{i}" for i in range(1, batches + 1)]
+    assert grouped["spec_curve"] == 1 and grouped["network"] == networks
 
 
 def test_configfile_replaces_the_default_config(workdir):
@@ -110,7 +113,8 @@ def _checksums(folder: Path) -> dict[str, str]:
 def plans_side_by_side(tmp_path_factory):
     """Both examples, then the default plan, run in one copy: each plan's folder's checksums after its own run
     and after all three."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("plans"))
+    # the default plan in every figure format, as the session's workflow_run that it is compared with
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("plans")))
     after_own = {}
     for example in EXAMPLES:
         snakemake(workdir, "--configfile", f"config/examples/{example.name}")
@@ -148,7 +152,7 @@ def test_example_config_runs_the_workflow(plans_side_by_side, example):
         if spec.multiverse is not None:
             table = (out / f"multiverse/{name}.tsv").read_text().splitlines()
             assert len(table) == 1 + len(multiverse_choices(spec))
-            assert (out / f"figures/spec_curve_{name}.png").stat().st_size > 1000
+            assert (out / f"figures/spec_curve_{name}.svg").stat().st_size > 1000
     assert (out / "report.html").exists()
     html = (out / "report.html").read_text()
     assert f"results/{config['plan']}/tables/pooled.tsv" in html

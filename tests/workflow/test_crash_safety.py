@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import ROOT, all_figure_formats, copy_workflow, snakemake
 from test_determinism import assert_same_files, checksums
 
 
@@ -79,7 +79,7 @@ def run_and_kill(workdir: Path, moment: str, timeout: float = 600) -> set[str]:
 
 @pytest.fixture(scope="module", params=list(MOMENTS))
 def killed_and_rerun(request, tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("crash"))
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("crash")))
     shutil.copytree(ROOT / "profiles", workdir / "profiles")
     marked = run_and_kill(workdir, request.param)
     results = workdir / "results"
@@ -101,8 +101,8 @@ def killed_and_rerun(request, tmp_path_factory):
     # A killed run leaves its lock: unlock, then rerun with the default profile (rerun-incomplete), --verbose so
     # that the console names each rescheduled job's outputs.
     snakemake(workdir, "--unlock")
-    rerun = subprocess.run([sys.executable, "-m", "snakemake", "--verbose"], cwd=workdir, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=900)
+    rerun = subprocess.run([sys.executable, "-m", "snakemake", "--verbose"], cwd=workdir,
+                           capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=900)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     return workdir, marked, after_kill, rerun.stdout + rerun.stderr, request.param
 

@@ -26,8 +26,9 @@ from test_determinism import assert_same_files, checksums
 from test_rerun import rules, scheduled
 from test_workflow_validation import set_cell
 
-# Written as sitecustomize.py first on the run's PYTHONPATH: Snakemake and every job import it at start-up, before
-# metapool, so the engine's reader is wrapped wherever it is imported; only the estimates job of survival.tsv edits.
+# Written as sitecustomize.py first on the run's PYTHONPATH: Snakemake imports it at start-up, before metapool, so the
+# engine's reader is wrapped wherever it is imported (the jobs run in threads of that process); only the estimates
+# job of survival.tsv edits.
 HOOK = '''
 import importlib.abc, importlib.util, os, shutil, sys
 
@@ -39,9 +40,9 @@ def _patch(inputs):
 
     def hooked(path):
         data = read_input(path)
-        job = getattr(sys.modules.get("__main__"), "snakemake", None)
-        if (not _edited and getattr(job, "rule", None) == "estimates" and job.wildcards.table == "survival"
-                and os.path.basename(str(path)) == "survival.tsv"):
+        # the first job to read survival.tsv (a read inside a job's record, in the job's thread; every other job
+        # that reads it runs after the estimates job of survival.tsv)
+        if not _edited and inputs._open_records() and os.path.basename(str(path)) == "survival.tsv":
             _edited.append(path)
             shutil.copyfile(os.environ["METAPOOL_EDITED_TABLE"], path)  # the job has these bytes; the file changes
         return data

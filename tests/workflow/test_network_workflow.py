@@ -10,7 +10,7 @@ from metapool.io import read_tsv
 from metapool.stats.network import network_meta_analysis
 from metapool.vocabulary import NETWORK_TEXT_COLUMNS
 
-from conftest import copy_workflow, snakemake
+from conftest import all_figure_formats, copy_workflow, snakemake
 
 NAME = "pfs_hr_network_first_line"
 TABLES = ("studies", "league", "treatment_effects", "ranking", "heterogeneity", "node_split", "transitivity")
@@ -19,7 +19,7 @@ FIGURES = ("graph", "league", "forest")
 
 @pytest.fixture(scope="module")
 def network_run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("network"))
+    workdir = all_figure_formats(copy_workflow(tmp_path_factory.mktemp("network")))
     out = f"results/default/analyses/{NAME}"
     targets = [f"{out}/{t}.tsv" for t in TABLES]
     targets += [f"results/default/figures/network_{k}_{NAME}.{ext}" for k in FIGURES for ext in ("svg", "pdf", "png")]

@@ -21,25 +21,120 @@ import pytest
 
 from conftest import copy_workflow, snakemake
 
-# Written as sitecustomize.py on the jobs' PYTHONPATH: when a job's script ends, the metapool files it imported
-# and the layers its trigger names (its `engine` param) go to METAPOOL_IMPORTS_DIR, one file per job.
+# Written as sitecustomize.py on the run's PYTHONPATH. The jobs run in threads of the Snakemake process (the batch
+# jobs in processes of their own), which import each module once, so a job's imports are not what sys.modules
+# gains while it runs. Instead, every import statement a job's thread executes is recorded (builtins.__import__,
+# also for modules imported before), and closed over the module-level imports of the metapool modules it names
+# (read from their source): the metapool files the job's code loads, whichever job loaded them first. When the job
+# ends, those files and the layers its trigger names (its `engine` param) go to METAPOOL_IMPORTS_DIR, one file per
+# job.
 RECORDER = '''
-import atexit, json, os, sys
+import ast, builtins, importlib.abc, importlib.util, itertools, json, os, sys, threading
+
+_local = threading.local()
+_lock = threading.Lock()  # ast.parse is not safe in two threads at once (Python 3.11)
+_parsed = {}
+_import = builtins.__import__
+_count = itertools.count()
 
 
-def _record():
-    job = getattr(sys.modules.get("__main__"), "snakemake", None)
-    if not (hasattr(job, "rule") and hasattr(job.params, "engine")) or "metapool" not in sys.modules:
-        return  # Snakemake itself, or a job that is not a metapool step
-    root = os.path.dirname(sys.modules["metapool"].__file__)
-    files = sorted(os.path.relpath(module.__file__, root) for name, module in list(sys.modules.items())
-                   if name.split(".")[0] == "metapool" and getattr(module, "__file__", None))
-    path = os.path.join(os.environ["METAPOOL_IMPORTS_DIR"], f"{job.rule}-{os.getpid()}.json")
-    with open(path, "w") as out:
-        json.dump({"rule": job.rule, "engine": job.params.engine, "files": files}, out)
+def _absolute(name, globals, fromlist, level):
+    base = name
+    if level:
+        package = (globals or {}).get("__package__") or ""
+        base = importlib.util.resolve_name("." * level + name, package)
+    return [base] + [f"{base}.{item}" for item in fromlist or () if item != "*"]
 
 
-atexit.register(_record)
+def _recording_import(name, globals=None, locals=None, fromlist=(), level=0):
+    module = _import(name, globals, locals, fromlist, level)
+    names = getattr(_local, "names", None)
+    if names is not None:
+        names.update(n for n in _absolute(name, globals, fromlist, level) if n.split(".")[0] == "metapool")
+    return module
+
+
+builtins.__import__ = _recording_import
+
+
+def _spec(name):
+    """The spec of the module ``name``; None when it is not a module (``from m import function``)."""
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+def _module_imports(name):
+    """The metapool modules the module-level statements of ``name`` import (its parents' too)."""
+    spec = _spec(name)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return set()
+    package = name if spec.origin.endswith("__init__.py") else name.rpartition(".")[0]
+    found = {name.rpartition(".")[0]} if "." in name else set()
+    with _lock:
+        if spec.origin not in _parsed:
+            _parsed[spec.origin] = ast.parse(open(spec.origin, encoding="utf-8").read())
+        tree = _parsed[spec.origin]
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(_absolute(node.module or "", {"__package__": package}, [a.name for a in node.names],
+                                   node.level))
+    return {n for n in found if n.split(".")[0] == "metapool" and _spec(n) is not None}
+
+
+def _closure(names):
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen or _spec(name) is None:
+            continue
+        seen.add(name)
+        todo.extend(_module_imports(name) - seen)
+    return seen
+
+
+def _patch(jobs):
+    run = jobs.run
+
+    def recorded_run(name, job):
+        _local.names = set()
+        try:
+            return run(name, job)
+        finally:
+            names, _local.names = _local.names, None
+            root = os.path.dirname(sys.modules["metapool"].__file__)
+            files = sorted({os.path.relpath(_spec(n).origin, root) for n in _closure(names)})
+            path = os.path.join(os.environ["METAPOOL_IMPORTS_DIR"], f"{job.rule}-{os.getpid()}-{next(_count)}.json")
+            with open(path, "w") as out:
+                json.dump({"rule": job.rule, "engine": job.params.engine, "files": files}, out)
+
+    jobs.run = recorded_run
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    # wraps metapool.jobs.run when metapool.jobs is imported, from wherever the process imports it
+    def find_spec(self, name, path=None, target=None):
+        if name != "metapool.jobs":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
 '''
 
 # the jobs that compute the numbers: none of them draws or writes prose

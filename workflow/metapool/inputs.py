@@ -17,14 +17,23 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = ["InputChangedError", "digest", "file_sha256", "record_name", "read_input", "recorded", "read_record",
            "write_record"]
 
-# the records open in this process (innermost last): every file read_input reads goes into each
-_OPEN: list[dict[str, str]] = []
+# the records open in this thread (innermost last): every file read_input reads goes into each. Per thread,
+# because the workflow runs its jobs in threads of one process (metapool.jobs): a job records only what it read.
+_LOCAL = threading.local()
+
+
+def _open_records() -> list[dict[str, str]]:
+    records = getattr(_LOCAL, "records", None)
+    if records is None:
+        records = _LOCAL.records = []
+    return records
 
 
 class InputChangedError(RuntimeError):
@@ -54,7 +63,7 @@ def record_name(path: str | os.PathLike) -> str:
 
 
 def read_input(path: str | os.PathLike) -> bytes:
-    """The bytes of the data file ``path``, read once; their SHA-256 goes into every record open in this process
+    """The bytes of the data file ``path``, read once; their SHA-256 goes into every record open in this thread
     (:func:`recorded`), under :func:`record_name` of ``path``.
 
     Raises
@@ -67,7 +76,7 @@ def read_input(path: str | os.PathLike) -> bytes:
     """
     data = Path(path).read_bytes()
     key, sha = record_name(path), digest(data)
-    for record in _OPEN:
+    for record in _open_records():
         if record.setdefault(key, sha) != sha:
             raise InputChangedError(f"{key} changed while this job was reading it (SHA-256 {record[key]}, then "
                                     f"{sha}): run the workflow again")
@@ -79,11 +88,12 @@ def recorded(output: str | os.PathLike | None = None) -> Iterator[dict[str, str]
     """Record the data files read inside the ``with`` block; yields the record (path -> SHA-256), and, when the
     block ends without an error and ``output`` is given, writes it there (:func:`write_record`)."""
     record: dict[str, str] = {}
-    _OPEN.append(record)
+    records = _open_records()
+    records.append(record)
     try:
         yield record
     finally:
-        _OPEN.remove(record)
+        records.remove(record)
     if output is not None:
         write_record(record, output)
 

@@ -1,11 +1,11 @@
-"""The workflow's steps as plain functions of paths, so that each Snakemake script is one call.
+"""The workflow's steps as plain functions of paths, so that each job (:mod:`metapool.jobs`) is one call.
 
 Nothing here imports Snakemake; each function reads its inputs, calls the
 engine and writes its outputs atomically. An analysis arrives as an
-:class:`~metapool.spec.AnalysisSpec` (a script rebuilds it from its rule's
+:class:`~metapool.spec.AnalysisSpec` (a job rebuilds it from its rule's
 params with :meth:`~metapool.spec.AnalysisSpec.from_params`). Each step
-imports the engine modules it uses when it runs, so that a job loads only what
-it needs (a pooling job never loads matplotlib or statsmodels).
+imports the engine modules it uses when it runs, so that a run loads only what
+it needs (a plan without figures never loads matplotlib).
 """
 
 from __future__ import annotations

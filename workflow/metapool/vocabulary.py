@@ -355,6 +355,10 @@ SENSITIVITY_KINDS = ("leave_one_out", "influence", "cumulative", "small_study")
 # studies.tsv (the data's order), by publication year, by estimate (ascending), by weight (largest first), by label
 FOREST_SORTS = ("data", "year", "estimate", "weight", "label")
 
+# the formats a figure is saved in (`figure_formats`), in the order a figure's files are listed: SVG (vector, the
+# report embeds it; always made), PDF (vector) and PNG (300 dpi)
+FIGURE_FORMATS = ("svg", "pdf", "png")
+
 # multiverse dimensions: which studies (inclusion), then how they are pooled (model); tau_prior adds Bayesian
 # specifications (one per inclusion choice and tau prior) beside the frequentist ones
 MULTIVERSE_INCLUSION = ("assessor", "design", "retrospective", "verification", "report_policy")

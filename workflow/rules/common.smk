@@ -30,6 +30,7 @@ try:
     from metapool.vocabulary import (
         DATA_TABLES,
         ESTIMATE_MEASURES,
+        FIGURE_FORMATS as _FIGURE_FORMATS,
         RISK_OF_BIAS_TABLE,
         ROB_ALL_OUTCOMES,
         ROB_TOOLS,
@@ -222,8 +223,10 @@ ESTIMATE_TABLES = [
 ANALYSES = {name: spec.pooling_only().to_params() for name, spec in SPECS.items()}
 SENSITIVITY = {name: spec.sensitivity_tables for name, spec in SPECS.items()}
 MULTIVERSES = [name for name, spec in SPECS.items() if spec.multiverse is not None]
-# analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk)
+# analyses_per_job > 1: consecutive analyses share one job (workflow/rules/batch.smk), their forest plots another
 BATCHES = batches(SPECS, config["analyses_per_job"]) if config["analyses_per_job"] > 1 else []
+_BATCHED = {name for members in BATCHES for name in members}
+UNBATCHED = [name for name in ANALYSES if name not in _BATCHED]
 
 
 def say(text):
@@ -231,6 +234,31 @@ def say(text):
     of files and wildcards; none under --verbose, which prints the block."""
     settings = getattr(workflow, "output_settings", None)
     return None if settings is not None and settings.verbose else text
+
+
+def run_job(name, rule, input, output, params, wildcards, log):
+    """Run a job of ``rule`` in this process: the function ``name`` of metapool.jobs (the Snakemake boundary) on
+    the job's files and params. profiles/default sets force-use-threads, so that Snakemake runs these jobs in
+    threads of its own process, which imports the engine once (without it each job starts a Snakemake process of
+    its own)."""
+    from types import SimpleNamespace
+
+    from metapool.jobs import run
+
+    run(name, SimpleNamespace(rule=rule, input=input, output=output, params=params, wildcards=wildcards, log=log))
+
+
+# the formats every figure is saved in (`figure_formats`): SVG first (the report embeds it), then PDF and PNG
+FIGURE_FORMATS = [fmt for fmt in _FIGURE_FORMATS if fmt in config["figure_formats"]]
+
+
+def figure_files(stem, caption=None, category=None, labels=None):
+    """The files of one figure, results/<plan>/figures/<stem>.<format> in FIGURE_FORMATS; the SVG marked for
+    `snakemake --report` under ``category`` with ``caption`` and ``labels`` when a caption is given."""
+    files = [f"{OUT}/figures/{stem}.{fmt}" for fmt in FIGURE_FORMATS]
+    if caption is not None:
+        files[0] = report(files[0], caption=caption, category=category, labels=labels)
+    return files
 
 
 def one_of(names):
@@ -294,9 +322,9 @@ def table_targets():
 def all_targets():
     return [
         *table_targets(),
-        *forest_plots(["svg", "pdf", "png"]),
-        *spec_curves(["svg", "pdf", "png"]),
-        *all_network_figures(["svg", "pdf", "png"]),
+        *forest_plots(FIGURE_FORMATS),
+        *spec_curves(FIGURE_FORMATS),
+        *all_network_figures(FIGURE_FORMATS),
         f"{OUT}/report.html",
     ]
 
@@ -403,6 +431,43 @@ def batch_digest(members):
     multiverses): the job's rerun trigger."""
     specs = {name: [multiverse_params(name), SENSITIVITY[name], sensitivity_params(name)] for name in members}
     return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def batch_rob_inputs(members):
+    """The risk-of-bias table and the studies table, when an analysis of the batch has `forest_rob` (else none)."""
+    return next((forest_rob_inputs(name)[:2] for name in members if forest_rob_inputs(name)), [])
+
+
+def batch_forest_inputs(members):
+    """ "<analysis>::<kind>" -> what the forest plots of one batch read: each analysis's studies.tsv, pooled.tsv and,
+    when it has them, its subgroups.tsv and bayes.tsv; `rob_table` and `rob_studies` (batch_rob_inputs)."""
+    inputs = {}
+    for name in members:
+        inputs[f"{name}::studies"] = f"{OUT}/analyses/{name}/studies.tsv"
+        inputs[f"{name}::pooled"] = f"{OUT}/analyses/{name}/pooled.tsv"
+        for kind in ("subgroups", "bayes"):
+            if kind in SENSITIVITY[name]:
+                inputs[f"{name}::{kind}"] = sensitivity_tables(name)[kind]
+    inputs.update(zip(("rob_table", "rob_studies"), batch_rob_inputs(members)))
+    return inputs
+
+
+def batch_forest_outputs(members):
+    """ "<analysis>" -> the forest plot of each analysis of one batch, in every figure format."""
+    return {
+        name: figure_files(
+            f"forest_{name}",
+            caption="../report/forest.rst",
+            category="Forest plots",
+            labels={"analysis": name, "figure": "forest plot"},
+        )
+        for name in members
+    }
+
+
+def batch_forest_params(members):
+    """ "<analysis>" -> [forest_sort, the risk-of-bias columns (forest_rob_params)] of each analysis of one batch."""
+    return {name: [SPECS[name].forest_sort, forest_rob_params(name)] for name in members}
 
 
 def batch_estimates(members):

@@ -17,16 +17,14 @@ rule estimates:
         f"{OUT}/logs/estimates_{{table}}.log",
     group:
         "extract"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         # reruns the job when a file it reads has other bytes than when it ran, whatever its time (common.smk)
         data=lambda wildcards: data_digests(DATA["studies"], DATA[wildcards.table], VOCABULARY),
     message:
         say("per-study estimates of {wildcards.table}.tsv")
-    script:
-        "../scripts/estimates.py"
+    run:
+        run_job("estimates", rule, input, output, params, wildcards, log)
 
 
 rule studies_table:
@@ -38,8 +36,6 @@ rule studies_table:
         f"{OUT}/logs/studies_table.log",
     group:
         "extract"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         # the exact CIs of the proportions, computed here (the estimates tables carry none): changing
@@ -47,8 +43,8 @@ rule studies_table:
         level=config["study_level"],
     message:
         say("exact CIs of every study")
-    script:
-        "../scripts/studies_table.py"
+    run:
+        run_job("studies_table", rule, input, output, params, wildcards, log)
 
 
 rule audit:
@@ -62,12 +58,10 @@ rule audit:
         f"{OUT}/logs/audit.log",
     group:
         "extract"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         data=data_digests(*([PRESENT["response"]] if "response" in PRESENT else [])),
     message:
         say("audit of the response table")
-    script:
-        "../scripts/audit.py"
+    run:
+        run_job("audit", rule, input, output, params, wildcards, log)

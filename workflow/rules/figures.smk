@@ -1,4 +1,5 @@
-# Figures of each analysis, as SVG (vector, embedded in the report), PDF (vector) and PNG (300 dpi): the forest
+# Figures of each analysis, in the formats of `figure_formats` (figure_files in common.smk: SVG, embedded in the
+# report, and on request PDF and PNG at 300 dpi): the forest
 # plot, the funnel plot (analyses pooled by inverse variance or the GLMM: studies with a standard error, around
 # an overall estimate: not for overall: false), the
 # leave-one-out plot (analyses whose `sensitivity:` list has leave_one_out) and the study flow (every analysis;
@@ -23,20 +24,19 @@ rule forest:
         # without the table)
         risk_of_bias=lambda wildcards: forest_rob_inputs(wildcards.analysis),
     output:
-        svg=report(
-            f"{OUT}/figures/forest_{{analysis}}.svg",
+        figure=figure_files(
+            "forest_{analysis}",
             caption="../report/forest.rst",
             category="Forest plots",
             labels={"analysis": "{analysis}", "figure": "forest plot"},
         ),
-        pdf=f"{OUT}/figures/forest_{{analysis}}.pdf",
-        png=f"{OUT}/figures/forest_{{analysis}}.png",
     log:
         f"{OUT}/logs/forest_{{analysis}}.log",
+    wildcard_constraints:
+        # the analyses of a batch (analyses_per_job) have their forest plots drawn by their batch (batch.smk)
+        analysis=one_of(UNBATCHED),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
         p_values=config["p_values"],
@@ -46,8 +46,8 @@ rule forest:
         data=lambda wildcards: data_digests(*forest_rob_inputs(wildcards.analysis)),
     message:
         say("forest plot of {wildcards.analysis}")
-    script:
-        "../scripts/forest.py"
+    run:
+        run_job("forest", rule, input, output, params, wildcards, log)
 
 
 rule funnel:
@@ -55,30 +55,26 @@ rule funnel:
         studies=f"{OUT}/analyses/{{analysis}}/studies.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
-        svg=report(
-            f"{OUT}/figures/funnel_{{analysis}}.svg",
+        figure=figure_files(
+            "funnel_{analysis}",
             caption="../report/funnel.rst",
             category="Funnel plots",
             labels={"analysis": "{analysis}", "figure": "funnel plot"},
         ),
-        pdf=f"{OUT}/figures/funnel_{{analysis}}.pdf",
-        png=f"{OUT}/figures/funnel_{{analysis}}.png",
     log:
         f"{OUT}/logs/funnel_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(FUNNELS),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
         p_values=config["p_values"],
     message:
         say("funnel plot of {wildcards.analysis}")
-    script:
-        "../scripts/funnel.py"
+    run:
+        run_job("funnel", rule, input, output, params, wildcards, log)
 
 
 rule leave_one_out_plot:
@@ -86,28 +82,24 @@ rule leave_one_out_plot:
         leave_one_out=f"{OUT}/analyses/{{analysis}}/leave_one_out.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
-        svg=report(
-            f"{OUT}/figures/loo_{{analysis}}.svg",
+        figure=figure_files(
+            "loo_{analysis}",
             caption="../report/loo.rst",
             category="Leave-one-out plots",
             labels={"analysis": "{analysis}", "figure": "leave-one-out plot"},
         ),
-        pdf=f"{OUT}/figures/loo_{{analysis}}.pdf",
-        png=f"{OUT}/figures/loo_{{analysis}}.png",
     log:
         f"{OUT}/logs/loo_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(LOO_PLOTS),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
     message:
         say("leave-one-out plot of {wildcards.analysis}")
-    script:
-        "../scripts/loo.py"
+    run:
+        run_job("leave_one_out_plot", rule, input, output, params, wildcards, log)
 
 
 rule flow:
@@ -117,24 +109,20 @@ rule flow:
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
         table=f"{OUT}/analyses/{{analysis}}/flow.tsv",
-        svg=report(
-            f"{OUT}/figures/flow_{{analysis}}.svg",
+        figure=figure_files(
+            "flow_{analysis}",
             caption="../report/flow.rst",
             category="Study flow",
             labels={"analysis": "{analysis}", "figure": "study flow"},
         ),
-        pdf=f"{OUT}/figures/flow_{{analysis}}.pdf",
-        png=f"{OUT}/figures/flow_{{analysis}}.png",
     log:
         f"{OUT}/logs/flow_{{analysis}}.log",
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     message:
         say("study flow of {wildcards.analysis}")
-    script:
-        "../scripts/flow.py"
+    run:
+        run_job("flow", rule, input, output, params, wildcards, log)

@@ -15,15 +15,13 @@ rule multiverse:
         analysis=one_of(MULTIVERSES),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: multiverse_params(wildcards.analysis),
     message:
         say("multiverse of {wildcards.analysis}")
-    script:
-        "../scripts/multiverse.py"
+    run:
+        run_job("multiverse", rule, input, output, params, wildcards, log)
 
 
 rule spec_curve:
@@ -32,18 +30,16 @@ rule spec_curve:
         summary=f"{OUT}/multiverse/{{analysis}}_summary.tsv",
         pooled=f"{OUT}/analyses/{{analysis}}/pooled.tsv",
     output:
-        multiext(f"{OUT}/figures/spec_curve_{{analysis}}", ".svg", ".pdf", ".png"),
+        figure=figure_files("spec_curve_{analysis}"),
     log:
         f"{OUT}/logs/spec_curve_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(MULTIVERSES),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
     message:
         say("specification curve of {wildcards.analysis}")
-    script:
-        "../scripts/spec_curve.py"
+    run:
+        run_job("spec_curve", rule, input, output, params, wildcards, log)

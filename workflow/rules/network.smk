@@ -27,16 +27,14 @@ rule network:
         f"{OUT}/logs/network_{{network}}.log",
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         data=data_digests(DATA["studies"]),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     message:
         say("network meta-analysis {wildcards.network}")
-    script:
-        "../scripts/network.py"
+    run:
+        run_job("network", rule, input, output, params, wildcards, log)
 
 
 rule network_figures:
@@ -47,29 +45,22 @@ rule network_figures:
         ranking=f"{OUT}/analyses/{{network}}/ranking.tsv",
     output:
         **{
-            f"{kind}_{ext}": (
-                report(
-                    f"{OUT}/figures/network_{kind}_{{network}}.svg",
-                    caption="../report/network.rst",
-                    category="Network meta-analyses",
-                    labels={"analysis": "{network}", "figure": kind},
-                )
-                if ext == "svg"
-                else f"{OUT}/figures/network_{kind}_{{network}}.{ext}"
+            kind: figure_files(
+                f"network_{kind}_{{network}}",
+                caption="../report/network.rst",
+                category="Network meta-analyses",
+                labels={"analysis": "{network}", "figure": kind},
             )
             for kind in NETWORK_FIGURES
-            for ext in ("svg", "pdf", "png")
         },
     log:
         f"{OUT}/logs/network_figures_{{network}}.log",
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures"),
         spec=lambda wildcards: NETWORK_PARAMS[wildcards.network],
     message:
         say("network figures of {wildcards.network}")
-    script:
-        "../scripts/network_figures.py"
+    run:
+        run_job("network_figures", rule, input, output, params, wildcards, log)

@@ -11,15 +11,13 @@ rule pool:
         f"{OUT}/logs/pool_{{analysis}}.log",
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         spec=lambda wildcards: ANALYSES[wildcards.analysis],
     message:
         say("pooling {wildcards.analysis}")
-    script:
-        "../scripts/pool.py"
+    run:
+        run_job("pool", rule, input, output, params, wildcards, log)
 
 
 rule pooled_table:
@@ -31,11 +29,9 @@ rule pooled_table:
         f"{OUT}/logs/pooled_table.log",
     group:
         "summary"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
     message:
         say("table of every pooled estimate")
-    script:
-        "../scripts/concat_tables.py"
+    run:
+        run_job("concat_tables", rule, input, output, params, wildcards, log)

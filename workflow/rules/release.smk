@@ -51,8 +51,8 @@ if config.get("release_name"):
             networks=RELEASE_NETWORKS,
         message:
             say(f"release {config['release_name']} of the evidence")
-        script:
-            "../scripts/release.py"
+        run:
+            run_job("release", rule, input, output, params, wildcards, log)
 
 
 if CHANGES is not None:
@@ -81,5 +81,5 @@ if CHANGES is not None:
             specs={name: spec.to_params() for name, spec in SPECS.items()},
         message:
             say(f"what changed since release {COMPARE_TO['name']}")
-        script:
-            "../scripts/changes.py"
+        run:
+            run_job("changes", rule, input, output, params, wildcards, log)

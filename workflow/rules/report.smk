@@ -69,11 +69,11 @@ REPORT_TARGETS = [
     SOF_CSV,
     *SUMMARY_TABLES.values(),
     SUMMARY_DOCX,
-    *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=["svg", "pdf", "png"]),
-    *expand(f"{OUT}/figures/funnel_{{analysis}}.{{ext}}", analysis=FUNNELS, ext=["svg", "pdf", "png"]),
-    *expand(f"{OUT}/figures/loo_{{analysis}}.{{ext}}", analysis=LOO_PLOTS, ext=["svg", "pdf", "png"]),
-    *[path for name in ROB_PLOTS for ext in ("svg", "pdf", "png") for path in rob_figures(name, ext).values()],
-    *[path for name in CUMULATIVE_PLOTS for ext in ("svg", "pdf", "png") for path in sequential_outputs(name, ext)],
+    *expand(f"{OUT}/figures/flow_{{analysis}}.{{ext}}", analysis=ANALYSES, ext=FIGURE_FORMATS),
+    *expand(f"{OUT}/figures/funnel_{{analysis}}.{{ext}}", analysis=FUNNELS, ext=FIGURE_FORMATS),
+    *expand(f"{OUT}/figures/loo_{{analysis}}.{{ext}}", analysis=LOO_PLOTS, ext=FIGURE_FORMATS),
+    *[path for name in ROB_PLOTS for ext in FIGURE_FORMATS for path in rob_figures(name, ext).values()],
+    *[path for name in CUMULATIVE_PLOTS for ext in FIGURE_FORMATS for path in sequential_outputs(name, ext)],
 ]
 
 
@@ -91,15 +91,13 @@ rule workbook:
         f"{OUT}/logs/workbook.log",
     group:
         "summary"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("reporting", "analysis", "stats"),
         sheets=WORKBOOK_SHEETS,
     message:
         say("workbook of every table")
-    script:
-        "../scripts/workbook.py"
+    run:
+        run_job("workbook", rule, input, output, params, wildcards, log)
 
 
 rule summary_of_findings:
@@ -115,8 +113,6 @@ rule summary_of_findings:
         f"{OUT}/logs/summary_of_findings.log",
     group:
         "summary"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("analysis", "stats"),
         data=data_digests(*[PRESENT[t] for t in ("studies", RISK_OF_BIAS_TABLE) if t in PRESENT]),
@@ -129,8 +125,8 @@ rule summary_of_findings:
         },
     message:
         say("summary of findings with the certainty of the evidence")
-    script:
-        "../scripts/summary_of_findings.py"
+    run:
+        run_job("summary_of_findings", rule, input, output, params, wildcards, log)
 
 
 rule summary_tables:
@@ -153,8 +149,6 @@ rule summary_tables:
         f"{OUT}/logs/summary_tables.log",
     group:
         "summary"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("reporting", "figures", "analysis", "stats"),
         analyses={
@@ -170,8 +164,8 @@ rule summary_tables:
         p_values=config["p_values"],
     message:
         say("summary tables")
-    script:
-        "../scripts/summary_tables.py"
+    run:
+        run_job("summary_tables", rule, input, output, params, wildcards, log)
 
 
 # the records of what the jobs read from the data folder (metapool.inputs): the report's provenance lists them
@@ -210,8 +204,6 @@ rule report:
         f"{OUT}/logs/report.log",
     group:
         "summary"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("reporting", "analysis", "stats"),
         # rerun when a data file changes, whatever its time: the report compares each with what the jobs read
@@ -223,5 +215,5 @@ rule report:
         network_layout=NETWORK_REPORT_FILES,
     message:
         say("report")
-    script:
-        "../scripts/report.py"
+    run:
+        run_job("report", rule, input, output, params, wildcards, log)

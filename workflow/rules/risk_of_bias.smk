@@ -13,26 +13,18 @@ rule risk_of_bias_figures:
         schemas=[table_schema("studies"), table_schema(RISK_OF_BIAS_TABLE)],
         vocabulary=VOCABULARY,
     output:
-        traffic_light=[
-            report(
-                f"{OUT}/figures/rob_traffic_light_{{analysis}}.svg",
-                caption="../report/risk_of_bias.rst",
-                category="Risk of bias",
-                labels={"analysis": "{analysis}", "figure": "risk-of-bias traffic-light plot"},
-            ),
-            f"{OUT}/figures/rob_traffic_light_{{analysis}}.pdf",
-            f"{OUT}/figures/rob_traffic_light_{{analysis}}.png",
-        ],
-        summary=[
-            report(
-                f"{OUT}/figures/rob_summary_{{analysis}}.svg",
-                caption="../report/risk_of_bias.rst",
-                category="Risk of bias",
-                labels={"analysis": "{analysis}", "figure": "risk-of-bias weighted summary plot"},
-            ),
-            f"{OUT}/figures/rob_summary_{{analysis}}.pdf",
-            f"{OUT}/figures/rob_summary_{{analysis}}.png",
-        ],
+        traffic_light=figure_files(
+            "rob_traffic_light_{analysis}",
+            caption="../report/risk_of_bias.rst",
+            category="Risk of bias",
+            labels={"analysis": "{analysis}", "figure": "risk-of-bias traffic-light plot"},
+        ),
+        summary=figure_files(
+            "rob_summary_{analysis}",
+            caption="../report/risk_of_bias.rst",
+            category="Risk of bias",
+            labels={"analysis": "{analysis}", "figure": "risk-of-bias weighted summary plot"},
+        ),
         # the SHA-256 of the bytes the job parsed (the report's provenance)
         inputs=f"{OUT}/inputs/risk_of_bias_{{analysis}}.json",
     log:
@@ -41,8 +33,6 @@ rule risk_of_bias_figures:
         analysis=one_of(ROB_PLOTS),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
         data=lambda wildcards: data_digests(DATA["studies"], DATA[RISK_OF_BIAS_TABLE], VOCABULARY),
@@ -51,5 +41,5 @@ rule risk_of_bias_figures:
         title=lambda wildcards: SPECS[wildcards.analysis].title,
     message:
         say("risk-of-bias figures of {wildcards.analysis}")
-    script:
-        "../scripts/risk_of_bias.py"
+    run:
+        run_job("risk_of_bias_figures", rule, input, output, params, wildcards, log)

@@ -20,12 +20,10 @@ for _kinds, _members in SENSITIVITY_RULES.items():
             analysis=one_of(_members),
         group:
             "analysis"
-        conda:
-            "../envs/metapool.yaml"
         params:
             engine=engine_code("analysis", "stats"),
             spec=lambda wildcards: sensitivity_params(wildcards.analysis),
         message:
             say(f"sensitivity tables ({', '.join(_kinds)}) of {{wildcards.analysis}}")
-        script:
-            "../scripts/sensitivity.py"
+        run:
+            run_job("sensitivity", rule, input, output, params, wildcards, log)

@@ -12,35 +12,29 @@ rule sequential:
         releases=sorted(glob.glob(f"{RELEASES_DIR}/*.json")),
     output:
         table=f"{OUT}/analyses/{{analysis}}/sequential.tsv",
-        cumulative_svg=report(
-            f"{OUT}/figures/cumulative_{{analysis}}.svg",
+        cumulative=figure_files(
+            "cumulative_{analysis}",
             caption="../report/cumulative.rst",
             category="Cumulative evidence",
             labels={"analysis": "{analysis}", "figure": "cumulative meta-analysis"},
         ),
-        cumulative_pdf=f"{OUT}/figures/cumulative_{{analysis}}.pdf",
-        cumulative_png=f"{OUT}/figures/cumulative_{{analysis}}.png",
-        tsa_svg=report(
-            f"{OUT}/figures/tsa_{{analysis}}.svg",
+        tsa=figure_files(
+            "tsa_{analysis}",
             caption="../report/tsa.rst",
             category="Cumulative evidence",
             labels={"analysis": "{analysis}", "figure": "trial sequential analysis (exploratory)"},
         ),
-        tsa_pdf=f"{OUT}/figures/tsa_{{analysis}}.pdf",
-        tsa_png=f"{OUT}/figures/tsa_{{analysis}}.png",
     log:
         f"{OUT}/logs/sequential_{{analysis}}.log",
     wildcard_constraints:
         analysis=one_of(CUMULATIVE_PLOTS),
     group:
         "analysis"
-    conda:
-        "../envs/metapool.yaml"
     params:
         engine=engine_code("figures", "analysis", "stats"),
         spec=lambda wildcards: sequential_params(wildcards.analysis),
         releases=RELEASES_DIR,
     message:
         say("cumulative evidence and trial sequential view of {wildcards.analysis}")
-    script:
-        "../scripts/sequential.py"
+    run:
+        run_job("sequential", rule, input, output, params, wildcards, log)

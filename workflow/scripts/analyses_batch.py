@@ -1,8 +1,4 @@
-"""Snakemake script: several analyses in one job (pooling, sensitivity tables, multiverse)."""
-import sys
+"""Snakemake script: the tables of the analyses of one batch (analyses_per_job), in a process of its own."""
+from metapool.jobs import run
 
-sys.stderr = open(snakemake.log[0], "w")
-
-from metapool.steps import analyses_batch_step
-
-analyses_batch_step(dict(snakemake.input.items()), snakemake.config, dict(snakemake.output.items()))
+run("analyses_batch", snakemake)  # noqa: F821 - Snakemake's job object

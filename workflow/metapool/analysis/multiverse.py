@@ -80,11 +80,6 @@ SUMMARY_COLUMNS = [
     "share_ci_below_threshold", "share_ci_above_threshold",
 ]
 _NUMBERS = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "q", "beta", "se") + TEST_FIELDS
-# back-transformations whose array form is not bit-identical to the scalar form the single analysis uses
-# (they square a numpy scalar: C pow, against a product on arrays)
-_SCALAR_BACKTRANSFORM = ("arcsine", "freeman_tukey")
-
-
 @dataclass(frozen=True, eq=False)
 class MultiverseResult:
     """``table``: one row per specification (``MULTIVERSE_COLUMNS``); ``summary``: one row
@@ -98,8 +93,22 @@ class MultiverseResult:
         return len(self.table)
 
 
-def _inclusion_key(choice: dict) -> tuple:
-    return tuple(choice_label(choice[d]) for d in MULTIVERSE_INCLUSION)
+def _labeller():
+    """:func:`choice_label`, computed once per option object: a multiverse's specifications share their options
+    (itertools.product), so thousands of labels are a few dozen distinct ones."""
+    labels: dict[int, tuple[object, str]] = {}  # id -> (the option, kept alive while the id is a key; its label)
+
+    def label(option) -> str:
+        hit = labels.get(id(option))
+        if hit is None:
+            hit = labels[id(option)] = (option, choice_label(option))
+        return hit[1]
+
+    return label
+
+
+def _inclusion_key(choice: dict, label=choice_label) -> tuple:
+    return tuple(label(choice[d]) for d in MULTIVERSE_INCLUSION)
 
 
 def _ranks(values) -> np.ndarray:
@@ -194,7 +203,8 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
     proportion = spec.measure == "proportion"
 
     # the studies of each inclusion choice
-    keys = [_inclusion_key(choice) for choice in choices]
+    label = _labeller()
+    keys = [_inclusion_key(choice, label) for choice in choices]
     pooled: dict[tuple, np.ndarray | None] = {}  # included rows, in the analysis's order
     described: dict[tuple, tuple[int, str, float]] = {}  # k, study ids, participants
     for choice, key in zip(choices, keys):
@@ -284,20 +294,22 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
         iv_rows.append(i)
         iv_y.append(y)
         iv_v.append(v)
-        iv_g.append(np.full(len(y), len(iv_rows) - 1, dtype=np.intp))
+        iv_g.append(len(y))
         iv_method.append(choice["method"])
         iv_ci.append(ci_method)
         iv_adhoc.append(adhoc)
 
     if iv_rows:
         rows = np.asarray(iv_rows)
-        res = pool_many(np.concatenate(iv_y), np.concatenate(iv_v), np.concatenate(iv_g),
+        groups_of_studies = np.repeat(np.arange(len(iv_rows), dtype=np.intp), iv_g)  # iv_g: each one's k
+        res = pool_many(np.concatenate(iv_y), np.concatenate(iv_v), groups_of_studies,
                         method=np.asarray(iv_method, dtype=object), ci=np.asarray(iv_ci, dtype=object),
                         level=level, pi=spec.model.pi, hk_adhoc=np.asarray(iv_adhoc, dtype=bool))
         for c in ("tau2", "i2", "q", "beta", "se", *TEST_FIELDS):
             cols[c][rows] = getattr(res, c)
         converged[rows] = res.converged
-        # back-transform per (inclusion, transform): vectorised where that is exact
+        # back-transform per (inclusion, transform), vectorised: each back-transformation gives the same float for
+        # an array as for one value (metapool.stats.effects), so these equal the single analysis's
         groups: dict[tuple, list[int]] = {}
         for j, i in enumerate(iv_rows):
             groups.setdefault((keys[i], choices[i]["transform"]), []).append(j)
@@ -306,10 +318,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
             js = np.asarray(js)
             for c, src in (("estimate", res.beta), ("ci_lower", res.ci_lower), ("ci_upper", res.ci_upper),
                            ("pi_lower", res.pi_lower), ("pi_upper", res.pi_upper)):
-                if transform in _SCALAR_BACKTRANSFORM:
-                    cols[c][rows[js]] = [float(bt(float(x))) for x in src[js]]
-                else:
-                    cols[c][rows[js]] = bt(src[js])
+                cols[c][rows[js]] = bt(src[js])
         for j, i in enumerate(iv_rows):
             if not res.converged[j]:
                 notes[i] = f"the {iv_method[j]} estimator of tau2 did not converge"
@@ -323,7 +332,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
     table = pd.DataFrame({
         "analysis": name,
         "specification": np.arange(1, n + 1),
-        **{d: [choice_label(c[d]) for c in choices] for d in MULTIVERSE_DIMENSIONS if d not in ("method", "ci")},
+        **{d: [label(c[d]) for c in choices] for d in MULTIVERSE_DIMENSIONS if d not in ("method", "ci")},
         "method": method_col, "ci_method": ci_col, "hk_adhoc": adhoc_col, "level": level, "k": k,
         "participants": participants, **cols, "converged": converged, "ci_excludes_threshold": excludes,
         "study_ids": study_ids, "notes": notes,

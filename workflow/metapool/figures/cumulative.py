@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .forest import format_interval, log_ticks, nice_log_limits
-from .style import FS_SMALL, FS_TITLE, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, font_properties, save_figure
+from .style import FS_SMALL, FS_TITLE, INK, NOTE, PI_COLOUR, RULE, SQUARE, font_properties, save_figure, figure_style
 
 __all__ = ["release_positions", "cumulative_plot", "sequential_plot", "analysis_cumulative", "analysis_sequential"]
 
@@ -51,7 +51,7 @@ def cumulative_plot(rows: pd.DataFrame, releases=(), *, measure: str, title: str
     n = len(rows)
     log = measure in _LOG
     marks = release_positions(rows["year"], releases) if n else []
-    with matplotlib.rc_context(RC):
+    with figure_style():
         fig = Figure(figsize=(7.5, 1.4 + 0.3 * (n + len(marks))))
         FigureCanvasAgg(fig)
         ax = fig.add_axes([0.42, 0.18, 0.33, 0.68])
@@ -120,7 +120,7 @@ def sequential_plot(frame: pd.DataFrame, *, title: str = "") -> Figure:
     information fraction, the boundaries, +-1.96 and the required information size; a table with no looks
     gives a figure that says why."""
     looks = frame[frame["look"].notna()] if "look" in frame else frame.iloc[0:0]
-    with matplotlib.rc_context(RC):
+    with figure_style():
         fig = Figure(figsize=(7.0, 4.6))
         FigureCanvasAgg(fig)
         ax = fig.add_axes([0.1, 0.17, 0.62, 0.69])

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from ..analysis.flow import StudyFlow
 from ..vocabulary import outcome
-from .style import FS, FS_SMALL, FS_TITLE, INK, RC, RULE, Measurer, font_properties
+from .style import FS, FS_SMALL, FS_TITLE, INK, RULE, Measurer, font_properties, figure_style
 
 __all__ = ["flow_diagram"]
 
 
 def flow_diagram(flow: StudyFlow, *, title: str = "") -> Figure:
     """Draw the study flow as a PRISMA-style diagram (main boxes left, exclusions right)."""
-    with matplotlib.rc_context(RC):
+    with figure_style():
         return _draw(flow, title)
 
 

@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -38,8 +37,9 @@ from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..display import overall_effect_text, p_text
 from .style import (
-    BAYES, BAYES_PI, FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, RULE, SQUARE, Measurer,
+    BAYES, BAYES_PI, FONT, FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RULE, SQUARE, Measurer,
     font_properties,
+    figure_style,
 )
 
 __all__ = ["forest_plot", "row_panel", "draw_interval", "nice_log_limits", "log_ticks", "heterogeneity_text",
@@ -444,7 +444,7 @@ def forest_plot(
         raise ValueError("favours must be a (left, right) pair of strings")
     m = _MEASURE[measure]
     df = _prepare(studies)
-    with matplotlib.rc_context(RC):
+    with figure_style():
         return _draw(df, pooled, m, measure, title, model_label, float(level), favours,
                      [_str(f) for f in footnotes if _str(f)], absent, single, p_style, rob)
 

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -40,7 +39,8 @@ from ..display import p_text
 from ..spec import AnalysisSpec, ModelSpec
 from ..vocabulary import MEASURES
 from .style import (
-    FONT, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, RC, SQUARE, Measurer, font_properties, save_figure,
+    FONT, FS_SMALL, FS_TITLE, GREY, INK, NOTE, PI_COLOUR, SQUARE, Measurer, font_properties, save_figure,
+    figure_style,
 )
 
 __all__ = ["EggerLine", "funnel_plot", "analysis_funnel", "egger_line", "SCALE_LABELS"]
@@ -120,7 +120,7 @@ def funnel_plot(
     keep = np.isfinite(yi) & np.isfinite(sei) & (sei > 0)
     yi, sei = yi[keep], sei[keep]
     levels = sorted(float(lv) for lv in levels)
-    with matplotlib.rc_context(RC):
+    with figure_style():
         return _draw(yi, sei, float(estimate), scale, measure, title, egger, note, levels)
 
 

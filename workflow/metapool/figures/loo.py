@@ -18,7 +18,6 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -29,7 +28,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 from matplotlib.transforms import blended_transform_factory
 
 from .forest import draw_interval, format_interval, log_ticks, nice_log_limits, row_panel
-from .style import FS_SMALL, FS_TITLE, INK, NOTE, RC, RULE, SQUARE, Measurer, font_properties, save_figure
+from .style import FS_SMALL, FS_TITLE, INK, NOTE, RULE, SQUARE, Measurer, font_properties, save_figure, figure_style
 
 __all__ = ["loo_plot", "analysis_loo"]
 
@@ -63,7 +62,7 @@ def loo_plot(rows: pd.DataFrame, overall: Mapping, *, measure: str, title: str =
     """
     if measure not in _DECIMALS:
         raise ValueError(f"measure must be one of {sorted(_DECIMALS)}, got {measure!r}")
-    with matplotlib.rc_context(RC):
+    with figure_style():
         return _draw(rows.reset_index(drop=True), overall, measure, title, float(level))
 
 

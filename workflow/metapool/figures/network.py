@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from .forest import forest_plot, format_interval
-from .style import FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, RC, SQUARE, font_properties
+from .style import FS, FS_SMALL, FS_TITLE, GREY, INK, NOTE, SQUARE, font_properties, figure_style
 
 __all__ = ["network_graph", "league_figure", "effects_forest", "node_table"]
 
@@ -55,7 +54,7 @@ def network_graph(edges: pd.DataFrame, nodes: pd.DataFrame, *, reference: str, t
     -------
     matplotlib.figure.Figure
     """
-    with matplotlib.rc_context(RC):
+    with figure_style():
         names = sorted(nodes["treatment"].astype(str))
         if reference in names:
             i = names.index(reference)
@@ -119,7 +118,7 @@ def league_figure(league: pd.DataFrame, treatments: Sequence[str], *, title: str
     -------
     matplotlib.figure.Figure
     """
-    with matplotlib.rc_context(RC):
+    with figure_style():
         names = list(treatments)
         t = len(names)
         cell = {(r.treatment, r.comparator): r for r in league.itertuples()}

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from ..vocabulary import ROB_TOOLS
-from .style import FS, FS_SMALL, FS_TITLE, INK, NOTE, RC, Measurer, font_properties
+from .style import FS, FS_SMALL, FS_TITLE, INK, NOTE, Measurer, font_properties, figure_style
 
 __all__ = ["ROB_COLOURS", "ROB_SYMBOLS", "ROB_WORDS", "NOT_JUDGED", "domain_letter", "traffic_light_figure",
            "summary_figure", "draw_judgement"]
@@ -103,9 +103,7 @@ def traffic_light_figure(judged: pd.DataFrame, title: str = "") -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
+    with figure_style():
         measure = _measurer()
         fp, small, bold = font_properties(FS), font_properties(FS_SMALL), font_properties(FS, "bold")
         blocks = _blocks(judged)
@@ -188,9 +186,7 @@ def summary_figure(judged: pd.DataFrame, title: str = "") -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
+    with figure_style():
         blocks = _blocks(judged)
         weights = pd.to_numeric(judged["weight"], errors="coerce") if len(judged) else pd.Series(dtype=float)
         weighted = len(weights) > 0 and weights.notna().all() and (weights > 0).all()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..vocabulary import MULTIVERSE_DIMENSIONS
-from .style import FONT, FS_TITLE, INK, PI_COLOUR, RULE, SQUARE, save_figure
+from .style import FONT, FS_TITLE, INK, PI_COLOUR, RULE, SQUARE, save_figure, figure_style
 
 __all__ = ["spec_curve", "spec_curve_figure", "DENSE"]
 
@@ -96,7 +95,7 @@ def spec_curve_figure(table: pd.DataFrame, summary: pd.DataFrame, *, title: str 
 
     dims = [d for d in MULTIVERSE_DIMENSIONS if df[d].astype(str).nunique() > 1]
     rows = [(d, o) for d in dims for o in sorted(df[d].astype(str).unique())]
-    with matplotlib.rc_context(_RC):
+    with figure_style(_RC):
         height_top, row_h = 3.2, 0.16
         height_bottom = max(0.6, row_h * (len(rows) + len(dims)))
         total = height_top + height_bottom + 1.6

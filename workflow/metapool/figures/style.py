@@ -11,8 +11,11 @@ replaced atomically.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -24,7 +27,7 @@ from ..io import atomic_write_bytes
 __all__ = [
     "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "BAYES",
     "BAYES_PI", "RC",
-    "font_properties", "Measurer", "save_figure",
+    "figure_style", "font_properties", "Measurer", "save_figure",
 ]
 
 FONT = "DejaVu Sans"
@@ -100,6 +103,10 @@ class Measurer:
         A figure with an Agg canvas; text is measured as it will be drawn on it.
     """
 
+    # widths already measured in this process, by text, font, resolution and hinting: a figure's layout measures
+    # many strings more than once (wrapping, column widths), and figures share headers, labels and numbers
+    _widths: dict[tuple, float] = {}
+
     def __init__(self, fig: Figure):
         self._renderer = fig.canvas.get_renderer()
         self._dpi = fig.dpi
@@ -108,8 +115,13 @@ class Measurer:
         """Width of ``s`` in font ``fp``, in inches (0 for an empty string)."""
         if not s:
             return 0.0
-        w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
-        return w / self._dpi
+        key = (s, tuple(fp.get_family()), fp.get_style(), fp.get_variant(), fp.get_weight(), fp.get_stretch(),
+               fp.get_size_in_points(), fp.get_file(), self._dpi, matplotlib.rcParams["text.hinting"],
+               matplotlib.rcParams["text.hinting_factor"])
+        if key not in self._widths:
+            w, _, _ = self._renderer.get_text_width_height_descent(s, fp, ismath=False)
+            self._widths[key] = w / self._dpi
+        return self._widths[key]
 
     def wrap(self, s: str, fp: FontProperties, max_w: float) -> list[str]:
         """``s`` broken at spaces into lines at most ``max_w`` inches wide (a word wider than that is broken
@@ -136,6 +148,24 @@ class Measurer:
             pieces.append(s[:n])
             s = s[n:]
         return pieces + ([s] if s else [])
+
+
+# one figure at a time in this process: matplotlib's rcParams and its font and text caches are global, and the
+# workflow runs its jobs in threads of one process (metapool.jobs)
+_FIGURE_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def figure_style(rc: Mapping = RC) -> Iterator[None]:
+    """Build or save a figure under the rcParams ``rc`` (:data:`RC` by default), holding a process-wide lock.
+
+    matplotlib's settings (``rcParams``, which :func:`matplotlib.rc_context` changes for the whole process) and
+    its font and text-layout caches are global, so two threads drawing at once could each see the other's
+    settings. Every figure of the package is built and saved inside this context, one at a time; the lock is
+    reentrant (a figure built inside the context may be saved inside it).
+    """
+    with _FIGURE_LOCK, matplotlib.rc_context(rc):
+        yield
 
 
 def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:
@@ -183,7 +213,7 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "pn
             raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
         final = stem.parent / f"{stem.name}.{fmt}"
         buffer = io.BytesIO()
-        with matplotlib.rc_context(RC):
+        with figure_style():
             fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
         atomic_write_bytes(final, buffer.getvalue())
         written.append(final)

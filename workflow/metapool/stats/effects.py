@@ -316,7 +316,10 @@ def ifreeman_tukey(t, n):
     n = np.asarray(n, dtype=float)
     with np.errstate(all="ignore"):
         s = np.sin(2.0 * t)
-        z = 0.5 * (1.0 - np.sign(np.cos(2.0 * t)) * np.sqrt(1.0 - (s + (s - 1.0 / s) / n) ** 2))
+        u = s + (s - 1.0 / s) / n
+        # u * u, not u ** 2: numpy squares an array by multiplying but a scalar by C's pow, which can differ in the
+        # last bit; a product gives the same float for one value and for an array of them
+        z = 0.5 * (1.0 - np.sign(np.cos(2.0 * t)) * np.sqrt(1.0 - u * u))
     z = np.where(t > freeman_tukey(1.0, n), 1.0, z)
     z = np.where(t < freeman_tukey(0.0, n), 0.0, z)
     return float(z) if z.ndim == 0 else z
@@ -360,7 +363,8 @@ def arcsine_effects(events, totals):
 def iarcsine(y):
     """Inverse arcsine square root ``sin(y)^2``, 0 below 0 and 1 above pi/2 (metafor's ``transf.iarcsin``)."""
     y = np.asarray(y, dtype=float)
-    z = np.sin(y) ** 2
+    z = np.sin(y)
+    z = z * z  # a product, not ** 2: the same float for one value and for an array (ifreeman_tukey)
     z = np.where(y < 0.0, 0.0, z)
     z = np.where(y > np.arcsin(1.0), 1.0, z)
     return float(z) if z.ndim == 0 else z
