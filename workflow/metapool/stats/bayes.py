@@ -1102,7 +1102,13 @@ class _BinomialPosterior:
         self.panels, self.shift = _adaptive_panels(logf, moments, rtol=rtol)
         t = self.panels.nodes.ravel()
         w = (self.panels.g * self.panels.w).ravel()
-        keep = w > 1e-18 * w.max()
+        # nodes of negligible weight are dropped, unless they carry E tau^2 (and E mu^2 under a flat mu prior,
+        # ~ tau^2 / k) where it exists: with the log-t prior it converges only through |log tau|^-6 and
+        # nodes at tau ~ 1e50 count
+        tt = self.map.tau(t)
+        tt = np.where(tt < 1e150, tt, 0.0)  # beyond tau_max the weights are 0 (and tau^2 overflows)
+        w2 = w * (1.0 + tt * tt) if self.tail > 3 else w
+        keep = (w > 1e-18 * w.max()) | (w2 > 1e-18 * np.sum(w2))
         self.tau_nodes = self.map.tau(t[keep])
         self.weights = w[keep] / w[keep].sum()
         self.log_norm = self.shift + math.log(self.panels.total)
