@@ -95,7 +95,7 @@ from numpy.polynomial.legendre import leggauss, legvander
 from scipy import special, stats
 
 from .effects import ilogit
-from .glmm import _binom_const, _check_counts, _loglik_terms
+from .glmm import _binom_const, _check_counts, _loglik_terms, _loglik_terms_theta
 
 __all__ = ["TauPrior", "MuPrior", "PosteriorSummary", "BayesResult", "bayes_normal", "bayes_binomial", "MapPrior",
            "map_prior", "beta_mixture_ess",
@@ -1102,7 +1102,13 @@ class _BinomialPosterior:
         self.panels, self.shift = _adaptive_panels(logf, moments, rtol=rtol)
         t = self.panels.nodes.ravel()
         w = (self.panels.g * self.panels.w).ravel()
-        keep = w > 1e-18 * w.max()
+        # nodes of negligible weight are dropped, unless they carry E tau^2 (and E mu^2 under a flat mu prior,
+        # ~ tau^2 / k) where it exists: with the log-t prior it converges only through |log tau|^-6 and
+        # nodes at tau ~ 1e50 count
+        tt = self.map.tau(t)
+        tt = np.where(tt < 1e150, tt, 0.0)  # beyond tau_max the weights are 0 (and tau^2 overflows)
+        w2 = w * (1.0 + tt * tt) if self.tail > 3 else w
+        keep = (w > 1e-18 * w.max()) | (w2 > 1e-18 * np.sum(w2))
         self.tau_nodes = self.map.tau(t[keep])
         self.weights = w[keep] / w[keep].sum()
         self.log_norm = self.shift + math.log(self.panels.total)
@@ -1123,7 +1129,17 @@ class _BinomialPosterior:
         shape = np.broadcast(mu, tau).shape
         mu = np.broadcast_to(mu, shape).ravel()[None, :]
         tau = np.broadcast_to(tau, shape).ravel()[None, :]
-        ll = _loglik_terms(self.x, self.n, mu, tau, self.gh[0], self.gh[1], self.lbinom).sum(axis=0)
+        # where tau > 1 on the theta scale (glmm._loglik_terms_theta: the same rule; on the u scale mu + tau u
+        # cancels in the far tail of a flat-mu posterior, |mu| ~ tau ~ 1e10 and beyond)
+        big = tau[0] > 1.0
+        ll = np.empty(mu.shape[1])
+        if np.any(~big):
+            ll[~big] = _loglik_terms(self.x, self.n, mu[:, ~big], tau[:, ~big], self.gh[0], self.gh[1],
+                                     self.lbinom).sum(axis=0)
+        if np.any(big):
+            ll[big] = _loglik_terms_theta(self.x, self.n, mu[:, big], tau[:, big], self.gh[0], self.gh[1],
+                                          self.lbinom).sum(axis=0)
+        ll[~np.isfinite(ll)] = -np.inf
         if self.mu_prior.proper:
             ll = ll + stats.norm.logpdf(mu[0], self.mu_prior.mean, self.mu_prior.sd)
         return ll.reshape(shape)
@@ -1133,14 +1149,20 @@ class _BinomialPosterior:
         mu and the normalised conditional density of z = (mu - mode) / scale on the z grid."""
         tau = np.asarray(tau, dtype=float)
         mode = np.full(tau.shape, self.mu0)
-        h = 1e-4
+        # finite-difference step: 1e-4 of the conditional SD's order s0 = sqrt(1 / sum n p (1 - p) + tau^2 / k)
+        # where that exceeds 1 (as tau -> inf under a flat mu prior the conditional of mu widens like tau /
+        # sqrt(k), and a fixed step loses its curvature to rounding); 1e-4 where s0 <= 1
+        p0 = ilogit(self.mu0)
+        s0 = np.sqrt(1.0 / float(np.sum(self.n * p0 * (1.0 - p0))) + tau * tau / self.n.size)
+        sc = np.maximum(s0, 1.0)
+        h = 1e-4 * sc
         # Newton on the (log-concave) conditional with numerical derivatives and step halving
         f0 = self.loglik(mode, tau)
         for _ in range(100):
             fp, fm = self.loglik(mode + h, tau), self.loglik(mode - h, tau)
             g = (fp - fm) / (2 * h)
-            c = np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-8)
-            step = np.clip(g / c, -5.0, 5.0)
+            c = np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-8 / sc ** 2)
+            step = np.clip(g / c, -5.0 * sc, 5.0 * sc)
             for _ in range(40):
                 new = mode + step
                 fn = self.loglik(new, tau)
@@ -1154,7 +1176,7 @@ class _BinomialPosterior:
             if np.all(np.abs(step) * np.sqrt(c) < 1e-4):
                 break
         fp, fm = self.loglik(mode + h, tau), self.loglik(mode - h, tau)
-        scale = 1.0 / np.sqrt(np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-12))
+        scale = 1.0 / np.sqrt(np.maximum(-(fp - 2 * f0 + fm) / h ** 2, 1e-12 / sc ** 2))
         mu = mode[:, None, None] + scale[:, None, None] * _Z_NODES[None]
         lv = self.loglik(mu, np.broadcast_to(tau[:, None, None], mu.shape)) - f0[:, None, None]
         dens = np.exp(lv)
