@@ -292,21 +292,24 @@ def markdown(r: dict, m: dict, t: dict | None = None) -> str:
            f"**{t['seconds']:.1f} s**, peak memory **{t['peak']:.0f} MB**; {t['jobs']} jobs ({t['batch_jobs']} "
            f"batch jobs); {t['pooled']:,} pooled rows, {t['tables']:,} per-analysis tables |"] if t else []),
         "",
-        "Reading it: the no-op rerun parses the workflow (eight rule files), confirms by a digest that the "
-        "config, the data tables, the schemas and the engine are those that passed every check before (the checks "
-        "run again when any of them changes), and compares each job's inputs, "
-        "parameters and code with Snakemake's records; the bare DAG does only the last step, for touch jobs "
-        "without parameters, from a single Snakefile. The one-row edit reruns the response estimates, "
-        "the per-study table and the audit, then the jobs of the three ORR analyses (they read the response "
-        "estimates), the pooled table, the workbook and the report; the survival and hazard-ratio analyses are "
-        "not rerun (their inputs are unchanged: Snakemake compares checksums). The 1,000 analyses are the ten "
-        "default analyses under combinations of tau2 estimator, CI method, report policy, prediction interval "
-        "and (proportions) transform, each with its sensitivity tables (subgroups, leave-one-out, influence, "
-        f"cumulative, small-study effects) and its forest plot: {m['per_job']} analyses share a tables job and "
-        "a forest-plot job, each a process of its own (the other jobs run in threads of Snakemake's process), "
-        "so that the batches use both cores, and analyses that differ only in their model share their "
-        "selection of studies. Much of the rest is Snakemake's own: building a DAG of thousands of files and "
-        "recording each file's metadata.",
+        "Reading it: a cold run is one Snakemake process whose jobs run in its threads (`force-use-threads` in "
+        "profiles/default, `run:` rules calling metapool.jobs), so numpy, scipy, pandas and matplotlib are "
+        "imported once, not once per job, and the figures are SVG only (`figure_formats`); where the time went "
+        "before and after is in the section \"Where the time of a cold run goes, job by job\". The no-op rerun "
+        "parses the workflow, confirms by a digest that the config, the data tables, the schemas and the engine "
+        "are those that passed every check before (the checks run again when any of them changes), and compares "
+        "each job's inputs, parameters and code with Snakemake's records; the bare DAG does only the last step, "
+        "for touch jobs without parameters, from a single Snakefile. The one-row edit reruns the response "
+        "estimates, the per-study table and the audit, then the jobs of the three ORR analyses (they read the "
+        "response estimates), the tables across analyses and the report; the survival and hazard-ratio analyses "
+        "are not rerun (their inputs are unchanged: Snakemake compares checksums). The generated analyses are "
+        "the default plan's pairwise analyses under combinations of tau2 estimator, CI method, report policy, "
+        "prediction interval, (proportions) transform and (beyond 1,000) level, each with its sensitivity "
+        "tables and, for the 1,000, its forest plot: "
+        f"{m['per_job']} analyses share a tables job and a forest-plot job, each a process of its own (the other "
+        "jobs run in threads of Snakemake's process), so that the batches use both cores, and analyses that "
+        "differ only in their model share their selection of studies. Much of the rest is Snakemake's own: "
+        "building a DAG of thousands of files and recording each file's metadata.",
         "",
     ])
 
