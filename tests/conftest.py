@@ -53,6 +53,34 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def patch_on_import(module: str) -> str:
+    """Source code, for a sitecustomize.py first on a run's PYTHONPATH, that calls the ``_patch(module)`` defined
+    before it on ``module`` as soon as the process has imported it, from wherever it is imported (importing it in
+    sitecustomize.py would fix where Snakemake's own process finds the engine)."""
+    return f'''
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "{module}":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        load = spec.loader.exec_module
+
+        def exec_module(loaded):
+            load(loaded)
+            _patch(loaded)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
+'''
+
+
 def all_figure_formats(workdir: Path) -> Path:
     """The copy in ``workdir`` with every figure format in its config/config.yaml (`figure_formats`; the default
     plan makes SVG only): the session's runs of the default plan use it, so that the PDF and PNG files are checked

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import ROOT, copy_workflow, patch_on_import, snakemake
 from test_determinism import assert_same_files, checksums
 from test_rerun import rules, scheduled
 from test_workflow_validation import set_cell
@@ -48,31 +48,7 @@ def _patch(inputs):
         return data
 
     inputs.read_input = hooked
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    # patches metapool.inputs when it is imported, from wherever the process imports it (importing it here would
-    # fix where Snakemake's own process finds the engine)
-    def find_spec(self, name, path=None, target=None):
-        if name != "metapool.inputs":
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _Finder())
-'''
+''' + patch_on_import("metapool.inputs")
 
 SURVIVAL = "data/survival.tsv"
 

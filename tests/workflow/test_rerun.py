@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, patch_on_import, snakemake
 
 # Written as sitecustomize.py on the run's PYTHONPATH. The jobs run in threads of the Snakemake process (the batch
 # jobs in processes of their own), which import each module once, so a job's imports are not what sys.modules
@@ -112,30 +112,7 @@ def _patch(jobs):
                 json.dump({"rule": job.rule, "engine": job.params.engine, "files": files}, out)
 
     jobs.run = recorded_run
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    # wraps metapool.jobs.run when metapool.jobs is imported, from wherever the process imports it
-    def find_spec(self, name, path=None, target=None):
-        if name != "metapool.jobs":
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        load = spec.loader.exec_module
-
-        def exec_module(module):
-            load(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _Finder())
-'''
+''' + patch_on_import("metapool.jobs")
 
 # the jobs that compute the numbers: none of them draws or writes prose
 POOLING_RULES = {"estimates", "studies_table", "audit", "pool", "pooled_table", "multiverse", "network"}

@@ -197,6 +197,29 @@ def _log1pexp(eta):
     return np.logaddexp(0.0, eta)
 
 
+def _maximise_concave(z, h, newton_step, tol):
+    """Elementwise maximum of the strictly concave ``h`` by Newton's method from ``z``: each step
+    ``newton_step(z)`` (the gradient over the negative curvature), halved (up to 60 times) where it does not
+    increase ``h``, until every step is at most ``tol (1 + |z|)`` (200 steps at most)."""
+    hz = h(z)
+    for _ in range(200):
+        step = newton_step(z)
+        new = z + step
+        hn = h(new)
+        bad = hn < hz - 1e-12 * (1.0 + np.abs(hz))
+        halvings = 0
+        while np.any(bad) and halvings < 60:
+            step = np.where(bad, 0.5 * step, step)
+            new = z + step
+            hn = h(new)
+            bad = hn < hz - 1e-12 * (1.0 + np.abs(hz))
+            halvings += 1
+        z, hz = new, hn
+        if np.all(np.abs(step) <= tol * (1.0 + np.abs(z))):
+            break
+    return z
+
+
 def _conditional_modes(x, n, beta, tau, u0=None):
     """Modes of ``h(u) = x*eta - n*log(1+e^eta) - u^2/2`` with ``eta = beta + tau*u``.
 
@@ -211,27 +234,11 @@ def _conditional_modes(x, n, beta, tau, u0=None):
         eta = beta + tau * uu
         return x * eta - n * _log1pexp(eta) - 0.5 * uu * uu
 
-    hu = h(u)
-    for _ in range(200):
-        eta = beta + tau * u
-        p = special.expit(eta)
-        grad = tau * (x - n * p) - u
-        curv = tau * tau * n * p * (1.0 - p) + 1.0
-        step = grad / curv
-        new = u + step
-        hn = h(new)
-        # step halving where the full Newton step does not increase h
-        bad = hn < hu - 1e-12 * (1.0 + np.abs(hu))
-        halvings = 0
-        while np.any(bad) and halvings < 60:
-            step = np.where(bad, 0.5 * step, step)
-            new = u + step
-            hn = h(new)
-            bad = hn < hu - 1e-12 * (1.0 + np.abs(hu))
-            halvings += 1
-        u, hu = new, hn
-        if np.all(np.abs(step) <= 1e-12 * (1.0 + np.abs(u))):
-            break
+    def newton_step(uu):
+        p = special.expit(beta + tau * uu)
+        return (tau * (x - n * p) - uu) / (tau * tau * n * p * (1.0 - p) + 1.0)
+
+    u = _maximise_concave(u, h, newton_step, 1e-12)
     p = special.expit(beta + tau * u)
     curv = tau * tau * n * p * (1.0 - p) + 1.0
     return u, curv
@@ -270,23 +277,11 @@ def _loglik_terms_theta(x, n, beta, tau, nodes, weights, lbinom):
         d = (t - beta) / tau
         return x * t - n * _log1pexp(t) - 0.5 * d * d
 
-    gt = g(th)
-    for _ in range(200):
-        p = special.expit(th)
-        step = (x - n * p - (th - beta) * prec) / (n * p * (1.0 - p) + prec)
-        new = th + step
-        gn = g(new)
-        bad = gn < gt - 1e-12 * (1.0 + np.abs(gt))
-        halvings = 0
-        while np.any(bad) and halvings < 60:
-            step = np.where(bad, 0.5 * step, step)
-            new = th + step
-            gn = g(new)
-            bad = gn < gt - 1e-12 * (1.0 + np.abs(gt))
-            halvings += 1
-        th, gt = new, gn
-        if np.all(np.abs(step) <= 1e-13 * (1.0 + np.abs(th))):
-            break
+    def newton_step(t):
+        p = special.expit(t)
+        return (x - n * p - (t - beta) * prec) / (n * p * (1.0 - p) + prec)
+
+    th = _maximise_concave(th, g, newton_step, 1e-13)
     p = special.expit(th)
     s = np.sqrt(2.0 / (n * p * (1.0 - p) + prec))
     tq = th[..., None] + s[..., None] * nodes
