@@ -91,13 +91,15 @@ def all_figure_formats(workdir: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
-              python: str | Path | None = None) -> subprocess.CompletedProcess:
+              python: str | Path | None = None, threads: bool = True) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with this interpreter, or ``python`` (``env``: variables set on top of this
     process's), its jobs in threads of its own process as profiles/default runs them (``--force-use-threads``;
-    the copies of the workflow have no profiles/)."""
+    the copies of the workflow have no profiles/), or with ``threads=False`` each in a Snakemake process of its
+    own, as a module's user without that flag runs them."""
     env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
+    in_threads = ["--force-use-threads"] if threads else []
     proc = subprocess.run(
-        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", "--force-use-threads", *args],
+        [str(python or sys.executable), "-m", "snakemake", "--cores", "2", *in_threads, *args],
         cwd=workdir, capture_output=True, text=True, env=env, timeout=900,
     )
     if check and proc.returncode != 0:

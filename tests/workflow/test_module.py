@@ -94,8 +94,10 @@ def assert_report(user: Path, checkout_pooled: bytes) -> None:
 
 
 def test_module_runs_without_the_engine_installed(driving_python, tmp_path, checkout_pooled):
+    """As a module's user runs it without `force-use-threads` (README.md, "Jobs run inside Snakemake"): each job in
+    a Snakemake process of its own, the same pooled table as the checkout's run with its jobs in threads."""
     user = user_folder(tmp_path / "review")
-    proc = snakemake(user, "--verbose", python=driving_python, env=NO_WORKFLOW_PATH)
+    proc = snakemake(user, "--verbose", python=driving_python, env=NO_WORKFLOW_PATH, threads=False)
     assert_report(user, checkout_pooled)
     # the report job (its files printed by --verbose) read the template from the workflow's folder, not from the user's
     assert str(ROOT / "workflow" / "report" / "report.html.j2") in proc.stderr

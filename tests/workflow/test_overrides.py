@@ -124,7 +124,9 @@ def _analyses_per_job(workdir: Path, before: Path, jobs: dict[str, int]) -> None
     batches = -(-len(pooled(before)) // 4)  # ceil(analyses / 4): four consecutive analyses per job
     assert {r for r in jobs if r.startswith("analyses_batch_")} == {f"analyses_batch_{i}"
                                                                    for i in range(1, batches + 1)}
-    assert not {"pool", "multiverse", "sensitivity", "estimates", "studies_table", "audit"} & set(jobs), jobs
+    # each batch's forest plots in one job of its own
+    assert {r for r in jobs if r.startswith("forest_batch_")} == {f"forest_batch_{i}" for i in range(1, batches + 1)}
+    assert not {"pool", "multiverse", "sensitivity", "forest", "estimates", "studies_table", "audit"} & set(jobs), jobs
     snakemake(workdir, "--config", "analyses_per_job=4")
     now, was = checksums(workdir / "results" / "default"), checksums(before)
     # every table and figure byte for byte; the report differs in its provenance only (the config as run)

@@ -235,9 +235,9 @@ def run(name: str, job) -> None:
     Parameters
     ----------
     name : str
-        The rule's function in :data:`JOBS` (``pooled_table`` runs :func:`concat_tables`).
+        The job's function in :data:`JOBS` (the rule ``pooled_table`` runs :func:`concat_tables`).
     job : object
-        ``input``, ``output``, ``params``, ``wildcards`` and ``log`` of the job.
+        ``rule``, ``input``, ``output``, ``params``, ``wildcards`` and ``log`` of the job.
     """
     log = Path(job.log[0]) if job.log else None
     if log is not None:

@@ -435,7 +435,7 @@ def batch_digest(members):
 
 def batch_rob_inputs(members):
     """The risk-of-bias table and the studies table, when an analysis of the batch has `forest_rob` (else none)."""
-    return next((forest_rob_inputs(name)[:2] for name in members if forest_rob_inputs(name)), [])
+    return next((files[:2] for files in map(forest_rob_inputs, members) if files), [])
 
 
 def batch_forest_inputs(members):

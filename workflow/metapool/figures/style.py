@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from ..io import atomic_write_bytes
+from ..vocabulary import FIGURE_FORMATS
 
 __all__ = [
     "FONT", "FS", "FS_SMALL", "FS_TITLE", "INK", "SQUARE", "GREY", "NOTE", "PI_COLOUR", "RULE", "BAYES",
@@ -70,9 +71,9 @@ RC = {
     "savefig.pad_inches": 0.1,
 }
 
-_PNG_METADATA = {"Software": "metapool forest plot (matplotlib)"}
-_SVG_METADATA = {"Date": None}
-_PDF_METADATA = {"CreationDate": None, "ModDate": None}
+# the metadata each format of FIGURE_FORMATS is saved with: no dates
+_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None},
+             "png": {"Software": "metapool forest plot (matplotlib)"}}
 
 
 def font_properties(size: float = FS, weight: str = "normal", style: str = "normal") -> FontProperties:
@@ -168,7 +169,7 @@ def figure_style(rc: Mapping = RC) -> Iterator[None]:
         yield
 
 
-def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "png"), dpi=300) -> list[Path]:
+def save_figure(fig: Figure, stem: str | os.PathLike, formats=FIGURE_FORMATS, dpi=300) -> list[Path]:
     """Save ``fig`` as ``<stem>.<fmt>`` for each format; return the written paths.
 
     Output is byte-identical across runs: no creation dates (SVG ``Date``, PDF
@@ -187,7 +188,7 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "pn
     stem : str or os.PathLike
         Path of the files without their suffix.
     formats : str or sequence of str
-        ``"svg"``, ``"pdf"`` and/or ``"png"``.
+        Of :data:`metapool.vocabulary.FIGURE_FORMATS` (``"svg"``, ``"pdf"``, ``"png"``).
     dpi : int
         Resolution of the PNG (and of rasterised parts).
 
@@ -203,14 +204,9 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats=("svg", "pdf", "pn
     written: list[Path] = []
     for fmt in formats:
         fmt = str(fmt).lower().lstrip(".")
-        if fmt == "svg":
-            metadata = dict(_SVG_METADATA)
-        elif fmt == "pdf":
-            metadata = dict(_PDF_METADATA)
-        elif fmt == "png":
-            metadata = dict(_PNG_METADATA)
-        else:
-            raise ValueError(f"unsupported format {fmt!r}; use svg, pdf or png")
+        if fmt not in FIGURE_FORMATS:
+            raise ValueError(f"unsupported format {fmt!r}; use {', '.join(FIGURE_FORMATS)}")
+        metadata = dict(_METADATA[fmt])
         final = stem.parent / f"{stem.name}.{fmt}"
         buffer = io.BytesIO()
         with figure_style():
