@@ -7,6 +7,12 @@
 #   make bench-cluster            (installs the cluster extra and SLURM first), or
 #   PYTHON=.venv/bin/python bash bench/cluster.sh
 #
+# ANALYSES=1000 (PER_JOB=250) runs instead the generated plan of bench/bench_workflow.py (that many
+# analyses, PER_JOB analyses per batch job, targets `tables` and every forest plot as SVG) locally and
+# through SLURM with 2-second polling: the analyses reach SLURM as a bounded number of batch jobs.
+#
+#   ANALYSES=1000 bash bench/cluster.sh
+#
 # Uses a running test cluster (tests/cluster/slurm.sh start); if none runs, starts one and stops it at
 # the end (needs root).
 set -euo pipefail
@@ -54,6 +60,35 @@ run() {
 }
 
 SITE=(--workflow-profile profiles/slurm --profile "$ROOT/tests/cluster/profile")
+machine="$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GB, $(. /etc/os-release && echo "$PRETTY_NAME")"
+versions="snakemake $("$PYTHON" -m snakemake --version), plugin $("$PYTHON" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), $(sinfo -V)"
+
+if [[ -n ${ANALYSES:-} ]]; then
+    PER_JOB=${PER_JOB:-250}
+    (cd bench && "$PYTHON" -c "
+import sys, yaml
+from bench_workflow import many_config
+config = many_config(int(sys.argv[1]), int(sys.argv[2]))
+open(sys.argv[3], 'w').write(yaml.safe_dump(config, sort_keys=False))
+open(sys.argv[4], 'w').write('\\n'.join(['tables', *(f'results/default/figures/forest_{a}.svg' for a in config['analyses'])]))
+" "$ANALYSES" "$PER_JOB" "$WORK/many.yaml" "$WORK/targets.txt")
+    mapfile -t TARGETS <"$WORK/targets.txt"
+    PLAN=(--configfile "$WORK/many.yaml" "${TARGETS[@]}")
+    t_local=$(run local "${PLAN[@]}")
+    t_fast=$(run slurm_fast "${SITE[@]}" "${PLAN[@]}" --seconds-between-status-checks 2 \
+        --slurm-init-seconds-before-status-checks 2)
+    same=yes
+    diff -r "$WORK/local/results" "$WORK/slurm_fast/results" >/dev/null || same=no
+    jobs=$(grep -c "submitted with SLURM jobid" "$WORK/slurm_fast.log")
+    pooled=$(($(wc -l <"$WORK/local/results/default/tables/pooled.tsv") - 1))
+    forests=$(find "$WORK/local/results/default/figures" -name 'forest_*.svg' | wc -l)
+    echo "| date | machine | versions | analyses | per batch job | cluster jobs | pooled rows | forest plots | local (s) | SLURM, 2 s polling (s) | outputs identical |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| $(date -u +%Y-%m-%d) | $machine | $versions | $ANALYSES | $PER_JOB | $jobs | $pooled | $forests | $t_local | $t_fast | $same |"
+    [[ $same == yes ]]
+    exit
+fi
+
 t_local=$(run local)
 t_fast=$(run slurm_fast "${SITE[@]}" --seconds-between-status-checks 2 --slurm-init-seconds-before-status-checks 2)
 t_profile=$(run slurm_profile "${SITE[@]}")
@@ -64,8 +99,6 @@ for name in slurm_fast slurm_profile; do
 done
 jobs=$(grep -c "submitted with SLURM jobid" "$WORK/slurm_fast.log")
 analyses=$(ls "$WORK/local/results/default/analyses" | wc -l)
-machine="$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GB, $(. /etc/os-release && echo "$PRETTY_NAME")"
-versions="snakemake $("$PYTHON" -m snakemake --version), plugin $("$PYTHON" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))'), $(sinfo -V)"
 
 echo "| date | machine | versions | analyses | cluster jobs | local (s) | SLURM, 2 s polling (s) | SLURM, profile polling (s) | outputs identical |"
 echo "|---|---|---|---|---|---|---|---|---|"

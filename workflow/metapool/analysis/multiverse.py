@@ -48,19 +48,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
 from ..spec import AnalysisSpec, Prior
-from ..stats.bayes import bayes_normal
 from ..stats.pooling import pool_many
 from ..stats.glmm import glmm_proportions
 from ..stats.proportions import backtransform as proportion_backtransform
 from ..stats.proportions import proportion_effects
 from ..stats.results import TEST_FIELDS
 from ..vocabulary import BAYES_CI, BAYES_METHOD, BAYES_SCALES, MULTIVERSE_CI, MULTIVERSE_DIMENSIONS, MULTIVERSE_INCLUSION
-from .bayes import mu_prior, tau_prior
 from .config import choice_label, multiverse_choices
 from .run import AnalysisData, prepare_analysis
 from .selection import AnalysisError, cut_key
@@ -105,10 +104,6 @@ def _labeller():
         return hit[1]
 
     return label
-
-
-def _inclusion_key(choice: dict, label=choice_label) -> tuple:
-    return tuple(label(choice[d]) for d in MULTIVERSE_INCLUSION)
 
 
 def _ranks(values) -> np.ndarray:
@@ -204,7 +199,10 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
 
     # the studies of each inclusion choice
     label = _labeller()
-    keys = [_inclusion_key(choice, label) for choice in choices]
+    # each dimension's label column, once (the keys of the inclusion choices and the table's columns)
+    labels = {d: list(map(label, map(itemgetter(d), choices))) for d in MULTIVERSE_DIMENSIONS
+              if d not in ("method", "ci")}
+    keys = list(zip(*(labels[d] for d in MULTIVERSE_INCLUSION)))
     pooled: dict[tuple, np.ndarray | None] = {}  # included rows, in the analysis's order
     described: dict[tuple, tuple[int, str, float]] = {}  # k, study ids, participants
     for choice, key in zip(choices, keys):
@@ -235,7 +233,13 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
     glmm_fits: dict[tuple, object] = {}
     iv_rows, iv_y, iv_v, iv_g = [], [], [], []
     iv_method, iv_ci, iv_adhoc = [], [], []
-    bayes_mu = mu_prior(spec.bayes.mu if spec.bayes is not None else Prior("flat"))
+    if any(choice["method"] == BAYES_METHOD for choice in choices):
+        # imported here: the posterior needs scipy.stats, whose import (~0.3 s) a frequentist multiverse does
+        # without (metapool.stats.distributions)
+        from ..stats.bayes import bayes_normal
+        from .bayes import mu_prior, tau_prior
+
+        bayes_mu = mu_prior(spec.bayes.mu if spec.bayes is not None else Prior("flat"))
     for i, (choice, key) in enumerate(zip(choices, keys)):
         bayesian = choice["method"] == BAYES_METHOD
         ci_method, adhoc = (BAYES_CI, False) if bayesian else MULTIVERSE_CI[choice["ci"]]
@@ -313,18 +317,21 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
         groups: dict[tuple, list[int]] = {}
         for j, i in enumerate(iv_rows):
             groups.setdefault((keys[i], choices[i]["transform"]), []).append(j)
+        limits = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
+        pooled_values = np.stack([res.beta, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper])
         for (key, transform), js in groups.items():
             bt = _backtransform(data, transform, totals_all[pooled[key]] if proportion else None)
             js = np.asarray(js)
-            for c, src in (("estimate", res.beta), ("ci_lower", res.ci_lower), ("ci_upper", res.ci_upper),
-                           ("pi_lower", res.pi_lower), ("pi_upper", res.pi_upper)):
-                cols[c][rows[js]] = bt(src[js])
-        for j, i in enumerate(iv_rows):
-            if not res.converged[j]:
-                notes[i] = f"the {iv_method[j]} estimator of tau2 did not converge"
-            elif choices[i]["transform"] == "raw" and any(
-                    np.isfinite(cols[c][i]) and not 0.0 <= cols[c][i] <= 1.0
-                    for c in ("ci_lower", "ci_upper", "pi_lower", "pi_upper")):
+            for c, values in zip(limits, bt(pooled_values[:, js])):
+                cols[c][rows[js]] = values
+        for j in np.flatnonzero(~res.converged):
+            notes[iv_rows[j]] = f"the {iv_method[j]} estimator of tau2 did not converge"
+        if proportion:
+            raw = np.asarray([choices[i]["transform"] == "raw" for i in iv_rows]) & res.converged
+            with np.errstate(invalid="ignore"):
+                outside = np.any([np.isfinite(cols[c][rows]) & ~((cols[c][rows] >= 0.0) & (cols[c][rows] <= 1.0))
+                                  for c in ("ci_lower", "ci_upper", "pi_lower", "pi_upper")], axis=0)
+            for i in rows[raw & outside]:
                 notes[i] = "raw proportions: a limit lies outside [0, 1] (not truncated, as metafor)"
 
     with np.errstate(invalid="ignore"):
@@ -332,7 +339,7 @@ def run_multiverse(estimates: pd.DataFrame, spec: AnalysisSpec) -> MultiverseRes
     table = pd.DataFrame({
         "analysis": name,
         "specification": np.arange(1, n + 1),
-        **{d: [label(c[d]) for c in choices] for d in MULTIVERSE_DIMENSIONS if d not in ("method", "ci")},
+        **labels,
         "method": method_col, "ci_method": ci_col, "hk_adhoc": adhoc_col, "level": level, "k": k,
         "participants": participants, **cols, "converged": converged, "ci_excludes_threshold": excludes,
         "study_ids": study_ids, "notes": notes,

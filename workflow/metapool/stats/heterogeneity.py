@@ -30,8 +30,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from . import distributions as dist
 from .lockstep import UNIROOT_TOL, Groups, as_scalar, max0, zeroin
 from .tau2 import TAU2_MAX, q_statistic
 
@@ -284,8 +284,8 @@ def q_profile_ci(
         tau2_max = max(TAU2_MAX, tau2 * 10.0, tau2_min * 10.0)
     alpha = 1.0 - level
     df = k - 1
-    crit_u = float(stats.chi2.isf(alpha / 2.0, df))  # upper quantile: gives the lower limit
-    crit_l = float(stats.chi2.ppf(alpha / 2.0, df))  # lower quantile: gives the upper limit
+    crit_u = float(dist.chi2.isf(alpha / 2.0, df))  # upper quantile: gives the lower limit
+    crit_l = float(dist.chi2.ppf(alpha / 2.0, df))  # lower quantile: gives the upper limit
 
     one = Groups.single(k)
     q_at_max = q_statistic(yi, vi, tau2_max)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "MedianOfMedians",
@@ -96,6 +95,8 @@ def sign_test_rank(k: int, level: float = 0.95) -> tuple[int, float]:
         raise ValueError("need at least one median")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
+    from scipy import stats  # here: importing scipy.stats costs ~0.3 s (metapool.stats.distributions)
+
     r = 0
     for cand in range(1, (k + 1) // 2 + 1):
         cover = 1.0 - 2.0 * float(stats.binom.cdf(cand - 1, k, 0.5))

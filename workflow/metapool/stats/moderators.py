@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import distributions as dist
 from .pooling import PoolResult, check_effects, inverse_variance
 from .regression import MetaRegressionFit, fit_meta_regression
 
@@ -54,7 +54,7 @@ def q_between(est, se) -> tuple[float, int, float]:
     w = 1.0 / np.asarray(se, dtype=float) ** 2
     q = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
     df = len(est) - 1
-    return q, df, float(stats.chi2.sf(q, df))
+    return q, df, float(dist.chi2.sf(q, df))
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def subgroup_analysis(
         p_between=p_b,
         q_within=q_within,
         df_within=df_within,
-        p_within=float(stats.chi2.sf(q_within, df_within)) if df_within > 0 else math.nan,
+        p_within=float(dist.chi2.sf(q_within, df_within)) if df_within > 0 else math.nan,
         overall=inverse_variance(yi, vi, **kw),
     )
 
@@ -278,5 +278,5 @@ def wald_test(fit: MetaRegressionFit, btt) -> tuple[float, tuple[int, int | None
     m = len(idx)
     if fit.ddf is not None:
         qm /= m
-        return qm, (m, fit.ddf), float(stats.f.sf(qm, m, fit.ddf))
-    return qm, (m, None), float(stats.chi2.sf(qm, m))
+        return qm, (m, fit.ddf), float(dist.f.sf(qm, m, fit.ddf))
+    return qm, (m, None), float(dist.chi2.sf(qm, m))

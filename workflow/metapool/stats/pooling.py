@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import distributions as dist
 from ..vocabulary import CI_METHODS, PI_METHODS
 from .heterogeneity import h2_from_q, h2_from_tau2, i2_from_q, i2_from_tau2, typical_within_variance
 from .lockstep import ConvergenceError, Groups, as_scalar
@@ -137,10 +137,10 @@ def _normal_or_t(value, x, df, use_t):
     x = np.broadcast_to(np.asarray(x, dtype=float), shape).ravel()
     df = np.broadcast_to(np.asarray(df, dtype=float), shape).ravel()
     use_t = np.broadcast_to(np.asarray(use_t, dtype=bool), shape).ravel()
-    out = np.asarray(value(stats.norm, x), dtype=float).copy()
+    out = np.asarray(value(dist.norm, x), dtype=float).copy()
     t = use_t & (df >= 1)
     if t.any():
-        out[t] = value(stats.t, x[t], df[t])
+        out[t] = value(dist.t, x[t], df[t])
     out[use_t & ~(df >= 1)] = np.nan
     return as_scalar(out.reshape(shape))
 
@@ -425,7 +425,7 @@ def pool_many(
         q = q_statistic(y, v, 0.0, groups)
         q_pvalue = np.ones(n_groups)
         if multi.any():
-            q_pvalue[multi] = stats.chi2.sf(q[multi], df[multi])
+            q_pvalue[multi] = dist.chi2.sf(q[multi], df[multi])
         vt = typical_within_variance(v, groups)
         i2 = np.where(multi, np.where(ee, i2_from_q(q, df), i2_from_tau2(tau2, vt)), 0.0)
         h2 = np.where(multi, np.where(ee, h2_from_q(q, df), h2_from_tau2(tau2, vt)), 1.0)

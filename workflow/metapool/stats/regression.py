@@ -37,8 +37,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
+from . import distributions as dist
 from .heterogeneity import h2_from_q, h2_from_tau2, i2_from_q, i2_from_tau2
 from .lockstep import ConvergenceError
 from .pooling import check_effects, check_model_options, critical_value, hartung_knapp_factor, wald_pvalue
@@ -346,10 +346,10 @@ def fit_meta_regression(
     if use_t:
         qm = qm / m
         qm_df = (m, k - p)
-        qm_p = float(stats.f.sf(qm, m, k - p)) if k - p > 0 else math.nan
+        qm_p = float(dist.f.sf(qm, m, k - p)) if k - p > 0 else math.nan
     else:
         qm_df = (m, None)
-        qm_p = float(stats.chi2.sf(qm, m))
+        qm_p = float(dist.chi2.sf(qm, m))
     ci_lower = beta - crit * se
     ci_upper = beta + crit * se
 
@@ -358,7 +358,7 @@ def fit_meta_regression(
         P = _p_matrix(X, w0)
         ymc = yi - yi.mean()
         qe = max(0.0, float(ymc @ P @ ymc))
-        qe_p = float(stats.chi2.sf(qe, k - p))
+        qe_p = float(dist.chi2.sf(qe, k - p))
         vt = (k - p) / float(np.trace(P))
         if method == "EE":
             i2, h2 = i2_from_q(qe, k - p), h2_from_q(qe, k - p)
