@@ -55,10 +55,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from . import distributions as dist
 from .heterogeneity import i2_from_q
 from .pooling import check_effects, critical_value, wald_pvalue
 
@@ -427,7 +428,7 @@ def p_scores(estimate, cov, *, small_values: str = "good") -> np.ndarray:
     sign = -1.0 if small_values == "good" else 1.0
     eye = np.eye(len(d), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = stats.norm.cdf(sign * (d[:, None] - d[None, :]) / np.where(eye, 1.0, se))
+        p = dist.norm.cdf(sign * (d[:, None] - d[None, :]) / np.where(eye, 1.0, se))
     return np.where(eye, 0.0, p).sum(axis=1) / (len(d) - 1)
 
 
@@ -560,7 +561,7 @@ def _incidence(ti, ci, t):
 
 
 def _chi2_sf(q, df):
-    return float(stats.chi2.sf(q, df)) if df >= 1 else math.nan
+    return float(dist.chi2.sf(q, df)) if df >= 1 else math.nan
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -669,7 +670,7 @@ def _fit_connected(study, treatment, comparator, yi, vi, shared, s_codes, names,
     studies_d = np.bincount(dcodes[np.unique(s_codes, return_index=True)[1]], minlength=len(dnames))
     df_d = member.sum(axis=0) - ((member.T.astype(float) @ np.abs(Xd)) > 0).sum(axis=1)
     with np.errstate(invalid="ignore"):
-        p_d = np.where(df_d >= 1, stats.chi2.sf(q_by_design, np.maximum(df_d, 1)), np.nan)
+        p_d = np.where(df_d >= 1, dist.chi2.sf(q_by_design, np.maximum(df_d, 1)), np.nan)
     designs = [DesignQ(design=str(name), studies=int(studies_d[i]), q=float(q_by_design[i]), df=int(df_d[i]),
                        pval=float(p_d[i])) for i, name in enumerate(dnames)]
     q_between = q - q_within

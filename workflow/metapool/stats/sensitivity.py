@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import distributions as dist
 from .pooling import BatchPoolResult, check_effects, pool_many, wald_pvalue
 from .regression import MetaRegressionFit, _invcalc, fit_meta_regression
 
@@ -279,7 +279,7 @@ def influence(yi, vi, X=None, *, method: str = "REML", ci: str = "z", hk_adhoc: 
     with np.errstate(invalid="ignore"):
         infl = (
             (np.abs(dffits) > 3 * math.sqrt(p / (k - p)) if k > p else np.zeros(k, dtype=bool))
-            | (stats.chi2.cdf(cook, m) > 0.5)
+            | (dist.chi2.cdf(cook, m) > 0.5)
             | (hat > 3 * p / k)
             | np.any(np.abs(dfbs) > 1, axis=1)
         )
