@@ -73,7 +73,7 @@ open(sys.argv[3], 'w').write(yaml.safe_dump(config, sort_keys=False))
 open(sys.argv[4], 'w').write('\\n'.join(['tables', *(f'results/default/figures/forest_{a}.svg' for a in config['analyses'])]))
 " "$ANALYSES" "$PER_JOB" "$WORK/many.yaml" "$WORK/targets.txt")
     mapfile -t TARGETS <"$WORK/targets.txt"
-    PLAN=(--configfile "$WORK/many.yaml" "${TARGETS[@]}")
+    PLAN=("${TARGETS[@]}" --configfile "$WORK/many.yaml")  # targets first: --configfile takes several values
     t_local=$(run local "${PLAN[@]}")
     t_fast=$(run slurm_fast "${SITE[@]}" "${PLAN[@]}" --seconds-between-status-checks 2 \
         --slurm-init-seconds-before-status-checks 2)
