@@ -1,10 +1,12 @@
 """Run Snakemake with each job of the workflow timed (for bench/bench_jobs.py; not a test).
 
-    python bench/job_timer.py <times.json> [snakemake arguments...]
+    python bench/job_timer.py <times.json> [--jobs-only] [snakemake arguments...]
 
 Wraps, before anything imports them, :func:`metapool.jobs.run` (a job's whole time),
 :func:`metapool.figures.style.figure_style` (building a figure) and :func:`metapool.figures.style.save_figure`
-(saving it), then runs Snakemake's command line in this process. At exit, writes one row per job,
+(saving it), then runs Snakemake's command line in this process. ``--jobs-only`` wraps only
+:func:`metapool.jobs.run` and imports nothing else first (matplotlib, numpy and pandas are then imported by
+the jobs that need them, inside their time). At exit, writes one row per job,
 ``[job function, seconds, drawing seconds, saving seconds]``, to ``<times.json>``. Times are per thread, so jobs
 run side by side are timed apart (with ``--cores 1`` they do not overlap at all).
 """
@@ -18,12 +20,11 @@ import sys
 import threading
 import time
 
-import metapool.figures.style as style
 import metapool.jobs as jobs
 
 ROWS: list[list] = []
 _LOCAL = threading.local()
-_run, _save, _style = jobs.run, style.save_figure, style.figure_style
+_run = jobs.run
 
 
 def run(name, job):
@@ -60,17 +61,31 @@ def figure_style(*args, **kwargs):
             _LOCAL.draw = getattr(_LOCAL, "draw", 0.0) + time.perf_counter() - start
 
 
+def _wrap_figures() -> None:
+    """Time building and saving figures: wrap them in every metapool module imported so far (importing
+    matplotlib through metapool.figures.style)."""
+    global _save, _style
+    import metapool.figures.style as style
+
+    _save, _style = style.save_figure, style.figure_style
+    for module in [m for name, m in sys.modules.items() if name.startswith("metapool")]:
+        for name, new in (("save_figure", save_figure), ("figure_style", figure_style)):
+            if getattr(module, name, None) in (_save, _style):
+                setattr(module, name, new)
+
+
 jobs.run = run
-for _module in [m for name, m in sys.modules.items() if name.startswith("metapool")]:  # the names imported so far
-    for _name, _new in (("save_figure", save_figure), ("figure_style", figure_style)):
-        if getattr(_module, _name, None) in (_save, _style):
-            setattr(_module, _name, _new)
 
 
 def main() -> None:
     out = sys.argv[1]
+    args = sys.argv[2:]
+    if args[:1] == ["--jobs-only"]:
+        args = args[1:]
+    else:
+        _wrap_figures()
     atexit.register(lambda: open(out, "w").write(json.dumps(ROWS)))
-    sys.argv = ["snakemake", *sys.argv[2:]]
+    sys.argv = ["snakemake", *args]
     from snakemake.cli import main as snakemake_main
 
     snakemake_main()

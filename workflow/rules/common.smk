@@ -41,6 +41,19 @@ except ModuleNotFoundError as _err:
     raise engine_import_error(_err) from None
 
 
+def end_of_run():
+    """Cancel the timers Snakemake's job scheduler left waiting. It re-reads its queue on a ``threading.Timer`` of
+    its rate limit (``--max-jobs-per-timespan``, 1 s by default; a shorter timespan is not accepted: "100ms"
+    parses as 100 minutes), and the timer is not a daemon thread, so Python waits for the last one before it
+    exits: up to a second after the last job. When the run is over (``onsuccess``, ``onerror``) nothing needs
+    them."""
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
 def layer_checksums(root):
     """Layer -> checksum of its Python files, for the metapool package at ``root`` (the copy the jobs import):
     one layer per sub-package (stats, analysis, figures, reporting, ...) and ``shared`` for the top-level
