@@ -95,7 +95,7 @@ from numpy.polynomial.legendre import leggauss, legvander
 from scipy import special, stats
 
 from .effects import ilogit
-from .glmm import _binom_const, _check_counts, _loglik_terms, _loglik_terms_theta
+from .glmm import _binom_const, _check_counts, _loglik_terms, _loglik_terms_theta, boundary_likelihood
 
 __all__ = ["TauPrior", "MuPrior", "PosteriorSummary", "BayesResult", "bayes_normal", "bayes_binomial", "MapPrior",
            "map_prior", "beta_mixture_ess",
@@ -1063,6 +1063,11 @@ class _BinomialPosterior:
         self.tau_prior, self.mu_prior = tau_prior, mu_prior
         self.gh = hermgauss(int(n_agq))
         self.lbinom = _binom_const(x, n)[:, None]
+        # studies with 0 or n events by glmm.BoundaryLikelihood (exact where tau > 1; 41-node AGQ below, accurate
+        # there to 1e-12); the others by AGQ with n_agq nodes
+        edge = (x == 0) | (x == n)
+        self.inner = ~edge
+        self.edge = [(boundary_likelihood(float(ni)), bool(xi == ni)) for xi, ni in zip(x[edge], n[edge])]
         p0 = (x.sum() + 0.5) / (n.sum() + 1.0)
         self.mu0 = math.log(p0 / (1.0 - p0))
         self.map = _TauMap(tau_prior, tau_prior.median())
@@ -1130,15 +1135,20 @@ class _BinomialPosterior:
         mu = np.broadcast_to(mu, shape).ravel()[None, :]
         tau = np.broadcast_to(tau, shape).ravel()[None, :]
         # where tau > 1 on the theta scale (glmm._loglik_terms_theta: the same rule; on the u scale mu + tau u
-        # cancels in the far tail of a flat-mu posterior, |mu| ~ tau ~ 1e10 and beyond)
+        # cancels in the far tail of a flat-mu posterior, |mu| ~ tau ~ 1e10 and beyond); 0/n and n/n studies by
+        # glmm.BoundaryLikelihood (the AGQ rule converges slowly on their step where tau >~ 2)
         big = tau[0] > 1.0
-        ll = np.empty(mu.shape[1])
-        if np.any(~big):
-            ll[~big] = _loglik_terms(self.x, self.n, mu[:, ~big], tau[:, ~big], self.gh[0], self.gh[1],
-                                     self.lbinom).sum(axis=0)
-        if np.any(big):
-            ll[big] = _loglik_terms_theta(self.x, self.n, mu[:, big], tau[:, big], self.gh[0], self.gh[1],
-                                          self.lbinom).sum(axis=0)
+        ii = self.inner
+        ll = np.zeros(mu.shape[1])
+        if np.any(ii):
+            if np.any(~big):
+                ll[~big] = _loglik_terms(self.x[ii], self.n[ii], mu[:, ~big], tau[:, ~big], self.gh[0], self.gh[1],
+                                         self.lbinom[ii]).sum(axis=0)
+            if np.any(big):
+                ll[big] = _loglik_terms_theta(self.x[ii], self.n[ii], mu[:, big], tau[:, big], self.gh[0],
+                                              self.gh[1], self.lbinom[ii]).sum(axis=0)
+        for lik, flip in self.edge:  # 0/n and n/n studies exactly (the binomial coefficient is 1)
+            ll += lik.loglik(mu[0], tau[0], flip)
         ll[~np.isfinite(ll)] = -np.inf
         if self.mu_prior.proper:
             ll = ll + stats.norm.logpdf(mu[0], self.mu_prior.mean, self.mu_prior.sd)
