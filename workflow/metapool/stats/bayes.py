@@ -44,7 +44,9 @@ interpolating (Legendre) polynomial.
 
 Binomial-normal model (:func:`bayes_binomial`). The likelihood of study i given (mu, tau),
 ``∫ Bin(x_i; n_i, expit(mu + tau u)) phi(u) du``, is computed by adaptive Gauss-Hermite quadrature
-(the routine of :mod:`metapool.stats.glmm`, with ``n_agq`` nodes); the posterior is integrated over mu
+(the routine of :mod:`metapool.stats.glmm`, with ``n_agq`` nodes), except for studies with 0 or n events,
+whose likelihood (a step in theta inside a normal density of width tau, where AGQ converges slowly) is exact
+(:class:`metapool.stats.glmm.BoundaryLikelihood`); the posterior is integrated over mu
 on a per-tau grid centred at the conditional mode of mu and scaled by its Laplace standard deviation
 (composite Gauss-Legendre panels out to where the density has fallen by e^-40), and over tau by the
 adaptive rule above; P(mu <= m) and P(theta_new <= t) are exact integrals of these interpolants.
@@ -1344,7 +1346,8 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     normal, logit scale) and p(tau) (proper). The likelihood of each study,
     ``L_i(mu, tau) = ∫ Bin(x_i; n_i, expit(mu + tau u)) phi(u) du``, is computed by adaptive
     Gauss-Hermite quadrature with ``n_agq`` nodes (:func:`metapool.stats.glmm.glmm_loglik`'s routine;
-    Pinheiro & Bates 1995); the posterior ``p(mu, tau | x) ∝ p(mu) p(tau) prod_i L_i`` is integrated
+    Pinheiro & Bates 1995), exactly for studies with 0 or n events
+    (:class:`metapool.stats.glmm.BoundaryLikelihood`); the posterior ``p(mu, tau | x) ∝ p(mu) p(tau) prod_i L_i`` is integrated
     over mu on per-tau grids (composite Gauss-Legendre in ``z = (mu - mode) / s``) and over tau by the
     adaptive rule of :func:`bayes_normal` (module docstring). Studies with 0 or n events need no
     continuity correction. Hand-written: no Python library integrates this posterior numerically
@@ -1364,7 +1367,7 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     thresholds
         Values c (logit scale) for P(mu > c) and P(theta_new > c).
     n_agq
-        Gauss-Hermite nodes per study likelihood.
+        Gauss-Hermite nodes per likelihood of a study with 0 < x_i < n_i.
     rtol
         Relative tolerance of the tau quadrature.
 
