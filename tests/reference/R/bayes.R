@@ -992,7 +992,7 @@ fixture_bayes_binomial_logt <- function() {
          "integrate() over log(tau) at rel.tol 1e-11 of a fixed composite Gauss-Legendre rule over mu",
          "(14 panels, 40 nodes each; inner_order_change = largest change of any number from 20 to 40 nodes)",
          "with 40-node adaptive Gauss-Hermite study likelihoods (exact for 0/n and n/n studies where tau > 1),",
-         "uniroot() quantiles at tol 1e-12;
+         "uniroot() quantiles at tol 1e-12;",
          "see tests/reference/R/bayes.R"),
        level = BM_LEVEL,
        cases = Filter(Negate(is.null), list(
