@@ -4,8 +4,9 @@ and bayesmeta's printed worked examples.
 Reference: fixtures/bayes.json, written by tests/reference/R/bayes.R (R has no bayesmeta here):
 integrate() over tau of the conjugate mu | tau normal (normal-normal model; the conjugate step is
 checked by a nested integrate() of the joint density, ``joint_check``), nested integrate() over mu and
-tau with 40-node adaptive Gauss-Hermite study likelihoods (binomial-normal model; checked against
-integrate() over theta, ``likelihood_check``), uniroot() for quantiles and shortest intervals.
+tau with 40-node adaptive Gauss-Hermite study likelihoods, exact for studies with 0 or n events where
+tau > 1 (binomial-normal model; checked against integrate() over theta, ``likelihood_check``), uniroot()
+for quantiles and shortest intervals.
 
 Tolerance against the R fixture: relative 1e-5 (absolute 1e-7 below 0.01), the brief's requirement;
 the worst case seen is ~6e-6 (improper uniform tau prior, k = 2 and 3, where the posterior of tau has
@@ -32,7 +33,7 @@ from scipy import integrate, special, stats
 
 from metapool.stats.bayes import (RHODES_2015, TURNER_2015, BayesResult, MapPrior, MuPrior, TauPrior,
                                   bayes_binomial, bayes_normal, beta_mixture_ess, map_prior)
-from metapool.stats.glmm import glmm_loglik
+from metapool.stats.glmm import BoundaryLikelihood, glmm_loglik
 
 from conftest import load_fixture
 
@@ -250,13 +251,20 @@ def _fit_binomial(case) -> BayesResult:
     return _BIN_FITS[case["name"]]
 
 
+def _on_gh40(case) -> bool:
+    """A case with a 0/n or n/n study whose R numbers still rest on the 40-node rule for it (not rerun with the
+    exact likelihood: its likelihood_check has no ``loglik``)."""
+    boundary = any(x in (0, n) for x, n in zip(case["events"], case["totals"]))
+    return boundary and "loglik" not in case["likelihood_check"]
+
+
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])
 def test_binomial_model_against_r_nested_integrate(case):
-    """Relative 1e-5; 5e-5 for the case with a 9/9 study, where R's 40-node likelihood itself is
-    3.4e-5 from integrate() at tau ~ 5 (the upper tail of tau moves by 2e-5; see the next test)."""
+    """Relative 1e-5 for every number, the cases with a 0/n or n/n study included (both sides use the exact
+    likelihood for them where tau > 1). A boundary case whose R numbers were not rerun with it (``_on_gh40``)
+    is held to 5e-5: R's 40-node likelihood of its 9/9 study is 3.4e-5 from integrate() at tau ~ 5."""
     r = _fit_binomial(case)
-    all_events = any(x == n for x, n in zip(case["events"], case["totals"]))
-    rel = 5e-5 if all_events else REL
+    rel = 5e-5 if _on_gh40(case) else REL
     _compare(r.mu, case["mu"], "mu", rel)
     _compare(r.tau, case["tau"], "tau", rel)
     _compare(r.theta_new, case["theta_new"], "theta_new", rel)
@@ -267,18 +275,28 @@ def test_binomial_model_against_r_nested_integrate(case):
 
 
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])
-def test_binomial_study_likelihood_gauss_hermite_against_integrate(case):
-    """glmm's adaptive Gauss-Hermite likelihood against R's integrate() over theta, at the posterior
-    median and central limits of tau. With 0/n studies and tau ~ 3 the integrand is a step rather than
-    a Gaussian bump and AGQ converges slowly (0/10: error 6e-5 with 21 nodes, 7e-6 with 41, 2.6e-8 with
-    101; 9/9 at tau = 5.3: 3.4e-5 with R's 40 nodes); bayes_binomial uses 41 nodes."""
+def test_binomial_study_likelihood_against_integrate(case):
+    """Study likelihoods against R's integrate() over theta, at the posterior median and central limits of
+    tau. Studies with 0 < x < n: glmm's adaptive Gauss-Hermite rule (41 nodes, as bayes_binomial) and R's 40
+    nodes. With a 0/n or n/n study and tau ~ 3 the integrand is a step rather than a Gaussian bump and AGQ
+    converges slowly (0/10: error 6e-5 with 21 nodes, 7e-6 with 41, 2.6e-8 with 101; 9/9 at tau = 5.3: 3.4e-5
+    with R's 40 nodes), so both sides use an exact likelihood for it where tau > 1 (glmm.BoundaryLikelihood;
+    R's .bm_binom_loglik_edge, the fixture's ``loglik``): to 1e-10 here."""
     lc = case["likelihood_check"]
-    zero_or_all = any(x in (0, n) for x, n in zip(case["events"], case["totals"]))
-    for mu, tau, gh40, integ in zip(lc["mu"], lc["tau"], lc["loglik_gh40"], lc["loglik_integrate"]):
-        assert glmm_loglik(case["events"], case["totals"], mu, tau, n_agq=101) == pytest.approx(integ, abs=1e-7)
-        tol41 = 1e-4 if zero_or_all else 1e-7
-        assert glmm_loglik(case["events"], case["totals"], mu, tau, n_agq=41) == pytest.approx(integ, abs=tol41)
-        assert gh40 == pytest.approx(integ, abs=1e-4 if zero_or_all else 1e-8)
+    x, n = np.asarray(case["events"]), np.asarray(case["totals"])
+    edge = (x == 0) | (x == n)
+    for j, (mu, tau, integ) in enumerate(zip(lc["mu"], lc["tau"], lc["loglik_integrate"])):
+        inner = glmm_loglik(x[~edge], n[~edge], mu, tau, n_agq=41) if np.any(~edge) else 0.0
+        ours = inner + sum(float(BoundaryLikelihood(nn).loglik(mu, tau, flip=bool(xx == nn)))
+                           for xx, nn in zip(x[edge], n[edge]))
+        assert ours == pytest.approx(integ, abs=1e-10 if np.all(edge) else 1e-7)
+        if np.any(edge):
+            if "loglik" in lc:  # rerun with the exact likelihood (otherwise R's integrate() check only)
+                assert lc["loglik"][j] == pytest.approx(integ, abs=1e-10)
+                assert ours == pytest.approx(lc["loglik"][j], abs=1e-10 if np.all(edge) else 1e-7)
+            assert lc["loglik_gh40"][j] == pytest.approx(integ, abs=1e-4)
+        else:
+            assert lc["loglik_gh40"][j] == pytest.approx(integ, abs=1e-8)
 
 
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])
@@ -557,22 +575,15 @@ def test_logt_reference_inner_rule_converged():
 
 @pytest.mark.parametrize("case", LOGT["cases"], ids=[c["name"] for c in LOGT["cases"]])
 def test_binomial_model_with_rhodes_log_t_prior_against_r(case):
-    """Relative 1e-5. Moments that do not exist (p(tau | x) ~ tau^-1 (log tau)^-6 tau^-k') are inf on
-    both sides (null in the fixture).
-
-    Exception: with a 0/n (or n/n) study, E tau, SD(tau) and SD(theta_new) at relative 1e-3. They are
-    integrals over the far tail of tau (E tau^2 exists only through the log factor), where that study's
-    likelihood is a step in theta on the scale of tau and the Gauss-Hermite rule's own error is ~1e-3:
-    R's 40 nodes and our 41 give SD(tau) 0.67912 and 0.67967 (81 nodes: 0.67954). With R's 40 nodes every
-    number agrees at 1e-5 (next test). Every quantile and probability is at 1e-5."""
+    """Relative 1e-5 for every number. Moments that do not exist (p(tau | x) ~ tau^-1 (log tau)^-6 tau^-k')
+    are inf on both sides (null in the fixture). With a 0/n (or n/n) study E tau, SD(tau) and SD(theta_new)
+    are integrals over the far tail of tau, where that study's likelihood is a step in theta on the scale of
+    tau: both sides use its exact likelihood there."""
     r = _fit_binomial(case)
-    boundary = any(x in (0, n) for x, n in zip(case["events"], case["totals"]))
-    loose = {"tau": ("mean", "sd"), "theta_new": ("sd",)} if boundary else {}
     for name in ("mu", "tau", "theta_new"):
         ours = getattr(r, name)
         for key, value in case[name].items():
-            rel = 1e-3 if key in loose.get(name, ()) else REL
-            _close(getattr(ours, key), value, f"{name}.{key}", rel)
+            _close(getattr(ours, key), value, f"{name}.{key}")
     for ours, ref in zip(r.prob_mu_above.values(), case["prob_mu_above"]):
         _close(ours, ref, "P(mu > c)")
     for ours, ref in zip(r.prob_theta_new_above.values(), case["prob_theta_new_above"]):
@@ -583,20 +594,19 @@ LOGT_BOUNDARY = [c for c in LOGT["cases"] if any(x in (0, n) for x, n in zip(c["
 
 
 @pytest.mark.parametrize("case", LOGT_BOUNDARY, ids=[c["name"] for c in LOGT_BOUNDARY])
-def test_binomial_log_t_with_a_boundary_study_on_r_gauss_hermite_rule(case):
-    """With R's 40-node study likelihoods (the fixture's own rule) every number agrees at 1e-5, the far-tail
-    moments included (SD(tau) to ~1e-8): what differs with our default 41 nodes is the rule's error for the 0/n
-    study, not the integration over mu and tau."""
+def test_binomial_log_t_with_a_boundary_study_does_not_depend_on_the_gauss_hermite_rule(case):
+    """The 0/n study's likelihood is exact, so the far-tail moments no longer move with the Gauss-Hermite order
+    of the other studies' likelihoods (with AGQ for the 0/n study too, 40 and 41 nodes gave SD(tau) 0.67912 and
+    0.67967): 40 nodes (R's) and 61 agree with the default 41 to 1e-7."""
     assert LOGT_BOUNDARY
-    r = bayes_binomial(case["events"], case["totals"], _tau_prior(case["tau_prior"]), _mu_prior(case["mu_prior"]),
-                       level=case["level"], thresholds=case["thresholds"], n_agq=40)
-    _compare(r.mu, case["mu"], "mu")
-    _compare(r.tau, case["tau"], "tau")
-    _compare(r.theta_new, case["theta_new"], "theta_new")
-    for ours, ref in zip(r.prob_mu_above.values(), case["prob_mu_above"]):
-        _close(ours, ref, "P(mu > c)")
-    for ours, ref in zip(r.prob_theta_new_above.values(), case["prob_theta_new_above"]):
-        _close(ours, ref, "P(theta_new > c)")
+    ref = _fit_binomial(case)
+    for q in (40, 61):
+        r = bayes_binomial(case["events"], case["totals"], _tau_prior(case["tau_prior"]),
+                           _mu_prior(case["mu_prior"]), level=case["level"], thresholds=case["thresholds"], n_agq=q)
+        for name in ("mu", "tau", "theta_new"):
+            for key in ("mean", "sd", "ci_lower", "ci_upper"):
+                a, b = getattr(getattr(r, name), key), getattr(getattr(ref, name), key)
+                assert a == pytest.approx(b, rel=1e-7), (q, name, key)
 
 
 def test_log_t_tail_moments():

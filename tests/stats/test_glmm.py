@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
 from metapool.stats.effects import z_crit
-from metapool.stats.glmm import GlmmResult, _Model, glmm_loglik, glmm_proportions
+from metapool.stats.glmm import BoundaryLikelihood, GlmmResult, _Model, glmm_loglik, glmm_proportions
 
 from conftest import load_fixture
 
@@ -307,3 +307,61 @@ def test_fit_is_a_maximum_and_intervals_nest(data):
         if t < 0:
             continue
         assert glmm_loglik(x, n, r.beta + db, t) <= r.loglik + 1e-9
+
+
+# ---------------------------------------------------------------------------
+# exact likelihood of a 0/n or n/n study (BoundaryLikelihood, for the Bayesian posterior's far tau tail)
+# ---------------------------------------------------------------------------
+
+def _boundary_loglik_quad(mu, tau, n):
+    """log ∫ (1 + e^(mu + tau z))^-n phi(z) dz by scipy's quad on the z scale: the log integrand is concave
+    with curvature >= 1, so the mode +- 40 holds all of it; split at the step and around the mode, and scaled
+    by the integrand's largest value."""
+    from scipy import optimize
+
+    def h(z):
+        return -n * np.logaddexp(0.0, mu + tau * z) - 0.5 * z * z
+
+    zm = optimize.brentq(lambda z: -n * tau * special.expit(mu + tau * z) - z, -n * tau - 1.0, 1.0,
+                         xtol=1e-15, rtol=1e-15, maxiter=2000)
+    zc, ln = -mu / tau, math.log(n)
+    pts = [zm + k for k in (-40, -20, -10, -5, -2, -1, 0, 1, 2, 5, 10, 20, 40)]
+    pts += [zc] + [zc + s * (ln + k) / tau for s in (-1, 1) for k in (1, 3, 6, 12, 25, 50)]
+    pts = sorted(p for p in set(pts) if zm - 40 <= p <= zm + 40)
+    mx = h(zm)
+    tot = sum(integrate.quad(lambda z: math.exp(h(z) - mx), a, b, epsabs=0, epsrel=1e-13, limit=500)[0]
+              for a, b in zip(pts[:-1], pts[1:]))
+    return mx + math.log(tot) - 0.5 * math.log(2 * math.pi)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+@pytest.mark.parametrize("n", [1, 10, 100, 1000])
+def test_boundary_likelihood_against_quad(n):
+    """The 0/n likelihood to 1e-10 in log L (relative 1e-15 where |log L| > 1e5, the rounding of log L itself)
+    for tau from 0.01 to 1e99 and mu out to |mu| ~ tau and ~ tau^2 (a flat-mu posterior's far tail); the n/n
+    study is the 0/n study at -mu."""
+    lik = BoundaryLikelihood(n)
+    for tau in (0.01, 0.5, 1.0, 1.0001, 1.5, 3.0, 10.0, 30.0, 1e3, 1e4, 1e8, 1e30, 1e99):
+        mus = {zm * tau for zm in (-1e3, -50, -8, -3, -1, -0.1, 0, 0.1, 1, 3, 8, 50)} | {-8.0, -2.0, 0.5, 3.0, 8.0}
+        if tau <= 1e4:
+            mus |= {zm * tau * tau / 10 for zm in (-50, -3, 3, 50)}
+        mus = np.array(sorted(mus))
+        ours = lik.loglik(mus, tau)
+        flipped = lik.loglik(-mus, tau, flip=True)
+        for mu, a, b in zip(mus, ours, flipped):
+            ref = _boundary_loglik_quad(mu, tau, n)
+            tol = max(1e-10, 1e-15 * abs(ref))
+            assert a == pytest.approx(ref, abs=tol), (n, tau, mu)
+            assert b == a
+
+
+def test_boundary_likelihood_is_glmm_likelihood_where_tau_small():
+    """Where tau <= 1 it is the 41-node AGQ of glmm_loglik, for 0/n and n/n, and a probability everywhere."""
+    lik = BoundaryLikelihood(12)
+    for mu in (-3.0, 0.0, 2.0):
+        for tau in (0.05, 0.7, 1.0):
+            assert lik.loglik(mu, tau)[()] == pytest.approx(glmm_loglik([0], [12], mu, tau, n_agq=41), abs=1e-13)
+            assert lik.loglik(mu, tau, flip=True)[()] == pytest.approx(glmm_loglik([12], [12], mu, tau, n_agq=41),
+                                                                       abs=1e-13)
+    ll = lik.loglik(np.linspace(-50, 50, 101), np.geomspace(1e-3, 1e50, 101))
+    assert np.all(np.isfinite(ll)) and np.all(ll <= 0.0)

@@ -8,7 +8,9 @@
 #     joint density p(tau) p(mu) prod N(y_i; mu, sigma_i^2 + tau^2) over mu and tau (`joint_check`);
 #   * binomial-normal model: p(mu, tau | x) ∝ p(tau) p(mu) prod_i L_i(mu, tau) with
 #     L_i = ∫ Bin(x_i; n_i, plogis(theta)) N(theta; mu, tau^2) dtheta by adaptive Gauss-Hermite
-#     quadrature with 40 nodes (checked against integrate() over theta in `likelihood_check`);
+#     quadrature with 40 nodes, except for studies with 0 or n events where tau > 1: exact there by
+#     .bm_binom_loglik_edge (a normal CDF plus a fine fixed rule; GH40's error reached 3.4e-5); both
+#     checked against integrate() over theta in `likelihood_check`;
 #     marginals by nested integrate() over mu (inner) and tau (outer);
 #   * quantiles by uniroot() on the CDF; shortest intervals (normal model) by uniroot() in the lower
 #     tail probability alpha of f(Q(alpha)) = f(Q(alpha + level)) (or [0, Q(level)] when the density
@@ -265,8 +267,49 @@ pz <- function(p, g) ifelse(p > 0, p * g, 0)
 }
 GH40 <- .bm_gh(40)
 
-# log prod_i L_i(mu, tau) for a vector mu and scalar tau > 0, adaptive Gauss-Hermite (40 nodes)
-.bm_binom_loglik <- function(mu, tau, x, n) {
+# Exact log likelihood of a study with 0 events out of n (x = n: the same at -mu), for vectors mu, tau (tau > 1):
+# L = E[(1 + e^theta)^-n], theta ~ N(mu, tau^2). The integrand is a step (from 1 to e^(-n theta)) inside a normal
+# density of width tau, where adaptive Gauss-Hermite converges slowly (9/9 at tau = 5.3: 3.4e-5 with 40 nodes).
+# With f(theta) = (1 + e^theta)^-n = 1{theta < 0} + c(theta),
+#   L = pnorm(-mu / tau) + ∫ c(theta) dnorm(theta, mu, tau) dtheta,
+# and c (1 - f <= n e^theta on the left, f <= e^(-n theta) on the right) is below e^-40 outside
+# [-40 - log(n), 40]: that window by a composite 20-node Gauss-Legendre rule on panels 1/4 wide in the step
+# [-log(n) - 3, log(n) + 3] and 1/2 wide outside (the normal density, of width tau > 1, and the step, of
+# curvature <= n / 4, are smooth on a panel), all on the log scale. Checked against integrate() over theta
+# in likelihood_check (loglik against loglik_integrate).
+.bm_edge_rule <- local({
+  memo <- list()
+  function(n) {
+    key <- sprintf("%.17g", n)
+    if (is.null(memo[[key]])) {
+      gl <- .bm_gl(20)
+      a <- log(n) + 3  # panels 1/4 wide in the step [-a, a], 1/2 outside
+      e <- unique(c(seq(-40 - log(n), -a, length.out = ceiling(2 * (40 + log(n) - a)) + 1),
+                    seq(-a, 0, length.out = ceiling(4 * a) + 1), seq(0, a, length.out = ceiling(4 * a) + 1),
+                    seq(a, 40, length.out = ceiling(2 * (40 - a)) + 1)))  # 0 (the jump of c) is an edge
+      lo <- e[-length(e)]
+      hi <- e[-1]
+      th <- as.vector(outer(gl$x, (hi - lo) / 2) + rep((lo + hi) / 2, each = 20))
+      w <- as.vector(outer(gl$w, (hi - lo) / 2))
+      lf <- -n * (pmax(th, 0) + log1p(exp(-abs(th))))   # log f
+      lc <- ifelse(th < 0, log(-expm1(lf)), lf)           # log |c|: 1 - f left of 0, f right of 0
+      memo[[key]] <<- list(th = th, lwc = log(w) + lc, sgn = ifelse(th < 0, -1, 1))
+    }
+    memo[[key]]
+  }
+})
+.bm_binom_loglik_edge <- function(mu, tau, x, n) {
+  if (x == n) mu <- -mu
+  r <- .bm_edge_rule(n)
+  a <- pnorm(-mu / tau, log.p = TRUE)
+  lw <- outer(rep(1, length(mu)), r$lwc) + dnorm(outer(rep(1, length(mu)), r$th), mu, tau, log = TRUE)
+  m <- pmax(a, apply(lw, 1, max))
+  m + log(exp(a - m) + drop(exp(lw - m) %*% r$sgn))
+}
+# log prod_i L_i(mu, tau) for a vector mu and scalar tau > 0, adaptive Gauss-Hermite (40 nodes); with exact = TRUE
+# studies with 0 or n events where tau > 1 by .bm_binom_loglik_edge (GH40 is accurate to ~1e-12 for them where
+# tau <= 1: the step is then wider than the normal density)
+.bm_binom_loglik <- function(mu, tau, x, n, exact = TRUE) {
   tot <- numeric(length(mu))
   for (i in seq_along(x)) {
     u <- rep(0, length(mu))
@@ -292,7 +335,12 @@ GH40 <- .bm_gh(40)
     eta <- mu + tau * uq
     hq <- x[i] * eta - n[i] * (pmax(eta, 0) + log1p(exp(-abs(eta)))) - 0.5 * uq^2 + outer(rep(1, length(mu)), GH40$x^2)
     mx <- apply(hq, 1, max)
-    tot <- tot + lchoose(n[i], x[i]) + log(s) - 0.5 * log(2 * pi) + mx + log(drop(exp(hq - mx) %*% GH40$w))
+    term <- lchoose(n[i], x[i]) + log(s) - 0.5 * log(2 * pi) + mx + log(drop(exp(hq - mx) %*% GH40$w))
+    big <- rep_len(tau, length(mu)) > 1
+    if (exact && (x[i] == 0 || x[i] == n[i]) && any(big)) {  # 0/n, n/n where tau > 1: exact (.bm_binom_loglik_edge)
+      term[big] <- .bm_binom_loglik_edge(mu[big], rep_len(tau, length(mu))[big], x[i], n[i])
+    }
+    tot <- tot + term
   }
   tot[!is.finite(tot)] <- -Inf
   tot
@@ -313,6 +361,10 @@ GH40 <- .bm_gh(40)
   lpe <- function(eta) pmax(eta, 0) + log1p(exp(-abs(eta)))
   out <- numeric(length(m))
   for (i in seq_along(x)) {
+    if (x[i] == 0 || x[i] == n[i]) {  # exact (.bm_binom_loglik_edge; tau > 1 here)
+      out <- out + .bm_binom_loglik_edge(m, t, x[i], n[i])
+      next
+    }
     yl <- qlogis((x[i] + 0.5) / (n[i] + 1))
     a <- n[i] * plogis(yl) * (1 - plogis(yl))
     th <- (a * yl + m / t^2) / (a + 1 / t^2)
@@ -343,8 +395,23 @@ GH40 <- .bm_gh(40)
 # the same by integrate() over theta (check of the quadrature)
 .bm_binom_loglik_integrate <- function(mu, tau, x, n) {
   sum(sapply(seq_along(x), function(i) {
-    lik <- function(th) dbinom(x[i], n[i], plogis(th)) * dnorm(th, mu, tau)
-    log(integrate(lik, -Inf, mu, rel.tol = 1e-12)$value + integrate(lik, mu, Inf, rel.tol = 1e-12)$value)
+    # log Bin(x; n, plogis(theta)) as x theta - n log(1 + e^theta) (dbinom() loses 1 - p to rounding for theta >> 1)
+    llik <- function(th) lchoose(n[i], x[i]) + x[i] * th - n[i] * (pmax(th, 0) + log1p(exp(-abs(th)))) +
+      dnorm(th, mu, tau, log = TRUE)
+    # scaled by the integrand's largest value; split at mu, mu +- (1, 4, 10) tau, at the step (0, +- log n +- 1)
+    # and around the mode, where the integrand bends
+    md <- optimize(llik, mu + tau * c(-40, 40), maximum = TRUE, tol = 1e-10)$maximum
+    lmax <- llik(md)
+    lik <- function(th) exp(llik(th) - lmax)
+    brk <- sort(unique(c(mu + tau * c(-10, -4, -1, 0, 1, 4, 10), 0, c(-1, 1) * (log(n[i]) + 1), md + c(-4, -1, 0, 1, 4))))
+    pts <- c(-Inf, brk, Inf)
+    piece <- function(a, b) {  # a roundoff error (a piece of nothing) retries with an absolute tolerance
+      r <- tryCatch(integrate(lik, a, b, rel.tol = 1e-12, abs.tol = 1e-18, subdivisions = 1000L)$value,
+                    error = function(e) NULL)
+      if (is.null(r)) r <- integrate(lik, a, b, rel.tol = 1e-12, abs.tol = 1e-15, subdivisions = 1000L)$value
+      r
+    }
+    lmax + log(sum(sapply(seq_len(length(pts) - 1), function(j) piece(pts[j], pts[j + 1]))))
   }))
 }
 
@@ -475,7 +542,7 @@ GH40 <- .bm_gh(40)
   msd <- sqrt(m2 - m1^2)
   mu_cdf <- function(q) tint(function(t) inner(t, one, upto = q)) / Z
   mq <- function(p) .bm_quantile(mu_cdf, p, m1 - msd, m1 + msd, tol = 1e-10)
-  mu_out <- list(median = ctr, mean = m1, sd = msd, ci_lower = mq(a), ci_upper = mq(1 - a),
+  mu_out <- list(median = mq(0.5), mean = m1, sd = msd, ci_lower = mq(a), ci_upper = mq(1 - a),
                  bt_mean = tint(function(t) inner(t, function(m, tt) plogis(m))) / Z)
   mu_out$bt_sd <- sqrt(tint(function(t) inner(t, function(m, tt) plogis(m)^2)) / Z - mu_out$bt_mean^2)
   # theta_new = mu + tau z
@@ -491,10 +558,12 @@ GH40 <- .bm_gh(40)
     new_out <- list(median = nq(0.5), mean = m1, sd = nsd, ci_lower = nq(a), ci_upper = nq(1 - a))
     prob_new <- sapply(thresholds, function(c0) 1 - new_cdf(c0))
   }
-  # the Gauss-Hermite likelihood against integrate() over theta at a few (mu, tau)
+  # the likelihood used (loglik: exact for 0/n, n/n studies where tau > 1) and the plain 40-node Gauss-Hermite rule
+  # against integrate() over theta at a few (mu, tau)
   pts <- expand.grid(mu = c(mu_out$median, mu_out$ci_lower), tau = c(tau_out$ci_lower, tau_out$median, tau_out$ci_upper))
   lik_check <- list(mu = arr(pts$mu), tau = arr(pts$tau),
-                    loglik_gh40 = arr(mapply(function(m, t) .bm_binom_loglik(m, t, x, n), pts$mu, pts$tau)),
+                    loglik = arr(mapply(function(m, t) .bm_binom_loglik(m, t, x, n), pts$mu, pts$tau)),
+                    loglik_gh40 = arr(mapply(function(m, t) .bm_binom_loglik(m, t, x, n, exact = FALSE), pts$mu, pts$tau)),
                     loglik_integrate = arr(mapply(function(m, t) .bm_binom_loglik_integrate(m, t, x, n), pts$mu, pts$tau)))
   out <- list(name = name, model = "binomial", source = source, note = note, k = k, events = arr(x), totals = arr(n),
        tau_prior = tau_prior, mu_prior = list(mean = mu_prior$mean, sd = if (is.finite(mu_prior$sd)) mu_prior$sd else NA),
@@ -584,7 +653,8 @@ fixture_bayes <- function(which = c("normal", "binomial")) {
        description = paste(
          "Posterior summaries of the normal-normal and binomial-normal random-effects models computed with",
          "base R integrate() (tau integral of the conjugate mu | tau normal for the normal model; nested",
-         "mu/tau integrals for the binomial model, study likelihoods by 40-node adaptive Gauss-Hermite) and",
+         "mu/tau integrals for the binomial model, study likelihoods by 40-node adaptive Gauss-Hermite, exact",
+         "for 0/n and n/n studies where tau > 1) and",
          "uniroot() for quantiles; see tests/reference/R/bayes.R"),
        level = BM_LEVEL,
        cases = Filter(Negate(is.null), .bm_cases(which)))
@@ -686,9 +756,9 @@ fixture_bayes_map <- function() {
 #   * study likelihoods by the 40-node adaptive Gauss-Hermite rule of .bm_binom_loglik (as bayes.json), on
 #     the theta scale where tau > 1 (.bm_binom_loglik_theta; the same rule: on the u scale the nodes of the
 #     far tail, |mu| ~ tau ~ 1e10 and beyond, cancelled to nothing and integrate() stalled on the noise).
-#     With a 0/n or n/n study that likelihood is a step in theta on the scale of tau >> 1, and the rule's
-#     error there (~1e-3 between 40 and 81 nodes) reaches E tau, SD(tau) and SD(theta_new), integrals over
-#     the far tail; quantiles and probabilities are not affected at 1e-5.
+#     A 0/n or n/n study's likelihood is a step in theta on the scale of tau >> 1, where the rule's error
+#     (~1e-3 between 40 and 81 nodes) reached E tau, SD(tau) and SD(theta_new): there (tau > 1) it is exact,
+#     .bm_binom_loglik_edge.
 # Cases are run one at a time (options(bm.only = <name>), 1.5-4 min each) and merged into the fixture.
 # Every case is computed with order 20 and 40: the largest change of any reported number (the
 # inner rule's convergence) is recorded as `inner_order_change` (and the order-40 numbers are kept).
@@ -906,8 +976,9 @@ fixture_bayes_map <- function() {
 # likelihoods the 0/10 case now converges here (integrate_retries 0, inner_order_change 1.5e-13; on the u scale
 # integrate() failed on the noise of the stalled Newton steps at tau >> 1), but p(tau | x) keeps the prior's tail
 # (upper 97.5% limit 22) where the 0/n likelihood is a step in theta on the scale of tau, and the 40-node rule
-# and Python's 41 nodes differ by up to 7e-3 (theta_new's upper limit): pinning it needs an exact 0/n (n/n)
-# likelihood on both sides. The k = 3 set with a 0/10 study stands in for it. To run them:
+# and Python's 41 nodes differed by up to 7e-3 (theta_new's upper limit). Both sides now have the exact 0/n (n/n)
+# likelihood (.bm_binom_loglik_edge, glmm.BoundaryLikelihood), but these two cases have not been rerun; the k = 3
+# set with a 0/10 study stands in for them. To run them:
 #   .bm_binomial_logt_case("zero_k1_binomial_rhodes_normal", "constructed: 0/10", 0, 10, RHODES, MU_N(0, 2),
 #                          qlogis(0.1), note = "k = 1, 0/n")
 #   .bm_binomial_logt_case("edge_all_events_k2_binomial_rhodes_normal", "constructed: 9/9 with ASCEND-9 5/20",
@@ -920,7 +991,8 @@ fixture_bayes_binomial_logt <- function() {
          "Binomial-normal posteriors with Rhodes et al. (2015)'s log-t prior for tau (marginal setting), by",
          "integrate() over log(tau) at rel.tol 1e-11 of a fixed composite Gauss-Legendre rule over mu",
          "(14 panels, 40 nodes each; inner_order_change = largest change of any number from 20 to 40 nodes)",
-         "with 40-node adaptive Gauss-Hermite study likelihoods, uniroot() quantiles at tol 1e-12;",
+         "with 40-node adaptive Gauss-Hermite study likelihoods (exact for 0/n and n/n studies where tau > 1),",
+         "uniroot() quantiles at tol 1e-12;",
          "see tests/reference/R/bayes.R"),
        level = BM_LEVEL,
        cases = Filter(Negate(is.null), list(

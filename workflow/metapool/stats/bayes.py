@@ -44,7 +44,9 @@ interpolating (Legendre) polynomial.
 
 Binomial-normal model (:func:`bayes_binomial`). The likelihood of study i given (mu, tau),
 ``∫ Bin(x_i; n_i, expit(mu + tau u)) phi(u) du``, is computed by adaptive Gauss-Hermite quadrature
-(the routine of :mod:`metapool.stats.glmm`, with ``n_agq`` nodes); the posterior is integrated over mu
+(the routine of :mod:`metapool.stats.glmm`, with ``n_agq`` nodes), except for studies with 0 or n events,
+whose likelihood (a step in theta inside a normal density of width tau, where AGQ converges slowly) is exact
+(:class:`metapool.stats.glmm.BoundaryLikelihood`); the posterior is integrated over mu
 on a per-tau grid centred at the conditional mode of mu and scaled by its Laplace standard deviation
 (composite Gauss-Legendre panels out to where the density has fallen by e^-40), and over tau by the
 adaptive rule above; P(mu <= m) and P(theta_new <= t) are exact integrals of these interpolants.
@@ -95,7 +97,7 @@ from numpy.polynomial.legendre import leggauss, legvander
 from scipy import special, stats
 
 from .effects import ilogit
-from .glmm import _binom_const, _check_counts, _loglik_terms, _loglik_terms_theta
+from .glmm import _binom_const, _check_counts, _loglik_terms, _loglik_terms_theta, boundary_likelihood
 
 __all__ = ["TauPrior", "MuPrior", "PosteriorSummary", "BayesResult", "bayes_normal", "bayes_binomial", "MapPrior",
            "map_prior", "beta_mixture_ess",
@@ -1063,6 +1065,11 @@ class _BinomialPosterior:
         self.tau_prior, self.mu_prior = tau_prior, mu_prior
         self.gh = hermgauss(int(n_agq))
         self.lbinom = _binom_const(x, n)[:, None]
+        # studies with 0 or n events by glmm.BoundaryLikelihood (exact where tau > 1; 41-node AGQ below, accurate
+        # there to 1e-12); the others by AGQ with n_agq nodes
+        edge = (x == 0) | (x == n)
+        self.inner = ~edge
+        self.edge = [(boundary_likelihood(float(ni)), bool(xi == ni)) for xi, ni in zip(x[edge], n[edge])]
         p0 = (x.sum() + 0.5) / (n.sum() + 1.0)
         self.mu0 = math.log(p0 / (1.0 - p0))
         self.map = _TauMap(tau_prior, tau_prior.median())
@@ -1130,15 +1137,20 @@ class _BinomialPosterior:
         mu = np.broadcast_to(mu, shape).ravel()[None, :]
         tau = np.broadcast_to(tau, shape).ravel()[None, :]
         # where tau > 1 on the theta scale (glmm._loglik_terms_theta: the same rule; on the u scale mu + tau u
-        # cancels in the far tail of a flat-mu posterior, |mu| ~ tau ~ 1e10 and beyond)
+        # cancels in the far tail of a flat-mu posterior, |mu| ~ tau ~ 1e10 and beyond); 0/n and n/n studies by
+        # glmm.BoundaryLikelihood (the AGQ rule converges slowly on their step where tau >~ 2)
         big = tau[0] > 1.0
-        ll = np.empty(mu.shape[1])
-        if np.any(~big):
-            ll[~big] = _loglik_terms(self.x, self.n, mu[:, ~big], tau[:, ~big], self.gh[0], self.gh[1],
-                                     self.lbinom).sum(axis=0)
-        if np.any(big):
-            ll[big] = _loglik_terms_theta(self.x, self.n, mu[:, big], tau[:, big], self.gh[0], self.gh[1],
-                                          self.lbinom).sum(axis=0)
+        ii = self.inner
+        ll = np.zeros(mu.shape[1])
+        if np.any(ii):
+            if np.any(~big):
+                ll[~big] = _loglik_terms(self.x[ii], self.n[ii], mu[:, ~big], tau[:, ~big], self.gh[0], self.gh[1],
+                                         self.lbinom[ii]).sum(axis=0)
+            if np.any(big):
+                ll[big] = _loglik_terms_theta(self.x[ii], self.n[ii], mu[:, big], tau[:, big], self.gh[0],
+                                              self.gh[1], self.lbinom[ii]).sum(axis=0)
+        for lik, flip in self.edge:  # 0/n and n/n studies exactly (the binomial coefficient is 1)
+            ll += lik.loglik(mu[0], tau[0], flip)
         ll[~np.isfinite(ll)] = -np.inf
         if self.mu_prior.proper:
             ll = ll + stats.norm.logpdf(mu[0], self.mu_prior.mean, self.mu_prior.sd)
@@ -1334,7 +1346,8 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     normal, logit scale) and p(tau) (proper). The likelihood of each study,
     ``L_i(mu, tau) = ∫ Bin(x_i; n_i, expit(mu + tau u)) phi(u) du``, is computed by adaptive
     Gauss-Hermite quadrature with ``n_agq`` nodes (:func:`metapool.stats.glmm.glmm_loglik`'s routine;
-    Pinheiro & Bates 1995); the posterior ``p(mu, tau | x) ∝ p(mu) p(tau) prod_i L_i`` is integrated
+    Pinheiro & Bates 1995), exactly for studies with 0 or n events
+    (:class:`metapool.stats.glmm.BoundaryLikelihood`); the posterior ``p(mu, tau | x) ∝ p(mu) p(tau) prod_i L_i`` is integrated
     over mu on per-tau grids (composite Gauss-Legendre in ``z = (mu - mode) / s``) and over tau by the
     adaptive rule of :func:`bayes_normal` (module docstring). Studies with 0 or n events need no
     continuity correction. Hand-written: no Python library integrates this posterior numerically
@@ -1354,7 +1367,7 @@ def bayes_binomial(events, totals, tau_prior: TauPrior, mu_prior: MuPrior | None
     thresholds
         Values c (logit scale) for P(mu > c) and P(theta_new > c).
     n_agq
-        Gauss-Hermite nodes per study likelihood.
+        Gauss-Hermite nodes per likelihood of a study with 0 < x_i < n_i.
     rtol
         Relative tolerance of the tau quadrature.
 

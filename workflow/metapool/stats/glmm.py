@@ -36,6 +36,7 @@ using lme4. J Stat Softw 2015;67(1):1-48.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -244,9 +245,9 @@ def _conditional_modes(x, n, beta, tau, u0=None):
     return u, curv
 
 
-def _loglik_terms(x, n, beta, tau, nodes, weights, lbinom):
-    """Per-study log marginal likelihoods (AGQ approximation)."""
-    u, curv = _conditional_modes(x, n, beta, tau)
+def _loglik_terms(x, n, beta, tau, nodes, weights, lbinom, u0=None):
+    """Per-study log marginal likelihoods (AGQ approximation); ``u0`` starts Newton's method for the modes."""
+    u, curv = _conditional_modes(x, n, beta, tau, u0)
     s = np.sqrt(2.0 / curv)                       # sqrt(2) * conditional SD
     # abscissae on a last axis: k x q for scalar (beta, tau); k x M x q when x, n are k x 1 columns and
     # beta, tau are 1 x M rows (metapool.stats.bayes evaluates many (beta, tau) at once)
@@ -295,6 +296,164 @@ def _loglik_terms_theta(x, n, beta, tau, nodes, weights, lbinom):
 
 def _binom_const(x, n):
     return special.gammaln(n + 1.0) - special.gammaln(x + 1.0) - special.gammaln(n - x + 1.0)
+
+
+# ---------------------------------------------------------------------------
+# Exact likelihood of a study with 0 or n events (for the Bayesian posterior's far tau tail)
+# ---------------------------------------------------------------------------
+
+#: Gauss-Legendre order of each panel of :class:`BoundaryLikelihood`'s window.
+_BOUNDARY_GL = 10
+_GH41 = hermgauss(41)
+
+
+class BoundaryLikelihood:
+    """Marginal likelihood of a study with ``x = 0`` (or ``x = n``) events out of ``n``, exact for every tau.
+
+    For ``x = 0``, ``L(mu, tau) = E[(1 + e^theta)^-n]`` with ``theta ~ N(mu, tau^2)``; ``x = n`` is the same with
+    ``theta -> -theta``, ``mu -> -mu``. The integrand is a step (from 1 to ``e^(-n theta)``, about
+    ``[-log n, log n]`` wide) inside a normal density of width tau, and adaptive Gauss-Hermite quadrature
+    (:func:`_loglik_terms`) converges slowly once tau >~ 2 (the GLMM fit keeps it: its tau stays where the
+    bump is resolved and it matches lme4's rule). Here, with split points ``s1 = -log n - 1`` and
+    ``s2 = log n + 1``,
+
+        (1 + e^theta)^-n = 1{theta < s1} + e^(-n theta) 1{theta > s2} + c(theta),
+
+    so that
+
+        L = Phi((s1 - mu) / tau) + e^(-n mu + n^2 tau^2 / 2) Phi((mu - n tau^2 - s2) / tau)
+            + ∫ c(theta) phi(theta; mu, tau^2) dtheta,
+
+    where ``|c| <= n e^theta`` left of ``s1`` and ``|c| <= n e^-theta e^(-n theta)`` right of ``s2``. ``c`` is cut
+    to the window ``[s1 - 32, s2 + 32]`` (the part left out is below ``e^-31`` of the first two terms, each of
+    which is at most ``e`` times L) and integrated by a fixed composite Gauss-Legendre rule (10 nodes a panel)
+    on panels that halve towards the jumps of ``c`` at ``s1`` and ``s2`` (where the normal density may be steep)
+    and are at most ``2 / sqrt(n p (1 - p))`` wide in the step. The weights times ``c`` at the nodes are
+    computed once per study; only the normal density varies with ``(mu, tau)``. All terms are summed on the
+    log scale (``special.log_ndtr``, ``special.erfcx`` for the second term, whose two factors overflow and
+    underflow for tau >> 1). The rule needs the normal density to vary slowly over a panel, so
+    :meth:`loglik` uses it where tau > 1; below, adaptive Gauss-Hermite quadrature with 41 nodes, which agrees
+    with ``scipy.integrate.quad`` to 1e-12 there (the step is then wider than the normal density). Hand-written:
+    scipy has no binomial-normal (logit-normal) integral.
+
+    Parameters
+    ----------
+    n : int
+        The study's total (> 0).
+    """
+
+    def __init__(self, n: float):
+        n = float(n)
+        self.n = n
+        s1, s2 = -math.log(n) - 1.0, math.log(n) + 1.0
+        self.s1, self.s2 = s1, s2
+        h0 = 8.0 / (n + 80.0)
+        edges = set()
+        # left piece [s1 - 32, s1] and right piece [s2, s2 + 32]: halving towards s1, s2, then width 1
+        for start, sign in ((s1, -1.0), (s2, 1.0)):
+            d, h = 0.0, h0
+            while d < 32.0:
+                edges.add(start + sign * d)
+                d = min(d + h, 32.0)
+                h = min(2.0 * h, 2.0)
+            edges.add(start + sign * 32.0)
+        # the step [s1, s2]: halving from both ends, and at most 2 / sqrt(n p (1 - p)) wide
+        t = s1
+        lo_d = h0
+        mid = [s1]
+        while t < s2:
+            p = special.expit(t)
+            h = min(1.0, 2.0 / math.sqrt(n * p * (1.0 - p)), lo_d, max(s2 - t, 0.0))
+            lo_d = 2.0 * lo_d
+            t = min(t + h, s2)
+            mid.append(t)
+        # refine towards s2 as towards s1
+        d, h = 0.0, h0
+        while d < 0.5 * (s2 - s1):
+            mid.append(s2 - d)
+            d += h
+            h = 2.0 * h
+        edges.update(mid)
+        e = np.array(sorted(edges))
+        e = e[np.concatenate([[True], np.diff(e) > 1e-12])]
+        z, w = np.polynomial.legendre.leggauss(_BOUNDARY_GL)
+        a, b = e[:-1, None], e[1:, None]
+        th = (0.5 * (a + b) + 0.5 * (b - a) * z).ravel()
+        wt = (0.5 * (b - a) * w).ravel()
+        # log |c| and its sign at the nodes, each piece by its own formula (no overflow, no cancellation)
+        lc = np.empty_like(th)
+        sign = np.where((th >= s1) & (th <= s2), 1.0, -1.0)
+        lf = -n * _log1pexp(th)                                   # log (1 + e^theta)^-n
+        left, right = th < s1, th > s2
+        mid_ = ~left & ~right
+        lc[left] = np.log(-np.expm1(lf[left]))                    # 1 - f
+        lc[mid_] = lf[mid_]                                       # f
+        # e^(-n theta) - f = e^(-n theta) (1 - (1 + e^-theta)^-n)
+        lc[right] = -n * th[right] + np.log(-np.expm1(-n * _log1pexp(-th[right])))
+        keep = np.isfinite(lc)
+        self.theta = th[keep]
+        self.log_wc = np.log(wt[keep]) + lc[keep]
+        self.sign = sign[keep]
+
+    def loglik(self, mu, tau, flip: bool = False):
+        """``log L(mu, tau)`` of a 0/n study (``flip``: of an n/n study).
+
+        Parameters
+        ----------
+        mu, tau : array_like
+            Mean and SD (> 0) of theta, broadcast together.
+        flip : bool
+            The study has n events (not 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``log L``: by the window rule where tau > 1, by adaptive Gauss-Hermite quadrature with 41 nodes
+            (:func:`_loglik_terms`) where tau <= 1.
+        """
+        mu, tau = np.broadcast_arrays(np.asarray(mu, dtype=float), np.asarray(tau, dtype=float))
+        if flip:
+            mu = -mu
+        out = np.empty(mu.shape)
+        small = tau <= 1.0
+        if np.any(small):
+            # Newton for the mode on the u scale started at the precision-weighted mean of mu and the empirical
+            # logit (1/2 correction), as _loglik_terms_theta (from u = 0 it stalls where e^mu saturates, mu >> 1)
+            m, t = mu[small], tau[small]
+            yl = -math.log(self.n + 0.5) - math.log(2.0)   # log(0.5 / (n + 0.5))
+            a = self.n * special.expit(yl) * special.expit(-yl)
+            u0 = a * (yl - m) * t / (a * t * t + 1.0)       # (theta0 - mu) / tau
+            out[small] = _loglik_terms(np.zeros(1), np.full(1, self.n), m[None, :], t[None, :], *_GH41, 0.0,
+                                       u0=u0[None, :])[0]
+        if np.any(~small):
+            out[~small] = self._window(mu[~small], tau[~small])
+        return out
+
+    def _window(self, mu, tau):
+        """``log L`` of a 0/n study for 1-d arrays mu, tau (> 1) by the identity of the class docstring."""
+        n, s1, s2 = self.n, self.s1, self.s2
+        # the Phi terms
+        t1 = special.log_ndtr((s1 - mu) / tau)
+        z2 = (s2 - mu) / tau
+        aa = n * tau + z2                          # e^(...) Phi(-aa) = e^(-n s2) phi(z2) sqrt(2 pi) Phi(-aa)/phi(aa)
+        with np.errstate(over="ignore", invalid="ignore"):
+            t2 = np.where(aa > 0.0,
+                          -n * s2 - 0.5 * z2 * z2 + np.log(0.5 * special.erfcx(np.maximum(aa, 0.0) / math.sqrt(2.0))),
+                          -n * mu + 0.5 * (n * tau) ** 2 + special.log_ndtr(-np.minimum(aa, 0.0)))
+        # the window: log phi(theta_j) relative to theta = 0, -z0 d / tau - d^2 / (2 tau^2) with z0 = -mu / tau
+        z0 = -mu / tau
+        lphi0 = -0.5 * z0 * z0 - np.log(tau) - 0.5 * math.log(2.0 * math.pi)
+        d = self.theta
+        q = (-z0 / tau)[..., None] * d - 0.5 * d * d / (tau * tau)[..., None] + self.log_wc
+        m = np.maximum(np.maximum(t1, t2), lphi0 + q.max(axis=-1))
+        tot = np.exp(t1 - m) + np.exp(t2 - m) + np.sum(self.sign * np.exp(q + (lphi0 - m)[..., None]), axis=-1)
+        return m + np.log(tot)
+
+
+@functools.lru_cache(maxsize=256)
+def boundary_likelihood(n: float) -> BoundaryLikelihood:
+    """The :class:`BoundaryLikelihood` of a study of ``n`` (its rule is built once per ``n``)."""
+    return BoundaryLikelihood(n)
 
 
 def glmm_loglik(events, totals, beta: float, tau: float, *, n_agq: int = 7) -> float:
