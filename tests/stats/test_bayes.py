@@ -251,23 +251,14 @@ def _fit_binomial(case) -> BayesResult:
     return _BIN_FITS[case["name"]]
 
 
-def _on_gh40(case) -> bool:
-    """A case with a 0/n or n/n study whose R numbers still rest on the 40-node rule for it (not rerun with the
-    exact likelihood: its likelihood_check has no ``loglik``)."""
-    boundary = any(x in (0, n) for x, n in zip(case["events"], case["totals"]))
-    return boundary and "loglik" not in case["likelihood_check"]
-
-
 @pytest.mark.parametrize("case", BINOMIAL, ids=[c["name"] for c in BINOMIAL])
 def test_binomial_model_against_r_nested_integrate(case):
     """Relative 1e-5 for every number, the cases with a 0/n or n/n study included (both sides use the exact
-    likelihood for them where tau > 1). A boundary case whose R numbers were not rerun with it (``_on_gh40``)
-    is held to 5e-5: R's 40-node likelihood of its 9/9 study is 3.4e-5 from integrate() at tau ~ 5."""
+    likelihood for them where tau > 1)."""
     r = _fit_binomial(case)
-    rel = 5e-5 if _on_gh40(case) else REL
-    _compare(r.mu, case["mu"], "mu", rel)
-    _compare(r.tau, case["tau"], "tau", rel)
-    _compare(r.theta_new, case["theta_new"], "theta_new", rel)
+    _compare(r.mu, case["mu"], "mu")
+    _compare(r.tau, case["tau"], "tau")
+    _compare(r.theta_new, case["theta_new"], "theta_new")
     for ours, ref in zip(r.prob_mu_above.values(), case["prob_mu_above"]):
         _close(ours, ref, "P(mu > c)")
     for ours, ref in zip(r.prob_theta_new_above.values(), case["prob_theta_new_above"]):
@@ -290,10 +281,9 @@ def test_binomial_study_likelihood_against_integrate(case):
         ours = inner + sum(float(BoundaryLikelihood(nn).loglik(mu, tau, flip=bool(xx == nn)))
                            for xx, nn in zip(x[edge], n[edge]))
         assert ours == pytest.approx(integ, abs=1e-10 if np.all(edge) else 1e-7)
-        if np.any(edge):
-            if "loglik" in lc:  # rerun with the exact likelihood (otherwise R's integrate() check only)
-                assert lc["loglik"][j] == pytest.approx(integ, abs=1e-10)
-                assert ours == pytest.approx(lc["loglik"][j], abs=1e-10 if np.all(edge) else 1e-7)
+        if np.any(edge):  # R's numbers rest on its exact likelihood of the boundary study (the fixture's loglik)
+            assert lc["loglik"][j] == pytest.approx(integ, abs=1e-10)
+            assert ours == pytest.approx(lc["loglik"][j], abs=1e-10 if np.all(edge) else 1e-7)
             assert lc["loglik_gh40"][j] == pytest.approx(integ, abs=1e-4)
         else:
             assert lc["loglik_gh40"][j] == pytest.approx(integ, abs=1e-8)
