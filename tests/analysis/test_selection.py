@@ -75,10 +75,13 @@ def test_candidates_say_what_excludes_each_row_of_the_outcome(estimates):
 
 @pytest.mark.parametrize("spec", every_outcome(), ids=lambda s: s.name)
 def test_multiverse_report_policy_on_arrays_chooses_what_select_reports_chooses(estimates, spec):
-    """For every report policy, assessor preference (each order of the assessors) and assessor choice of a
-    multiverse (any, each assessor, each pair), on the real data."""
+    """For every report policy, assessor preference and assessor choice of a multiverse (any, each assessor, each
+    pair), on the real data. The preferences are the rotations of the assessors' order: with three assessors each
+    comes first once and each pair comes in both orders, and a selection reads no more of an order than which of
+    the assessors a report has comes first."""
+    assert len(ASSESSORS) == 3
     choices = ["any", *ASSESSORS, *itertools.combinations(ASSESSORS, 2)]
-    for preference in itertools.permutations(ASSESSORS):
+    for preference in (tuple(ASSESSORS[i:]) + tuple(ASSESSORS[:i]) for i in range(len(ASSESSORS))):
         reports = _all_reports(estimates, replace(spec, assessor_preference=preference))
         if reports is None:  # no report of this outcome against this comparator
             with pytest.raises(AnalysisError, match="no study"):

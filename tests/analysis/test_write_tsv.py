@@ -21,7 +21,7 @@ FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
 TEXT = st.text(alphabet=st.sampled_from(list("ab ;\t\n\r\"'=-")), max_size=5)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(0, 6).flatmap(lambda n: st.tuples(
     st.lists(FLOATS, min_size=n, max_size=n), st.lists(TEXT, min_size=n, max_size=n),
     st.lists(st.integers(-10**12, 10**12), min_size=n, max_size=n), st.lists(st.booleans(), min_size=n, max_size=n),
