@@ -306,29 +306,37 @@ GH40 <- .bm_gh(40)
   m <- pmax(a, apply(lw, 1, max))
   m + log(exp(a - m) + drop(exp(lw - m) %*% r$sgn))
 }
+# Newton's method with step halving for a strictly concave objective, elementwise over a vector: from x0, the
+# steps step_of(x), each halved (up to 60 times) while it lowers obj; stops when the largest step is below 1e-13
+# of the largest |x| (the conditional modes of the two Gauss-Hermite rules below)
+.bm_newton_concave <- function(x0, obj, step_of) {
+  x <- x0
+  for (it in 1:200) {
+    step <- step_of(x)
+    o0 <- obj(x)
+    for (half in 1:60) {
+      bad <- obj(x + step) < o0 - 1e-12 * (1 + abs(o0))
+      if (!any(bad)) break
+      step[bad] <- step[bad] / 2
+    }
+    x <- x + step
+    if (max(abs(step)) < 1e-13 * (1 + max(abs(x)))) break
+  }
+  x
+}
 # log prod_i L_i(mu, tau) for a vector mu and scalar tau > 0, adaptive Gauss-Hermite (40 nodes); with exact = TRUE
 # studies with 0 or n events where tau > 1 by .bm_binom_loglik_edge (GH40 is accurate to ~1e-12 for them where
 # tau <= 1: the step is then wider than the normal density)
 .bm_binom_loglik <- function(mu, tau, x, n, exact = TRUE) {
   tot <- numeric(length(mu))
   for (i in seq_along(x)) {
-    u <- rep(0, length(mu))
     lpe <- function(eta) pmax(eta, 0) + log1p(exp(-abs(eta)))
-    obj <- function(u) x[i] * (mu + tau * u) - n[i] * lpe(mu + tau * u) - 0.5 * u^2
-    for (it in 1:200) {  # Newton with step halving (the objective is strictly concave)
-      p <- plogis(mu + tau * u)
-      g <- tau * (x[i] - n[i] * p) - u
-      h <- tau^2 * n[i] * p * (1 - p) + 1
-      step <- g / h
-      o0 <- obj(u)
-      for (half in 1:60) {
-        bad <- obj(u + step) < o0 - 1e-12 * (1 + abs(o0))
-        if (!any(bad)) break
-        step[bad] <- step[bad] / 2
-      }
-      u <- u + step
-      if (max(abs(step)) < 1e-13 * (1 + max(abs(u)))) break
-    }
+    u <- .bm_newton_concave(rep(0, length(mu)),
+                            function(u) x[i] * (mu + tau * u) - n[i] * lpe(mu + tau * u) - 0.5 * u^2,
+                            function(u) {
+                              p <- plogis(mu + tau * u)
+                              (tau * (x[i] - n[i] * p) - u) / (tau^2 * n[i] * p * (1 - p) + 1)
+                            })
     p <- plogis(mu + tau * u)
     s <- sqrt(2 / (tau^2 * n[i] * p * (1 - p) + 1))
     uq <- outer(u, rep(1, 40)) + outer(s, GH40$x)
@@ -367,20 +375,12 @@ GH40 <- .bm_gh(40)
     }
     yl <- qlogis((x[i] + 0.5) / (n[i] + 1))
     a <- n[i] * plogis(yl) * (1 - plogis(yl))
-    th <- (a * yl + m / t^2) / (a + 1 / t^2)
-    obj <- function(th) x[i] * th - n[i] * lpe(th) - 0.5 * ((th - m) / t)^2
-    for (it in 1:200) {
-      p <- plogis(th)
-      step <- (x[i] - n[i] * p - (th - m) / t^2) / (n[i] * p * (1 - p) + 1 / t^2)
-      o0 <- obj(th)
-      for (half in 1:60) {
-        bad <- obj(th + step) < o0 - 1e-12 * (1 + abs(o0))
-        if (!any(bad)) break
-        step[bad] <- step[bad] / 2
-      }
-      th <- th + step
-      if (max(abs(step)) < 1e-13 * (1 + max(abs(th)))) break
-    }
+    th <- .bm_newton_concave((a * yl + m / t^2) / (a + 1 / t^2),
+                             function(th) x[i] * th - n[i] * lpe(th) - 0.5 * ((th - m) / t)^2,
+                             function(th) {
+                               p <- plogis(th)
+                               (x[i] - n[i] * p - (th - m) / t^2) / (n[i] * p * (1 - p) + 1 / t^2)
+                             })
     p <- plogis(th)
     s <- sqrt(2 / (n[i] * p * (1 - p) + 1 / t^2))
     tq <- outer(th, rep(1, 40)) + outer(s, GH40$x)
